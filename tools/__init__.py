@@ -1,0 +1,24 @@
+"""anchormix.tools: audio I/O, loudness, masking, gain and render, and the tool registry."""
+
+from .loudness import integrated_loudness, short_term_loudness, true_peak_dbtp
+from .registry import ToolCall, ToolError, ToolRegistry
+from .render import mix_down, write_outputs
+from .session import ROLES, Session, infer_role, load_session
+from .toolbox import REGISTRY, ToolContext
+
+__all__ = [
+    "REGISTRY",
+    "ROLES",
+    "Session",
+    "ToolCall",
+    "ToolContext",
+    "ToolError",
+    "ToolRegistry",
+    "infer_role",
+    "integrated_loudness",
+    "load_session",
+    "mix_down",
+    "short_term_loudness",
+    "true_peak_dbtp",
+    "write_outputs",
+]

@@ -1,0 +1,128 @@
+"""Audio I/O at the boundary: read, validate, lay out as stereo, write atomically.
+
+One audio layout everywhere (DESIGN.md): float32 ``(channels, samples)``, the
+layout Pedalboard uses. Everything that enters the project passes through
+:func:`read_audio`, which raises a ``ValueError`` naming the file for anything
+it cannot use; everything that leaves it passes through :func:`write_audio_atomic`,
+which never exposes a half-written file and refuses to overwrite a source stem.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from pedalboard.io import AudioFile
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "MIN_DURATION_S",
+    "read_audio",
+    "to_stereo",
+    "check_output_path",
+    "write_audio_atomic",
+]
+
+# Formats pedalboard.io.AudioFile reads on every platform.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
+# One BS.1770 gating block is 400 ms; a shorter stem has no integrated loudness.
+MIN_DURATION_S = 0.4
+
+
+def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to float32 ``(channels, samples)``, resampled to ``sample_rate`` if given.
+
+    Raises ``ValueError`` naming the file when it cannot be decoded, is empty,
+    shorter than 400 ms, or holds NaN/inf samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: file is empty (0 bytes)")
+    try:
+        with AudioFile(str(path)) as f:
+            native_rate = int(round(f.samplerate))
+            reader = f.resampled_to(float(sample_rate)) if sample_rate and sample_rate != native_rate else f
+            frames = int(reader.frames)
+            audio = reader.read(frames)
+    except Exception as err:  # pedalboard raises RuntimeError/ValueError with terse text
+        raise ValueError(f"{path}: cannot decode as audio ({err})") from None
+    rate = int(sample_rate or native_rate)
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    if audio.ndim != 2 or audio.shape[1] == 0:
+        raise ValueError(f"{path}: no audio samples (zero-length file)")
+    if audio.shape[1] < MIN_DURATION_S * rate:
+        raise ValueError(
+            f"{path}: {audio.shape[1] / rate:.3f} s is too short; at least {MIN_DURATION_S} s "
+            "is needed to measure loudness (one BS.1770 block)"
+        )
+    finite = np.isfinite(audio)
+    if not finite.all():
+        bad = int(audio.size - finite.sum())
+        raise ValueError(f"{path}: {bad} NaN/inf samples; the file is corrupt or not real audio")
+    return audio, rate
+
+
+def to_stereo(audio: np.ndarray, path: str | Path = "<audio>") -> np.ndarray:
+    """Lay any channel count out as the stereo pair it contributes to the mix.
+
+    Mono is centred at unity on both sides (it is measured as it will be heard
+    in the stereo mix). 5.1 folds down per ITU-R BS.775 (C and surrounds at
+    -3 dB, LFE dropped); other counts are averaged to both sides.
+    """
+    channels = audio.shape[0]
+    if channels == 2:
+        return audio
+    if channels == 1:
+        return np.repeat(audio, 2, axis=0)
+    if channels == 6:  # L R C LFE Ls Rs (SMPTE / WAVE order)
+        k = np.float32(1 / np.sqrt(2))
+        left = audio[0] + k * audio[2] + k * audio[4]
+        right = audio[1] + k * audio[2] + k * audio[5]
+        return np.stack([left, right]).astype(np.float32)
+    if channels > 2:
+        mid = audio.mean(axis=0, dtype=np.float32)
+        return np.stack([mid, mid])
+    raise ValueError(f"{path}: no channels")
+
+
+def check_output_path(target: str | Path, protected: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """Return ``target`` resolved, refusing any path inside a protected folder or onto a protected file."""
+    target = Path(target).resolve()
+    for item in protected:
+        item = Path(item).resolve()
+        if target == item or item in target.parents:
+            raise ValueError(f"{target}: refusing to write inside {item} (source material is read-only)")
+    return target
+
+
+def write_audio_atomic(
+    path: str | Path,
+    audio: np.ndarray,
+    sample_rate: int,
+    protected: list[Path] | tuple[Path, ...] = (),
+) -> Path:
+    """Write ``audio`` (channels, samples) to ``path`` via a temp file in the same folder and a rename.
+
+    A reader never sees a partial file: either the old file (or none) or the
+    complete new one. ``protected`` lists folders/files that must not be written.
+    """
+    path = check_output_path(path, protected)
+    if audio.ndim != 2:
+        raise ValueError(f"{path}: audio must be (channels, samples), got shape {audio.shape}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        with AudioFile(tmp, "w", samplerate=float(sample_rate), num_channels=audio.shape[0]) as f:
+            f.write(np.ascontiguousarray(audio, dtype=np.float32))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

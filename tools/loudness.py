@@ -1,0 +1,219 @@
+"""Loudness per ITU-R BS.1770-4: integrated (gated), short-term, and true peak.
+
+Vectorised over stems and blocks: every stem of a session is K-weighted in one
+call, mean-square energies are taken per 100 ms hop, and the 400 ms gating
+blocks (75 % overlap) are sums of four hops, so no Python loop runs per block.
+
+References
+----------
+- ITU-R BS.1770-4 (2015), "Algorithms to measure audio programme loudness and
+  true-peak audio level": eq. (1)-(7) for gating, Annex 2 for true peak.
+- K-weighting coefficients for any sample rate: the analogue prototypes fitted
+  by libebur128 (J. Kokkinis / R. Mansbridge), which reproduce the BS.1770
+  48 kHz coefficient table exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import numpy as np
+from scipy import signal
+
+__all__ = [
+    "k_weighting_sos",
+    "integrated_loudness",
+    "short_term_loudness",
+    "true_peak_dbtp",
+    "ABSOLUTE_GATE_LUFS",
+]
+
+ABSOLUTE_GATE_LUFS = -70.0  # BS.1770-4 eq. (5), Γ_a
+RELATIVE_GATE_LU = -10.0  # BS.1770-4 eq. (6), Γ_r offset
+_BLOCK_HOPS = 4  # 400 ms block = 4 hops of 100 ms (75 % overlap)
+_SHORT_TERM_HOPS = 30  # 3 s window (EBU Tech 3341)
+# Channel weights G_i of BS.1770-4 table 3 (L, R, C, Ls, Rs); LFE is excluded upstream.
+_CHANNEL_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.41, 1.41])
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_TP_BLOCK = 512  # samples per true-peak pruning block
+
+
+def k_weighting_sos(sample_rate: float) -> np.ndarray:
+    """Second-order sections ``(2, 6)`` of the K-weighting pre-filter (shelf, then RLB high-pass)."""
+    # Stage 1: high-shelf modelling the head (+4 dB above ~1.7 kHz).
+    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = np.tan(np.pi * f0 / sample_rate)
+    vh = 10.0 ** (gain_db / 20.0)
+    vb = vh**0.4996667741545416
+    a0 = 1.0 + k / q + k * k
+    shelf = [
+        (vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0,
+        1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0,
+    ]
+    # Stage 2: RLB weighting, a 2nd-order high-pass at ~38 Hz.
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = np.tan(np.pi * f0 / sample_rate)
+    a0 = 1.0 + k / q + k * k
+    highpass = [1.0, -2.0, 1.0, 1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    return np.array([shelf, highpass])
+
+
+def _as_stems(x: np.ndarray) -> np.ndarray:
+    """Accept ``(channels, samples)`` or ``(stems, channels, samples)``; return the 3-D view."""
+    x = np.asarray(x)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1] > len(_CHANNEL_WEIGHTS):
+        raise ValueError(f"expected (channels<=5, samples) or (stems, channels, samples), got {x.shape}")
+    return x
+
+
+def _hop_edges(num_samples: int, sample_rate: float) -> np.ndarray:
+    """Sample index where each 100 ms hop starts, plus the end of the last complete hop."""
+    num_hops = int(num_samples // (0.1 * sample_rate))
+    return np.round(np.arange(num_hops + 1) * 0.1 * sample_rate).astype(np.int64)
+
+
+def _hop_energy(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """K-weighted energy (sum of squares) per 100 ms hop, ``(stems, channels, hops)`` float64.
+
+    The K filter runs in float32 through ``scipy.signal.sosfilt`` (which releases
+    the GIL), one thread per stem; float32 keeps the filtered signal within
+    ~1e-5 dB of a float64 run while halving memory traffic.
+    """
+    x = _as_stems(x)
+    edges = _hop_edges(x.shape[-1], sample_rate)
+    if len(edges) < _BLOCK_HOPS + 1:
+        raise ValueError(f"{x.shape[-1] / sample_rate:.3f} s of audio is shorter than one 400 ms block")
+    sos = k_weighting_sos(sample_rate).astype(np.float32)
+
+    hop = edges[1]
+    regular = bool(np.all(np.diff(edges) == hop))  # 100 ms is a whole number of samples
+
+    def one(stem: np.ndarray) -> np.ndarray:  # (C, N) -> (C, hops)
+        y = signal.sosfilt(sos, stem[:, : edges[-1]].astype(np.float32, copy=False), axis=-1)
+        if regular:  # fused square-and-sum, no temporary
+            frames = y.reshape(y.shape[0], -1, hop)
+            return np.einsum("chn,chn->ch", frames, frames).astype(np.float64)
+        np.square(y, out=y)
+        return np.add.reduceat(y, edges[:-1], axis=-1, dtype=np.float64)
+
+    if len(x) == 1:
+        return one(x[0])[None], edges
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        return np.stack(list(pool.map(one, x))), edges
+
+
+def _block_loudness(energy: np.ndarray, edges: np.ndarray, span: int) -> np.ndarray:
+    """Loudness of every window of ``span`` hops (step one hop): eq. (2)-(4) of BS.1770-4.
+
+    energy: (S, C, H) hop sums -> returns (S, H - span + 1) in LUFS (-inf for digital silence).
+    """
+    csum = np.concatenate([np.zeros(energy.shape[:-1] + (1,)), np.cumsum(energy, axis=-1)], axis=-1)
+    sums = csum[..., span:] - csum[..., :-span]  # (S, C, J)
+    lengths = (edges[span:] - edges[:-span]).astype(np.float64)  # (J,)
+    weights = _CHANNEL_WEIGHTS[: energy.shape[1], None]  # (C, 1)
+    power = (weights * sums / lengths).sum(axis=1)  # (S, J)
+    with np.errstate(divide="ignore"):
+        return -0.691 + 10.0 * np.log10(power)
+
+
+def _gated_mean(loudness: np.ndarray) -> np.ndarray:
+    """Two-stage gating of block loudness ``(S, J)`` -> integrated loudness ``(S,)``: eq. (5)-(7)."""
+    power = 10.0 ** ((loudness + 0.691) / 10.0)  # back to weighted mean square, (S, J)
+    gate_abs = loudness > ABSOLUTE_GATE_LUFS
+
+    def mean_lufs(mask: np.ndarray) -> np.ndarray:
+        count = mask.sum(axis=-1)
+        total = np.where(mask, power, 0.0).sum(axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(count > 0, -0.691 + 10.0 * np.log10(total / np.maximum(count, 1)), -np.inf)
+
+    relative_gate = mean_lufs(gate_abs) + RELATIVE_GATE_LU  # (S,)
+    return mean_lufs(gate_abs & (loudness > relative_gate[:, None]))
+
+
+def integrated_loudness(x: np.ndarray, sample_rate: float) -> np.ndarray | float:
+    """Gated integrated loudness in LUFS.
+
+    Args:
+        x: ``(channels, samples)`` for one signal or ``(stems, channels, samples)`` for many.
+        sample_rate: in Hz.
+
+    Returns:
+        A float for one signal, else an array ``(stems,)``; ``-inf`` where every
+        block falls under the -70 LUFS absolute gate (silence).
+    """
+    energy, edges = _hop_energy(x, sample_rate)
+    lufs = _gated_mean(_block_loudness(energy, edges, _BLOCK_HOPS))
+    return float(lufs[0]) if np.asarray(x).ndim == 2 else lufs
+
+
+def short_term_loudness(x: np.ndarray, sample_rate: float) -> np.ndarray:
+    """Short-term loudness (3 s window, ungated) every 100 ms, ``(stems, frames)`` LUFS.
+
+    Signals shorter than 3 s give a single frame over their whole length.
+    """
+    energy, edges = _hop_energy(x, sample_rate)
+    return _block_loudness(energy, edges, min(_SHORT_TERM_HOPS, energy.shape[-1]))
+
+
+@lru_cache(maxsize=8)
+def _interpolator(factor: int) -> tuple[np.ndarray, float]:
+    """4x (or 2x) interpolation FIR of BS.1770-4 Annex 2 shape: 12 taps per phase, and its gain bound."""
+    taps = signal.firwin(12 * factor, 1.0 / factor, window=("kaiser", 6.0)) * factor
+    bound = max(np.abs(taps[p::factor]).sum() for p in range(factor))  # max_p ||h_p||_1
+    return taps, float(bound)
+
+
+def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
+    """Max |x| of one channel after ``factor``-times oversampling, interpolating only where it can matter.
+
+    An interpolated sample is a 12-tap weighted sum of its neighbours, so it
+    cannot exceed (largest neighbour) x ||h_p||_1. Blocks whose neighbourhood
+    stays under sample_peak / ||h_p||_1 are skipped; the result is exact.
+    """
+    peak = float(np.abs(lane).max())
+    if factor == 1 or peak == 0.0:
+        return peak
+    taps, bound = _interpolator(factor)
+    width, halo = _TP_BLOCK, len(taps) // factor + 1
+    count = -(-len(lane) // width)
+    padded = np.zeros(count * width + 2 * halo, dtype=np.float32)
+    padded[halo : halo + len(lane)] = lane
+    block_max = np.abs(padded[halo : halo + count * width]).reshape(count, width).max(axis=1)
+    neighbourhood = np.maximum(block_max, np.maximum(np.r_[0.0, block_max[:-1]], np.r_[block_max[1:], 0.0]))
+    # Loudest neighbourhoods first: each chunk can raise `peak` and so rule out the rest.
+    order = np.argsort(neighbourhood)[::-1]
+    order = order[neighbourhood[order] * bound > peak]
+    for start in range(0, len(order), 64):
+        chunk = order[start : start + 64]
+        chunk = chunk[neighbourhood[chunk] * bound > peak]
+        if len(chunk) == 0:
+            break
+        index = chunk[:, None] * width + np.arange(width + 2 * halo)  # (blocks, width + 2 halo)
+        up = signal.upfirdn(taps, padded[index], up=factor, axis=-1)
+        # Outputs before len(taps) - 1 lack history (zero-state transient): drop them.
+        peak = max(peak, float(np.abs(up[:, len(taps) - 1 : (width + 2 * halo) * factor]).max()))
+    return peak
+
+
+def true_peak_dbtp(x: np.ndarray, sample_rate: float) -> np.ndarray | float:
+    """True peak in dBTP per BS.1770-4 Annex 2: oversample to >= 176.4 kHz, take the max |sample|.
+
+    At 44.1/48 kHz that is 4x oversampling; 2x at 88.2/96 kHz; none above.
+    Returns a float for ``(channels, samples)``, else ``(stems,)``.
+    """
+    stems = _as_stems(x)
+    factor = int(max(1, min(4, np.ceil(176_400 / sample_rate))))
+
+    def one(stem: np.ndarray) -> float:
+        return max(_lane_true_peak(np.asarray(lane, dtype=np.float32), factor) for lane in stem)
+
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        peaks = np.array(list(pool.map(one, stems)))
+    with np.errstate(divide="ignore"):
+        dbtp = 20.0 * np.log10(peaks)
+    return float(dbtp[0]) if np.asarray(x).ndim == 2 else dbtp

@@ -1,0 +1,86 @@
+"""Gains and rendering: per-stem gain with Pedalboard, stereo sum, global trim, atomic output.
+
+Gains are dB relative to the stems as loaded. The only level change applied to
+the whole mix is one global trim that brings its true peak to
+``CEILING_DBTP`` when it would exceed it; it moves every stem equally, so the
+balance (every stem relative to the anchor) is exactly what the gains say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pedalboard import Gain
+
+from .audio import check_output_path, write_audio_atomic
+from .loudness import integrated_loudness, true_peak_dbtp
+from .session import Session
+
+__all__ = ["CEILING_DBTP", "Mix", "mix_down", "write_outputs"]
+
+CEILING_DBTP = -1.0  # EBU R128 / streaming delivery ceiling
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A rendered stereo mix ``(2, samples)`` and what the trim did to reach it."""
+
+    audio: np.ndarray
+    sample_rate: int
+    trim_db: float  # <= 0; applied to the whole mix
+    true_peak_dbtp: float  # after trim
+    lufs: float  # after trim
+
+
+def _gained(session: Session, gains_db: dict[str, float]) -> dict[str, np.ndarray]:
+    unknown = sorted(set(gains_db) - set(session.stems))
+    if unknown:
+        raise ValueError(f"unknown stems {unknown}; stems: {', '.join(session.stems)}")
+    return {
+        name: Gain(gain_db=float(gains_db.get(name, 0.0)))(audio, session.sample_rate)
+        for name, audio in session.stems.items()
+    }
+
+
+def mix_down(session: Session, gains_db: dict[str, float]) -> Mix:
+    """Apply ``gains_db`` per stem (Pedalboard ``Gain``), sum to stereo, trim to the ceiling."""
+    mix = np.sum(list(_gained(session, gains_db).values()), axis=0, dtype=np.float32)
+    peak = true_peak_dbtp(mix, session.sample_rate)
+    trim_db = min(0.0, CEILING_DBTP - peak) if np.isfinite(peak) else 0.0
+    if trim_db < 0.0:
+        mix = Gain(gain_db=trim_db)(mix, session.sample_rate)
+    return Mix(
+        audio=mix,
+        sample_rate=session.sample_rate,
+        trim_db=trim_db,
+        true_peak_dbtp=peak + trim_db,
+        lufs=integrated_loudness(mix, session.sample_rate),
+    )
+
+
+def _protected(session: Session) -> list[Path]:
+    # The session folder and every source file, including symlink targets elsewhere.
+    return [session.path.resolve(), *(f.resolve() for f in session.files.values())]
+
+
+def write_outputs(
+    session: Session,
+    gains_db: dict[str, float],
+    out_dir: str | Path,
+    write_stems: bool = False,
+) -> tuple[Mix, dict[str, Path]]:
+    """Render and write ``mix.wav`` (and ``stems/<name>.wav`` at gain + trim) into ``out_dir`` atomically.
+
+    Refuses an ``out_dir`` inside the session folder or on a source file.
+    """
+    protected = _protected(session)
+    out_dir = check_output_path(out_dir, protected)  # fail before the work, not after
+    mix = mix_down(session, gains_db)
+    paths = {"mix": write_audio_atomic(out_dir / "mix.wav", mix.audio, mix.sample_rate, protected)}
+    if write_stems:
+        trimmed = {n: g + mix.trim_db for n, g in ((n, gains_db.get(n, 0.0)) for n in session.stems)}
+        for name, audio in _gained(session, trimmed).items():
+            paths[name] = write_audio_atomic(out_dir / "stems" / f"{name}.wav", audio, mix.sample_rate, protected)
+    return mix, paths

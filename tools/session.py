@@ -1,0 +1,213 @@
+"""A session: a folder of stems, their roles, and the anchor they are balanced against.
+
+``load_session(path)`` reads every audio file in the folder (see
+:data:`anchormix.tools.audio.AUDIO_EXTENSIONS`) plus an optional ``session.json``::
+
+    {"anchor": "bass", "genre": "pop", "roles": {"Track 7": "vocals"}}
+
+Stems are resampled to one rate (the most common one, ties to the higher),
+laid out as stereo float32 ``(2, samples)`` and zero-padded to one length.
+Source files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pedalboard.io import AudioFile
+
+from .audio import AUDIO_EXTENSIONS, read_audio, to_stereo
+
+__all__ = ["ROLES", "Session", "infer_role", "load_session", "SESSION_FILE"]
+
+ROLES = (
+    "bass", "kick", "snare", "drums", "hats", "vocals", "guitar",
+    "keys", "pad", "lead", "strings", "brass", "fx", "other",
+)
+SESSION_FILE = "session.json"
+# Keys session.json may hold; anything else is a typo we would rather report than ignore.
+_SESSION_KEYS = {"anchor", "genre", "roles", "source", "licence", "reference_lu", "notes"}
+# A stem whose peak stays below this is digital silence for our purposes (-90 dBFS).
+_SILENCE_PEAK = 10 ** (-90 / 20)
+
+# Checked in order: the first role whose pattern matches the lower-cased name wins,
+# so "bass drum" is a kick, "lead vocal" a vocal and "bass guitar" a bass.
+_L, _R = r"(?<![a-z])", r"(?![a-z])"
+_ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("kick", rf"kick|{_L}kik{_R}|{_L}bd{_R}|bass ?drum"),
+    ("snare", rf"snare|{_L}snr{_R}|{_L}sd{_R}|{_L}rim|{_L}clap"),
+    ("hats", rf"hat|{_L}hh{_R}|cymbal|{_L}ride{_R}|crash|shaker|tamb"),
+    ("vocals", rf"vocal|{_L}vox|{_L}voc{_R}|{_L}vx{_R}|{_L}bvs?{_R}|choir|voice|sing|{_L}adlib"),
+    ("bass", rf"bass|{_L}sub{_R}|808"),
+    ("drums", rf"drum|{_L}kit{_R}|overhead|{_L}ohs?{_R}|{_L}room{_R}|perc|{_L}toms?{_R}|{_L}loop"),
+    ("guitar", rf"guitar|{_L}gtrs?{_R}|{_L}gtr|{_L}acoustic|{_L}elec"),
+    ("keys", rf"keys|piano|{_L}pno{_R}|rhodes|organ|wurli|{_L}eps?{_R}|clav|{_L}key{_R}"),
+    ("pad", rf"{_L}pads?{_R}|{_L}atmos|{_L}drone"),
+    ("lead", rf"lead|{_L}ld{_R}|solo|melody|{_L}arp"),
+    ("strings", rf"string|violin|viola|cello|{_L}strs?{_R}|orch"),
+    ("brass", rf"brass|horn|trumpet|trombone|{_L}sax|{_L}tpt{_R}|{_L}tbn{_R}|tuba|flute|wind"),
+    ("fx", rf"{_L}s?fx{_R}|riser|sweep|impact|{_L}noise|whoosh|{_L}foley"),
+)
+
+
+def infer_role(name: str) -> str:
+    """Guess a stem's role from its name ("01_Kick In" -> kick); ``other`` when nothing matches."""
+    # camelCase and separators to spaces: "LeadVox_02" -> "lead vox 02"
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    text = re.sub(r"[_\-.\s]+", " ", text).lower()
+    for role, pattern in _ROLE_PATTERNS:
+        if re.search(pattern, text):
+            return role
+    return "other"
+
+
+@dataclass
+class Session:
+    """Stems of one song, all stereo float32 ``(2, samples)`` at ``sample_rate``."""
+
+    path: Path
+    sample_rate: int
+    stems: dict[str, np.ndarray]
+    roles: dict[str, str]
+    anchor: str
+    genre: str = "unknown"
+    files: dict[str, Path] = field(default_factory=dict)
+    active: dict[str, bool] = field(default_factory=dict)
+    source_channels: dict[str, int] = field(default_factory=dict)
+    # Reference balance (LU relative to the anchor) when the session records one.
+    reference_lu: dict[str, float] | None = None
+    ignored_files: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.stems)
+
+    @property
+    def num_samples(self) -> int:
+        return next(iter(self.stems.values())).shape[1]
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.sample_rate
+
+    def array(self) -> np.ndarray:
+        """All stems stacked, ``(stems, 2, samples)`` float32, in ``names`` order."""
+        return np.stack(list(self.stems.values()))
+
+    def with_anchor(self, anchor: str) -> "Session":
+        """The same session balanced against another stem."""
+        _check_anchor(self, anchor, self.path / SESSION_FILE)
+        return Session(**{**self.__dict__, "anchor": anchor})
+
+
+def _read_session_json(path: Path) -> dict:
+    json_path = path / SESSION_FILE
+    if not json_path.exists():
+        return {}
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{json_path}: not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{json_path}: must hold a JSON object, got {type(meta).__name__}")
+    unknown = sorted(set(meta) - _SESSION_KEYS)
+    if unknown:
+        raise ValueError(f"{json_path}: unknown keys {unknown}; allowed: {sorted(_SESSION_KEYS)}")
+    for key in ("anchor", "genre", "source", "licence", "notes"):
+        if key in meta and not isinstance(meta[key], str):
+            raise ValueError(f"{json_path}: '{key}' must be a string, got {type(meta[key]).__name__}")
+    for key in ("roles", "reference_lu"):
+        if key in meta and not isinstance(meta[key], dict):
+            raise ValueError(f"{json_path}: '{key}' must be an object mapping stem names, got {type(meta[key]).__name__}")
+    for stem, role in meta.get("roles", {}).items():
+        if role not in ROLES:
+            raise ValueError(f"{json_path}: role '{role}' for stem '{stem}' is not one of {', '.join(ROLES)}")
+    for stem, value in meta.get("reference_lu", {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{json_path}: reference_lu['{stem}'] must be a number")
+    return meta
+
+
+def _native_rate(file: Path) -> int:
+    try:
+        with AudioFile(str(file)) as f:
+            return int(round(f.samplerate))
+    except Exception as err:
+        raise ValueError(f"{file}: cannot decode as audio ({err})") from None
+
+
+def _check_anchor(session: Session, anchor: str, where: Path) -> None:
+    if anchor not in session.stems:
+        raise ValueError(
+            f"{where}: anchor '{anchor}' is not a stem of this session; stems: {', '.join(session.stems)}"
+        )
+    if not session.active[anchor]:
+        raise ValueError(f"{session.files.get(anchor, where)}: anchor '{anchor}' is silent; choose an audible stem")
+
+
+def load_session(path: str | Path, anchor: str | None = None) -> Session:
+    """Load the session folder ``path``; ``anchor`` overrides ``session.json`` and the bass default."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"{path}: not a folder of stems")
+    meta = _read_session_json(path)
+    files, ignored = [], []
+    for item in sorted(path.iterdir()):
+        if item.name.startswith(".") or item.name == SESSION_FILE:
+            continue
+        (files if item.suffix.lower() in AUDIO_EXTENSIONS and item.is_file() else ignored).append(item)
+    if not files:
+        raise ValueError(f"{path}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in the session folder")
+    by_name: dict[str, Path] = {}
+    for file in files:
+        if file.stem in by_name:
+            raise ValueError(f"{file}: stem name '{file.stem}' is also used by {by_name[file.stem].name}")
+        by_name[file.stem] = file
+
+    rates = Counter(_native_rate(f) for f in files)
+    sample_rate = max(rates, key=lambda r: (rates[r], r))
+    stems, channels = {}, {}
+    for name, file in by_name.items():
+        audio, _ = read_audio(file, sample_rate)
+        channels[name] = audio.shape[0]
+        stems[name] = to_stereo(audio, file)
+    length = max(a.shape[1] for a in stems.values())
+    stems = {n: np.pad(a, ((0, 0), (0, length - a.shape[1]))) for n, a in stems.items()}
+
+    json_path = path / SESSION_FILE
+    for stem in list(meta.get("roles", {})) + list(meta.get("reference_lu", {})):
+        if stem not in stems:
+            raise ValueError(f"{json_path}: names stem '{stem}', which is not in the folder; stems: {', '.join(stems)}")
+    roles = {n: meta.get("roles", {}).get(n) or infer_role(n) for n in stems}
+    session = Session(
+        path=path,
+        sample_rate=sample_rate,
+        stems=stems,
+        roles=roles,
+        anchor="",
+        genre=meta.get("genre", "unknown"),
+        files=by_name,
+        active={n: bool(np.abs(a).max() > _SILENCE_PEAK) for n, a in stems.items()},
+        source_channels=channels,
+        reference_lu={k: float(v) for k, v in meta["reference_lu"].items()} if "reference_lu" in meta else None,
+        ignored_files=[i.name for i in ignored],
+    )
+    session.anchor = anchor or meta.get("anchor") or _default_anchor(session)
+    _check_anchor(session, session.anchor, json_path if "anchor" in meta and not anchor else path)
+    return session
+
+
+def _default_anchor(session: Session) -> str:
+    basses = [n for n, r in session.roles.items() if r == "bass"]
+    if len(basses) == 1:
+        return basses[0]
+    found = f"{len(basses)} bass stems ({', '.join(basses)})" if basses else "no bass stem"
+    raise ValueError(
+        f"{session.path}: the anchor defaults to the bass stem, but the session has {found}; "
+        f"choose one with --anchor NAME (stems: {', '.join(session.stems)})"
+    )

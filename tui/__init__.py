@@ -1,0 +1,1 @@
+"""anchormix.tui"""
