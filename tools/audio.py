@@ -19,6 +19,7 @@ from pedalboard.io import AudioFile
 __all__ = [
     "AUDIO_EXTENSIONS",
     "MIN_DURATION_S",
+    "probe_audio",
     "read_audio",
     "to_stereo",
     "check_output_path",
@@ -29,6 +30,18 @@ __all__ = [
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
 # One BS.1770 gating block is 400 ms; a shorter stem has no integrated loudness.
 MIN_DURATION_S = 0.4
+
+
+def probe_audio(path: str | Path) -> int:
+    """Native sample rate of ``path`` from its header; ``ValueError`` naming the file if it is not audio."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path}: file is empty (0 bytes)")
+    try:
+        with AudioFile(str(path)) as f:
+            return int(round(f.samplerate))
+    except Exception as err:
+        raise ValueError(f"{path}: cannot decode as audio ({err})") from None
 
 
 def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:

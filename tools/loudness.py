@@ -76,6 +76,15 @@ def _hop_edges(num_samples: int, sample_rate: float) -> np.ndarray:
     return np.round(np.arange(num_hops + 1) * 0.1 * sample_rate).astype(np.int64)
 
 
+_ANTI_DENORMAL = np.zeros(0, dtype=np.float32)
+
+
+def _grow_anti_denormal(length: int) -> None:
+    global _ANTI_DENORMAL
+    if len(_ANTI_DENORMAL) < length:
+        _ANTI_DENORMAL = np.tile(np.array([1e-18, -1e-18], dtype=np.float32), length)
+
+
 def _hop_energy(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """K-weighted energy (sum of squares) per 100 ms hop, ``(stems, channels, hops)`` float64.
 
@@ -85,6 +94,7 @@ def _hop_energy(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarr
     """
     x = _as_stems(x)
     edges = _hop_edges(x.shape[-1], sample_rate)
+    _grow_anti_denormal(edges[-1])
     if len(edges) < _BLOCK_HOPS + 1:
         raise ValueError(f"{x.shape[-1] / sample_rate:.3f} s of audio is shorter than one 400 ms block")
     sos = k_weighting_sos(sample_rate).astype(np.float32)
@@ -93,7 +103,11 @@ def _hop_energy(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarr
     regular = bool(np.all(np.diff(edges) == hop))  # 100 ms is a whole number of samples
 
     def one(stem: np.ndarray) -> np.ndarray:  # (C, N) -> (C, hops)
-        y = signal.sosfilt(sos, stem[:, : edges[-1]].astype(np.float32, copy=False), axis=-1)
+        # A +-1e-18 Nyquist dither keeps the filter state out of denormal floats, which a
+        # recursive filter decaying through digital silence otherwise hits at ~100x the cost.
+        # It adds 1e-36 to a block's mean square: nothing against the -70 LUFS gate.
+        x32 = np.add(stem[:, : edges[-1]], _ANTI_DENORMAL[: edges[-1]], dtype=np.float32)
+        y = signal.sosfilt(sos, x32, axis=-1)
         if regular:  # fused square-and-sum, no temporary
             frames = y.reshape(y.shape[0], -1, hop)
             return np.einsum("chn,chn->ch", frames, frames).astype(np.float64)
@@ -162,9 +176,15 @@ def short_term_loudness(x: np.ndarray, sample_rate: float) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _interpolator(factor: int) -> tuple[np.ndarray, float]:
-    """4x (or 2x) interpolation FIR of BS.1770-4 Annex 2 shape: 12 taps per phase, and its gain bound."""
-    taps = signal.firwin(12 * factor, 1.0 / factor, window=("kaiser", 6.0)) * factor
-    bound = max(np.abs(taps[p::factor]).sum() for p in range(factor))  # max_p ||h_p||_1
+    """Oversampling FIR (24 taps per phase, Kaiser beta 8) and its gain bound max_p ||h_p||_1.
+
+    Longer than the 12 taps per phase of BS.1770-4 Annex 2 so the passband stays
+    flat within 0.1 dB to 20 kHz at 48 kHz: bright material (hats, cymbals)
+    then reads its inter-sample peaks instead of under-reading them.
+    """
+    # Odd length: integer group delay, so the oversampled grid contains the original samples.
+    taps = signal.firwin(24 * factor + 1, 1.0 / factor, window=("kaiser", 8.0)) * factor
+    bound = max(np.abs(taps[p::factor]).sum() for p in range(factor))
     return taps, float(bound)
 
 

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pedalboard.io import AudioFile
-
-from .audio import AUDIO_EXTENSIONS, read_audio, to_stereo
+from .audio import AUDIO_EXTENSIONS, probe_audio, read_audio, to_stereo
 
 __all__ = ["ROLES", "Session", "infer_role", "load_session", "SESSION_FILE"]
 
@@ -133,14 +131,6 @@ def _read_session_json(path: Path) -> dict:
     return meta
 
 
-def _native_rate(file: Path) -> int:
-    try:
-        with AudioFile(str(file)) as f:
-            return int(round(f.samplerate))
-    except Exception as err:
-        raise ValueError(f"{file}: cannot decode as audio ({err})") from None
-
-
 def _check_anchor(session: Session, anchor: str, where: Path) -> None:
     if anchor not in session.stems:
         raise ValueError(
@@ -169,7 +159,7 @@ def load_session(path: str | Path, anchor: str | None = None) -> Session:
             raise ValueError(f"{file}: stem name '{file.stem}' is also used by {by_name[file.stem].name}")
         by_name[file.stem] = file
 
-    rates = Counter(_native_rate(f) for f in files)
+    rates = Counter(probe_audio(f) for f in files)
     sample_rate = max(rates, key=lambda r: (rates[r], r))
     stems, channels = {}, {}
     for name, file in by_name.items():

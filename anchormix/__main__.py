@@ -1,0 +1,5 @@
+import sys
+
+from anchormix.cli import main
+
+sys.exit(main())
