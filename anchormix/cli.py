@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.table import Table
 
 __all__ = ["main"]
@@ -20,8 +22,21 @@ console = Console()
 errors = Console(stderr=True)
 
 EPILOG_DEMO = """examples:
-  anchormix demo                       # pop demo with spoiled levels, in ./out/demo
+  anchormix demo                       # pop demo with spoiled levels, balanced, in ./out/demo
   anchormix demo --genre edm --seed 3
+"""
+EPILOG_BALANCE = """examples:
+  anchormix balance songs/* --out mixes
+  anchormix balance song1 song2 --anchor kick --out mixes --jobs 2
+  anchormix balance song1 --out mixes --fresh    # ignore an earlier run
+
+An interrupted run resumes from its last step when run again with the same --out.
+Exit code 1 if any session failed (the others still finish).
+"""
+EPILOG_TRACE = """examples:
+  anchormix trace mixes/song1/trace.jsonl
+  anchormix trace mixes/song1/trace.jsonl --tool apply_gains
+  anchormix trace mixes/song1/trace.jsonl --step 3 --json
 """
 EPILOG_MEASURE = """examples:
   anchormix measure path/to/session
@@ -32,6 +47,7 @@ EPILOG_MEASURE = """examples:
 def _fmt(value: float | None, unit: str = "", signed: bool = False) -> str:
     if value is None:
         return "silent"
+    value = round(value, 1) + 0.0  # no "-0.0"
     return f"{value:+.1f}{unit}" if signed else f"{value:.1f}{unit}"
 
 
@@ -87,6 +103,7 @@ def _measure(session_path: Path, anchor: str | None, json_out: Path | None) -> i
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from anchormix.agent import balance_session
     from anchormix.tools.demo import write_demo_session
 
     folder = args.out / f"session-{args.genre}-seed{args.seed}"
@@ -95,7 +112,116 @@ def _demo(args: argparse.Namespace) -> int:
     if not (folder / "session.json").exists():
         console.print(f"generating a {args.genre} demo session with spoiled levels in {folder} ...")
         write_demo_session(folder, args.genre, args.seconds, args.seed, offsets_db=offsets)
-    return _measure(folder, None, None)
+    _measure(folder, None, None)
+    console.print(f"\nbalancing with the [bold]{args.planner}[/] planner ...")
+    result = balance_session(folder, args.out / "balanced", args.planner, fresh=True)
+    console.print(Markdown(result.advice))
+    console.print(before_after_table(result))
+    console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl)")
+    console.print(f"see why each gain was chosen: [bold]anchormix trace {result.files['trace.jsonl']}[/]")
+    return 0
+
+
+def before_after_table(result) -> Table:
+    """Levels against the anchor before and after a balance (and the reference when known)."""
+    reference = result.reference_lu
+    table = Table(title=f"{result.session_id}: levels against the anchor (LU)", title_justify="left")
+    for column in ("stem", "before", "move", "after") + (("reference",) if reference else ()):
+        table.add_column(column, justify="left" if column == "stem" else "right")
+    for name, before in result.lu_vs_anchor_before.items():
+        after = result.lu_vs_anchor_after.get(name)
+        row = [name, _fmt(before, signed=True), _fmt(result.gains_vs_anchor_db.get(name, 0.0), " dB", signed=True),
+               _fmt(after, signed=True)]
+        if reference:
+            row.append(_fmt(reference[name], signed=True) if name in reference else "-")
+        table.add_row(*row)
+    if result.error_db:
+        table.caption = (f"mean error vs. reference: {result.error_db['before']:.1f} dB before, "
+                         f"{result.error_db['after']:.1f} dB after")
+    return table
+
+
+def _balance_one(job: tuple) -> tuple[str, object]:
+    """Worker: balance one session; never raises (a failure is a row in the summary)."""
+    from anchormix.agent import balance_session
+
+    path, out, planner, anchor, max_steps, fresh, delay = job
+    try:
+        return "ok", balance_session(path, out, planner, anchor, max_steps, fresh, step_delay_s=delay)
+    except ValueError as err:
+        return "error", str(err)
+    except Exception as err:  # a bug must not take the other sessions down
+        return "error", f"{path}: internal error ({type(err).__name__}: {err})"
+
+
+def _balance(args: argparse.Namespace) -> int:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from anchormix.agent.planners import make_planner
+    from anchormix.agent.runner import session_id
+
+    make_planner(args.planner)  # a bad --planner is a usage error before any work
+    ids: dict[str, Path] = {}
+    for path in args.sessions:
+        sid = session_id(path)
+        if sid in ids:
+            raise ValueError(f"{path}: has the same session id '{sid}' as {ids[sid]}; rename one folder")
+        ids[sid] = path
+    delay = float(os.environ.get("ANCHORMIX_STEP_DELAY_S", "0"))  # tests: widen the window to kill a run
+    jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay) for p in args.sessions]
+    outcomes: dict[Path, tuple[str, object]] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=False) as progress:
+        task = progress.add_task("balancing", total=len(jobs))
+        if args.jobs <= 1:
+            for job in jobs:
+                progress.update(task, description=f"balancing {job[0].name}")
+                outcomes[job[0]] = _balance_one(job)
+                progress.advance(task)
+        else:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                futures = {pool.submit(_balance_one, job): job[0] for job in jobs}
+                for future in as_completed(futures):
+                    outcomes[futures[future]] = future.result()
+                    progress.advance(task)
+    return _summary(args.sessions, outcomes, args.out)
+
+
+def _summary(sessions: list[Path], outcomes: dict, out: Path) -> int:
+    table = Table(title=f"Balance summary (outputs in {out}/<session>/)", title_justify="left")
+    for column in ("session", "result", "steps", "largest moves vs anchor (dB)", "error vs reference"):
+        table.add_column(column)
+    problems = []
+    for path in sessions:
+        kind, value = outcomes[path]
+        if kind == "error":
+            problems.append(str(value))
+            table.add_row(path.name, "[red]failed[/]", "-", "-", "-")
+            continue
+        moves = sorted(((n, g) for n, g in value.gains_vs_anchor_db.items() if abs(g) >= 0.05), key=lambda m: -abs(m[1]))
+        error = f"{value.error_db['before']:.1f} -> {value.error_db['after']:.1f} dB" if value.error_db else "-"
+        status = value.status + (" (resumed)" if value.resumed else "")
+        table.add_row(path.name, status, str(value.iterations), ", ".join(f"{n} {g:+.1f}" for n, g in moves[:3]) or "none", error)
+    console.print(table)
+    for problem in problems:
+        errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+    if problems:
+        errors.print(f"[bold red]{len(problems)} of {len(sessions)} sessions failed[/]")
+    return 1 if problems else 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from anchormix.agent.trace import read_trace, render_trace
+
+    records = read_trace(args.file, args.step, args.tool)
+    if args.json:
+        for record in records:
+            print(json.dumps(record))
+    else:
+        console.print(render_trace(records))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,12 +232,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="generate a demo session and show its levels and masking",
+    demo = sub.add_parser("demo", help="generate a demo session with bad levels, balance it, show the advice",
                           epilog=EPILOG_DEMO, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the demo session (default: out/demo)")
     demo.add_argument("--genre", default="pop", help="genre preset: pop, edm, hiphop, ballad (default: pop)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the arrangement (default: 0)")
     demo.add_argument("--seconds", type=float, default=12.0, help="length of the song in seconds (default: 12)")
+    demo.add_argument("--planner", default="rules", help="planner: rules (default: rules)")
+
+    balance = sub.add_parser("balance", help="balance sessions against their anchor and write mixes, gains and advice",
+                             epilog=EPILOG_BALANCE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    balance.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="session folders")
+    balance.add_argument("--out", type=Path, required=True, help="output folder; each session gets OUT/<session>/")
+    balance.add_argument("--anchor", help="anchor stem for every session (default: session.json, else the bass)")
+    balance.add_argument("--planner", default="rules", help="planner: rules (default: rules)")
+    balance.add_argument("--jobs", type=int, default=1, help="sessions balanced in parallel (default: 1)")
+    balance.add_argument("--max-steps", type=int, default=16, help="planning steps per session before giving up (default: 16)")
+    balance.add_argument("--fresh", action="store_true", help="ignore an earlier or interrupted run and start over")
+
+    trace = sub.add_parser("trace", help="show a trace.jsonl step by step",
+                           epilog=EPILOG_TRACE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    trace.add_argument("file", type=Path, help="a trace.jsonl written by balance or demo")
+    trace.add_argument("--step", type=int, help="only this step")
+    trace.add_argument("--tool", help="only steps that used this tool (e.g. apply_gains)")
+    trace.add_argument("--json", action="store_true", help="print the (filtered) records as JSON lines")
 
     measure = sub.add_parser("measure", help="loudness and masking of a session, relative to its anchor",
                              epilog=EPILOG_MEASURE, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,8 +272,12 @@ def main(argv: list[str] | None = None) -> int:
             return _demo(args)
         if args.command == "measure":
             return _measure(args.session, args.anchor, args.json_out)
+        if args.command == "balance":
+            return _balance(args)
+        if args.command == "trace":
+            return _trace(args)
     except ValueError as err:
-        errors.print(f"[bold red]error:[/] {err}", highlight=False)
+        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         errors.print("interrupted")

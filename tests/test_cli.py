@@ -48,8 +48,62 @@ def test_demo_generates_once_and_shows_the_spoiled_levels(tmp_path, capsys):
     assert main(args) == 0
     first = capsys.readouterr().out
     assert "generating a pop demo session" in first and "off by" in first and "Masking" in first
+    assert "Balance advice" in first and "against the bass" in first and "mean error vs. reference" in first
+    assert "anchormix trace" in first and (tmp_path / "balanced" / "session-pop-seed0" / "trace.jsonl").exists()
     folder = tmp_path / "session-pop-seed0"
     before = tree_hash(folder)
     assert main(args) == 0  # second run reuses the session, never rewrites it
     assert "generating" not in capsys.readouterr().out
     assert tree_hash(folder) == before
+
+
+def test_balance_reports_a_bad_session_and_finishes_the_others(demo_session_dir, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "bass.wav").write_text("not audio")
+    code = main(["balance", str(demo_session_dir), str(broken), "--out", str(tmp_path / "mixes")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "converged" in captured.out and "failed" in captured.out
+    assert f"{broken / 'bass.wav'}: cannot decode as audio" in captured.err
+    assert "1 of 2 sessions failed" in captured.err
+    assert (tmp_path / "mixes" / demo_session_dir.name / "mix.wav").exists()
+    assert not (tmp_path / "mixes" / "broken" / "mix.wav").exists()
+
+
+def test_parallel_jobs_balance_every_session(demo_session_dir, tmp_path, capsys):
+    import shutil
+
+    second = tmp_path / "second"
+    shutil.copytree(demo_session_dir, second)
+    assert main(["balance", str(demo_session_dir), str(second), "--out", str(tmp_path / "mixes"), "--jobs", "2"]) == 0
+    for name in (demo_session_dir.name, "second"):
+        assert json.loads((tmp_path / "mixes" / name / "gains.json").read_text())["converged"]
+
+
+def test_trace_shows_steps_and_filters_json(demo_session_dir, tmp_path, capsys):
+    assert main(["balance", str(demo_session_dir), "--out", str(tmp_path)]) == 0
+    trace = tmp_path / demo_session_dir.name / "trace.jsonl"
+    capsys.readouterr()
+    assert main(["trace", str(trace)]) == 0
+    text = capsys.readouterr().out
+    assert "step 1 · listen · measure_loudness" in text and "apply_gains" in text
+    assert main(["trace", str(trace), "--tool", "apply_gains", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines and all(r["tool"] == "apply_gains" for r in lines)
+    assert {r["node"] for r in lines} == {"plan", "act"}
+
+
+def test_bad_trace_file_and_bad_planner_are_named(tmp_path, demo_session_dir, capsys):
+    bad = tmp_path / "trace.jsonl"
+    bad.write_text('{"step": 1, "node": "listen"}\nnot json\n')
+    assert main(["trace", str(bad)]) == 2
+    assert f"{bad}:2: not a JSON line" in capsys.readouterr().err
+    assert main(["balance", str(demo_session_dir), "--out", str(tmp_path), "--planner", "magic"]) == 2
+    assert "--planner: unknown planner 'magic'" in capsys.readouterr().err
+
+
+def test_every_command_has_help_with_examples():
+    for command in ("demo", "measure", "balance", "trace"):
+        run = subprocess.run([sys.executable, "-m", "anchormix", command, "--help"], capture_output=True, text=True)
+        assert run.returncode == 0 and "examples:" in run.stdout, command

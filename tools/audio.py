@@ -24,7 +24,18 @@ __all__ = [
     "to_stereo",
     "check_output_path",
     "write_audio_atomic",
+    "write_text_atomic",
 ]
+
+def _umask_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (mkstemp's 0600 is too private for outputs)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _umask_mode()  # read once: os.umask() is process-wide and not thread-safe
+
 
 # Formats pedalboard.io.AudioFile reads on every platform.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
@@ -134,6 +145,25 @@ def write_audio_atomic(
             f.write(np.ascontiguousarray(audio, dtype=np.float32))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str, protected: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """Write UTF-8 ``text`` to ``path`` through a temp file and a rename (see :func:`write_audio_atomic`)."""
+    path = check_output_path(path, protected)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,42 @@
+"""Advice text: anchor-relative, actionable, and quoting exactly the gains applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["gains_vs_anchor", "advice_markdown"]
+
+
+def gains_vs_anchor(gains_db: dict[str, float], anchor: str, names: list[str]) -> dict[str, float]:
+    """Each stem's gain minus the anchor's: the move as heard against the anchor."""
+    base = gains_db.get(anchor, 0.0)
+    return {n: round(gains_db.get(n, 0.0) - base, 1) for n in names}
+
+
+def advice_markdown(state: dict[str, Any], names: list[str], planner_advice: str | None = None) -> str:
+    """Markdown advice for a finished balance, built from the state's gains and reasons."""
+    anchor = state["anchor"]
+    relative = gains_vs_anchor(state.get("gains_db", {}), anchor, names)
+    reasons = state.get("reasons", {})
+    moved = [n for n in names if n != anchor and abs(relative[n]) >= 0.05]
+    lines = [f"# Balance advice: {state['session_id']} (anchor: {anchor})", ""]
+    if moved:
+        for name in sorted(moved, key=lambda n: -abs(relative[n])):
+            why = reasons.get(name)
+            lines.append(f"- **{name} {relative[name]:+.1f} dB** against the {anchor}" + (f": {why}." if why else "."))
+    else:
+        lines.append(f"- No changes: every stem already sits where it should against the {anchor}.")
+    kept = [n for n in names if n != anchor and n not in moved]
+    if kept and moved:
+        lines.append(f"- Leave {', '.join(kept)} as they are.")
+    if planner_advice:
+        lines += ["", planner_advice.strip()]
+    status = state.get("status", "")
+    render = state.get("render") or {}
+    lines += [
+        "",
+        f"Planner: {state.get('planner', '?')}; {status} after {state.get('iteration', 0)} planning steps.",
+    ]
+    if render.get("trim_db"):
+        lines.append(f"The mix was trimmed {render['trim_db']:+.1f} dB overall (every stem equally) to stay under -1 dBTP.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,162 @@
+"""Run the loop on one session folder: checkpoint, resume, trace, outputs.
+
+Outputs go to ``<out>/<session id>/``: ``mix.wav``, ``gains.json``,
+``advice.md``, ``trace.jsonl`` and ``checkpoint.sqlite`` (LangGraph's SQLite
+checkpointer, thread id = session id). Every file is written atomically; a
+run killed at any point resumes from its last completed step when started
+again with the same output folder, unless the source files changed since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from anchormix.tools import ToolContext, load_session
+from anchormix.tools.audio import check_output_path, write_text_atomic
+from anchormix.tools.session import SESSION_FILE, Session
+
+from .advice import gains_vs_anchor
+from .graph import MAX_STEPS, build_graph
+from .planners import Planner, make_planner
+from .state import AgentState
+
+__all__ = ["BalanceResult", "balance_session", "session_id", "reference_error_db"]
+
+
+@dataclass
+class BalanceResult:
+    session_id: str
+    out_dir: Path
+    status: str
+    converged: bool
+    iterations: int
+    resumed: bool
+    gains_vs_anchor_db: dict[str, float]
+    lu_vs_anchor_before: dict[str, float | None]
+    lu_vs_anchor_after: dict[str, float | None]
+    advice: str
+    error_db: dict[str, float] | None = None  # mean |error| vs. the reference balance, before/after
+    reference_lu: dict[str, float] | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def session_id(path: Path) -> str:
+    """A file-system-safe id from the session folder's name."""
+    return re.sub(r"[^\w.\-]+", "_", Path(path).resolve().name).strip("._") or "session"
+
+
+def _fingerprint(session: Session) -> str:
+    digest = hashlib.sha256()
+    for file in sorted([*session.files.values(), session.path / SESSION_FILE]):
+        if file.exists():
+            st = file.stat()
+            digest.update(f"{file.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def reference_error_db(lu_vs_anchor: dict[str, float | None], reference: dict[str, float] | None,
+                       anchor: str) -> float | None:
+    """Mean |LU vs. anchor - reference| over the non-anchor stems the reference names."""
+    if not reference:
+        return None
+    errors = [abs(lu - reference[n]) for n, lu in lu_vs_anchor.items()
+              if n != anchor and n in reference and lu is not None]
+    return round(sum(errors) / len(errors), 3) if errors else None
+
+
+def _write_trace(path: Path, trace: list[dict[str, Any]], protected: list[Path]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, default=str) + "\n" for r in trace), protected)
+
+
+def balance_session(
+    session_path: str | Path,
+    out_root: str | Path,
+    planner: str | Planner = "rules",
+    anchor: str | None = None,
+    max_steps: int = MAX_STEPS,
+    fresh: bool = False,
+    on_step: Callable[[AgentState], None] | None = None,
+    step_delay_s: float = 0.0,
+) -> BalanceResult:
+    """Balance one session and write its outputs; resumes an interrupted run of the same session."""
+    session = load_session(session_path, anchor)
+    planner = make_planner(planner) if isinstance(planner, str) else planner
+    sid = session_id(session.path)
+    protected = [session.path.resolve(), *(f.resolve() for f in session.files.values())]
+    out_dir = check_output_path(Path(out_root) / sid, protected)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".*.part*"):  # temp files of a run killed mid-write
+        stale.unlink(missing_ok=True)
+    paths = {name: out_dir / name for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl")}
+
+    ctx = ToolContext(session, out_dir=out_dir)
+    config = {"configurable": {"thread_id": sid}, "recursion_limit": 4 * max_steps + 20}
+    with sqlite3.connect(out_dir / "checkpoint.sqlite", check_same_thread=False) as conn:
+        saver = SqliteSaver(conn)
+        graph = build_graph(planner, ctx, max_steps, saver)
+        snapshot = graph.get_state(config)
+        previous = snapshot.values
+        same_run = bool(previous) and all(
+            previous.get(k) == v for k, v in
+            (("fingerprint", _fingerprint(session)), ("anchor", session.anchor), ("planner", planner.name))
+        )
+        keep = same_run and not fresh
+        resumed = keep and bool(snapshot.next)  # interrupted mid-run (a finished run is just re-reported)
+        if previous and not keep:
+            saver.delete_thread(sid)  # another anchor, planner or changed audio: start over
+        inputs = None if keep else AgentState(
+            session_id=sid, session_path=str(session.path.resolve()), anchor=session.anchor,
+            fingerprint=_fingerprint(session), planner=planner.name, gains_db={n: 0.0 for n in session.names},
+            iteration=0, step=0, status="running", converged=False, reasons={}, messages=[], trace=[],
+        )
+        for state in graph.stream(inputs, config, stream_mode="values"):
+            _write_trace(paths["trace.jsonl"], state.get("trace", []), protected)
+            if on_step:
+                on_step(state)
+            if step_delay_s:
+                time.sleep(step_delay_s)
+        final = graph.get_state(config).values
+
+    levels = final["measurements"]["loudness"]["stems"]
+    after = {n: r["lu_vs_anchor"] for n, r in levels.items()}
+    before = final.get("initial_lu_vs_anchor", after)
+    relative = gains_vs_anchor(final["gains_db"], session.anchor, session.names)
+    error = None
+    if session.reference_lu:
+        error = {"before": reference_error_db(before, session.reference_lu, session.anchor),
+                 "after": reference_error_db(after, session.reference_lu, session.anchor)}
+    report = {
+        "session": sid,
+        "session_path": str(session.path.resolve()),
+        "anchor": session.anchor,
+        "planner": planner.name,
+        "status": final.get("status"),
+        "converged": final.get("converged", False),
+        "iterations": final.get("iteration", 0),
+        "gains_db": {n: round(g, 2) for n, g in final["gains_db"].items()},
+        "gains_vs_anchor_db": relative,
+        "lu_vs_anchor_before": before,
+        "lu_vs_anchor_after": after,
+        "reference_lu": session.reference_lu,
+        "reference_error_db": error,
+        "trim_db": (final.get("render") or {}).get("trim_db"),
+    }
+    write_text_atomic(paths["gains.json"], json.dumps(report, indent=2) + "\n", protected)
+    write_text_atomic(paths["advice.md"], final["advice"], protected)
+    _write_trace(paths["trace.jsonl"], final.get("trace", []), protected)
+    return BalanceResult(
+        session_id=sid, out_dir=out_dir, status=report["status"], converged=report["converged"],
+        iterations=report["iterations"], resumed=resumed, gains_vs_anchor_db=relative,
+        lu_vs_anchor_before=before, lu_vs_anchor_after=after, advice=final["advice"], error_db=error,
+        reference_lu=session.reference_lu,
+        files={k: str(v) for k, v in paths.items()},
+    )

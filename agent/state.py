@@ -1,0 +1,46 @@
+"""The agent's state and actions: plain JSON-able data, so LangGraph can checkpoint them.
+
+The audio itself never enters the state: nodes reach it through the
+:class:`~anchormix.tools.ToolContext` the runner builds from ``session_path``.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+__all__ = ["Action", "AgentState", "FINISH"]
+
+FINISH = "finish"
+
+
+class Action(TypedDict, total=False):
+    """What a planner wants next: a registry tool call, or ``tool == "finish"`` with advice."""
+
+    tool: str  # a registry tool name, or "finish"
+    arguments: dict[str, Any]
+    rationale: str  # why, in words a person can check (quotes measured numbers)
+    reasons: dict[str, str]  # per stem, for apply_gains: why this stem moves
+    advice: str  # for finish: the planner's own closing advice (optional)
+
+
+class AgentState(TypedDict, total=False):
+    session_id: str
+    session_path: str
+    anchor: str
+    fingerprint: str  # of the source files; a changed session is never resumed
+    planner: str
+    gains_db: dict[str, float]  # dB vs. the stems as loaded
+    initial_lu_vs_anchor: dict[str, float | None]
+    measurements: dict[str, Any]  # last listen: {"loudness": measure_loudness result}
+    pending: Action | None
+    messages: Annotated[list[dict[str, Any]], operator.add]  # tool observations the planner reads
+    trace: Annotated[list[dict[str, Any]], operator.add]  # one record per node run
+    reasons: dict[str, str]  # latest reason per moved stem
+    last_rationale: str
+    iteration: int  # planner calls so far
+    step: int  # node runs so far
+    converged: bool
+    status: str  # running | converged | step cap | planner error
+    advice: str
+    render: dict[str, Any]  # result of the final render

@@ -1,0 +1,96 @@
+"""The loop with a scripted planner: errors fed back, convergence, step cap, traces."""
+
+import pytest
+
+from anchormix.agent import ScriptedPlanner, build_graph
+from anchormix.agent.graph import MAX_STEPS
+from anchormix.agent.trace import TRACE_FIELDS
+from anchormix.tools import ToolContext, load_session
+
+
+@pytest.fixture(scope="module")
+def session(demo_session_dir):
+    return load_session(demo_session_dir)
+
+
+def run(session, planner, max_steps=MAX_STEPS, out_dir=None):
+    graph = build_graph(planner, ToolContext(session, out_dir=out_dir), max_steps)
+    start = {"session_id": "t", "anchor": session.anchor, "planner": planner.name,
+             "gains_db": {n: 0.0 for n in session.names}, "iteration": 0, "step": 0, "status": "running",
+             "reasons": {}, "messages": [], "trace": []}
+    return graph.invoke(start, {"recursion_limit": 4 * max_steps + 20})
+
+
+def test_tool_errors_are_recorded_and_fed_back_and_the_loop_finishes(session, tmp_path):
+    planner = ScriptedPlanner([
+        {"tool": "apply_gains", "arguments": {"changes_db": {"tuba": 3.0}}, "rationale": "unknown stem"},
+        {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": "loud"}}, "rationale": "bad type"},
+        {"tool": "turn_it_up", "arguments": {}, "rationale": "unknown tool"},
+        {"tool": "measure_masking", "arguments": {"target": "vocals", "margin": 3}, "rationale": "bad argument"},
+        {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 4.0}}, "rationale": "a good move",
+         "reasons": {"vocals": "too quiet"}},
+    ])
+    state = run(session, planner, out_dir=tmp_path)
+    errors = [m["error"] for m in state["messages"]]
+    assert "unknown stem 'tuba'" in errors[0]
+    assert "changes_db.vocals" in errors[1]
+    assert "unknown tool 'turn_it_up'" in errors[2]
+    assert "margin: Extra inputs are not permitted" in errors[3]
+    assert errors[4] is None
+    assert state["gains_db"]["vocals"] == 4.0 and state["gains_db"]["bass"] == 0.0
+    assert state["status"] == "converged" and (tmp_path / "mix.wav").exists()
+    assert "**vocals +4.0 dB** against the bass: too quiet." in state["advice"]
+    failed = [r for r in state["trace"] if r["error"]]
+    assert len(failed) == 4 and all(r["node"] == "act" for r in failed)
+
+
+def test_a_move_under_half_a_db_converges_without_being_applied(session):
+    planner = ScriptedPlanner([
+        {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 2.0}}, "rationale": "first"},
+        {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 0.3, "kick": -0.4}}, "rationale": "tiny"},
+        {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 5.0}}, "rationale": "never reached"},
+    ])
+    state = run(session, planner)
+    assert state["gains_db"]["vocals"] == 2.0 and state["gains_db"]["kick"] == 0.0
+    assert state["converged"] and state["iteration"] == 2
+    assert "0.40 dB < 0.5 dB" in state["trace"][-2]["rationale"]
+
+
+def test_the_same_advice_twice_converges(session):
+    move = {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 1.0}}, "rationale": "vocals up"}
+    state = run(session, ScriptedPlanner([move, move, move, move]))
+    assert state["gains_db"]["vocals"] == 1.0 and state["converged"]
+
+
+def test_step_cap_stops_a_planner_that_never_finishes(session):
+    measure = {"tool": "measure_loudness", "arguments": {}, "rationale": "again"}
+    state = run(session, ScriptedPlanner([measure] * 50), max_steps=5)
+    assert state["status"] == "step cap" and not state["converged"]
+    assert state["iteration"] == 6  # five planned actions, then the capped finish
+
+
+class Broken:
+    name = "broken"
+
+    def plan(self, state):
+        raise RuntimeError("model exploded")
+
+
+def test_a_planner_crash_ends_the_balance_cleanly(session):
+    state = run(session, Broken())
+    assert state["status"] == "planner error"
+    assert "planner failed: RuntimeError: model exploded" in state["trace"][-2]["rationale"]
+    assert state["advice"].startswith("# Balance advice")
+
+
+def test_trace_records_have_every_field_and_move_lufs_with_gains(session):
+    planner = ScriptedPlanner([{"tool": "apply_gains", "arguments": {"changes_db": {"kick": -3.0}}, "rationale": "r"}])
+    state = run(session, planner)
+    nodes = [r["node"] for r in state["trace"]]
+    assert nodes == ["listen", "plan", "act", "listen", "plan", "finish"]
+    assert [r["step"] for r in state["trace"]] == list(range(1, 7))
+    for record in state["trace"]:
+        assert set(TRACE_FIELDS) <= set(record)
+    act = state["trace"][2]
+    assert act["lufs_after"]["kick"] - act["lufs_before"]["kick"] == pytest.approx(-3.0, abs=0.011)
+    assert act["gains_after"]["kick"] == -3.0 and act["gains_before"]["kick"] == 0.0

@@ -1,0 +1,85 @@
+"""The rule planner on generated sessions with known reference balance and random spoiled levels."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from anchormix.agent import RulePlanner, balance_session
+from anchormix.agent.planners import ROLE_TARGETS_LU
+from anchormix.tools.demo import write_demo_session
+
+from ..conftest import tree_hash
+
+
+@pytest.fixture(scope="module")
+def spoiled_sessions(tmp_path_factory):
+    """Three songs whose every stem (anchor included) is moved by U(-12, +12) dB, seeded."""
+    rng = np.random.default_rng(42)
+    root = tmp_path_factory.mktemp("spoiled")
+    folders = []
+    for i, genre in enumerate(("pop", "edm", "hiphop")):
+        offsets = {n: float(rng.uniform(-12, 12)) for n in ("kick", "snare", "hats", "bass", "keys", "pad", "lead", "vocals")}
+        folders.append(write_demo_session(root / f"{genre}{i}", genre, seconds=4.0, seed=i, sample_rate=22050,
+                                          offsets_db=offsets))
+    return folders
+
+
+def test_rules_reduce_the_error_and_converge_within_the_cap(spoiled_sessions, tmp_path):
+    for folder in spoiled_sessions:
+        before = tree_hash(folder)
+        result = balance_session(folder, tmp_path / "out", "rules", max_steps=16)
+        assert result.converged and result.status == "converged" and result.iterations <= 16
+        assert result.error_db["after"] < result.error_db["before"] - 2.0, result.error_db
+        assert result.error_db["after"] < 2.5
+        assert tree_hash(folder) == before  # sources byte-identical
+        assert not any(folder.rglob("mix.wav"))  # nothing landed in the session
+        for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl", "checkpoint.sqlite"):
+            assert (tmp_path / "out" / folder.name / name).is_file()
+
+
+def test_advice_quotes_exactly_the_gains_applied(spoiled_sessions, tmp_path):
+    result = balance_session(spoiled_sessions[0], tmp_path, "rules")
+    report = json.loads((result.out_dir / "gains.json").read_text())
+    quoted = {m.group(1): float(m.group(2)) for m in re.finditer(r"\*\*(\w+) ([+-]\d+\.\d) dB\*\* against the bass",
+                                                               result.advice)}
+    moved = {n: g for n, g in report["gains_vs_anchor_db"].items() if abs(g) >= 0.05 and n != "bass"}
+    assert quoted == moved and quoted
+    # and each stem now sits at its role's target against the anchor (within rounding)
+    for name, lu in report["lu_vs_anchor_after"].items():
+        if name != "bass":
+            assert lu == pytest.approx(ROLE_TARGETS_LU[name], abs=0.06)
+
+
+def test_another_anchor_re_references_the_targets(spoiled_sessions, tmp_path):
+    result = balance_session(spoiled_sessions[1], tmp_path, "rules", anchor="vocals")
+    assert result.converged
+    assert result.gains_vs_anchor_db["vocals"] == 0.0
+    for name, lu in result.lu_vs_anchor_after.items():
+        expected = ROLE_TARGETS_LU[name] - ROLE_TARGETS_LU["vocals"]
+        assert lu == pytest.approx(expected, abs=0.06), name
+    assert "against the vocals" in result.advice
+
+
+def test_rules_inspect_masking_before_moving_and_cite_it(spoiled_sessions, tmp_path):
+    result = balance_session(spoiled_sessions[2], tmp_path, "rules")
+    trace = [json.loads(line) for line in (result.out_dir / "trace.jsonl").read_text().splitlines()]
+    tools = [r["tool"] for r in trace if r["node"] == "act"]
+    first_apply = tools.index("apply_gains")
+    assert tools[:first_apply] and set(tools[:first_apply]) == {"measure_masking"}
+    assert "masked it" in result.advice
+
+
+def test_outputs_inside_the_session_are_refused(spoiled_sessions):
+    with pytest.raises(ValueError, match="refusing to write inside"):
+        balance_session(spoiled_sessions[0], spoiled_sessions[0] / "mixes", "rules")
+
+
+def test_a_balanced_session_needs_no_moves(tmp_path):
+    # Generated exactly at the table's targets: the planner should finish at once.
+    folder = write_demo_session(tmp_path / "s", "pop", seconds=3.0, seed=0, sample_rate=22050)
+    planner = RulePlanner(targets_lu={**ROLE_TARGETS_LU, **{"hats": -10.0, "keys": -6.0, "pad": -10.0, "lead": -5.0}})
+    result = balance_session(folder, tmp_path / "out", planner)
+    assert result.converged and all(abs(g) < 0.05 for g in result.gains_vs_anchor_db.values())
+    assert "No changes" in result.advice
