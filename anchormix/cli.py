@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
+from anchormix import data_cli
+
 __all__ = ["main"]
 
 console = Console()
@@ -262,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("session", type=Path, help="session folder (audio files + optional session.json)")
     measure.add_argument("--anchor", help="stem to balance against (default: session.json, else the bass stem)")
     measure.add_argument("--json", type=Path, dest="json_out", help="also write the measurements to this JSON file")
+    data_cli.add_parsers(sub)
     return parser
 
 
@@ -276,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             return _balance(args)
         if args.command == "trace":
             return _trace(args)
+        if args.command in ("data", "eval"):
+            return data_cli.run(args)
     except ValueError as err:
         errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         return 2

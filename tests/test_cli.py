@@ -107,3 +107,28 @@ def test_every_command_has_help_with_examples():
     for command in ("demo", "measure", "balance", "trace"):
         run = subprocess.run([sys.executable, "-m", "anchormix", command, "--help"], capture_output=True, text=True)
         assert run.returncode == 0 and "examples:" in run.stdout, command
+
+
+def test_data_procedural_stats_and_eval_from_the_command_line(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    assert main(["data", "procedural", "--out", str(corpus), "--count", "6", "--seconds", "3", "--jobs", "1"]) == 0
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    assert len(manifest["sessions"]) == 6 and (corpus / "features").is_dir()
+    assert main(["data", "stats", "--sessions", str(corpus)]) == 0
+    assert (corpus / "conventions.json").exists()
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--sessions", str(corpus), "--split", "all", "--planner", "none,loudness,conventions",
+                 "--draws", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "AnchorBalance" in text and "MAE (dB) by role" in text and "MAE (dB) by genre" in text
+    metrics = json.loads(out.read_text())
+    assert set(metrics["overall"]) == {"none", "loudness", "conventions"}
+    assert metrics["overall"]["none"]["n"] == 6 * 2 * 7
+
+
+def test_eval_rejects_unknown_planners_and_folders(tmp_path, capsys):
+    assert main(["eval", "--sessions", str(tmp_path / "nope")]) == 2
+    assert "not a folder of sessions" in capsys.readouterr().err
+    tmp_path.joinpath("x").mkdir()
+    assert main(["eval", "--sessions", str(tmp_path), "--planner", "magic"]) == 2
+    assert "--planner: unknown ['magic']" in capsys.readouterr().err

@@ -66,6 +66,25 @@ class ToolContext:
         """Band levels at unity gain, ``(stems, bands, frames)`` dB."""
         return band_levels(self.session.array(), self.session.sample_rate)
 
+    def shifted(self, offsets_db: dict[str, float]) -> "ToolContext":
+        """A context over this session with each stem moved by ``offsets_db`` *in the audio itself*.
+
+        The new session's stems are the scaled audio (a planner sees only them);
+        measurements already taken here are carried over shifted by the offsets,
+        which is exact because every measurement moves by the gain in dB.
+        """
+        session = self.session
+        scale = {n: np.float32(10 ** (offsets_db.get(n, 0.0) / 20)) for n in session.names}
+        moved = Session(**{**session.__dict__, "stems": {n: a * scale[n] for n, a in session.stems.items()}})
+        ctx = ToolContext(moved, out_dir=self.out_dir)
+        shift = np.array([offsets_db.get(n, 0.0) for n in session.names], dtype=np.float32)
+        for name in ("base_lufs", "base_true_peak"):
+            if name in self.__dict__:
+                ctx.__dict__[name] = {n: v + offsets_db.get(n, 0.0) for n, v in self.__dict__[name].items()}
+        if "base_bands" in self.__dict__:
+            ctx.__dict__["base_bands"] = self.__dict__["base_bands"] + shift[:, None, None]
+        return ctx
+
     def lufs(self, name: str) -> float:
         return self.base_lufs[name] + self.gain(name)
 

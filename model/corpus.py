@@ -1,0 +1,203 @@
+"""The training corpus: sessions at a human-set balance, a manifest, and splits by song.
+
+Two sources write the same session format (stems + ``session.json`` with roles,
+genre, anchor, ``reference_lu``, source and licence):
+
+- :func:`build_midi_session` renders a General MIDI arrangement per instrument
+  (:mod:`anchormix.model.midi`) and keeps a fixed-length excerpt where most
+  stems play; the arranger's balance is the reference.
+- :func:`build_procedural_session` writes a demo-generator song (tools/demo.py).
+
+Every song gets one session and one split (by a hash of its id), so no song's
+audio is ever on both sides of a split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from anchormix.tools.audio import write_audio_atomic, write_text_atomic
+from anchormix.tools.demo import write_demo_session
+from anchormix.tools.loudness import integrated_loudness
+from anchormix.tools.session import SESSION_FILE
+
+from .midi import find_soundfont, read_events, render_midi, split_stems
+
+__all__ = ["split_of", "build_midi_session", "build_procedural_session", "load_manifest", "write_manifest",
+           "DEBIAN_MIDI_PACKAGES", "debian_midi_dirs", "infer_genre", "MANIFEST"]
+
+MANIFEST = "manifest.json"
+NULL_WARN_DB = -30.0  # the sum of stems should null against the full render at least this far
+# Debian packages that ship General MIDI music, and where.
+DEBIAN_MIDI_PACKAGES = {
+    "openttd-openmsx": "/usr/share/games/openttd/baseset/openmsx",
+    "simutrans-data": "/usr/share/games/simutrans/music",
+    "planetblupi-music-midi": "/usr/share/planetblupi/music",
+    "freedink-data": "/usr/share/games/dink/dink/Sound",
+}
+_GENRE_WORDS = (
+    ("ragtime", r"\brag\b|ragtime"), ("blues", r"blues"), ("jazz", r"jazz|swing|bebop|boogi|bossa"),
+    ("rock", r"rock"), ("waltz", r"waltz"), ("march", r"march"), ("latin", r"tango|samba|salsa|latin|rumba|mambo"),
+    ("funk", r"funk"), ("country", r"country|bluegrass"), ("electronic", r"techno|trance|house|disco"),
+    ("classical", r"sonata|fugue|minuet|menuet|concerto|prelude"), ("pop", r"\bpop\b"),
+)
+
+
+def split_of(song_id: str) -> str:
+    """train (80 %) / valid (10 %) / test (10 %), fixed by a hash of the song id."""
+    bucket = int(hashlib.sha1(song_id.encode()).hexdigest(), 16) % 100
+    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
+
+
+def infer_genre(name: str) -> str:
+    text = re.sub(r"[_\-.]+", " ", name.lower())
+    return next((genre for genre, pattern in _GENRE_WORDS if re.search(pattern, text)), "unknown")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w]+", "_", text).strip("_").lower()[:60] or "song"
+
+
+def debian_midi_dirs(install: bool) -> list[tuple[str, Path]]:
+    """The installed Debian MIDI packages' folders; installs missing ones when ``install`` (needs root)."""
+    missing = [p for p, d in DEBIAN_MIDI_PACKAGES.items() if not Path(d).is_dir()]
+    tools = [p for p, f in (("fluidsynth", "/usr/bin/fluidsynth"), ("fluid-soundfont-gm", "/usr/share/sounds/sf2/FluidR3_GM.sf2"))
+             if not Path(f).exists()]
+    if missing or tools:
+        command = "apt-get install -y " + " ".join(tools + missing)
+        if not install:
+            raise ValueError(f"Debian packages missing: {' '.join(tools + missing)}; run `{command}` "
+                             "(or pass --install to let anchormix run it as root)")
+        if os.geteuid() != 0:
+            raise ValueError(f"--install needs root; run `sudo {command}`")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(command.split(), check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return [(p, Path(d)) for p, d in DEBIAN_MIDI_PACKAGES.items() if Path(d).is_dir()]
+
+
+def _licence_of(path: Path) -> str:
+    """Licence of a MIDI file from the Debian package that owns it, else 'unknown (user-supplied)'."""
+    try:
+        owner = subprocess.run(["dpkg", "-S", str(path.resolve())], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        owner = None
+    if owner is None or owner.returncode != 0:
+        return "unknown (user-supplied)"
+    package = owner.stdout.split(":")[0]
+    copyright_file = Path(f"/usr/share/doc/{package}/copyright")
+    found = re.findall(r"^License:\s*(\S.*)$", copyright_file.read_text(errors="replace"), re.M) if copyright_file.exists() else []
+    return f"{found[0].strip() if found else 'see copyright'} (Debian package {package}, {copyright_file})"
+
+
+def _best_window(onsets: list[list[float]], duration_s: float, seconds: float) -> float:
+    """Start (s) of the ``seconds`` window where the most stems play most of the time (1 s grid)."""
+    grid = int(np.ceil(duration_s)) + 1
+    active = np.zeros((len(onsets), grid))
+    for i, times in enumerate(onsets):
+        for t in times:  # a stem counts as playing for 2 s after each onset
+            active[i, int(t) : int(t) + 2] = 1.0
+    per_second = active.sum(axis=0)
+    width = int(seconds)
+    if grid <= width:
+        return 0.0
+    scores = np.convolve(per_second, np.ones(width), "valid")
+    return float(np.argmax(scores))
+
+
+def _write_session(folder: Path, stems: dict[str, np.ndarray], roles: dict[str, str], sample_rate: int,
+                   meta: dict[str, Any]) -> None:
+    """Stems as 24-bit FLAC + session.json, built in a hidden sibling and renamed into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for name, audio in stems.items():
+            write_audio_atomic(staging / f"{name}.flac", audio, sample_rate)
+        write_text_atomic(staging / SESSION_FILE, json.dumps({**meta, "roles": roles}, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.rename(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def build_midi_session(midi_path: Path, out_root: Path, soundfont: Path | None = None, seconds: float = 30.0,
+                       sample_rate: int = 22050, package: str | None = None) -> dict[str, Any]:
+    """Render one MIDI file into a session folder; returns its manifest entry (raises ValueError to skip)."""
+    started = time.perf_counter()
+    events = read_events(midi_path)
+    specs = split_stems(events)
+    if not specs:
+        raise ValueError(f"{midi_path}: no notes")
+    duration = max(t for t, _, _ in events)
+    start = _best_window([s.onsets_s for s in specs], duration, seconds)
+    end = min(duration, start + seconds)
+    rendered, full = render_midi(events, specs, find_soundfont(soundfont), sample_rate, end, midi_path)
+    cut = slice(int(start * sample_rate), int((start + seconds) * sample_rate))
+    full = full[:, cut]
+    stems = {n: a[:, cut] for n, a in rendered.items()}
+    residual = full - np.sum(list(stems.values()), axis=0)
+    null_db = float(10 * np.log10((residual.astype(np.float64) ** 2).sum() / max((full.astype(np.float64) ** 2).sum(), 1e-20)))
+    lufs = dict(zip(stems, integrated_loudness(np.stack(list(stems.values())), sample_rate)))
+    roles = {s.name: s.role for s in specs}
+    active = [n for n in stems if np.isfinite(lufs[n])]
+    basses = sorted((n for n in active if roles[n] == "bass"), key=lambda n: -lufs[n])
+    kicks = sorted((n for n in active if roles[n] == "kick"), key=lambda n: -lufs[n])
+    if not (basses or kicks) or len(active) < 2:
+        raise ValueError(f"{midi_path}: needs a bass or kick stem and two audible stems in the excerpt")
+    anchor = (basses or kicks)[0]
+    song_id = f"{package or 'midi'}-{_slug(midi_path.stem)}"
+    meta = {
+        "anchor": anchor,
+        "genre": infer_genre(midi_path.stem),
+        "reference_lu": {n: round(float(lufs[n] - lufs[anchor]), 2) for n in active},
+        "source": f"{midi_path} (rendered per instrument with FluidSynth, excerpt {start:.0f}-{start + seconds:.0f} s)",
+        "licence": _licence_of(midi_path),
+        "notes": f"null test {null_db:.1f} dB",
+    }
+    _write_session(out_root / song_id, {n: stems[n] for n in active}, {n: roles[n] for n in active}, sample_rate, meta)
+    return {"id": song_id, "kind": "midi", "split": split_of(song_id), "genre": meta["genre"], "anchor": anchor,
+            "stems": len(active), "null_db": round(null_db, 1), "source": str(midi_path), "licence": meta["licence"],
+            "mtime_ns": midi_path.stat().st_mtime_ns, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def build_procedural_session(out_root: Path, genre: str, seed: int, seconds: float = 30.0,
+                             sample_rate: int = 22050) -> dict[str, Any]:
+    """One demo-generator song at its reference balance; returns its manifest entry."""
+    song_id = f"procedural-{genre}-{seed:04d}"
+    folder = out_root / song_id
+    if folder.exists():
+        shutil.rmtree(folder)
+    write_demo_session(folder, genre, seconds, seed, sample_rate)
+    return {"id": song_id, "kind": "procedural", "split": split_of(song_id), "genre": genre, "anchor": "bass",
+            "stems": 8, "null_db": None, "source": f"anchormix procedural demo ({genre}, seed {seed})",
+            "licence": "CC0-1.0"}
+
+
+def load_manifest(root: Path) -> dict[str, Any]:
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        return {"sessions": {}, "skipped": {}}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    return {"sessions": {e["id"]: e for e in data.get("sessions", [])}, "skipped": data.get("skipped", {})}
+
+
+def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
+    entries = sorted(manifest["sessions"].values(), key=lambda e: e["id"])
+    counts = {s: sum(e["split"] == s for e in entries) for s in ("train", "valid", "test")}
+    body = {"version": 1, "counts": counts, "sessions": entries, "skipped": manifest["skipped"]}
+    return write_text_atomic(Path(root) / MANIFEST, json.dumps(body, indent=2) + "\n")

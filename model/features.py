@@ -1,0 +1,87 @@
+"""Audio features for the encoder, and their on-disk cache.
+
+Log-mel power per stem, from the mid signal ``(L + R) / 2``: 64 mel bands
+(Slaney-style triangular filters, 30 Hz - 10 kHz), 1024-point Hann frames with a
+512-sample hop at 22.05 kHz (~23 ms). Values are dB of *absolute* power, not
+normalised: the encoder must hear level. A gain of g dB shifts every value by
+exactly g, so features at any gains are the cached ones plus the gains.
+
+The cache holds one ``.npz`` per session (float16, no pickle) with a
+fingerprint of the session's audio files; it is rebuilt when they change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import fft
+
+from anchormix.tools.session import Session
+
+__all__ = ["N_MELS", "log_mel", "cached_features", "session_fingerprint"]
+
+N_MELS = 64
+_N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
+_FLOOR_DB = -120.0
+
+
+def _hz_to_mel(hz):
+    return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
+
+
+@lru_cache(maxsize=8)
+def _mel_bank(sample_rate: int, n_fft: int) -> np.ndarray:
+    """Triangular mel filters ``(N_MELS, n_fft // 2 + 1)``, area-normalised."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    edges_mel = np.linspace(_hz_to_mel(_FMIN), _hz_to_mel(min(_FMAX, sample_rate / 2)), N_MELS + 2)
+    edges = 700.0 * (10 ** (edges_mel / 2595.0) - 1.0)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    bank = np.maximum(0.0, np.minimum((freqs - lower) / (centre - lower), (upper - freqs) / (upper - centre)))
+    return (bank * (2.0 / (upper - lower))).astype(np.float32)
+
+
+def log_mel(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``x`` (stems, 2, samples) -> log-mel dB ``(stems, N_MELS, frames)`` float32, level preserved."""
+    n_fft = int(round(_N_FFT * sample_rate / 22050 / 256)) * 256 or 256  # ~46 ms at any rate
+    hop = n_fft // 2
+    mid = x.mean(axis=1, dtype=np.float32)
+    if mid.shape[-1] < n_fft:
+        mid = np.pad(mid, ((0, 0), (0, n_fft - mid.shape[-1])))
+    frames = sliding_window_view(mid, n_fft, axis=-1)[:, ::hop]  # (S, T, n_fft)
+    window = np.hanning(n_fft).astype(np.float32)
+    bank = _mel_bank(sample_rate, n_fft)
+    out = np.empty((len(mid), N_MELS, frames.shape[1]), dtype=np.float32)
+    for i, stem in enumerate(frames):
+        spectrum = fft.rfft(stem * window, axis=-1, workers=-1)
+        power = (spectrum.real**2 + spectrum.imag**2) / (window**2).sum()
+        out[i] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), _FLOOR_DB)
+    return out
+
+
+def session_fingerprint(session: Session) -> str:
+    digest = hashlib.sha256()
+    for name, file in sorted(session.files.items()):
+        st = file.stat()
+        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_features(session: Session, cache_dir: str | Path) -> np.ndarray:
+    """Log-mel of every stem at the level it was loaded, from ``cache_dir`` or computed and stored there."""
+    cache_dir = Path(cache_dir)
+    path = cache_dir / f"{session.path.name}.npz"
+    fingerprint = session_fingerprint(session)
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["fingerprint"]) == fingerprint and list(data["names"]) == session.names:
+                return data["mel"].astype(np.float32)
+    mel = log_mel(session.array(), session.sample_rate)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.part.npz")
+    np.savez(tmp, mel=mel.astype(np.float16), names=np.array(session.names), fingerprint=np.array(fingerprint))
+    tmp.replace(path)
+    return mel

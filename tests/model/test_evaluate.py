@@ -1,0 +1,93 @@
+"""The AnchorBalance protocol: sign conventions, determinism, and the baselines' order."""
+
+import json
+
+import numpy as np
+import pytest
+
+from anchormix.model.corpus import build_procedural_session, write_manifest
+from anchormix.model.evaluate import (conventions_table, find_sessions, make_conventions, predict_loudness,
+                                      predict_none, predict_rules, run_protocol, summarise)
+from anchormix.model.features import cached_features, log_mel
+from anchormix.tools import load_session
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Eight procedural songs with a manifest: enough for a train and a test split."""
+    root = tmp_path_factory.mktemp("corpus")
+    entries = [build_procedural_session(root, genre, seed, seconds=3.0)
+               for seed, genre in enumerate(["pop", "edm", "hiphop", "ballad"] * 2)]
+    manifest = {"sessions": {e["id"]: e for e in entries}, "skipped": {}}
+    for e in entries:  # force both splits to exist whatever the hash says
+        e["split"] = "test" if e["id"].endswith(("0", "1")) else "train"
+    write_manifest(root, manifest)
+    return root
+
+
+def test_splits_come_from_the_manifest(corpus):
+    test = find_sessions(corpus, "test")
+    assert {s for _, s in test} == {"test"} and len(test) == 2
+    assert len(find_sessions(corpus, None)) == 8
+
+
+def test_an_oracle_scores_zero_and_doing_nothing_scores_about_8_db(corpus):
+    sessions = find_sessions(corpus, None)
+
+    class Oracle:
+        """Recovers the perturbation from the audio it is given (level vs. the unperturbed session)."""
+
+        def __init__(self):
+            self.base = {f.name: load_session(f) for f, _ in sessions}
+
+        def __call__(self, ctx):
+            original = self.base[ctx.session.path.name]
+            return {n: -20 * np.log10(np.abs(ctx.session.stems[n]).max() / np.abs(original.stems[n]).max())
+                    for n in ctx.session.names}
+
+    result = run_protocol(sessions, {"oracle": Oracle(), "none": predict_none}, draws=6, seed=1)
+    assert summarise(result.errors["oracle"])["mae_db"] < 1e-3
+    # |p_i - p_a| for two independent U(-12, 12): mean 8 dB.
+    assert summarise(result.errors["none"])["mae_db"] == pytest.approx(8.0, abs=1.0)
+
+
+def test_draws_are_seeded_and_shared_by_planners(corpus):
+    sessions = find_sessions(corpus, "test")
+    a = run_protocol(sessions, {"none": predict_none}, draws=2, seed=3)
+    b = run_protocol(sessions, {"none": predict_none, "loudness": predict_loudness}, draws=2, seed=3)
+    c = run_protocol(sessions, {"none": predict_none}, draws=2, seed=4)
+    assert a.errors["none"] == b.errors["none"] and a.errors["none"] != c.errors["none"]
+
+
+def test_conventions_learned_on_train_beat_loudness_and_none(corpus):
+    table = conventions_table(corpus)
+    assert table["vocals"]["count"] == 6 and table["vocals"]["mean"] > table["hats"]["mean"]
+    sessions = find_sessions(corpus, "test")
+    result = run_protocol(sessions, {"none": predict_none, "loudness": predict_loudness,
+                                     "conventions": make_conventions(table), "rules": predict_rules}, draws=3, seed=0)
+    mae = {p: summarise(e)["mae_db"] for p, e in result.errors.items()}
+    assert mae["conventions"] < mae["loudness"] < mae["none"]
+    assert mae["rules"] < mae["none"]
+    assert set(result.by_role["none"]) >= {"vocals", "kick", "hats"}
+    assert set(result.by_genre["none"]) <= {"pop", "edm", "hiphop", "ballad"}
+
+
+def test_a_folder_without_manifest_needs_split_all(tmp_path, demo_session_dir):
+    import shutil
+
+    shutil.copytree(demo_session_dir, tmp_path / "song")
+    with pytest.raises(ValueError, match="use --split all"):
+        find_sessions(tmp_path, "test")
+    assert [s for _, s in find_sessions(tmp_path, None)] == ["all"]
+
+
+def test_features_keep_level_and_are_cached(demo_session_dir, tmp_path):
+    session = load_session(demo_session_dir)
+    mel = cached_features(session, tmp_path)
+    assert mel.shape[:2] == (len(session.names), 64)
+    louder = log_mel(session.array() * np.float32(10 ** (6 / 20)), session.sample_rate)
+    loud = mel > -100  # away from the floor, +6 dB of gain is +6 dB of feature
+    assert np.allclose((louder - log_mel(session.array(), session.sample_rate))[loud], 6.0, atol=0.01)
+    again = cached_features(session, tmp_path)  # second call reads the cache (float16)
+    assert np.allclose(again, mel, atol=0.1)
+    assert (tmp_path / f"{demo_session_dir.name}.npz").exists()
