@@ -148,7 +148,8 @@ def build_midi_session(midi_path: Path, out_root: Path, soundfont: Path | None =
     full = full[:, cut]
     stems = {n: a[:, cut] for n, a in rendered.items()}
     residual = full - np.sum(list(stems.values()), axis=0)
-    null_db = float(10 * np.log10((residual.astype(np.float64) ** 2).sum() / max((full.astype(np.float64) ** 2).sum(), 1e-20)))
+    energy = max(float((full.astype(np.float64) ** 2).sum()), 1e-20)
+    null_db = max(-200.0, float(10 * np.log10(max(float((residual.astype(np.float64) ** 2).sum()), 1e-30) / energy)))
     lufs = dict(zip(stems, integrated_loudness(np.stack(list(stems.values())), sample_rate)))
     roles = {s.name: s.role for s in specs}
     active = [n for n in stems if np.isfinite(lufs[n])]

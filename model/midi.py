@@ -90,7 +90,7 @@ def read_events(path: str | Path) -> Events:
                 # A note ends on the stem it started on, even if the program changed meanwhile.
                 current = sounding.pop((msg.channel, msg.note), current)
             events.append((now, msg, current))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as err:
+    except Exception as err:  # mido raises many types (KeySignatureError, EOFError, ...) for bad files
         raise ValueError(f"{path}: cannot read as MIDI ({err})") from None
     return events
 
@@ -136,8 +136,9 @@ def write_stem_midi(events: Events, stem: StemSpec | None, path: Path, end_s: fl
             tick = int(round(t * _TICKS_PER_S))
             track.append(msg.copy(time=tick - last_tick))
             last_tick = tick
-    for channel in range(16):  # release everything at the cut
-        track.append(mido.Message("control_change", channel=channel, control=123, value=0, time=0))
+    for channel in range(16):  # release everything at the cut: sustain pedal up, then all sound off
+        for control in (64, 120, 123):  # (a held note with no release would render forever)
+            track.append(mido.Message("control_change", channel=channel, control=control, value=0, time=0))
     out = mido.MidiFile(type=0, ticks_per_beat=480)
     out.tracks.append(track)
     out.save(str(path))

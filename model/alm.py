@@ -1,0 +1,155 @@
+"""The audio-language model: audio encoder -> soft tokens -> SmolLM2 (+LoRA) -> gain head.
+
+Per stem, a log-mel excerpt ``(n_mels, frames)`` at the stem's *current* level
+goes through a small conv + attention-pooling encoder into ``audio_tokens``
+soft tokens, projected into the LLM's embedding space (576 for SmolLM2-135M).
+The prompt has one line per stem (index, role, measured LU against the anchor,
+an anchor marker) followed by that stem's audio tokens. The gain head reads
+the last hidden states at the stem's audio tokens and predicts where the stem
+should sit against the anchor (LU); the move is that minus the measured level,
+so the network never has to do the subtraction the meter already did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+__all__ = ["ALMConfig", "AudioEncoder", "ALM", "StemPrompt"]
+
+
+@dataclass
+class ALMConfig:
+    """Model hyper-parameters (unknown keys are an error, see :meth:`from_dict`)."""
+
+    n_mels: int = 64  # log-mel bands of the features (model/features.py)
+    frames: int = 128  # mel frames per stem fed to the encoder (~6 s at 22.05 kHz)
+    audio_tokens: int = 2  # K soft tokens per stem
+    encoder_dim: int = 128  # width of the audio encoder
+    lora_r: int = 8  # LoRA rank on the attention projections
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    use_audio: bool = True  # ablation: False drops the audio tokens (names + measurements only)
+    mark_anchor: bool = True  # ablation: False hides which stem is the anchor
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ALMConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class AudioEncoder(nn.Module):
+    """``(S, n_mels, T)`` dB -> ``(S, K, encoder_dim)``: strided convs, then K learned queries attend over time."""
+
+    def __init__(self, cfg: ALMConfig) -> None:
+        super().__init__()
+        d = cfg.encoder_dim
+        self.convs = nn.Sequential(
+            nn.Conv1d(cfg.n_mels, d, 5, stride=2, padding=2), nn.GELU(),
+            nn.Conv1d(d, d, 5, stride=2, padding=2), nn.GELU(),
+            nn.Conv1d(d, d, 3, stride=2, padding=1), nn.GELU(),
+        )
+        self.queries = nn.Parameter(torch.randn(cfg.audio_tokens, d) * 0.02)
+        self.attend = nn.MultiheadAttention(d, num_heads=4, batch_first=True)
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        # Fixed affine scaling keeps absolute level audible: -60 dB -> 0, every 20 dB -> 1.
+        x = self.convs((mel + 60.0) / 20.0)  # (S, d, T/8)
+        x = x.transpose(1, 2)  # (S, T/8, d)
+        q = self.queries.unsqueeze(0).expand(x.shape[0], -1, -1)  # (S, K, d)
+        pooled, _ = self.attend(q, x, x)
+        return self.norm(pooled + q)  # (S, K, d)
+
+
+@dataclass
+class StemPrompt:
+    """What the prompt says about one stem (the audio goes in separately)."""
+
+    index: int
+    role: str
+    lu_vs_anchor: float
+    is_anchor: bool
+
+
+SYSTEM = "You balance multitrack stems against an anchor stem. Levels are LU relative to the anchor."
+
+
+class ALM(nn.Module):
+    """Encoder + projector + (LoRA-wrapped) causal LM + gain head."""
+
+    def __init__(self, cfg: ALMConfig, llm: nn.Module, tokenizer) -> None:
+        super().__init__()
+        self.cfg, self.llm, self.tokenizer = cfg, llm, tokenizer
+        hidden = llm.get_input_embeddings().weight.shape[1]
+        self.encoder = AudioEncoder(cfg)
+        self.projector = nn.Linear(cfg.encoder_dim, hidden)
+        self.head = nn.Sequential(nn.Linear(hidden, 256), nn.GELU(), nn.Linear(256, 1))
+        self._text_cache: dict[str, list[int]] = {}
+
+    # ----- prompt --------------------------------------------------------------------------------
+    def _ids(self, text: str) -> list[int]:
+        if text not in self._text_cache:
+            self._text_cache[text] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self._text_cache[text]
+
+    def stem_text(self, stem: StemPrompt) -> str:
+        marker = " ANCHOR" if stem.is_anchor and self.cfg.mark_anchor else ""
+        return f"\nstem {stem.index}{marker} ({stem.role}) {stem.lu_vs_anchor:+.0f} LU:"
+
+    def layout(self, stems: list[StemPrompt]) -> tuple[list[int], list[list[int]]]:
+        """Token ids with placeholders (-1) for audio tokens, and each stem's audio-token positions."""
+        prefix = (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\nBalance these stems against the "
+                  "anchor.")
+        ids = list(self._ids(prefix))
+        positions = []
+        for stem in stems:
+            ids += self._ids(self.stem_text(stem))
+            k = self.cfg.audio_tokens if self.cfg.use_audio else 1
+            positions.append(list(range(len(ids), len(ids) + k)))
+            ids += [-1] * k if self.cfg.use_audio else self._ids(" .")
+        ids += self._ids("<|im_end|>\n<|im_start|>assistant\n")
+        return ids, positions
+
+    # ----- forward -------------------------------------------------------------------------------
+    def forward(self, mel: torch.Tensor, stems: list[StemPrompt], target_ids: list[int] | None = None):
+        """Predicted LU against the anchor per stem ``(S,)``, and the LM loss on ``target_ids`` (or None).
+
+        mel: ``(S, n_mels, frames)`` at the stems' current levels.
+        """
+        ids, positions = self.layout(stems)
+        prompt_len = len(ids)
+        if target_ids:
+            ids = ids + list(target_ids)
+        embed = self.llm.get_input_embeddings()
+        token_ids = torch.tensor([max(i, 0) for i in ids], dtype=torch.long)
+        x = embed(token_ids).unsqueeze(0)  # (1, L, H)
+        if self.cfg.use_audio:
+            audio = self.projector(self.encoder(mel))  # (S, K, H)
+            mask = torch.tensor([i == -1 for i in ids])
+            x = x.clone()
+            x[0, mask] = audio.reshape(-1, audio.shape[-1]).to(x.dtype)
+        labels = None
+        if target_ids:
+            labels = torch.full((1, len(ids)), -100, dtype=torch.long)
+            labels[0, prompt_len:] = torch.tensor(target_ids)
+        out = self.llm(inputs_embeds=x, labels=labels, output_hidden_states=True)
+        hidden = out.hidden_states[-1][0]  # (L, H)
+        pooled = torch.stack([hidden[p].mean(dim=0) for p in positions])  # (S, H)
+        return self.head(pooled).squeeze(-1), (out.loss if target_ids else None)
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """What ships: LoRA weights, encoder, projector and head (the base LLM stays the GGUF's)."""
+        state = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
+        state.update({f"projector.{k}": v for k, v in self.projector.state_dict().items()})
+        state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        state.update({f"llm.{k}": v for k, v in self.llm.state_dict().items() if "lora_" in k})
+        return {k: v.detach().contiguous() for k, v in state.items()}

