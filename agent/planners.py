@@ -128,11 +128,27 @@ class ScriptedPlanner:
         return Action(tool=FINISH, rationale="script finished")
 
 
-PLANNERS = ("rules",)
+PLANNERS = ("rules", "alm")
 
 
-def make_planner(name: str) -> Planner:
-    """The planner called ``name`` (the names the CLI accepts)."""
-    if name == "rules":
-        return RulePlanner()
-    raise ValueError(f"--planner: unknown planner '{name}'; choose from {', '.join(PLANNERS)}")
+def check_planner(name: str) -> None:
+    """Validate a ``--planner`` value before any work is done."""
+    if name not in PLANNERS:
+        raise ValueError(f"--planner: unknown planner '{name}'; choose from {', '.join(PLANNERS)}")
+    if name == "alm":
+        from anchormix.model.planner import DEFAULT_CHECKPOINT
+
+        if not DEFAULT_CHECKPOINT.exists():
+            raise ValueError(f"--planner alm: no trained checkpoint at {DEFAULT_CHECKPOINT}")
+
+
+def make_planner(name: str, ctx=None) -> Planner:
+    """The planner called ``name``; the ALM listens to the session through ``ctx``."""
+    check_planner(name)
+    if name == "alm":
+        if ctx is None:
+            raise ValueError("--planner alm needs the session's tool context")
+        from anchormix.model.planner import ALMPlanner
+
+        return ALMPlanner(ctx)
+    return RulePlanner()

@@ -89,7 +89,6 @@ def balance_session(
 ) -> BalanceResult:
     """Balance one session and write its outputs; resumes an interrupted run of the same session."""
     session = load_session(session_path, anchor)
-    planner = make_planner(planner) if isinstance(planner, str) else planner
     sid = session_id(session.path)
     protected = [session.path.resolve(), *(f.resolve() for f in session.files.values())]
     out_dir = check_output_path(Path(out_root) / sid, protected)
@@ -99,6 +98,7 @@ def balance_session(
     paths = {name: out_dir / name for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl")}
 
     ctx = ToolContext(session, out_dir=out_dir)
+    planner = make_planner(planner, ctx) if isinstance(planner, str) else planner
     config = {"configurable": {"thread_id": sid}, "recursion_limit": 4 * max_steps + 20}
     with sqlite3.connect(out_dir / "checkpoint.sqlite", check_same_thread=False) as conn:
         saver = SqliteSaver(conn)

@@ -161,10 +161,10 @@ def _balance(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from anchormix.agent.planners import make_planner
+    from anchormix.agent.planners import check_planner
     from anchormix.agent.runner import session_id
 
-    make_planner(args.planner)  # a bad --planner is a usage error before any work
+    check_planner(args.planner)  # a bad --planner is a usage error before any work
     ids: dict[str, Path] = {}
     for path in args.sessions:
         sid = session_id(path)
@@ -240,14 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--genre", default="pop", help="genre preset: pop, edm, hiphop, ballad (default: pop)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the arrangement (default: 0)")
     demo.add_argument("--seconds", type=float, default=12.0, help="length of the song in seconds (default: 12)")
-    demo.add_argument("--planner", default="rules", help="planner: rules (default: rules)")
+    demo.add_argument("--planner", default="rules", help="planner: rules or alm (default: rules)")
 
     balance = sub.add_parser("balance", help="balance sessions against their anchor and write mixes, gains and advice",
                              epilog=EPILOG_BALANCE, formatter_class=argparse.RawDescriptionHelpFormatter)
     balance.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="session folders")
     balance.add_argument("--out", type=Path, required=True, help="output folder; each session gets OUT/<session>/")
     balance.add_argument("--anchor", help="anchor stem for every session (default: session.json, else the bass)")
-    balance.add_argument("--planner", default="rules", help="planner: rules (default: rules)")
+    balance.add_argument("--planner", default="rules", help="planner: rules or alm (default: rules)")
     balance.add_argument("--jobs", type=int, default=1, help="sessions balanced in parallel (default: 1)")
     balance.add_argument("--max-steps", type=int, default=16, help="planning steps per session before giving up (default: 16)")
     balance.add_argument("--fresh", action="store_true", help="ignore an earlier or interrupted run and start over")
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             return _balance(args)
         if args.command == "trace":
             return _trace(args)
-        if args.command in ("data", "eval"):
+        if args.command in ("data", "eval", "train"):
             return data_cli.run(args)
     except ValueError as err:
         errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)

@@ -55,6 +55,14 @@ def add_parsers(sub) -> None:
     feats = dsub.add_parser("features", help="build or refresh the log-mel feature cache")
     feats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
 
+    tr = sub.add_parser("train", help="train the ALM on a corpus (Accelerate; CPU or GPU)",
+                        epilog="examples:\n  anchormix train --config model/conf/alm_cpu.yaml\n"
+                               "  anchormix train --config model/conf/alm_cpu.yaml --steps 20 --out /tmp/alm\n",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tr.add_argument("--config", type=Path, required=True, help="YAML training config (model/conf/...)")
+    tr.add_argument("--steps", type=int, help="override the config's steps")
+    tr.add_argument("--out", help="override the config's output folder")
+
     ev = sub.add_parser("eval", help="AnchorBalance protocol: planners side by side on the same draws",
                         epilog=EPILOG_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("--sessions", type=Path, required=True, help="folder of sessions (a corpus or your own)")
@@ -64,6 +72,7 @@ def add_parsers(sub) -> None:
     ev.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
     ev.add_argument("--conventions", type=Path, help="conventions table (default: SESSIONS/conventions.json or the train split)")
     ev.add_argument("--limit", type=int, help="evaluate at most this many sessions")
+    ev.add_argument("--checkpoint", type=Path, help="ALM checkpoint for --planner alm (default: the shipped one)")
     ev.add_argument("--json", type=Path, dest="json_out", help="write the metrics to this JSON file")
 
 
@@ -143,7 +152,7 @@ def _stats(root: Path) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from anchormix.model.evaluate import (CONVENTIONS_FILE, PLANNERS, conventions_table, find_sessions,
-                                          make_conventions, predict_loudness, predict_none, predict_rules,
+                                          make_alm, make_conventions, predict_loudness, predict_none, predict_rules,
                                           run_protocol, summarise)
 
     names = [p.strip() for p in args.planner.split(",") if p.strip()]
@@ -162,6 +171,8 @@ def _eval(args: argparse.Namespace) -> int:
             else:
                 table = conventions_table(args.sessions)
             predictors[name] = make_conventions(table)
+        elif name == "alm":
+            predictors[name] = make_alm(args.checkpoint)
         else:
             predictors[name] = {"none": predict_none, "loudness": predict_loudness, "rules": predict_rules}[name]
     with _progress() as progress:
@@ -206,6 +217,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command == "eval":
         return _eval(args)
+    if args.command == "train":
+        from anchormix.model.train import TrainConfig, train
+
+        config = TrainConfig.from_yaml(args.config)
+        config.steps = args.steps or config.steps
+        config.out = args.out or config.out
+        summary = train(config, log=lambda line: console.print(line, highlight=False))
+        console.print(f"trained {config.steps} steps in {summary['wall_s']:.0f} s on {summary['device']}; "
+                      f"checkpoint {config.out}/alm.safetensors")
+        return 0
     if args.data_command == "midi":
         sources = [(None, d) for d in args.midi]
         if args.debian:

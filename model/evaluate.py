@@ -112,7 +112,15 @@ def predict_rules(ctx: ToolContext, max_steps: int = 16) -> dict[str, float]:
     return state["gains_db"]
 
 
-PLANNERS = ("none", "loudness", "conventions", "rules")
+def make_alm(checkpoint=None) -> Predictor:
+    """The trained ALM's head, read as gains (one model load for every draw)."""
+    from .planner import DEFAULT_CHECKPOINT, ALMBalancer
+
+    balancer = ALMBalancer(checkpoint or DEFAULT_CHECKPOINT)
+    return balancer.gains
+
+
+PLANNERS = ("none", "loudness", "conventions", "rules", "alm")
 
 
 @dataclass

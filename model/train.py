@@ -29,13 +29,13 @@ __all__ = ["TrainConfig", "build_alm", "train", "save_checkpoint", "load_checkpo
 class TrainConfig:
     corpus: str = "corpus"
     out: str = "model/checkpoints/alm"
-    steps: int = 300
+    steps: int = 240
     draws_per_step: int = 4
     max_stems: int = 10
     lr: float = 5e-4
     lora_lr: float = 2e-4
     lm_weight: float = 0.1
-    valid_every: int = 50
+    valid_every: int = 60
     valid_draws: int = 40
     seed: int = 0
     threads: int = 2

@@ -64,3 +64,29 @@ def test_unknown_config_keys_are_rejected(tmp_path):
     bad.write_text("model:\n  layers: 3\n")
     with pytest.raises(ValueError, match=r"unknown model config keys \['layers'\]"):
         TrainConfig.from_yaml(bad)
+
+
+def test_the_alm_drives_the_agent_loop_and_the_eval(tiny_corpus, tmp_path, demo_session_dir):
+    from anchormix.agent import build_graph
+    from anchormix.model.evaluate import find_sessions, make_alm, run_protocol, summarise
+    from anchormix.model.planner import ALMPlanner
+    from anchormix.tools import ToolContext, load_session
+
+    cfg = ALMConfig(frames=64)
+    config = TrainConfig(corpus=str(tiny_corpus), out=str(tmp_path / "ckpt"), steps=1, draws_per_step=1,
+                         max_stems=4, valid_every=1, valid_draws=1, model=cfg.to_dict())
+    train(config, log=lambda _: None)
+    checkpoint = tmp_path / "ckpt" / "alm.safetensors"
+
+    ctx = ToolContext(load_session(demo_session_dir))
+    planner = ALMPlanner(ctx, checkpoint)
+    state = build_graph(planner, ctx, max_steps=4).invoke(
+        {"session_id": "t", "anchor": ctx.session.anchor, "planner": "alm", "gains_db": {n: 0.0 for n in ctx.session.names},
+         "iteration": 0, "step": 0, "status": "running", "reasons": {}, "messages": [], "trace": []},
+        {"recursion_limit": 40})
+    applied = [r for r in state["trace"] if r["node"] == "act" and r["tool"] == "apply_gains"]
+    assert applied and applied[0]["error"] is None  # the model's moves went through the registry
+    assert state["gains_db"][ctx.session.anchor] == 0.0 and state["status"] in ("converged", "step cap")
+
+    result = run_protocol(find_sessions(tiny_corpus, None)[:1], {"alm": make_alm(checkpoint)}, draws=1, seed=0)
+    assert np.isfinite(summarise(result.errors["alm"])["mae_db"])

@@ -1,0 +1,87 @@
+"""The ALM behind the planner interface: listen (features at current gains) -> gains.
+
+:class:`ALMBalancer` turns a session, as the tools see it, into the model's
+inputs and its head's output into gains. :class:`ALMPlanner` wraps it in the
+agent's one-method interface: apply the predicted moves, listen again, and
+finish when the residual proposal falls under 0.5 dB (the graph's test).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anchormix.agent.state import FINISH, Action, AgentState
+from anchormix.tools import ToolContext
+
+from .alm import StemPrompt
+from .features import log_mel
+
+__all__ = ["DEFAULT_CHECKPOINT", "ALMBalancer", "ALMPlanner"]
+
+DEFAULT_CHECKPOINT = Path(__file__).with_name("checkpoints") / "alm" / "alm.safetensors"
+
+
+class ALMBalancer:
+    """Loads the shipped checkpoint once; predicts each stem's target LU against the anchor."""
+
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
+        from .train import load_checkpoint
+
+        self.alm = load_checkpoint(checkpoint)
+        self._session, self._mel = None, None  # one session's log-mel at unity gain
+
+    def features(self, ctx: ToolContext) -> np.ndarray:
+        """Log-mel at the current gains ``(S, n_mels, frames)``: computed once per session, then shifted."""
+        if self._session is not ctx.session:  # identity, not id(): a freed session's id can be reused
+            self._session, self._mel = ctx.session, log_mel(ctx.session.array(), ctx.session.sample_rate)
+        mel = self._mel
+        frames = self.alm.cfg.frames
+        start = max(0, (mel.shape[-1] - frames) // 2)  # the middle of the excerpt
+        crop = mel[:, :, start : start + frames]
+        if crop.shape[-1] < frames:
+            crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=-120.0)
+        gains = np.array([ctx.gain(n) for n in ctx.session.names], dtype=np.float32)
+        return crop + gains[:, None, None]
+
+    @torch.no_grad()
+    def target_lu(self, ctx: ToolContext) -> dict[str, float]:
+        """Where the model would put each active stem, LU against the anchor."""
+        session, anchor = ctx.session, ctx.session.anchor
+        names = [n for n in session.names if session.active[n]]
+        anchor_lufs = ctx.lufs(anchor)
+        prompts = [StemPrompt(i + 1, session.roles[n], ctx.lufs(n) - anchor_lufs, n == anchor) for i, n in enumerate(names)]
+        index = [session.names.index(n) for n in names]
+        mel = torch.from_numpy(self.features(ctx)[index])
+        predicted, _ = self.alm(mel, prompts)
+        return {n: (0.0 if n == anchor else float(v)) for n, v in zip(names, predicted)}
+
+    def gains(self, ctx: ToolContext) -> dict[str, float]:
+        """The moves (dB) that take each stem from its measured level to its predicted target."""
+        anchor_lufs = ctx.lufs(ctx.session.anchor)
+        targets = self.target_lu(ctx)
+        return {n: round(t - (ctx.lufs(n) - anchor_lufs), 1) if n != ctx.session.anchor else 0.0
+                for n, t in targets.items()}
+
+
+class ALMPlanner:
+    """The agent planner backed by the ALM (``--planner alm``)."""
+
+    name = "alm"
+
+    def __init__(self, ctx: ToolContext, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
+        self.ctx, self.balancer = ctx, ALMBalancer(checkpoint)
+
+    def plan(self, state: AgentState) -> Action:
+        self.ctx.gains_db = dict(state.get("gains_db", {}))
+        moves = {n: g for n, g in self.balancer.gains(self.ctx).items() if abs(g) >= 0.05}
+        if not moves:
+            return Action(tool=FINISH, rationale="the model proposes no further moves")
+        anchor = self.ctx.session.anchor
+        levels = state["measurements"]["loudness"]["stems"]
+        reasons = {n: f"was {levels[n]['lu_vs_anchor']:+.1f} LU against the {anchor}; the model hears it at "
+                      f"{levels[n]['lu_vs_anchor'] + g:+.1f} LU" for n, g in moves.items()}
+        return Action(tool="apply_gains", arguments={"changes_db": moves},
+                      rationale="model: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items()), reasons=reasons)
