@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft
 
+from anchormix.tools.audio import atomic_path
 from anchormix.tools.session import Session
 
 __all__ = ["N_MELS", "log_mel", "cached_features", "session_fingerprint"]
@@ -80,8 +81,6 @@ def cached_features(session: Session, cache_dir: str | Path) -> np.ndarray:
             if str(data["fingerprint"]) == fingerprint and list(data["names"]) == session.names:
                 return data["mel"].astype(np.float32)
     mel = log_mel(session.array(), session.sample_rate)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.part.npz")
-    np.savez(tmp, mel=mel.astype(np.float16), names=np.array(session.names), fingerprint=np.array(fingerprint))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        np.savez(tmp, mel=mel.astype(np.float16), names=np.array(session.names), fingerprint=np.array(fingerprint))
     return mel

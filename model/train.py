@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import yaml
 
+from anchormix.tools.audio import atomic_path, write_text_atomic
+
 from .alm import ALM, ALMConfig
 from .data import CorpusSession, advice_text, load_corpus, make_draw
 
@@ -85,11 +87,9 @@ def draw_loss(alm: ALM, draw, lm_weight: float) -> tuple[torch.Tensor, float]:
 def save_checkpoint(alm: ALM, folder: Path, meta: dict) -> Path:
     from safetensors.torch import save_file
 
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / ".alm.part.safetensors"
-    save_file(alm.trainable_state(), str(tmp), metadata={"config": json.dumps(alm.cfg.to_dict())})
-    tmp.replace(folder / "alm.safetensors")
-    (folder / "train.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    with atomic_path(folder / "alm.safetensors") as tmp:
+        save_file(alm.trainable_state(), str(tmp), metadata={"config": json.dumps(alm.cfg.to_dict())})
+    write_text_atomic(folder / "train.json", json.dumps(meta, indent=2) + "\n")
     return folder / "alm.safetensors"
 
 

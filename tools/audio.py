@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from pedalboard.io import AudioFile
@@ -22,6 +24,7 @@ __all__ = [
     "probe_audio",
     "read_audio",
     "to_stereo",
+    "atomic_path",
     "check_output_path",
     "write_audio_atomic",
     "write_text_atomic",
@@ -123,26 +126,20 @@ def check_output_path(target: str | Path, protected: list[Path] | tuple[Path, ..
     return target
 
 
-def write_audio_atomic(
-    path: str | Path,
-    audio: np.ndarray,
-    sample_rate: int,
-    protected: list[Path] | tuple[Path, ...] = (),
-) -> Path:
-    """Write ``audio`` (channels, samples) to ``path`` via a temp file in the same folder and a rename.
+@contextmanager
+def atomic_path(path: str | Path, protected: list[Path] | tuple[Path, ...] = ()) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it is fsynced and renamed onto ``path``.
 
     A reader never sees a partial file: either the old file (or none) or the
     complete new one. ``protected`` lists folders/files that must not be written.
+    The temp name ends in the target's suffix, so format-sniffing writers still work.
     """
     path = check_output_path(path, protected)
-    if audio.ndim != 2:
-        raise ValueError(f"{path}: audio must be (channels, samples), got shape {audio.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
     os.close(fd)
     try:
-        with AudioFile(tmp, "w", samplerate=float(sample_rate), num_channels=audio.shape[0]) as f:
-            f.write(np.ascontiguousarray(audio, dtype=np.float32))
+        yield Path(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, _FILE_MODE)
@@ -150,22 +147,25 @@ def write_audio_atomic(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_audio_atomic(
+    path: str | Path,
+    audio: np.ndarray,
+    sample_rate: int,
+    protected: list[Path] | tuple[Path, ...] = (),
+) -> Path:
+    """Write ``audio`` (channels, samples) to ``path`` atomically (see :func:`atomic_path`)."""
+    if audio.ndim != 2:
+        raise ValueError(f"{path}: audio must be (channels, samples), got shape {audio.shape}")
+    with atomic_path(path, protected) as tmp:
+        with AudioFile(str(tmp), "w", samplerate=float(sample_rate), num_channels=audio.shape[0]) as f:
+            f.write(np.ascontiguousarray(audio, dtype=np.float32))
+    return check_output_path(path, protected)
 
 
 def write_text_atomic(path: str | Path, text: str, protected: list[Path] | tuple[Path, ...] = ()) -> Path:
-    """Write UTF-8 ``text`` to ``path`` through a temp file and a rename (see :func:`write_audio_atomic`)."""
-    path = check_output_path(path, protected)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write UTF-8 ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path, protected) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return check_output_path(path, protected)
