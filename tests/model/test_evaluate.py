@@ -1,6 +1,5 @@
 """The AnchorBalance protocol: sign conventions, determinism, and the baselines' order."""
 
-import json
 
 import numpy as np
 import pytest
