@@ -37,7 +37,13 @@ def cache_dir() -> Path:
 
 def load_backbone(path: str | Path | None = None):
     """(model, tokenizer) in float32, eval mode; ``path`` a local HF folder, else the cached GGUF."""
+    import warnings
+
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a CLI user should see our progress, not per-tensor bars
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
     if path is not None:
         path = Path(path)
