@@ -9,7 +9,6 @@ again with the same output folder, unless the source files changed since.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
@@ -22,7 +21,6 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from anchormix.tools import ToolContext, load_session
 from anchormix.tools.audio import check_output_path, write_text_atomic
-from anchormix.tools.session import SESSION_FILE, Session
 
 from .advice import gains_vs_anchor
 from .graph import MAX_STEPS, build_graph
@@ -52,15 +50,6 @@ class BalanceResult:
 def session_id(path: Path) -> str:
     """A file-system-safe id from the session folder's name."""
     return re.sub(r"[^\w.\-]+", "_", Path(path).resolve().name).strip("._") or "session"
-
-
-def _fingerprint(session: Session) -> str:
-    digest = hashlib.sha256()
-    for file in sorted([*session.files.values(), session.path / SESSION_FILE]):
-        if file.exists():
-            st = file.stat()
-            digest.update(f"{file.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 def reference_error_db(lu_vs_anchor: dict[str, float | None], reference: dict[str, float] | None,
@@ -107,7 +96,7 @@ def balance_session(
         previous = snapshot.values
         same_run = bool(previous) and all(
             previous.get(k) == v for k, v in
-            (("fingerprint", _fingerprint(session)), ("anchor", session.anchor), ("planner", planner.name))
+            (("fingerprint", session.fingerprint()), ("anchor", session.anchor), ("planner", planner.name))
         )
         keep = same_run and not fresh
         resumed = keep and bool(snapshot.next)  # interrupted mid-run (a finished run is just re-reported)
@@ -115,7 +104,7 @@ def balance_session(
             saver.delete_thread(sid)  # another anchor, planner or changed audio: start over
         inputs = None if keep else AgentState(
             session_id=sid, session_path=str(session.path.resolve()), anchor=session.anchor,
-            fingerprint=_fingerprint(session), planner=planner.name, gains_db={n: 0.0 for n in session.names},
+            fingerprint=session.fingerprint(), planner=planner.name, gains_db={n: 0.0 for n in session.names},
             iteration=0, step=0, status="running", converged=False, reasons={}, messages=[], trace=[],
         )
         for state in graph.stream(inputs, config, stream_mode="values"):

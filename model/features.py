@@ -12,7 +12,6 @@ fingerprint of the session's audio files; it is rebuilt when they change.
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from scipy import fft
 from anchormix.tools.audio import atomic_path
 from anchormix.tools.session import Session
 
-__all__ = ["N_MELS", "log_mel", "cached_features", "session_fingerprint"]
+__all__ = ["N_MELS", "log_mel", "cached_features"]
 
 N_MELS = 64
 _N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
@@ -63,19 +62,11 @@ def log_mel(x: np.ndarray, sample_rate: int) -> np.ndarray:
     return out
 
 
-def session_fingerprint(session: Session) -> str:
-    digest = hashlib.sha256()
-    for name, file in sorted(session.files.items()):
-        st = file.stat()
-        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
 def cached_features(session: Session, cache_dir: str | Path) -> np.ndarray:
     """Log-mel of every stem at the level it was loaded, from ``cache_dir`` or computed and stored there."""
     cache_dir = Path(cache_dir)
     path = cache_dir / f"{session.path.name}.npz"
-    fingerprint = session_fingerprint(session)
+    fingerprint = session.fingerprint()
     if path.exists():
         with np.load(path, allow_pickle=False) as data:
             if str(data["fingerprint"]) == fingerprint and list(data["names"]) == session.names:

@@ -12,6 +12,7 @@ Source files are only ever opened for reading.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -96,6 +97,15 @@ class Session:
     def array(self) -> np.ndarray:
         """All stems stacked, ``(stems, 2, samples)`` float32, in ``names`` order."""
         return np.stack(list(self.stems.values()))
+
+    def fingerprint(self) -> str:
+        """Name, size and mtime of every source file and session.json: changes when the audio does."""
+        digest = hashlib.sha256()
+        for file in sorted([*self.files.values(), self.path / SESSION_FILE]):
+            if file.exists():
+                st = file.stat()
+                digest.update(f"{file.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return digest.hexdigest()[:16]
 
     def with_anchor(self, anchor: str) -> "Session":
         """The same session balanced against another stem."""
