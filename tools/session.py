@@ -107,11 +107,6 @@ class Session:
                 digest.update(f"{file.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         return digest.hexdigest()[:16]
 
-    def with_anchor(self, anchor: str) -> "Session":
-        """The same session balanced against another stem."""
-        _check_anchor(self, anchor, self.path / SESSION_FILE)
-        return Session(**{**self.__dict__, "anchor": anchor})
-
 
 def _read_session_json(path: Path) -> dict:
     json_path = path / SESSION_FILE
