@@ -67,12 +67,13 @@ def add_parsers(sub) -> None:
                         epilog=EPILOG_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("--sessions", type=Path, required=True, help="folder of sessions (a corpus or your own)")
     ev.add_argument("--split", default="test", help="train, valid, test, or all (default: test)")
-    ev.add_argument("--planner", default="none,loudness,conventions,rules", help="comma-separated planners")
+    ev.add_argument("--planner", default="none,loudness,conventions,rules", help="comma-separated: none, loudness, conventions, rules, alm, alm-text "
+                    "(the ALM's numbers as its LM writes them; an ablation)")
     ev.add_argument("--draws", type=int, default=5, help="random perturbations per session (default: 5)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
     ev.add_argument("--conventions", type=Path, help="conventions table (default: SESSIONS/conventions.json or the train split)")
     ev.add_argument("--limit", type=int, help="evaluate at most this many sessions")
-    ev.add_argument("--checkpoint", type=Path, help="ALM checkpoint for --planner alm (default: the shipped one)")
+    ev.add_argument("--checkpoint", type=Path, help="ALM checkpoint for alm / alm-text (default: the shipped one)")
     ev.add_argument("--json", type=Path, dest="json_out", help="write the metrics to this JSON file")
 
 
@@ -152,8 +153,8 @@ def _stats(root: Path) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from anchormix.model.evaluate import (CONVENTIONS_FILE, PLANNERS, conventions_table, find_sessions,
-                                          make_alm, make_conventions, predict_loudness, predict_none, predict_rules,
-                                          run_protocol, summarise)
+                                          make_alm, make_alm_text, make_conventions, predict_loudness,
+                                          predict_none, predict_rules, run_protocol, summarise)
 
     names = [p.strip() for p in args.planner.split(",") if p.strip()]
     unknown = [p for p in names if p not in PLANNERS]
@@ -173,6 +174,8 @@ def _eval(args: argparse.Namespace) -> int:
             predictors[name] = make_conventions(table)
         elif name == "alm":
             predictors[name] = make_alm(args.checkpoint)
+        elif name == "alm-text":
+            predictors[name] = make_alm_text(args.checkpoint)
         else:
             predictors[name] = {"none": predict_none, "loudness": predict_loudness, "rules": predict_rules}[name]
     with _progress() as progress:

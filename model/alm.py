@@ -13,6 +13,7 @@ so the network never has to do the subtraction the meter already did.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Callable
 
 import torch
 from torch import nn
@@ -120,6 +121,17 @@ class ALM(nn.Module):
         return ids, positions
 
     # ----- forward -------------------------------------------------------------------------------
+    def embed(self, mel: torch.Tensor, ids: list[int]) -> torch.Tensor:
+        """Token embeddings ``(1, L, H)`` with the stems' audio tokens in the placeholder (-1) slots."""
+        token_ids = torch.tensor([max(i, 0) for i in ids], dtype=torch.long)
+        x = self.llm.get_input_embeddings()(token_ids).unsqueeze(0)
+        if self.cfg.use_audio:
+            audio = self.projector(self.encoder(mel))  # (S, K, H)
+            mask = torch.tensor([i == -1 for i in ids])
+            x = x.clone()
+            x[0, mask] = audio.reshape(-1, audio.shape[-1]).to(x.dtype)
+        return x
+
     def forward(self, mel: torch.Tensor, stems: list[StemPrompt], target_ids: list[int] | None = None):
         """Predicted LU against the anchor per stem ``(S,)``, and the LM loss on ``target_ids`` (or None).
 
@@ -129,14 +141,7 @@ class ALM(nn.Module):
         prompt_len = len(ids)
         if target_ids:
             ids = ids + list(target_ids)
-        embed = self.llm.get_input_embeddings()
-        token_ids = torch.tensor([max(i, 0) for i in ids], dtype=torch.long)
-        x = embed(token_ids).unsqueeze(0)  # (1, L, H)
-        if self.cfg.use_audio:
-            audio = self.projector(self.encoder(mel))  # (S, K, H)
-            mask = torch.tensor([i == -1 for i in ids])
-            x = x.clone()
-            x[0, mask] = audio.reshape(-1, audio.shape[-1]).to(x.dtype)
+        x = self.embed(mel, ids)
         labels = None
         if target_ids:
             labels = torch.full((1, len(ids)), -100, dtype=torch.long)
@@ -145,6 +150,28 @@ class ALM(nn.Module):
         hidden = out.hidden_states[-1][0]  # (L, H)
         pooled = torch.stack([hidden[p].mean(dim=0) for p in positions])  # (S, H)
         return self.head(pooled).squeeze(-1), (out.loss if target_ids else None)
+
+    @torch.no_grad()
+    def generate(self, mel: torch.Tensor, stems: list[StemPrompt], max_new_tokens: int = 64,
+                 on_token: Callable[[str], None] | None = None) -> str:
+        """Greedy advice text after the prompt (KV-cached), streamed piece by piece to ``on_token``."""
+        ids, _ = self.layout(stems)
+        out = self.llm(inputs_embeds=self.embed(mel, ids), use_cache=True, logits_to_keep=1)
+        end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        generated: list[int] = []
+        text = ""
+        for _ in range(max_new_tokens):
+            token = int(out.logits[0, -1].argmax())
+            if token in (end, self.tokenizer.eos_token_id):
+                break
+            generated.append(token)
+            full = self.tokenizer.decode(generated)
+            if on_token and len(full) > len(text):
+                on_token(full[len(text):])
+            text = full
+            step = self.llm.get_input_embeddings()(torch.tensor([[token]]))
+            out = self.llm(inputs_embeds=step, cache=out.cache, use_cache=True)
+        return text.strip()
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """What ships: LoRA weights, encoder, projector and head (the base LLM stays the GGUF's)."""

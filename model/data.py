@@ -12,6 +12,7 @@ reference LU against that anchor. Nothing re-decodes audio.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from anchormix.tools.session import SESSION_FILE
 
 from .alm import StemPrompt
 
-__all__ = ["CorpusSession", "Draw", "load_corpus", "make_draw", "advice_text"]
+__all__ = ["CorpusSession", "Draw", "load_corpus", "make_draw", "advice_text", "parse_advice"]
 
 ANCHOR_ROLES = {"bass": 0.5, "kick": 0.15, "drums": 0.1, "vocals": 0.1, "lead": 0.05, "keys": 0.1}
 PERTURB_DB = 12.0
@@ -105,3 +106,14 @@ def advice_text(stems: list[StemPrompt], changes_db: np.ndarray) -> str:
     if not moves:
         return "Balanced: no moves."
     return " ".join(f"stem {s.index} {c:+.1f} dB;" for s, c in moves[:6])
+
+
+_MOVE = re.compile(r"stem (\d+) ([+-]\d+(?:\.\d+)?) dB")
+
+
+def parse_advice(text: str) -> dict[int, float]:
+    """The moves written in an advice text, ``{stem index: dB}`` (the inverse of :func:`advice_text`)."""
+    moves: dict[int, float] = {}
+    for index, value in _MOVE.findall(text):
+        moves.setdefault(int(index), float(value))
+    return moves

@@ -9,6 +9,7 @@ e_i = (g_i - g_a) - t_i. Every planner runs on the same draws.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -112,15 +113,25 @@ def predict_rules(ctx: ToolContext, max_steps: int = 16) -> dict[str, float]:
     return state["gains_db"]
 
 
-def make_alm(checkpoint=None) -> Predictor:
-    """The trained ALM's head, read as gains (one model load for every draw)."""
+@functools.lru_cache(maxsize=2)
+def _balancer(checkpoint: Path | None):
     from .planner import DEFAULT_CHECKPOINT, ALMBalancer
 
-    balancer = ALMBalancer(checkpoint or DEFAULT_CHECKPOINT)
-    return balancer.gains
+    return ALMBalancer(checkpoint or DEFAULT_CHECKPOINT)
 
 
-PLANNERS = ("none", "loudness", "conventions", "rules", "alm")
+def make_alm(checkpoint: Path | None = None) -> Predictor:
+    """The trained ALM's head, read as gains (one model load for every draw)."""
+    return _balancer(checkpoint).gains
+
+
+def make_alm_text(checkpoint: Path | None = None) -> Predictor:
+    """The same model's moves as it writes them in its advice text (ablation: numbers as text, not the head)."""
+    balancer = _balancer(checkpoint)
+    return lambda ctx: balancer.text_gains(ctx)[0]
+
+
+PLANNERS = ("none", "loudness", "conventions", "rules", "alm", "alm-text")
 
 
 @dataclass

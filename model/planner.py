@@ -17,6 +17,7 @@ from anchormix.agent.state import FINISH, Action, AgentState
 from anchormix.tools import ToolContext
 
 from .alm import StemPrompt
+from .data import parse_advice
 from .features import log_mel
 
 __all__ = ["DEFAULT_CHECKPOINT", "ALMBalancer", "ALMPlanner"]
@@ -46,17 +47,28 @@ class ALMBalancer:
         gains = np.array([ctx.gain(n) for n in ctx.session.names], dtype=np.float32)
         return crop + gains[:, None, None]
 
-    @torch.no_grad()
-    def target_lu(self, ctx: ToolContext) -> dict[str, float]:
-        """Where the model would put each active stem, LU against the anchor."""
+    def inputs(self, ctx: ToolContext) -> tuple[list[str], list[StemPrompt], torch.Tensor]:
+        """Active stem names, their prompt lines and their log-mel at the current gains."""
         session, anchor = ctx.session, ctx.session.anchor
         names = [n for n in session.names if session.active[n]]
         anchor_lufs = ctx.lufs(anchor)
         prompts = [StemPrompt(i + 1, session.roles[n], ctx.lufs(n) - anchor_lufs, n == anchor) for i, n in enumerate(names)]
         index = [session.names.index(n) for n in names]
-        mel = torch.from_numpy(self.features(ctx)[index])
+        return names, prompts, torch.from_numpy(self.features(ctx)[index])
+
+    @torch.no_grad()
+    def target_lu(self, ctx: ToolContext) -> dict[str, float]:
+        """Where the model would put each active stem, LU against the anchor."""
+        names, prompts, mel = self.inputs(ctx)
         predicted, _ = self.alm(mel, prompts)
-        return {n: (0.0 if n == anchor else float(v)) for n, v in zip(names, predicted)}
+        return {n: (0.0 if n == ctx.session.anchor else float(v)) for n, v in zip(names, predicted)}
+
+    def text_gains(self, ctx: ToolContext, on_token=None) -> tuple[dict[str, float], str]:
+        """The moves as the LM writes them in its advice text (the "numbers as text" ablation), and the text."""
+        names, prompts, mel = self.inputs(ctx)
+        text = self.alm.generate(mel, prompts, on_token=on_token)
+        moves = parse_advice(text)
+        return {n: (moves.get(i + 1, 0.0) if n != ctx.session.anchor else 0.0) for i, n in enumerate(names)}, text
 
     def gains(self, ctx: ToolContext) -> dict[str, float]:
         """The moves (dB) that take each stem from its measured level to its predicted target."""

@@ -1,0 +1,128 @@
+"""The ALM planner against the rule planner: load time, one planning step, advice tokens/s, peak memory.
+
+    python benchmarks/alm.py [--seconds 30] [--repeat 3] [--threads 2]
+
+Session: the 8-stem pop demo (kick, snare, hats, bass, keys, pad, lead,
+vocals; 44.1 kHz stereo, --seconds long) with every stem moved off the
+reference. Each planner runs in its own subprocess so its peak RSS is its
+own. "Load" is building the planner (the ALM: backbone + shipped checkpoint).
+"First step" is listen (measure_loudness) + plan on a fresh context: for the
+ALM that includes the log-mel of every stem; "warm step" repeats it (best of
+--repeat) with the features cached, as later iterations of a balance run.
+Advice: the rules write a template; the ALM generates its advice text
+greedily with a KV cache, and tokens/s counts the tokens it wrote.
+Exits 1 if a planner fails to propose a move on the spoiled session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+OFFSETS_DB = {"kick": 3.0, "snare": -4.0, "hats": 5.0, "keys": -6.0, "pad": 4.0, "lead": -3.0, "vocals": -5.0}
+
+
+def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
+    """Run in the child process: one planner's numbers."""
+    if planner == "alm":  # the rule planner's process never imports torch
+        import torch
+
+        torch.set_num_threads(threads)
+    from anchormix.agent import make_planner
+    from anchormix.tools import REGISTRY, ToolContext, load_session
+
+    ctx = ToolContext(load_session(folder))
+    ctx.base_lufs  # the measurement both planners share, off the clock
+
+    def step() -> tuple[float, dict]:
+        started = time.perf_counter()
+        gains = {n: 0.0 for n in ctx.session.names}
+        ctx.gains_db = dict(gains)
+        state = {"anchor": ctx.session.anchor, "gains_db": gains, "iteration": 0, "messages": [],
+                 "measurements": {"loudness": REGISTRY.call("measure_loudness", {}, ctx)}}
+        action = planner_obj.plan(state)
+        return time.perf_counter() - started, action
+
+    started = time.perf_counter()
+    planner_obj = make_planner(planner, ctx)
+    load_s = time.perf_counter() - started
+    first_s, action = step()
+    warm_s = min(step()[0] for _ in range(repeat))
+    row = {"planner": planner, "load_s": load_s, "first_step_s": first_s, "warm_step_s": warm_s,
+           "action": action.get("tool"), "tokens": None, "tokens_per_s": None, "advice": None}
+    if planner == "alm":
+        balancer = planner_obj.balancer
+        names, prompts, mel = balancer.inputs(ctx)
+        started = time.perf_counter()
+        ids, _ = balancer.alm.layout(prompts)
+        text = balancer.alm.generate(mel, prompts, max_new_tokens=48)
+        gen_s = time.perf_counter() - started
+        tokens = len(balancer.alm.tokenizer(text, add_special_tokens=False)["input_ids"])
+        row.update(tokens=tokens, tokens_per_s=tokens / gen_s, advice=text, prompt_tokens=len(ids))
+    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the demo session (default: 30)")
+    parser.add_argument("--repeat", type=int, default=3, help="warm steps, best of (default: 3)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    parser.add_argument("--child", nargs=2, metavar=("PLANNER", "SESSION"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child[0], Path(args.child[1]), args.repeat, args.threads)))
+        return 0
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from anchormix.tools.demo import write_demo_session
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_demo_session(Path(tmp) / "pop8", "pop", args.seconds, 0, 44100, OFFSETS_DB)
+        for planner in ("rules", "alm"):
+            done = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat), "--threads",
+                                   str(args.threads), "--child", planner, str(folder)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                print(f"{planner}: the benchmark child failed (exit {done.returncode})", file=sys.stderr)
+                return 1
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    table = Table(title=f"One planning step, 8-stem pop demo ({args.seconds:g} s, 44.1 kHz stereo); "
+                        f"{platform.machine()}, {os.cpu_count()} cores, {args.threads} torch threads")
+    for column in ("planner", "load (s)", "first step (s)", "warm step (ms)", "advice", "tokens/s", "peak RSS (MB)"):
+        table.add_column(column, justify="left" if column in ("planner", "advice") else "right")
+    for row in rows:
+        advice = "template" if row["tokens"] is None else f"{row['tokens']} tokens generated"
+        table.add_row(row["planner"] + (" (baseline)" if row["planner"] == "rules" else ""), f"{row['load_s']:.2f}",
+                      f"{row['first_step_s']:.2f}", f"{1000 * row['warm_step_s']:.1f}", advice,
+                      "" if row["tokens_per_s"] is None else f"{row['tokens_per_s']:.1f}", f"{row['peak_rss_mb']:.0f}")
+    Console(width=130).print(table)
+    rules, alm = rows
+    print(f"ALM vs rules: warm step {alm['warm_step_s'] / rules['warm_step_s']:.0f}x slower, "
+          f"{alm['peak_rss_mb'] - rules['peak_rss_mb']:.0f} MB more memory; ALM prompt {alm['prompt_tokens']} tokens")
+    print(f"ALM advice text: {alm['advice']!r}")
+    failed = [r["planner"] for r in rows if r["action"] not in ("apply_gains", "measure_masking")]
+    if failed:
+        print(f"FAIL: no move proposed by {', '.join(failed)} on a spoiled session")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
