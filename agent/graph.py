@@ -11,6 +11,10 @@
   an explicit finish, or the step cap all lead to ``finish``.
 - ``act`` runs the action through the tool registry; a tool error is recorded
   and handed back to the planner, never raised.
+- A planner may answer with JSON text (a language model's tool call): it is
+  validated against the registry's schemas first; an invalid call is recorded
+  as ``invalid_call`` in the trace, handed back to the planner, and never run
+  (three in a row end the balance with status "invalid tool calls").
 - ``finish`` renders the mix and writes the advice into the state.
 
 Every node returns a partial update and appends one trace record.
@@ -28,10 +32,13 @@ from anchormix.tools import REGISTRY, ToolContext, ToolError
 from .advice import advice_markdown
 from .planners import CONVERGENCE_DB, Planner
 from .state import FINISH, Action, AgentState
+from .toolcall import ToolCallError, parse_tool_call
 
 __all__ = ["build_graph", "MAX_STEPS"]
 
 MAX_STEPS = 16  # planner calls per balance
+MAX_INVALID_CALLS = 3  # invalid tool calls in a row before the balance stops
+INVALID = "invalid_call"  # trace/message tool name of a call that failed validation
 
 
 def _summary(result: Any, limit: int = 600) -> Any:
@@ -102,8 +109,13 @@ def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, 
         else:
             try:
                 action = planner.plan(state)
+                if isinstance(action, str):  # a model's JSON tool call: validated, never run unchecked
+                    raw, action = action, None
+                    action = parse_tool_call(raw)
                 if not isinstance(action, dict) or not isinstance(action.get("tool"), str):
                     raise TypeError(f"a planner must return an action with a 'tool' name, got {action!r}")
+            except ToolCallError as err:
+                return invalid_call(state, update, raw, str(err), started)
             except Exception as err:  # a planner bug must end the balance cleanly, not crash it
                 action = Action(tool=FINISH, rationale=f"planner failed: {type(err).__name__}: {err}")
                 update["status"] = "planner error"
@@ -123,8 +135,23 @@ def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, 
             update.setdefault("status", "converged")
             update["converged"] = update["status"] == "converged"
         update["pending"] = action
+        update["invalid_calls"] = 0
         update["trace"] = [record(state, "plan", started, tool=action.get("tool"), arguments=action.get("arguments"),
                                   rationale=action.get("rationale"))]
+        return update
+
+    def invalid_call(state: AgentState, update: dict[str, Any], raw: str, error: str, started: float) -> dict[str, Any]:
+        """Record an invalid tool call and hand the planner the reason; give up after MAX_INVALID_CALLS in a row."""
+        count = state.get("invalid_calls", 0) + 1
+        update.update(invalid_calls=count, messages=[{"tool": INVALID, "arguments": {"text": raw}, "result": None,
+                                                      "error": f"invalid tool call: {error}"}])
+        if count >= MAX_INVALID_CALLS:
+            update.update(status="invalid tool calls", converged=False,
+                          pending=Action(tool=FINISH, rationale=f"{count} invalid tool calls in a row; last: {error}"))
+        else:
+            update["pending"] = Action(tool=INVALID, rationale=error)
+        update["trace"] = [record(state, "plan", started, tool=INVALID, arguments={"text": raw[:600]},
+                                  error=f"invalid tool call: {error}")]
         return update
 
     def act(state: AgentState) -> dict[str, Any]:
@@ -160,7 +187,8 @@ def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, 
         }
 
     def after_plan(state: AgentState) -> str:
-        return "finish" if state["pending"].get("tool") == FINISH else "act"
+        tool = state["pending"].get("tool")
+        return "finish" if tool == FINISH else "plan" if tool == INVALID else "act"
 
     def after_act(state: AgentState) -> str:
         last = state["messages"][-1]
@@ -173,7 +201,7 @@ def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, 
     graph.add_node("finish", finish)
     graph.add_edge(START, "listen")
     graph.add_edge("listen", "plan")
-    graph.add_conditional_edges("plan", after_plan, {"act": "act", "finish": "finish"})
+    graph.add_conditional_edges("plan", after_plan, {"act": "act", "finish": "finish", "plan": "plan"})
     graph.add_conditional_edges("act", after_act, {"listen": "listen", "plan": "plan"})
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)

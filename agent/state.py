@@ -39,8 +39,9 @@ class AgentState(TypedDict, total=False):
     reasons: dict[str, str]  # latest reason per moved stem
     last_rationale: str
     iteration: int  # planner calls so far
+    invalid_calls: int  # invalid JSON tool calls in a row
     step: int  # node runs so far
     converged: bool
-    status: str  # running | converged | step cap | planner error
+    status: str  # running | converged | step cap | planner error | invalid tool calls
     advice: str
     render: dict[str, Any]  # result of the final render

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from anchormix.agent.state import FINISH, Action, AgentState
+from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
 
 from .alm import StemPrompt
@@ -86,7 +87,7 @@ class ALMPlanner:
     def __init__(self, ctx: ToolContext, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
         self.ctx, self.balancer = ctx, ALMBalancer(checkpoint)
 
-    def plan(self, state: AgentState) -> Action:
+    def plan(self, state: AgentState) -> Action | str:
         self.ctx.gains_db = dict(state.get("gains_db", {}))
         moves = {n: g for n, g in self.balancer.gains(self.ctx).items() if abs(g) >= 0.05}
         if not moves:
@@ -95,5 +96,6 @@ class ALMPlanner:
         levels = state["measurements"]["loudness"]["stems"]
         reasons = {n: f"was {levels[n]['lu_vs_anchor']:+.1f} LU against the {anchor}; the model hears it at "
                       f"{levels[n]['lu_vs_anchor'] + g:+.1f} LU" for n, g in moves.items()}
-        return Action(tool="apply_gains", arguments={"changes_db": moves},
-                      rationale="model: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items()), reasons=reasons)
+        # The model's call goes to the graph as JSON text, validated against the registry like any model output.
+        return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,
+                                       rationale="model: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))

@@ -1,0 +1,54 @@
+"""Tool calls written as JSON text (what a language model emits), validated before anything runs.
+
+A call looks like ``{"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 2.5}},
+"rationale": "..."}``; ``{"tool": "finish", "rationale": "..."}`` ends the balance.
+:func:`parse_tool_call` returns an :class:`~anchormix.agent.state.Action` or raises
+:class:`ToolCallError` saying what is wrong; the graph records an invalid call
+in the trace, tells the planner why, and never executes it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from anchormix.tools import REGISTRY, ToolError
+
+from .state import FINISH, Action
+
+__all__ = ["ToolCallError", "parse_tool_call", "format_tool_call"]
+
+
+class ToolCallError(ValueError):
+    """A tool call that cannot run: not JSON, an unknown tool, or arguments that fail the tool's schema."""
+
+
+def parse_tool_call(text: str) -> Action:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ToolCallError(f"not a JSON tool call ({err.msg} at character {err.pos})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tool"), str):
+        raise ToolCallError('a tool call is a JSON object with a "tool" name')
+    unknown = sorted(set(data) - {"tool", "arguments", "rationale", "reasons", "advice"})
+    if unknown:
+        raise ToolCallError(f"unknown keys {unknown} in the tool call")
+    tool, rationale = data["tool"], data.get("rationale", "")
+    if not isinstance(rationale, str):
+        raise ToolCallError('"rationale" must be a string')
+    if tool == FINISH:
+        return Action(tool=FINISH, rationale=rationale, **({"advice": str(data["advice"])} if "advice" in data else {}))
+    if tool not in REGISTRY:
+        raise ToolCallError(f"unknown tool '{tool}'; tools: {', '.join(t.name for t in REGISTRY)}, {FINISH}")
+    try:
+        REGISTRY.validate(tool, data.get("arguments", {}))
+    except ToolError as err:
+        raise ToolCallError(str(err)) from None
+    reasons = data.get("reasons") or {}
+    if not isinstance(reasons, dict) or not all(isinstance(v, str) for v in reasons.values()):
+        raise ToolCallError('"reasons" must map stem names to strings')
+    return Action(tool=tool, arguments=data.get("arguments", {}), rationale=rationale, reasons=reasons)
+
+
+def format_tool_call(action: Action) -> str:
+    """The JSON text of an action (the inverse of :func:`parse_tool_call`)."""
+    return json.dumps({k: action[k] for k in ("tool", "arguments", "rationale", "reasons", "advice") if k in action})

@@ -1,0 +1,58 @@
+"""JSON tool calls from a (scripted) model: invalid ones are caught, recorded and never executed."""
+
+import json
+
+import pytest
+
+from anchormix.agent import ScriptedPlanner, build_graph
+from anchormix.agent.toolcall import ToolCallError, format_tool_call, parse_tool_call
+from anchormix.tools import ToolContext, load_session
+
+
+def run(session, planner, max_steps=8):
+    graph = build_graph(planner, ToolContext(session), max_steps)
+    start = {"session_id": "t", "anchor": session.anchor, "planner": "scripted",
+             "gains_db": {n: 0.0 for n in session.names}, "iteration": 0, "step": 0, "status": "running",
+             "reasons": {}, "messages": [], "trace": []}
+    return graph.invoke(start, {"recursion_limit": 4 * max_steps + 20})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("apply_gains(vocals=+2)", "not a JSON tool call"),
+    ('["apply_gains"]', 'JSON object with a "tool"'),
+    ('{"tool": "louder", "arguments": {}}', "unknown tool 'louder'"),
+    ('{"tool": "apply_gains", "arguments": {"changes_db": {"vocals": "lots"}}}', "changes_db.vocals"),
+    ('{"tool": "apply_gains", "arguments": {"changes": {"vocals": 2}}}', "invalid arguments"),
+    ('{"tool": "measure_masking", "arguments": {"target": "vocals"}, "why": "x"}', "unknown keys ['why']"),
+])
+def test_invalid_calls_are_rejected_with_a_reason(text, message):
+    with pytest.raises(ToolCallError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
+        parse_tool_call(text)
+
+
+def test_valid_calls_round_trip():
+    action = {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 2.5}}, "rationale": "r", "reasons": {}}
+    assert parse_tool_call(format_tool_call(action)) == action
+    assert parse_tool_call('{"tool": "finish", "rationale": "done"}')["tool"] == "finish"
+
+
+def test_the_graph_never_runs_an_invalid_call_and_the_planner_hears_why(demo_session_dir):
+    session = load_session(demo_session_dir)
+    planner = ScriptedPlanner([
+        '{"tool": "apply_gains", "arguments": {"changes_db": {"vocals": "up"}}}',
+        '{"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 3.0}}, "rationale": "fixed"}',
+    ])
+    state = run(session, planner)
+    invalid = [r for r in state["trace"] if r["tool"] == "invalid_call"]
+    assert len(invalid) == 1 and "changes_db.vocals" in invalid[0]["error"]
+    assert json.loads(invalid[0]["arguments"]["text"])["arguments"]["changes_db"]["vocals"] == "up"
+    assert state["messages"][0]["error"].startswith("invalid tool call")
+    assert state["gains_db"]["vocals"] == 3.0  # only the valid call ran
+    assert state["status"] == "converged"
+
+
+def test_three_invalid_calls_in_a_row_stop_the_balance(demo_session_dir):
+    session = load_session(demo_session_dir)
+    state = run(session, ScriptedPlanner(["{", "{", "{", '{"tool": "finish"}']))
+    assert state["status"] == "invalid tool calls" and not state["converged"]
+    assert all(g == 0.0 for g in state["gains_db"].values())
