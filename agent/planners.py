@@ -41,6 +41,21 @@ ROLE_TARGETS_LU: dict[str, float] = {
 CONVERGENCE_DB = 0.5  # moves smaller than this are below what a listener would act on
 
 
+def genre_targets(genre: str) -> dict[str, float]:
+    """Role offsets from the bass (LU) a genre's conventions set, where they differ from :data:`ROLE_TARGETS_LU`.
+
+    The genre presets of the demo generator (tools/demo.py) are the house's written-down conventions;
+    an unknown genre changes nothing.
+    """
+    from anchormix.tools.demo import GENRES
+
+    preset = GENRES.get(genre)
+    if preset is None:
+        return {}
+    bass = preset.reference_lu.get("bass", 0.0)
+    return {role: lu - bass for role, lu in preset.reference_lu.items()}
+
+
 class Planner(Protocol):
     name: str
 
@@ -63,8 +78,11 @@ class RulePlanner:
 
     name = "rules"
 
-    def __init__(self, targets_lu: dict[str, float] | None = None, inspect_masking: int = 4) -> None:
+    def __init__(self, targets_lu: dict[str, float] | None = None, inspect_masking: int = 4,
+                 genre: str | None = None) -> None:
         self.targets_lu = dict(ROLE_TARGETS_LU if targets_lu is None else targets_lu)
+        if genre is not None:
+            self.targets_lu.update(genre_targets(genre))
         self.inspect_masking = inspect_masking  # masking checks for the N largest moves
 
     def target_lu(self, role: str, anchor_role: str) -> float:
@@ -142,8 +160,8 @@ def check_planner(name: str) -> None:
             raise ValueError(f"--planner alm: no trained checkpoint at {DEFAULT_CHECKPOINT}")
 
 
-def make_planner(name: str, ctx=None) -> Planner:
-    """The planner called ``name``; the ALM listens to the session through ``ctx``."""
+def make_planner(name: str, ctx=None, genre: str | None = None) -> Planner:
+    """The planner called ``name``; the ALM listens to the session through ``ctx``; rules follow ``genre``."""
     check_planner(name)
     if name == "alm":
         if ctx is None:
@@ -151,4 +169,4 @@ def make_planner(name: str, ctx=None) -> Planner:
         from anchormix.model.planner import ALMPlanner
 
         return ALMPlanner(ctx)
-    return RulePlanner()
+    return RulePlanner(genre=genre)

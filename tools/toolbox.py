@@ -66,6 +66,12 @@ class ToolContext:
         """Band levels at unity gain, ``(stems, bands, frames)`` dB."""
         return band_levels(self.session.array(), self.session.sample_rate)
 
+    def copy(self, out_dir: Path | None = None) -> "ToolContext":
+        """A context over the same session and gains, sharing the measurements already taken."""
+        ctx = ToolContext(self.session, dict(self.gains_db), out_dir)
+        ctx.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("base_lufs", "base_true_peak", "base_bands")})
+        return ctx
+
     def shifted(self, offsets_db: dict[str, float]) -> "ToolContext":
         """A context over this session with each stem moved by ``offsets_db`` *in the audio itself*.
 

@@ -1,0 +1,486 @@
+"""Mixing by conversation: a person's words -> an intent -> tools on the session, with undo and redo.
+
+One :class:`Conversation` per session. :meth:`Conversation.handle` takes what
+the person typed and returns a :class:`Reply`: the answer, the intent it was
+read as, and the trace records of the tools it ran (the same records as
+``trace.jsonl``). Intents:
+
+======== ==================================================================
+balance  run the agent loop against the anchor; its moves become a proposal
+apply    apply the proposal
+anchor   change the anchor ("use the kick as anchor")
+nudge    move one or more stems ("vocals a bit louder", "guitars down 2 dB")
+why      explain a move from the trace's measured numbers
+masking  what masks a stem, per masker and frequency range
+undo     undo the last change of gains or anchor
+redo     redo it
+genre    set the genre (the rule planner's targets follow it)
+levels   show the levels against the anchor
+export   render the mix to the output folder
+help     anything else: what it can do
+======== ==================================================================
+
+:func:`parse_intent` reads intents with rules (keywords, stem names and role
+words, amounts in dB); it is the fallback when no intent model is loaded, and
+the slot filler (stems, amounts) either way. The conversation (gains, anchor,
+proposal, undo history, transcript) is kept in the session's
+``checkpoint.sqlite`` beside the agent's own checkpoints, so reopening the same
+session with the same output folder picks it up again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from anchormix.tools import REGISTRY, ToolContext, ToolError, load_session
+from anchormix.tools.audio import check_output_path
+from anchormix.tools.demo import GENRES
+
+from .advice import gains_vs_anchor
+from .graph import MAX_STEPS, build_graph
+from .planners import CONVERGENCE_DB, make_planner
+from .runner import session_id
+from .state import AgentState
+
+__all__ = ["INTENTS", "Intent", "Reply", "Conversation", "parse_intent", "find_stems", "HELP"]
+
+INTENTS = ("balance", "apply", "anchor", "nudge", "why", "masking", "undo", "redo", "genre", "levels", "export", "help")
+
+HELP = ("I can balance every stem against the anchor, change the anchor (\"use the kick as anchor\"), nudge stems "
+        "(\"vocals a bit louder\", \"guitars down 2 dB\"), explain a move (\"why did you cut the keys?\"), show what "
+        "masks a stem, undo and redo, set the genre, show the levels, and export the mix.")
+
+# Words a person uses for each role (singular and plural forms are both listed).
+ROLE_WORDS: dict[str, tuple[str, ...]] = {
+    "vocals": ("vocal", "vocals", "vox", "voice", "voices", "singer", "singing"),
+    "guitar": ("guitar", "guitars", "gtr", "gtrs"),
+    "bass": ("bass", "bassline", "sub"),
+    "kick": ("kick", "kicks", "kick drum", "bd"),
+    "snare": ("snare", "snares"),
+    "hats": ("hats", "hat", "hi-hat", "hi-hats", "hihat", "hihats", "cymbals"),
+    "drums": ("drums", "drum", "kit", "percussion"),
+    "keys": ("keys", "key", "piano", "keyboard", "keyboards", "organ", "rhodes"),
+    "pad": ("pad", "pads"),
+    "lead": ("lead", "leads", "synth lead"),
+    "strings": ("strings", "string", "violin", "violins", "cello"),
+    "brass": ("brass", "horns", "horn", "trumpet", "trumpets", "sax"),
+    "fx": ("fx", "effects", "sfx"),
+}
+GENRE_WORDS = {"pop": "pop", "edm": "edm", "electronic": "edm", "dance": "edm", "hiphop": "hiphop",
+               "hip hop": "hiphop", "hip-hop": "hiphop", "rap": "hiphop", "ballad": "ballad"}
+
+_UNDO = re.compile(r"\b(undo|revert|take (that|it) back|scratch that|go back)\b")
+_REDO = re.compile(r"\b(redo|re-do|put (that|it) back|do (that|it) again)\b")
+_WHY = re.compile(r"\b(why|explain|reason|how come)\b")
+_MASK = re.compile(r"\b(mask\w*|clash\w*|fight\w*|compet\w*|buried|burying|stepping on|covering|cover up)\b")
+_EXPORT = re.compile(r"\b(export|bounce|render|save|write out|print)\b")
+_GENRE = re.compile(r"\b(genre|style|it'?s|it is|this is|treat (it|this) as|make it|sounds? like)\b")
+_ANCHOR = re.compile(r"\b(anchor|reference)\b|\b(balance|level|mix)\w*\b.*\b(against|relative to|around|to)\b")
+_RELATIVE = re.compile(r"\b(against|relative to|compared to|than)\b.*$")
+_UNSUPPORTED = re.compile(r"\b(reverb|eq|equali[sz]e|compress\w*|pan\w*|delay|auto-?tune|tuning|side-?chain|"
+                          r"saturat\w*|distort\w*|limit\w*|de-?ess\w*|stereo width|widen)\b")
+_BALANCE = re.compile(r"\b(balance|auto[- ]?balance|auto[- ]?mix|mix (it|this|everything|the song)|level (it|this|"
+                      r"everything|the stems)|even (it|things|everything) out|fix the (mix|levels|balance))\b")
+_LEVELS = re.compile(r"\b(levels?|meters?|how loud|where .* sit|loudness|status|show)\b")
+_APPLY = re.compile(r"^\s*(apply|yes|yep|yeah|ok|okay|do it|go ahead|sounds good|commit|accept)\b|"
+                    r"\bapply (it|that|this|the (proposal|changes|moves|advice))\b")
+_UP = re.compile(r"\b(louder|up|raise|boost|push|lift|more|increase|higher|hotter|bring out|turn up|bring up)\b")
+_DOWN = re.compile(r"\b(quieter|softer|down|lower|cut|reduce|less|pull|drop|decrease|tame|turn down|bring down|duck)\b")
+_DB = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*(?:db|decibels?)\b")
+_SIGNED = re.compile(r"(?<![\w.])([+-]\d+(?:\.\d+)?)\b")
+_SMALL = re.compile(r"\b(a (little )?bit|a little|a touch|slightly|a tad|a hair|just a bit)\b")
+_LARGE = re.compile(r"\b(a lot|lots|much|way|a bunch|massively|heaps)\b")
+
+
+@dataclass
+class Intent:
+    kind: str
+    stems: list[str] = field(default_factory=list)
+    amount_db: float | None = None  # signed, for nudge
+    value: str | None = None  # the new anchor or genre
+    then_balance: bool = False  # "balance against the kick": change the anchor, then balance
+
+
+@dataclass
+class Reply:
+    text: str
+    intent: Intent
+    trace: list[dict[str, Any]] = field(default_factory=list)
+    changed: bool = False  # gains or anchor changed
+
+
+def _norm(text: str) -> str:
+    return " " + re.sub(r"\s+", " ", text.lower().replace("\u2019", "'").replace("_", " ")) + " "
+
+
+def find_stems(text: str, names: list[str], roles: dict[str, str]) -> list[str]:
+    """Stems a phrase refers to: by name first (``track 7``, ``lead_gtr``), else by role words (``the guitars``)."""
+    said = _norm(text)
+    by_name = [n for n in names if re.search(rf"(?<![\w]){re.escape(_norm(n).strip())}(?![\w])", said)]
+    if by_name:
+        return by_name
+    found = []
+    for name in names:
+        words = ROLE_WORDS.get(roles.get(name, ""), ())
+        if any(re.search(rf"(?<![\w\-]){re.escape(w)}(?![\w\-])", said) for w in words):
+            found.append(name)
+    return found
+
+
+def _amount(said: str) -> float | None:
+    m = _DB.search(said) or _SIGNED.search(said)
+    return float(m.group(1)) if m else None
+
+
+def parse_intent(text: str, names: list[str], roles: dict[str, str]) -> Intent:
+    """The rule reading of ``text``: see the module doc for the intents."""
+    said = _norm(text)
+    stems = find_stems(text, names, roles)
+    if _UNDO.search(said):
+        return Intent("undo")
+    if _REDO.search(said):
+        return Intent("redo")
+    if _WHY.search(said):
+        return Intent("why", stems)
+    if _MASK.search(said):
+        return Intent("masking", stems)
+    if _EXPORT.search(said):
+        return Intent("export")
+    genre = next((g for w, g in GENRE_WORDS.items() if re.search(rf"\b{re.escape(w)}\b", said)), None)
+    if genre and (_GENRE.search(said) or len(said.split()) <= 2):
+        return Intent("genre", value=genre)
+    if _GENRE.search(said) and "genre" in said:
+        return Intent("genre", value=None)
+    unsupported = _UNSUPPORTED.search(said)
+    if unsupported:
+        return Intent("help", value=unsupported.group(1))
+    anchor = _ANCHOR.search(said)
+    up, down = _UP.search(said), _DOWN.search(said)
+    if stems and anchor and (anchor.group(1) or not (up or down)):
+        return Intent("anchor", stems, value=stems[0], then_balance=bool(_BALANCE.search(said)))
+    amount = _amount(said)
+    if stems and (up or down or amount is not None):
+        # "vocals up against the bass": the stems after "against" are the reference, not the ones to move
+        stems = find_stems(_RELATIVE.sub("", said), names, roles) or stems
+        size = abs(amount) if amount is not None else 1.0 if _SMALL.search(said) else 3.0 if _LARGE.search(said) else 2.0
+        sign = -1.0 if (down and not up) or (amount is not None and amount < 0) else 1.0
+        return Intent("nudge", stems, amount_db=sign * size)
+    if _BALANCE.search(said):
+        return Intent("balance")
+    if _LEVELS.search(said):
+        return Intent("levels", stems)
+    if _APPLY.search(said):
+        return Intent("apply")
+    return Intent("help")
+
+
+class ConversationStore:
+    """The conversation's state as one JSON row in ``checkpoint.sqlite`` (table ``conversation``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path)
+        conn.execute("CREATE TABLE IF NOT EXISTS conversation (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT)")
+        return conn
+
+    def load(self) -> tuple[dict | None, str | None]:
+        """The saved state, or None; and a notice when the database could not be read (it is moved aside)."""
+        if not self.path.exists():
+            return None, None
+        try:
+            with self._connect() as conn:
+                row = conn.execute("SELECT state FROM conversation WHERE id = 1").fetchone()
+            return (json.loads(row[0]) if row else None), None
+        except (sqlite3.DatabaseError, json.JSONDecodeError, TypeError) as err:
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+            self.path.replace(aside)
+            return None, f"{self.path}: unreadable checkpoint ({err}); moved to {aside.name}, starting fresh"
+
+    def save(self, state: dict) -> None:
+        with self._connect() as conn:  # one transaction: the row is the old state or the new one, never half
+            conn.execute("INSERT OR REPLACE INTO conversation (id, state) VALUES (1, ?)", (json.dumps(state),))
+
+
+class Conversation:
+    """A person mixing one session by conversation. Source files are only read; outputs go to ``out_root/<id>/``."""
+
+    def __init__(self, session_path: str | Path, out_root: str | Path, anchor: str | None = None,
+                 planner: str = "rules", resume: bool = True, intent_model: Callable[[str], str] | None = None) -> None:
+        self.session = load_session(session_path, anchor)
+        self.id = session_id(self.session.path)
+        protected = [self.session.path.resolve(), *(f.resolve() for f in self.session.files.values())]
+        self.out_dir = check_output_path(Path(out_root) / self.id, protected)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.ctx = ToolContext(self.session, out_dir=self.out_dir)
+        self.planner_name = planner
+        self._planner = None
+        self.intent_model = intent_model  # text -> intent kind; rules when None
+        self.gains: dict[str, float] = {n: 0.0 for n in self.session.names}
+        self.genre = self.session.genre
+        self.proposal: dict[str, float] = {}  # changes (dB) the last balance proposes, not yet applied
+        self.reasons: dict[str, str] = {}  # why each stem was moved, from the balance that moved it
+        self.undo_stack: list[dict] = []
+        self.redo_stack: list[dict] = []
+        self.transcript: list[dict[str, str]] = []
+        self.last_trace: list[dict[str, Any]] = []
+        self.store = ConversationStore(self.out_dir / "checkpoint.sqlite")
+        saved, self.notice = self.store.load() if resume else (None, None)
+        if saved and saved.get("fingerprint") != self.session.fingerprint():
+            self.notice = "the session's audio changed since the last conversation: starting fresh"
+        elif saved:
+            self._restore(saved, anchor)
+
+    # ----- state -------------------------------------------------------------------------------------
+    @property
+    def anchor(self) -> str:
+        return self.session.anchor
+
+    def _snapshot(self) -> dict:
+        return {"gains": dict(self.gains), "anchor": self.anchor}
+
+    def _state(self) -> dict:
+        return {"fingerprint": self.session.fingerprint(), "gains": self.gains, "anchor": self.anchor,
+                "genre": self.genre, "proposal": self.proposal, "reasons": self.reasons, "undo": self.undo_stack,
+                "redo": self.redo_stack, "transcript": self.transcript[-200:], "last_trace": self.last_trace}
+
+    def _restore(self, saved: dict, anchor: str | None) -> None:
+        self.gains.update({n: float(g) for n, g in saved.get("gains", {}).items() if n in self.gains})
+        if anchor is None and saved.get("anchor") in self.gains:
+            self._set_anchor(saved["anchor"])
+        self.genre = saved.get("genre", self.genre)
+        self.proposal = {n: v for n, v in saved.get("proposal", {}).items() if n in self.gains}
+        self.reasons = saved.get("reasons", {})
+        self.undo_stack, self.redo_stack = saved.get("undo", []), saved.get("redo", [])
+        self.transcript, self.last_trace = saved.get("transcript", []), saved.get("last_trace", [])
+        self.notice = f"resumed the conversation ({len(self.transcript) // 2} earlier requests)"
+
+    def _set_anchor(self, name: str) -> None:
+        self.session = dataclasses.replace(self.session, anchor=name)
+        self.ctx.session = self.session
+        self._planner = None
+
+    def _change(self, gains: dict[str, float] | None = None, anchor: str | None = None) -> None:
+        self.undo_stack.append(self._snapshot())
+        self.redo_stack.clear()
+        if gains is not None:
+            self.gains = {n: round(g, 2) for n, g in gains.items()}
+        if anchor is not None:
+            self._set_anchor(anchor)
+
+    def levels(self) -> dict[str, Any]:
+        """``measure_loudness`` at the current gains."""
+        self.ctx.gains_db = dict(self.gains)
+        return REGISTRY.call("measure_loudness", {}, self.ctx)
+
+    def relative_gains(self) -> dict[str, float]:
+        return gains_vs_anchor(self.gains, self.anchor, self.session.names)
+
+    # ----- turns -------------------------------------------------------------------------------------
+    def intent(self, text: str) -> Intent:
+        parsed = parse_intent(text, self.session.names, self.session.roles)
+        if parsed.kind == "anchor" and parsed.value == self.anchor and parsed.then_balance:
+            parsed = Intent("balance")  # "balance against the bass" when the bass already is the anchor
+        if self.intent_model is not None:
+            kind = self.intent_model(text)
+            if kind != parsed.kind and kind in INTENTS:
+                parsed = dataclasses.replace(parsed, kind=kind)
+        return parsed
+
+    def handle(self, text: str, on_step: Callable[[dict], None] | None = None) -> Reply:
+        """Answer one message; never raises for a request it cannot serve (it says so instead)."""
+        intent = self.intent(text)
+        trace: list[dict[str, Any]] = []
+        try:
+            answer, changed = getattr(self, f"_do_{intent.kind}")(intent, trace, on_step)
+        except (ToolError, ValueError) as err:
+            answer, changed = f"I could not do that: {err}", False
+        reply = Reply(answer, intent, trace, changed)
+        self.last_trace = trace
+        self.transcript += [{"role": "user", "text": text}, {"role": "assistant", "text": answer}]
+        self.store.save(self._state())
+        return reply
+
+    def _tool(self, trace: list, tool: str, arguments: dict, rationale: str = "") -> Any:
+        """Run one registry tool at the current gains and append its trace record."""
+        started = time.perf_counter()
+        self.ctx.gains_db = dict(self.gains)
+        before = dict(self.gains)
+        result, error = None, None
+        try:
+            result = REGISTRY.call(tool, arguments, self.ctx)
+        except ToolError as err:
+            error = str(err)
+        after = dict(self.ctx.gains_db)
+        trace.append({"step": len(trace) + 1, "node": "chat", "tool": tool, "arguments": arguments, "result": result,
+                      "gains_before": before, "gains_after": after, "lufs_before": None, "lufs_after": None,
+                      "rationale": rationale, "error": error,
+                      "wall_ms": round((time.perf_counter() - started) * 1000.0, 2)})
+        if error:
+            raise ToolError(error)
+        return result
+
+    def _do_help(self, intent, trace, on_step):
+        if intent.value:
+            return f"I don't do {intent.value}: anchormix sets the levels of stems against an anchor. {HELP}", False
+        return HELP, False
+
+    def _do_balance(self, intent, trace, on_step):
+        if self._planner is None:
+            self._planner = make_planner(self.planner_name, self.ctx, genre=self.genre)
+        ctx = self.ctx.copy(out_dir=None)  # no output folder: balancing proposes, it does not render
+        if hasattr(self._planner, "ctx"):  # the ALM listens through the context it plans on
+            self._planner.ctx = ctx
+        graph = build_graph(self._planner, ctx, MAX_STEPS)
+        start = AgentState(session_id=self.id, anchor=self.anchor, planner=self.planner_name, gains_db=dict(self.gains),
+                           iteration=0, step=0, status="running", reasons={}, messages=[], trace=[])
+        final: dict = {}
+        for final in graph.stream(start, {"recursion_limit": 4 * MAX_STEPS + 20}, stream_mode="values"):
+            if on_step:
+                on_step(final)
+        trace.extend(final.get("trace", []))
+        proposal = {n: round(final["gains_db"][n] - self.gains[n], 1) for n in self.session.names}
+        self.proposal = {n: v for n, v in proposal.items() if abs(v) >= 0.05}
+        self.reasons.update({n: r for n, r in final.get("reasons", {}).items() if n in self.proposal})
+        if not self.proposal:
+            return f"Nothing to move: every stem is within {CONVERGENCE_DB} dB of where I would put it against the " \
+                   f"{self.anchor}.", False
+        lines = [f"Against the {self.anchor} I would move ({final.get('status')} after {final.get('iteration')} steps):"]
+        for n in sorted(self.proposal, key=lambda k: -abs(self.proposal[k])):
+            lines.append(f"- {n} {self.proposal[n]:+.1f} dB" + (f": {self.reasons[n]}" if n in self.reasons else ""))
+        lines.append("Say \"apply\" (or press a) to apply it.")
+        return "\n".join(lines), False
+
+    def _do_apply(self, intent, trace, on_step):
+        if not self.proposal:
+            return "There is no proposal to apply; ask me to balance first.", False
+        changes = dict(self.proposal)
+        snapshot = self._snapshot()
+        self._tool(trace, "apply_gains", {"changes_db": changes}, "apply the proposal")
+        self.gains = {n: round(g, 2) for n, g in self.ctx.gains_db.items()}
+        self.undo_stack.append(snapshot)
+        self.redo_stack.clear()
+        self.proposal = {}
+        return "Applied: " + ", ".join(f"{n} {v:+.1f} dB" for n, v in changes.items()) + ".", True
+
+    def _do_nudge(self, intent, trace, on_step):
+        changes = {n: float(intent.amount_db) for n in intent.stems}
+        if self.anchor in changes and len(changes) > 1:
+            changes.pop(self.anchor)  # "everything louder but the anchor" keeps the anchor still
+        snapshot = self._snapshot()
+        self._tool(trace, "apply_gains", {"changes_db": changes}, "requested in conversation")
+        self.gains = {n: round(g, 2) for n, g in self.ctx.gains_db.items()}
+        self.undo_stack.append(snapshot)
+        self.redo_stack.clear()
+        self.proposal = {n: v for n, v in self.proposal.items() if n not in changes}
+        for n in changes:
+            self.reasons[n] = f"you asked for {changes[n]:+.1f} dB"
+        rel = self.relative_gains()
+        return ", ".join(f"{n} {c:+.1f} dB (now {rel[n]:+.1f} dB against the {self.anchor})"
+                         for n, c in changes.items()) + ".", True
+
+    def _do_anchor(self, intent, trace, on_step):
+        new = intent.value
+        changed = new != self.anchor
+        if not changed:
+            text = f"The {new} is already the anchor."
+        else:
+            if not self.session.active.get(new, True):
+                return f"{new} is silent; a silent stem cannot be the anchor.", False
+            self._change(anchor=new)
+            self.proposal = {}
+            text = f"Anchor is now {new}; levels and advice are relative to it."
+        if intent.then_balance:
+            more, _ = self._do_balance(intent, trace, on_step)
+            text += "\n" + more
+        return text, changed
+
+    def _do_why(self, intent, trace, on_step):
+        stems = intent.stems or sorted(self.reasons, key=lambda n: -abs(self.relative_gains().get(n, 0)))[:1]
+        if not stems:
+            return "I have not moved anything yet; ask me to balance, or name a stem.", False
+        levels = self.levels()["stems"]
+        rel = self.relative_gains()
+        lines = []
+        for n in stems:
+            now = levels[n]["lu_vs_anchor"]
+            where = f"now {now:+.1f} LU against the {self.anchor}" if now is not None else "silent"
+            if n in self.reasons:
+                pending = f" (proposed {self.proposal[n]:+.1f} dB, not applied yet)" if n in self.proposal else ""
+                lines.append(f"{n}: moved {rel[n]:+.1f} dB against the {self.anchor}{pending} because it {self.reasons[n]}"
+                             f"; {where}.")
+            else:
+                lines.append(f"{n}: I have not moved it; it sits {where}.")
+        return "\n".join(lines), False
+
+    def _do_masking(self, intent, trace, on_step):
+        target = (intent.stems or [n for n in self.session.names if self.session.roles[n] == "vocals"][:1] or [None])[0]
+        if target is None:
+            return "Which stem? e.g. \"what's masking the vocals?\"", False
+        overall = self._tool(trace, "measure_masking", {"target": target}, f"what masks the {target}")
+        by = []
+        for other in self.session.names:
+            if other != target and self.session.active[other]:
+                r = self._tool(trace, "measure_masking", {"target": target, "masker": other}, f"{other} vs {target}")
+                by.append((r["masked_share"], other, r["worst_range"]))
+        by.sort(reverse=True)
+        if overall["masked_share"] < 0.05:
+            return f"Little masks the {target}: {overall['masked_share']:.0%} of its band-frames.", False
+        top = [f"{o} {s:.0%}" + (f" at {r}" if r else "") for s, o, r in by[:3] if s >= 0.02]
+        text = (f"The rest of the mix masks the {target} {overall['masked_share']:.0%} of the time"
+                + (f", worst at {overall['worst_range']}" if overall["worst_range"] else "") + ".")
+        return text + (" Most of it: " + ", ".join(top) + "." if top else ""), False
+
+    def _step_history(self, source: list, target: list, word: str):
+        if not source:
+            return f"Nothing to {word}.", False
+        target.append(self._snapshot())
+        snap = source.pop()
+        self.gains = dict(snap["gains"])
+        if snap["anchor"] != self.anchor:
+            self._set_anchor(snap["anchor"])
+        self.proposal = {}
+        rel = self.relative_gains()
+        moved = ", ".join(f"{n} {rel[n]:+.1f}" for n in self.session.names if n != self.anchor and abs(rel[n]) >= 0.05)
+        return f"{word.capitalize()} done. Anchor {self.anchor}; moves against it: {moved or 'none'}.", True
+
+    def _do_undo(self, intent, trace, on_step):
+        return self._step_history(self.undo_stack, self.redo_stack, "undo")
+
+    def _do_redo(self, intent, trace, on_step):
+        return self._step_history(self.redo_stack, self.undo_stack, "redo")
+
+    def _do_genre(self, intent, trace, on_step):
+        if intent.value is None:
+            return f"Which genre? I know {', '.join(sorted(GENRES))}.", False
+        self.genre = intent.value
+        self._planner = None
+        return f"Genre set to {self.genre}; the next balance uses its conventions.", False
+
+    def _do_levels(self, intent, trace, on_step):
+        report = self._tool(trace, "measure_loudness", {}, "show the levels")
+        rel = self.relative_gains()
+        lines = [f"Levels against the {self.anchor} (gain applied so far):"]
+        for n, row in report["stems"].items():
+            if intent.stems and n not in intent.stems:
+                continue
+            level = "silent" if row["lu_vs_anchor"] is None else f"{row['lu_vs_anchor']:+.1f} LU"
+            lines.append(f"- {n}{' (anchor)' if n == self.anchor else ''}: {level}, gain {rel[n]:+.1f} dB")
+        return "\n".join(lines), False
+
+    def _do_export(self, intent, trace, on_step):
+        result = self._tool(trace, "render", {}, "export the mix")
+        gains = {"session": self.id, "anchor": self.anchor, "gains_db": self.gains, "gains_vs_anchor_db": self.relative_gains()}
+        from anchormix.tools.audio import write_text_atomic
+
+        write_text_atomic(self.out_dir / "gains.json", json.dumps(gains, indent=2) + "\n")
+        return (f"Wrote {result['mix']} ({result['lufs']:.1f} LUFS, true peak {result['true_peak_dbtp']:.1f} dBTP"
+                + (f", trimmed {result['trim_db']:+.1f} dB" if result["trim_db"] else "") + ") and gains.json."), False

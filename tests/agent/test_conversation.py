@@ -1,0 +1,99 @@
+"""Conversation: each intent in several phrasings reaches the right action; undo/redo; resume; nothing lost."""
+
+import pytest
+
+from anchormix.agent.conversation import Conversation, parse_intent
+from tests.conftest import tree_hash
+
+NAMES = ["kick", "snare", "hats", "bass", "keys", "pad", "lead", "vocals"]
+ROLES = {n: n for n in NAMES}
+
+PHRASINGS = [
+    # (intent, phrasings, expected slots)
+    ("balance", ["balance everything against the anchor", "can you balance the mix?", "auto-balance this please",
+                 "fix the levels"], {}),
+    ("anchor", ["use the kick as anchor", "make the kick the anchor", "switch the reference to the kick",
+                "anchor on the kick please"], {"value": "kick"}),
+    ("nudge", ["vocals a bit louder", "a little more vocal", "bring the vocals up 1 dB", "vox +1 dB"],
+     {"stems": ["vocals"], "amount_db": 1.0}),
+    ("nudge", ["bring the guitars down 2 dB", "guitars -2 dB", "cut the guitar by 2 dB", "lower the gtrs 2 decibels"],
+     {"stems": ["guitar"], "amount_db": -2.0}),
+    ("why", ["why did you cut the keys?", "explain the keys move", "what's the reason for the keys change?",
+             "how come the keys went down?"], {"stems": ["keys"]}),
+    ("masking", ["what's masking the vocal?", "what is the vocal fighting with?", "is anything burying the vocals?",
+                 "which stems clash with the vocal"], {"stems": ["vocals"]}),
+    ("undo", ["undo", "undo that", "take that back", "scratch that, revert"], {}),
+    ("redo", ["redo", "redo that please", "put it back"], {}),
+    ("genre", ["set the genre to edm", "this is electronic", "treat it as dance music", "genre: edm"], {"value": "edm"}),
+    ("levels", ["show the levels", "how loud is everything?", "show me the meters", "where do the stems sit?"], {}),
+    ("export", ["export the mix", "bounce it", "save the mix to disk", "render a mix file"], {}),
+    ("apply", ["apply", "yes, do it", "apply the proposal", "ok go ahead"], {}),
+    ("help", ["add some reverb to the vocals", "what's the weather", "compress the drums"], {}),
+]
+
+
+@pytest.mark.parametrize("kind, text, slots", [(k, t, s) for k, ts, s in PHRASINGS for t in ts])
+def test_each_phrasing_reaches_its_intent(kind, text, slots):
+    names, roles = NAMES + ["guitar"], {**ROLES, "guitar": "guitar"}
+    intent = parse_intent(text, names, roles)
+    assert intent.kind == kind, intent
+    for key, value in slots.items():
+        assert getattr(intent, key) == value, intent
+
+
+def test_the_stems_after_against_are_not_moved():
+    intent = parse_intent("vocals up 2 dB against the bass", NAMES, ROLES)
+    assert intent.kind == "nudge" and intent.stems == ["vocals"] and intent.amount_db == 2.0
+
+
+def test_a_conversation_balances_explains_nudges_undoes_and_exports(demo_session_dir, tmp_path):
+    before = tree_hash(demo_session_dir)
+    chat = Conversation(demo_session_dir, tmp_path / "out")
+    reply = chat.handle("balance everything against the bass")
+    assert reply.intent.kind == "balance" and chat.proposal and not reply.changed
+    assert "vocals" in chat.proposal and chat.proposal["vocals"] > 3  # the fixture pulled the vocals down 6 dB
+    assert any(r["tool"] == "apply_gains" for r in reply.trace)  # the loop's own records
+    assert chat.handle("apply").changed and chat.gains["vocals"] > 3 and not chat.proposal
+
+    why = chat.handle("why did you turn the vocals up?").text
+    assert "vocals: moved +" in why and "LU against the bass" in why
+
+    masking = chat.handle("what's masking the vocal?")
+    assert "mask" in masking.text and [r["tool"] for r in masking.trace].count("measure_masking") == len(NAMES)
+
+    vocals = chat.gains["vocals"]
+    assert chat.handle("vocals a bit louder").changed and chat.gains["vocals"] == pytest.approx(vocals + 1.0)
+    chat.handle("undo")
+    assert chat.gains["vocals"] == pytest.approx(vocals)
+    chat.handle("redo")
+    assert chat.gains["vocals"] == pytest.approx(vocals + 1.0)
+
+    assert chat.handle("use the kick as anchor").changed and chat.anchor == "kick"
+    assert "against the kick" in chat.handle("show the levels").text
+    chat.handle("undo")
+    assert chat.anchor == "bass"
+
+    assert "don't do reverb" in chat.handle("add reverb to the vocals").text
+    assert "ballad" in chat.handle("it's a ballad").text and chat.genre == "ballad"
+
+    exported = chat.handle("export the mix")
+    mix = tmp_path / "out" / chat.id / "mix.wav"
+    assert mix.exists() and str(mix) in exported.text and (mix.parent / "gains.json").exists()
+    assert tree_hash(demo_session_dir) == before  # the sources are untouched
+
+
+def test_reopening_resumes_and_a_corrupt_checkpoint_starts_fresh(demo_session_dir, tmp_path):
+    chat = Conversation(demo_session_dir, tmp_path)
+    chat.handle("bring the hats down 3 dB")
+    again = Conversation(demo_session_dir, tmp_path)
+    assert again.gains["hats"] == -3.0 and "resumed" in again.notice and len(again.transcript) == 2
+    again.handle("undo")
+    assert again.gains["hats"] == 0.0
+
+    db = tmp_path / chat.id / "checkpoint.sqlite"
+    db.write_bytes(b"this is not a database" * 100)
+    fresh = Conversation(demo_session_dir, tmp_path)
+    assert "unreadable checkpoint" in fresh.notice and fresh.gains["hats"] == 0.0
+    assert list(db.parent.glob("checkpoint.sqlite.unreadable-*"))  # moved aside, not deleted
+    fresh.handle("hats down 1 dB")
+    assert Conversation(demo_session_dir, tmp_path).gains["hats"] == -1.0
