@@ -67,14 +67,19 @@ def add_parsers(sub) -> None:
                         epilog=EPILOG_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("--sessions", type=Path, required=True, help="folder of sessions (a corpus or your own)")
     ev.add_argument("--split", default="test", help="train, valid, test, or all (default: test)")
-    ev.add_argument("--planner", default="none,loudness,conventions,rules", help="comma-separated: none, loudness, conventions, rules, alm, alm-text "
-                    "(the ALM's numbers as its LM writes them; an ablation)")
+    ev.add_argument("--planner", help="comma-separated: none, loudness, conventions, rules, alm, alm-text (the "
+                    "ALM's numbers as its LM writes them; an ablation). Default: none,loudness,conventions,rules; "
+                    "with --agent: rules,alm")
     ev.add_argument("--draws", type=int, default=5, help="random perturbations per session (default: 5)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
     ev.add_argument("--conventions", type=Path, help="conventions table (default: SESSIONS/conventions.json or the train split)")
     ev.add_argument("--limit", type=int, help="evaluate at most this many sessions")
     ev.add_argument("--checkpoint", type=Path, help="ALM checkpoint for alm / alm-text (default: the shipped one)")
     ev.add_argument("--json", type=Path, dest="json_out", help="write the metrics to this JSON file")
+    ev.add_argument("--agent", action="store_true",
+                    help="run the whole agent loop per draw (planners: rules, alm) and report iterations, "
+                         "convergence and tool calls")
+    ev.add_argument("--max-steps", type=int, default=16, help="step cap of the loop with --agent (default: 16)")
 
 
 def _progress() -> Progress:
@@ -151,12 +156,46 @@ def _stats(root: Path) -> None:
     console.print(f"wrote {path}")
 
 
+def _eval_agent(args: argparse.Namespace) -> int:
+    from anchormix.model.evaluate import find_sessions, make_agent_planner, run_agent_protocol
+
+    names = [p.strip() for p in (args.planner or "rules,alm").split(",") if p.strip()]
+    factories = {name: make_agent_planner(name, args.checkpoint) for name in names}
+    sessions = find_sessions(args.sessions, None if args.split == "all" else args.split)[: args.limit]
+    with _progress() as progress:
+        task = progress.add_task("balancing", total=len(sessions))
+        result = run_agent_protocol(sessions, factories, args.draws, args.seed, args.max_steps,
+                                    lambda _: progress.advance(task))
+    title = (f"Agent loop on {args.sessions} split={args.split}: {len(sessions)} sessions x {args.draws} draws, "
+             f"seed {args.seed}, step cap {args.max_steps}")
+    table = Table(title=title, title_justify="left")
+    for column in ("planner", "final MAE (dB)", "median", "within 2 dB", "converged", "iterations", "tool calls",
+                   "invalid calls", "runs"):
+        table.add_column(column, justify="left" if column == "planner" else "right")
+    summaries = {name: result.summary(name) for name in names}
+    for name, m in summaries.items():
+        table.add_row(name, f"{m['mae_db']:.2f}", f"{m['median_db']:.2f}", f"{m['within_2db']:.0%}",
+                      f"{m['converged']:.0%}", f"{m['iterations']:.1f}", f"{m['tool_calls']:.1f}",
+                      str(m["invalid_calls"]), str(m["runs"]))
+    console.print(table)
+    console.print("iterations: planner calls per balance; tool calls: registry calls the planner chose "
+                  "(apply_gains, measure_masking, ...), listens not counted", style="dim")
+    if args.json_out:
+        body = {"sessions": len(sessions), "draws": args.draws, "seed": args.seed, "split": args.split,
+                "summary": summaries, "runs": result.runs}
+        args.json_out.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {args.json_out}")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
+    if args.agent:
+        return _eval_agent(args)
     from anchormix.model.evaluate import (CONVENTIONS_FILE, PLANNERS, conventions_table, find_sessions,
                                           make_alm, make_alm_text, make_conventions, predict_loudness,
                                           predict_none, predict_rules, run_protocol, summarise)
 
-    names = [p.strip() for p in args.planner.split(",") if p.strip()]
+    names = [p.strip() for p in (args.planner or "none,loudness,conventions,rules").split(",") if p.strip()]
     unknown = [p for p in names if p not in PLANNERS]
     if unknown:
         raise ValueError(f"--planner: unknown {unknown}; choose from {', '.join(PLANNERS)}")

@@ -134,6 +134,71 @@ def make_alm_text(checkpoint: Path | None = None) -> Predictor:
 PLANNERS = ("none", "loudness", "conventions", "rules", "alm", "alm-text")
 
 
+AGENT_PLANNERS = ("rules", "alm")
+
+
+@dataclass
+class AgentEvaluation:
+    """Agent-level numbers per planner: one record per (session, draw) run of the whole loop."""
+
+    runs: dict[str, list[dict]] = field(default_factory=dict)  # planner -> [{iterations, converged, ...}]
+
+    def summary(self, planner: str) -> dict[str, float]:
+        runs = self.runs.get(planner, [])
+        errors = [e for r in runs for e in r["errors"]]
+        return {**summarise(errors), "runs": len(runs),
+                "converged": float(np.mean([r["converged"] for r in runs])) if runs else 0.0,
+                "iterations": float(np.mean([r["iterations"] for r in runs])) if runs else 0.0,
+                "tool_calls": float(np.mean([r["tool_calls"] for r in runs])) if runs else 0.0,
+                "invalid_calls": int(sum(r["invalid_calls"] for r in runs))}
+
+
+def make_agent_planner(name: str, checkpoint: Path | None = None) -> Callable[[ToolContext], object]:
+    """A factory of fresh planners over a context (the ALM's weights are loaded once and shared)."""
+    if name == "rules":
+        return lambda ctx: RulePlanner()
+    if name == "alm":
+        from .planner import ALMPlanner
+
+        balancer = _balancer(checkpoint)
+        return lambda ctx: ALMPlanner(ctx, balancer=balancer)
+    raise ValueError(f"--agent --planner: unknown '{name}'; choose from {', '.join(AGENT_PLANNERS)}")
+
+
+def run_agent_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Callable[[ToolContext], object]],
+                       draws: int, seed: int, max_steps: int = 16,
+                       on_session: Callable[[Path], None] | None = None) -> AgentEvaluation:
+    """The AnchorBalance draws, each balanced by the whole agent loop (listen, plan, act ... finish)."""
+    result = AgentEvaluation()
+    for folder, _ in sessions:
+        session = load_session(folder)
+        base = ToolContext(session)
+        base.base_lufs, base.base_true_peak, base.base_bands
+        for draw in range(draws):
+            rng = _draw_rng(seed, folder.name, draw)
+            perturb = {n: float(rng.uniform(-PERTURB_DB, PERTURB_DB)) for n in session.names}
+            a = session.anchor
+            scored = [n for n in session.names if n != a and session.active[n]]
+            for name, factory in planners.items():
+                ctx = base.shifted(perturb)
+                graph = build_graph(factory(ctx), ctx, max_steps)
+                state = graph.invoke({"session_id": folder.name, "anchor": a, "planner": name,
+                                      "gains_db": {n: 0.0 for n in session.names}, "iteration": 0, "step": 0,
+                                      "status": "running", "reasons": {}, "messages": [], "trace": []},
+                                     {"recursion_limit": 4 * max_steps + 20})
+                gains = state["gains_db"]
+                trace = state["trace"]
+                result.runs.setdefault(name, []).append({
+                    "session": folder.name, "draw": draw, "status": state.get("status"),
+                    "converged": bool(state.get("converged")), "iterations": state.get("iteration", 0),
+                    "tool_calls": sum(1 for r in trace if r["node"] == "act"),
+                    "invalid_calls": sum(1 for r in trace if r["tool"] == "invalid_call"),
+                    "errors": [(gains[n] - gains[a]) + (perturb[n] - perturb[a]) for n in scored]})
+        if on_session:
+            on_session(folder)
+    return result
+
+
 @dataclass
 class Evaluation:
     planners: list[str]

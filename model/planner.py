@@ -84,8 +84,9 @@ class ALMPlanner:
 
     name = "alm"
 
-    def __init__(self, ctx: ToolContext, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
-        self.ctx, self.balancer = ctx, ALMBalancer(checkpoint)
+    def __init__(self, ctx: ToolContext, checkpoint: str | Path = DEFAULT_CHECKPOINT,
+                 balancer: ALMBalancer | None = None) -> None:
+        self.ctx, self.balancer = ctx, balancer or ALMBalancer(checkpoint)
 
     def plan(self, state: AgentState) -> Action | str:
         self.ctx.gains_db = dict(state.get("gains_db", {}))

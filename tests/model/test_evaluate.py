@@ -90,3 +90,23 @@ def test_features_keep_level_and_are_cached(demo_session_dir, tmp_path):
     again = cached_features(session, tmp_path)  # second call reads the cache (float16)
     assert np.allclose(again, mel, atol=0.1)
     assert (tmp_path / f"{demo_session_dir.name}.npz").exists()
+
+
+def test_the_agent_protocol_reports_iterations_convergence_and_tool_calls(corpus, tmp_path):
+    from anchormix.cli import main
+    from anchormix.model.evaluate import make_agent_planner, run_agent_protocol
+
+    sessions = find_sessions(corpus, "test")
+    result = run_agent_protocol(sessions, {"rules": make_agent_planner("rules")}, draws=2, seed=0, max_steps=16)
+    runs = result.runs["rules"]
+    assert len(runs) == 4 and all(r["converged"] and 1 <= r["iterations"] <= 16 for r in runs)
+    assert all(r["tool_calls"] >= 1 and r["invalid_calls"] == 0 for r in runs)
+    # The loop's final gains score like the one-shot rule predictor on the same draws.
+    one_shot = run_protocol(sessions, {"rules": predict_rules}, draws=2, seed=0)
+    assert result.summary("rules")["mae_db"] == pytest.approx(summarise(one_shot.errors["rules"])["mae_db"], abs=0.05)
+
+    out = tmp_path / "agent.json"
+    assert main(["eval", "--agent", "--sessions", str(corpus), "--planner", "rules", "--draws", "1",
+                 "--json", str(out)]) == 0
+    assert out.exists()
+    assert main(["eval", "--agent", "--sessions", str(corpus), "--planner", "loudness"]) == 2
