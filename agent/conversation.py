@@ -21,8 +21,10 @@ help     anything else: what it can do
 ======== ==================================================================
 
 :func:`parse_intent` reads intents with rules (keywords, stem names and role
-words, amounts in dB); it is the fallback when no intent model is loaded, and
-the slot filler (stems, amounts) either way. The conversation (gains, anchor,
+words, amounts in dB). With the intent model loaded (model/intents.py) both
+read every request: the rules decide when they recognise it, the model when
+they do not (:func:`combine`); without the model the rules decide alone. The
+rules fill the slots (stems, amounts, genre) either way. The conversation (gains, anchor,
 proposal, undo history, transcript) is kept in the session's
 ``checkpoint.sqlite`` beside the agent's own checkpoints, so reopening the same
 session with the same output folder picks it up again.
@@ -49,7 +51,7 @@ from .planners import CONVERGENCE_DB, make_planner
 from .runner import session_id
 from .state import AgentState
 
-__all__ = ["INTENTS", "Intent", "Reply", "Conversation", "parse_intent", "find_stems", "HELP"]
+__all__ = ["INTENTS", "Intent", "Reply", "Conversation", "parse_intent", "find_stems", "combine", "HELP"]
 
 INTENTS = ("balance", "apply", "anchor", "nudge", "why", "masking", "undo", "redo", "genre", "levels", "export", "help")
 
@@ -181,6 +183,13 @@ def parse_intent(text: str, names: list[str], roles: dict[str, str]) -> Intent:
     return Intent("help")
 
 
+def combine(parsed: Intent, model_kind: str | None) -> Intent:
+    """The rules' reading where they recognise the request, else the model's (README: 97.8 % vs 91.3 / 93.5 %)."""
+    if model_kind is None or model_kind not in INTENTS or parsed.kind != "help" or parsed.value:
+        return parsed
+    return dataclasses.replace(parsed, kind=model_kind)
+
+
 class ConversationStore:
     """The conversation's state as one JSON row in ``checkpoint.sqlite`` (table ``conversation``)."""
 
@@ -289,11 +298,7 @@ class Conversation:
         parsed = parse_intent(text, self.session.names, self.session.roles)
         if parsed.kind == "anchor" and parsed.value == self.anchor and parsed.then_balance:
             parsed = Intent("balance")  # "balance against the bass" when the bass already is the anchor
-        if self.intent_model is not None:
-            kind = self.intent_model(text)
-            if kind != parsed.kind and kind in INTENTS:
-                parsed = dataclasses.replace(parsed, kind=kind)
-        return parsed
+        return combine(parsed, self.intent_model(text) if self.intent_model is not None else None)
 
     def handle(self, text: str, on_step: Callable[[dict], None] | None = None) -> Reply:
         """Answer one message; never raises for a request it cannot serve (it says so instead)."""
@@ -372,6 +377,10 @@ class Conversation:
         return "Applied: " + ", ".join(f"{n} {v:+.1f} dB" for n, v in changes.items()) + ".", True
 
     def _do_nudge(self, intent, trace, on_step):
+        if not intent.stems:
+            return f"Which stem? These are: {', '.join(self.session.names)}.", False
+        if intent.amount_db is None:
+            intent = dataclasses.replace(intent, amount_db=2.0)
         changes = {n: float(intent.amount_db) for n in intent.stems}
         if self.anchor in changes and len(changes) > 1:
             changes.pop(self.anchor)  # "everything louder but the anchor" keeps the anchor still
@@ -388,6 +397,8 @@ class Conversation:
                          for n, c in changes.items()) + ".", True
 
     def _do_anchor(self, intent, trace, on_step):
+        if not intent.value:
+            return f"Which stem should be the anchor? These are: {', '.join(self.session.names)}.", False
         new = intent.value
         changed = new != self.anchor
         if not changed:

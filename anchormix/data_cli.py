@@ -57,9 +57,12 @@ def add_parsers(sub) -> None:
 
     tr = sub.add_parser("train", help="train the ALM on a corpus (Accelerate; CPU or GPU)",
                         epilog="examples:\n  anchormix train --config model/conf/alm_cpu.yaml\n"
-                               "  anchormix train --config model/conf/alm_cpu.yaml --steps 20 --out /tmp/alm\n",
+                               "  anchormix train --config model/conf/alm_cpu.yaml --steps 20 --out /tmp/alm\n"
+                               "  anchormix train --intents\n",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    tr.add_argument("--config", type=Path, required=True, help="YAML training config (model/conf/...)")
+    tr.add_argument("--config", type=Path, help="YAML training config of the ALM (model/conf/...)")
+    tr.add_argument("--intents", action="store_true",
+                    help="train the conversation's intent head instead (model/intents.py; ~1 min on CPU)")
     tr.add_argument("--steps", type=int, help="override the config's steps")
     tr.add_argument("--out", help="override the config's output folder")
 
@@ -259,8 +262,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command == "eval":
         return _eval(args)
+    if args.command == "train" and args.intents:
+        from anchormix.model.intents import DEFAULT_INTENT_CHECKPOINT, train_intents
+
+        out = Path(args.out) / "intent.safetensors" if args.out else DEFAULT_INTENT_CHECKPOINT
+        train_intents(out, log=lambda line: console.print(line, highlight=False))
+        console.print(f"wrote {out}")
+        return 0
     if args.command == "train":
         from anchormix.model.train import TrainConfig, train
+
+        if args.config is None:
+            raise ValueError("train: give --config model/conf/<name>.yaml (the ALM) or --intents")
 
         config = TrainConfig.from_yaml(args.config)
         config.steps = args.steps or config.steps

@@ -1,0 +1,42 @@
+"""The shipped intent head: SmolLM2 features + a linear head, combined with the rule reader."""
+
+import pytest
+
+from anchormix.agent.conversation import Conversation, combine, parse_intent
+from anchormix.model.intents import DEFAULT_INTENT_CHECKPOINT, EVAL_ROLES, HELD_OUT, IntentModel, paraphrases
+
+
+@pytest.fixture(scope="module")
+def model():
+    assert DEFAULT_INTENT_CHECKPOINT.exists() and DEFAULT_INTENT_CHECKPOINT.stat().st_size < 1 << 20
+    return IntentModel.load()
+
+
+def test_held_out_phrasings_are_read_better_with_the_model_than_by_rules_alone(model):
+    held = paraphrases(HELD_OUT, seed=1)
+    names = list(EVAL_ROLES)
+    rules = [parse_intent(t, names, EVAL_ROLES) for t, _ in held]
+    both = [combine(r, model(t)) for r, (t, _) in zip(rules, held)]
+    rules_acc = sum(r.kind == i for r, (_, i) in zip(rules, held)) / len(held)
+    both_acc = sum(r.kind == i for r, (_, i) in zip(both, held)) / len(held)
+    assert both_acc >= 0.9 and both_acc > rules_acc
+
+
+def test_the_model_reads_what_the_rules_miss_in_a_conversation(model, demo_session_dir, tmp_path):
+    chat = Conversation(demo_session_dir, tmp_path, intent_model=model)
+    assert parse_intent("justify the vocals", chat.session.names, chat.session.roles).kind == "help"
+    chat.handle("balance")
+    chat.handle("apply")
+    reply = chat.handle("justify the vocals")
+    assert reply.intent.kind == "why" and "vocals: moved +" in reply.text
+    assert chat.handle("add reverb to the vocals").intent.kind == "help"  # the rules' honest no stands
+
+
+def test_a_checkpoint_for_other_intents_is_refused(tmp_path):
+    from safetensors.torch import save_file
+    import torch
+
+    bad = tmp_path / "intent.safetensors"
+    save_file({"weight": torch.zeros(3, 576), "bias": torch.zeros(3)}, str(bad), metadata={"intents": '["a","b","c"]'})
+    with pytest.raises(ValueError, match="other intents"):
+        IntentModel.load(bad)
