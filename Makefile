@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench screenshot venv clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loudness.py
+	$(BIN)/python benchmarks/alm.py
+
+# The README's screenshot of the chat app (SVG), on the demo session.
+screenshot: $(STAMP)
+	test -f out/demo/session-pop-seed0/session.json || $(BIN)/anchormix demo
+	$(BIN)/anchormix chat out/demo/session-pop-seed0 --out out/screenshot --fresh --rules-only \
+	  --screenshot docs/chat.svg --say "balance everything against the bass" --say apply \
+	  --say "why did you turn the vocals up?"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -302,7 +302,11 @@ class Conversation:
 
     def handle(self, text: str, on_step: Callable[[dict], None] | None = None) -> Reply:
         """Answer one message; never raises for a request it cannot serve (it says so instead)."""
-        intent = self.intent(text)
+        return self.run(self.intent(text), text, on_step)
+
+    def run(self, intent: Intent, said: str | None = None, on_step: Callable[[dict], None] | None = None) -> Reply:
+        """Carry out ``intent`` (from words, or from a key in the app: ``said`` is then a note of the key)."""
+        text = said if said is not None else f"[{intent.kind}{' ' + intent.value if intent.value else ''}]"
         trace: list[dict[str, Any]] = []
         try:
             answer, changed = getattr(self, f"_do_{intent.kind}")(intent, trace, on_step)
@@ -361,7 +365,7 @@ class Conversation:
         lines = [f"Against the {self.anchor} I would move ({final.get('status')} after {final.get('iteration')} steps):"]
         for n in sorted(self.proposal, key=lambda k: -abs(self.proposal[k])):
             lines.append(f"- {n} {self.proposal[n]:+.1f} dB" + (f": {self.reasons[n]}" if n in self.reasons else ""))
-        lines.append("Say \"apply\" (or press a) to apply it.")
+        lines.append("Say \"apply\" to apply it (F2 in the chat app).")
         return "\n".join(lines), False
 
     def _do_apply(self, intent, trace, on_step):

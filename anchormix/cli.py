@@ -40,6 +40,15 @@ EPILOG_TRACE = """examples:
   anchormix trace mixes/song1/trace.jsonl --tool apply_gains
   anchormix trace mixes/song1/trace.jsonl --step 3 --json
 """
+EPILOG_CHAT = """examples:
+  anchormix chat out/demo/session-pop-seed0
+  anchormix chat songs/song1 --anchor kick --out mixes
+  anchormix chat out/demo/session-pop-seed0 --screenshot docs/chat.svg --say "balance" --say "apply"
+
+Type requests ("balance", "vocals a bit louder", "why did you cut the keys?", "what's masking the vocal?",
+"undo", "use the kick as anchor", "export the mix"); F2 apply, F3 undo, F4 redo, F5 anchor, F6 export,
+F7 trace, Ctrl+Q quit. Reopening the same session with the same --out resumes the conversation.
+"""
 EPILOG_MEASURE = """examples:
   anchormix measure path/to/session
   anchormix measure path/to/session --anchor kick --json levels.json
@@ -121,7 +130,34 @@ def _demo(args: argparse.Namespace) -> int:
     console.print(before_after_table(result))
     console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl)")
     console.print(f"see why each gain was chosen: [bold]anchormix trace {result.files['trace.jsonl']}[/]")
+    console.print(f"mix it by conversation: [bold]{_invocation()} chat {folder}[/]  (F2 apply, F3 undo, Ctrl+Q quit)")
     return 0
+
+
+def _invocation() -> str:
+    """The command that ran us (``make demo`` runs .venv/bin/anchormix), so the hint works when pasted."""
+    return sys.argv[0] if Path(sys.argv[0]).name == "anchormix" else "anchormix"
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from anchormix.agent.planners import check_planner
+    from anchormix.tui.app import ChatApp
+
+    check_planner(args.planner)
+    app = ChatApp(args.session, args.out, args.anchor, args.planner, intent_model=not args.rules_only,
+                  resume=not args.fresh)
+    if args.screenshot:
+        from anchormix.tui.screenshot import screenshot
+
+        try:
+            cols, rows = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise ValueError(f"--size: expected COLSxROWS such as 120x40, got '{args.size}'") from None
+        path = screenshot(app, args.screenshot, args.say, (cols, rows))
+        console.print(f"wrote {path}")
+        return 0
+    app.run()
+    return app.return_code or 0
 
 
 def before_after_table(result) -> Table:
@@ -264,6 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("session", type=Path, help="session folder (audio files + optional session.json)")
     measure.add_argument("--anchor", help="stem to balance against (default: session.json, else the bass stem)")
     measure.add_argument("--json", type=Path, dest="json_out", help="also write the measurements to this JSON file")
+    chat = sub.add_parser("chat", help="mix a session by conversation in a terminal app (Textual)",
+                          epilog=EPILOG_CHAT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    chat.add_argument("session", type=Path, help="session folder")
+    chat.add_argument("--anchor", help="stem to balance against (default: the conversation's, session.json, else the bass)")
+    chat.add_argument("--out", type=Path, default=Path("out/chat"),
+                      help="output folder; exports and the conversation go to OUT/<session>/ (default: out/chat)")
+    chat.add_argument("--planner", default="rules", help="planner for \"balance\": rules or alm (default: rules)")
+    chat.add_argument("--rules-only", action="store_true", help="read requests with the rules alone (no intent model)")
+    chat.add_argument("--fresh", action="store_true", help="start a new conversation instead of resuming")
+    chat.add_argument("--screenshot", type=Path, help="run headless, say each --say, write an SVG screenshot, exit")
+    chat.add_argument("--say", action="append", default=[], help="with --screenshot: a message to send (repeatable)")
+    chat.add_argument("--size", default="120x40", help="with --screenshot: terminal size COLSxROWS (default: 120x40)")
     data_cli.add_parsers(sub)
     return parser
 
@@ -279,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             return _balance(args)
         if args.command == "trace":
             return _trace(args)
+        if args.command == "chat":
+            return _chat(args)
         if args.command in ("data", "eval", "train"):
             return data_cli.run(args)
     except ValueError as err:
