@@ -46,6 +46,7 @@ from anchormix.tools.audio import check_output_path
 from anchormix.tools.demo import GENRES
 
 from .advice import gains_vs_anchor
+from .checkpoint import open_checkpoint
 from .graph import MAX_STEPS, build_graph
 from .planners import CONVERGENCE_DB, make_planner
 from .runner import session_id
@@ -202,21 +203,25 @@ class ConversationStore:
         return conn
 
     def load(self) -> tuple[dict | None, str | None]:
-        """The saved state, or None; and a notice when the database could not be read (it is moved aside)."""
-        if not self.path.exists():
-            return None, None
+        """The saved state, or None; and a notice when the database was unreadable (it is set aside)."""
+        conn, notice = open_checkpoint(self.path)
         try:
-            with self._connect() as conn:
+            with conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS conversation (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT)")
                 row = conn.execute("SELECT state FROM conversation WHERE id = 1").fetchone()
-            return (json.loads(row[0]) if row else None), None
-        except (sqlite3.DatabaseError, json.JSONDecodeError, TypeError) as err:
-            aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
-            self.path.replace(aside)
-            return None, f"{self.path}: unreadable checkpoint ({err}); moved to {aside.name}, starting fresh"
+            return (json.loads(row[0]) if row else None), notice
+        except (json.JSONDecodeError, TypeError) as err:
+            return None, f"{self.path}: the saved conversation is unreadable ({err}); starting fresh"
+        finally:
+            conn.close()
 
     def save(self, state: dict) -> None:
-        with self._connect() as conn:  # one transaction: the row is the old state or the new one, never half
-            conn.execute("INSERT OR REPLACE INTO conversation (id, state) VALUES (1, ?)", (json.dumps(state),))
+        conn = self._connect()
+        try:
+            with conn:  # one transaction: the row is the old state or the new one, never half
+                conn.execute("INSERT OR REPLACE INTO conversation (id, state) VALUES (1, ?)", (json.dumps(state),))
+        finally:
+            conn.close()
 
 
 class Conversation:

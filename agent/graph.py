@@ -54,6 +54,18 @@ def _summary(result: Any, limit: int = 600) -> Any:
     return result if len(text) <= limit else text[:limit] + "..."
 
 
+def _tidy(action: Action) -> Action:
+    """An action whose free-text fields are text and whose reasons map stems to text (arguments are the registry's)."""
+    tidy = dict(action)
+    for key in ("rationale", "advice"):
+        if key in tidy and not isinstance(tidy[key], str):
+            tidy[key] = str(tidy[key])
+    reasons = tidy.get("reasons")
+    if reasons is not None:
+        tidy["reasons"] = {str(k): str(v) for k, v in reasons.items()} if isinstance(reasons, dict) else {}
+    return Action(**tidy)
+
+
 def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, checkpointer=None):
     """Compile the loop for one session: ``ctx`` holds its audio, the state its gains."""
 
@@ -114,6 +126,7 @@ def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, 
                     action = parse_tool_call(raw)
                 if not isinstance(action, dict) or not isinstance(action.get("tool"), str):
                     raise TypeError(f"a planner must return an action with a 'tool' name, got {action!r}")
+                action = _tidy(action)
             except ToolCallError as err:
                 return invalid_call(state, update, raw, str(err), started)
             except Exception as err:  # a planner bug must end the balance cleanly, not crash it
@@ -121,7 +134,8 @@ def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, 
                 update["status"] = "planner error"
         tool = action.get("tool")
         if tool == "apply_gains":
-            changes = (action.get("arguments") or {}).get("changes_db")
+            arguments = action.get("arguments")
+            changes = arguments.get("changes_db") if isinstance(arguments, dict) else None
             numeric = isinstance(changes, dict) and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in changes.values())
             largest = max((abs(v) for v in changes.values()), default=0.0) if numeric else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from anchormix.tools import ToolContext, load_session
 from anchormix.tools.audio import check_output_path, write_text_atomic
 
 from .advice import gains_vs_anchor
+from .checkpoint import open_checkpoint
 from .graph import MAX_STEPS, build_graph
 from .planners import Planner, make_planner
 from .state import AgentState
@@ -43,6 +43,7 @@ class BalanceResult:
     lu_vs_anchor_after: dict[str, float | None]
     advice: str
     error_db: dict[str, float] | None = None  # mean |error| vs. the reference balance, before/after
+    notice: str | None = None  # e.g. an unreadable checkpoint that was set aside
     reference_lu: dict[str, float] | None = None
     files: dict[str, str] = field(default_factory=dict)
 
@@ -89,17 +90,23 @@ def balance_session(
     ctx = ToolContext(session, out_dir=out_dir)
     planner = make_planner(planner, ctx) if isinstance(planner, str) else planner
     config = {"configurable": {"thread_id": sid}, "recursion_limit": 4 * max_steps + 20}
-    with sqlite3.connect(out_dir / "checkpoint.sqlite", check_same_thread=False) as conn:
+    conn, notice = open_checkpoint(out_dir / "checkpoint.sqlite")
+    with conn:
         saver = SqliteSaver(conn)
         graph = build_graph(planner, ctx, max_steps, saver)
-        snapshot = graph.get_state(config)
-        previous = snapshot.values
+        try:
+            snapshot = graph.get_state(config)
+            previous = snapshot.values
+        except Exception as err:  # a readable database holding a checkpoint that is not: start this session over
+            saver.delete_thread(sid)
+            snapshot, previous = None, {}
+            notice = f"{out_dir / 'checkpoint.sqlite'}: the saved run could not be read ({type(err).__name__}); started fresh"
         same_run = bool(previous) and all(
             previous.get(k) == v for k, v in
             (("fingerprint", session.fingerprint()), ("anchor", session.anchor), ("planner", planner.name))
         )
         keep = same_run and not fresh
-        resumed = keep and bool(snapshot.next)  # interrupted mid-run (a finished run is just re-reported)
+        resumed = keep and bool(snapshot and snapshot.next)  # interrupted mid-run (a finished run is just re-reported)
         if previous and not keep:
             saver.delete_thread(sid)  # another anchor, planner or changed audio: start over
         inputs = None if keep else AgentState(
@@ -139,7 +146,7 @@ def balance_session(
         "reference_error_db": error,
         "trim_db": (final.get("render") or {}).get("trim_db"),
     }
-    write_text_atomic(paths["gains.json"], json.dumps(report, indent=2) + "\n", protected)
+    write_text_atomic(paths["gains.json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n", protected)
     write_text_atomic(paths["advice.md"], final["advice"], protected)
     _write_trace(paths["trace.jsonl"], final.get("trace", []), protected)
     return BalanceResult(
@@ -148,4 +155,5 @@ def balance_session(
         lu_vs_anchor_before=before, lu_vs_anchor_after=after, advice=final["advice"], error_db=error,
         reference_lu=session.reference_lu,
         files={k: str(v) for k, v in paths.items()},
+        notice=notice,
     )

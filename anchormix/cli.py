@@ -105,6 +105,8 @@ def _measure(session_path: Path, anchor: str | None, json_out: Path | None) -> i
     )
     if session.ignored_files:
         console.print(f"[dim]ignored (not audio): {', '.join(session.ignored_files)}[/]")
+    for warning in session.warnings:
+        console.print(f"[yellow]note:[/] {warning}", highlight=False)
     console.print(levels_table(levels, session.reference_lu))
     console.print(masking_table(masking))
     if json_out:
@@ -188,6 +190,8 @@ def _balance_one(job: tuple) -> tuple[str, object]:
         return "ok", balance_session(path, out, planner, anchor, max_steps, fresh, step_delay_s=delay)
     except ValueError as err:
         return "error", str(err)
+    except OSError as err:  # full or read-only disk: the path and the reason
+        return "error", f"{err.filename or path}: {err.strerror or err}"
     except Exception as err:  # a bug must not take the other sessions down
         return "error", f"{path}: internal error ({type(err).__name__}: {err})"
 
@@ -241,6 +245,8 @@ def _summary(sessions: list[Path], outcomes: dict, out: Path) -> int:
         moves = sorted(((n, g) for n, g in value.gains_vs_anchor_db.items() if abs(g) >= 0.05), key=lambda m: -abs(m[1]))
         error = f"{value.error_db['before']:.1f} -> {value.error_db['after']:.1f} dB" if value.error_db else "-"
         status = value.status + (" (resumed)" if value.resumed else "")
+        if value.notice:
+            errors.print(f"[yellow]note:[/] {value.notice}", highlight=False, soft_wrap=True)
         table.add_row(path.name, status, str(value.iterations), ", ".join(f"{n} {g:+.1f}" for n, g in moves[:3]) or "none", error)
     console.print(table)
     for problem in problems:
@@ -334,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         return 2
+    except OSError as err:  # a full or read-only disk, a vanished folder: one line, the path and the reason
+        where = f"{err.filename}: " if err.filename else ""
+        errors.print(f"[bold red]error:[/] {where}{err.strerror or err}", highlight=False, soft_wrap=True)
+        return 1
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130

@@ -10,10 +10,11 @@ which never exposes a half-written file and refuses to overwrite a source stem.
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 from pedalboard.io import AudioFile
@@ -21,6 +22,7 @@ from pedalboard.io import AudioFile
 __all__ = [
     "AUDIO_EXTENSIONS",
     "MIN_DURATION_S",
+    "AudioInfo",
     "probe_audio",
     "read_audio",
     "to_stereo",
@@ -46,14 +48,48 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
 MIN_DURATION_S = 0.4
 
 
-def probe_audio(path: str | Path) -> int:
-    """Native sample rate of ``path`` from its header; ``ValueError`` naming the file if it is not audio."""
+class AudioInfo(NamedTuple):
+    sample_rate: int
+    frames: int
+    channels: int
+
+
+def _check_wav_length(path: Path) -> None:
+    """A WAV whose data chunk declares more bytes than the file holds is truncated: say so, do not pad it."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return  # not a RIFF WAV (or too short for one): the decoder decides
+        if head[:4] == b"RF64":
+            return  # 64-bit sizes live in the ds64 chunk; the decoder checks them
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"data":
+                available = size - offset - 8
+                if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > available:
+                    raise ValueError(f"{path}: truncated WAV: the header declares {chunk_size} bytes of audio but "
+                                     f"only {available} follow")
+                return
+            offset += 8 + chunk_size + (chunk_size & 1)
+
+
+def probe_audio(path: str | Path) -> AudioInfo:
+    """Sample rate, length and channels of ``path`` from its header; ``ValueError`` naming the file if it is not audio."""
     path = Path(path)
-    if path.is_file() and path.stat().st_size == 0:
+    if path.is_symlink() and not path.exists():
+        raise ValueError(f"{path}: symbolic link to {os.readlink(path)}, which does not exist")
+    if not path.is_file():
+        raise ValueError(f"{path}: not a file")
+    if path.stat().st_size == 0:
         raise ValueError(f"{path}: file is empty (0 bytes)")
+    if path.suffix.lower() == ".wav":
+        _check_wav_length(path)
     try:
         with AudioFile(str(path)) as f:
-            return int(round(f.samplerate))
+            return AudioInfo(int(round(f.samplerate)), int(f.frames), int(f.num_channels))
     except Exception as err:
         raise ValueError(f"{path}: cannot decode as audio ({err})") from None
 
@@ -69,6 +105,8 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
         raise ValueError(f"{path}: not a file")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: file is empty (0 bytes)")
+    if path.suffix.lower() == ".wav":
+        _check_wav_length(path)
     try:
         with AudioFile(str(path)) as f:
             native_rate = int(round(f.samplerate))
@@ -135,15 +173,21 @@ def atomic_path(path: str | Path, protected: list[Path] | tuple[Path, ...] = ())
     The temp name ends in the target's suffix, so format-sniffing writers still work.
     """
     path = check_output_path(path, protected)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+        os.close(fd)
+    except OSError as err:  # read-only disk, a file where a folder should be: name the output
+        raise OSError(err.errno, f"cannot write here ({err.strerror})", str(path)) from None
     try:
         yield Path(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
+    except OSError as err:  # a full disk mid-write: the temp file goes, the old output (if any) stays
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(err.errno, f"writing failed ({err.strerror}); nothing was replaced", str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class Session:
     # Reference balance (LU relative to the anchor) when the session records one.
     reference_lu: dict[str, float] | None = None
     ignored_files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # loadable, but worth a look (DC offset, clipping)
 
     @property
     def names(self) -> list[str]:
@@ -155,7 +157,8 @@ def load_session(path: str | Path, anchor: str | None = None) -> Session:
     for item in sorted(path.iterdir()):
         if item.name.startswith(".") or item.name == SESSION_FILE:
             continue
-        (files if item.suffix.lower() in AUDIO_EXTENSIONS and item.is_file() else ignored).append(item)
+        audio_name = item.suffix.lower() in AUDIO_EXTENSIONS
+        (files if audio_name and (item.is_file() or item.is_symlink()) else ignored).append(item)
     if not files:
         raise ValueError(f"{path}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in the session folder")
     by_name: dict[str, Path] = {}
@@ -164,13 +167,17 @@ def load_session(path: str | Path, anchor: str | None = None) -> Session:
             raise ValueError(f"{file}: stem name '{file.stem}' is also used by {by_name[file.stem].name}")
         by_name[file.stem] = file
 
-    rates = Counter(probe_audio(f) for f in files)
+    infos = {f: probe_audio(f) for f in files}
+    rates = Counter(i.sample_rate for i in infos.values())
     sample_rate = max(rates, key=lambda r: (rates[r], r))
-    stems, channels = {}, {}
+    _check_memory(path, {f: i.frames * sample_rate / i.sample_rate for f, i in infos.items()}, sample_rate)
+    stems, channels, active, warnings = {}, {}, {}, []
     for name, file in by_name.items():
         audio, _ = read_audio(file, sample_rate)
         channels[name] = audio.shape[0]
         stems[name] = to_stereo(audio, file)
+        active[name] = _audible(stems[name])  # before padding: the pad's step is not the stem's sound
+        warnings += _warnings(file, stems[name])
     length = max(a.shape[1] for a in stems.values())
     stems = {n: np.pad(a, ((0, 0), (0, length - a.shape[1]))) for n, a in stems.items()}
 
@@ -187,14 +194,60 @@ def load_session(path: str | Path, anchor: str | None = None) -> Session:
         anchor="",
         genre=meta.get("genre", "unknown"),
         files=by_name,
-        active={n: bool(np.abs(a).max() > _SILENCE_PEAK) for n, a in stems.items()},
+        active=active,
         source_channels=channels,
         reference_lu={k: float(v) for k, v in meta["reference_lu"].items()} if "reference_lu" in meta else None,
         ignored_files=[i.name for i in ignored],
+        warnings=warnings,
     )
     session.anchor = anchor or meta.get("anchor") or _default_anchor(session)
     _check_anchor(session, session.anchor, json_path if "anchor" in meta and not anchor else path)
     return session
+
+
+def _audible(audio: np.ndarray) -> bool:
+    """Anything but digital silence or a constant (DC) level: what a listener could hear."""
+    return bool(np.abs(audio - audio.mean(axis=1, keepdims=True)).max() > _SILENCE_PEAK)
+
+
+def _warnings(file: Path, audio: np.ndarray) -> list[str]:
+    found = []
+    dc = float(np.abs(audio.mean(axis=1)).max())
+    if dc > 0.01:
+        found.append(f"{file.name}: DC offset {dc:.2f} of full scale" + ("" if _audible(audio) else "; nothing audible, "
+                                                                            "treated as silent"))
+    clipped = float((np.abs(audio) >= 0.9999).mean())
+    if clipped > 0.001:
+        found.append(f"{file.name}: {clipped:.1%} of samples at full scale (clipped in the source)")
+    return found
+
+
+def max_session_bytes() -> int:
+    """The memory bound of one session's audio (``ANCHORMIX_MAX_MEMORY_GB``, default 8 GB)."""
+    raw = os.environ.get("ANCHORMIX_MAX_MEMORY_GB", "8")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"ANCHORMIX_MAX_MEMORY_GB: expected a number of GB, got '{raw}'") from None
+    return int(value * 1e9)
+
+
+def _check_memory(path: Path, frames: dict[Path, float], sample_rate: int) -> None:
+    """Refuse, before decoding, a session whose stems would not fit the memory bound.
+
+    Every stem is held as float32 stereo at the session rate, padded to the
+    longest stem: 8 bytes per frame per stem. Measuring and rendering take
+    about as much again, so the bound applies to the decoded stems alone.
+    """
+    longest = max(frames.values())
+    need = int(longest * 8 * len(frames))
+    bound = max_session_bytes()
+    if need > bound:
+        biggest = max(frames, key=frames.get)
+        raise ValueError(
+            f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; {len(frames)} stems that long need "
+            f"{need / 1e9:.1f} GB in memory as float32 stereo (8 bytes per frame per stem), over the "
+            f"{bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
 
 
 def _default_anchor(session: Session) -> str:
