@@ -32,6 +32,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loudness.py
 	$(BIN)/python benchmarks/alm.py
+	$(BIN)/python benchmarks/soak.py
 
 # The README's screenshot of the chat app (SVG), on the demo session.
 screenshot: $(STAMP)
