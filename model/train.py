@@ -10,6 +10,7 @@ The same loop runs unchanged on a GPU (Accelerate picks the device).
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -41,6 +42,8 @@ class TrainConfig:
     valid_draws: int = 40
     seed: int = 0
     threads: int = 2
+    schedule: str = "constant"  # or "cosine": linear warm-up over warmup_steps, then cosine decay to 10 %
+    warmup_steps: int = 0
     model: dict = field(default_factory=dict)
 
     @classmethod
@@ -56,6 +59,8 @@ class TrainConfig:
             raise ValueError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")
         config = cls(**data)
         ALMConfig.from_dict(config.model)  # validate the model block too
+        if config.schedule not in ("constant", "cosine"):
+            raise ValueError(f"{path}: schedule must be 'constant' or 'cosine', got '{config.schedule}'")
         return config
 
 
@@ -125,6 +130,16 @@ def _validate(alm: ALM, sessions: list[CorpusSession], count: int, seed: int, cf
     return float(np.mean(errors))
 
 
+def lr_factor(config: TrainConfig, step: int) -> float:
+    """Learning-rate multiplier at optimiser step ``step`` (0-based)."""
+    if config.schedule == "constant":
+        return 1.0
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | None = None) -> dict:
     """Run the configured training; returns the run's summary (also written to ``out/train.json``)."""
     from accelerate import Accelerator
@@ -146,7 +161,8 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
     optimiser = torch.optim.AdamW([{"params": own, "lr": config.lr}, {"params": lora, "lr": config.lora_lr}],
                                   weight_decay=0.01)
     accelerator = Accelerator(gradient_accumulation_steps=config.draws_per_step, cpu=not torch.cuda.is_available())
-    alm, optimiser = accelerator.prepare(alm, optimiser)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(config, step))
+    alm, optimiser, scheduler = accelerator.prepare(alm, optimiser, scheduler)
     history = []
     alm.train()
     for step in range(1, config.steps + 1):
@@ -157,6 +173,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
                 loss, mae = draw_loss(accelerator.unwrap_model(alm), draw, config.lm_weight)
                 accelerator.backward(loss)
                 optimiser.step()
+                scheduler.step()
                 optimiser.zero_grad()
                 maes.append(mae)
         record = {"step": step, "train_mae_db": round(float(np.mean(maes)), 3),
