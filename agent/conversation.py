@@ -278,9 +278,8 @@ class Conversation:
         self.notice = f"resumed the conversation ({len(self.transcript) // 2} earlier requests)"
 
     def _set_anchor(self, name: str) -> None:
-        self.session = dataclasses.replace(self.session, anchor=name)
+        self.session = dataclasses.replace(self.session, anchor=name)  # planners read the anchor from the state
         self.ctx.session = self.session
-        self._planner = None
 
     def _change(self, gains: dict[str, float] | None = None, anchor: str | None = None) -> None:
         self.undo_stack.append(self._snapshot())
@@ -482,7 +481,8 @@ class Conversation:
         if intent.value is None:
             return f"Which genre? I know {', '.join(sorted(GENRES))}.", False
         self.genre = intent.value
-        self._planner = None
+        if self.planner_name == "rules":
+            self._planner = None  # its targets follow the genre
         return f"Genre set to {self.genre}; the next balance uses its conventions.", False
 
     def _do_levels(self, intent, trace, on_step):

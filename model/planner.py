@@ -95,8 +95,10 @@ class ALMPlanner:
             return Action(tool=FINISH, rationale="the model proposes no further moves")
         anchor = self.ctx.session.anchor
         levels = state["measurements"]["loudness"]["stems"]
-        reasons = {n: f"was {levels[n]['lu_vs_anchor']:+.1f} LU against the {anchor}; the model hears it at "
-                      f"{levels[n]['lu_vs_anchor'] + g:+.1f} LU" for n, g in moves.items()}
+        start = state.get("initial_lu_vs_anchor") or {}
+        # The reason covers the whole balance (the graph keeps the latest reason per stem), not this step alone.
+        reasons = {n: f"was {start.get(n, levels[n]['lu_vs_anchor']):+.1f} LU against the {anchor}; the model "
+                      f"puts it at {levels[n]['lu_vs_anchor'] + g:+.1f} LU" for n, g in moves.items()}
         # The model's call goes to the graph as JSON text, validated against the registry like any model output.
         return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,
                                        rationale="model: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))

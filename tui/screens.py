@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -41,7 +42,7 @@ class AnchorPicker(ModalScreen[str | None]):
 class ErrorScreen(Screen):
     """What the app shows instead of a traceback when a session cannot be opened."""
 
-    BINDINGS = [("q", "app.quit", "Quit"), ("escape", "app.quit", "Quit")]
+    BINDINGS = [("q", "leave", "Quit"), ("escape", "leave", "Quit"), ("ctrl+q", "leave", "Quit")]
 
     def __init__(self, title: str, message: str) -> None:
         super().__init__()
@@ -53,3 +54,6 @@ class ErrorScreen(Screen):
             yield Static(self.message, id="error-message", markup=False)
             yield Static("Nothing was written and your files are untouched. Press q to quit.", id="error-hint")
         yield Footer()
+
+    def action_leave(self) -> None:
+        self.app.exit(return_code=2, message=Text(f"error: {self.message}"))  # the CLI exits 2, as for bad input

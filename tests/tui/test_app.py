@@ -111,4 +111,5 @@ async def test_a_bad_session_shows_an_error_screen(tmp_path):
         text = str(app.screen.query_one("#error-message").render())
         assert "vocals.wav" in text
         await pilot.press("q")
+    assert app.return_code == 2  # `anchormix chat` exits 2, as for any bad input
     assert not (tmp_path / "out").exists()  # nothing written for a session that did not open
