@@ -14,7 +14,8 @@
 - A planner may answer with JSON text (a language model's tool call): it is
   validated against the registry's schemas first; an invalid call is recorded
   as ``invalid_call`` in the trace, handed back to the planner, and never run
-  (three in a row end the balance with status "invalid tool calls").
+  (three in a row end the balance with status "invalid tool calls"); repeating a call
+  that just failed ends it with status "stuck" instead of running into the step cap.
 - ``finish`` renders the mix and writes the advice into the state.
 
 Every node returns a partial update and appends one trace record.
@@ -132,6 +133,11 @@ def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, 
             except Exception as err:  # a planner bug must end the balance cleanly, not crash it
                 action = Action(tool=FINISH, rationale=f"planner failed: {type(err).__name__}: {err}")
                 update["status"] = "planner error"
+        last = (state.get("messages") or [{}])[-1]
+        if (last.get("error") and action.get("tool") == last.get("tool")
+                and (action.get("arguments") or {}) == (last.get("arguments") or {})):
+            action = Action(tool=FINISH, rationale=f"the planner repeated a call that just failed ({last['error']})")
+            update["status"] = "stuck"
         tool = action.get("tool")
         if tool == "apply_gains":
             arguments = action.get("arguments")

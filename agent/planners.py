@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from .state import FINISH, Action, AgentState
 
-__all__ = ["Planner", "RulePlanner", "ScriptedPlanner", "ROLE_TARGETS_LU", "make_planner", "PLANNERS"]
+__all__ = ["Planner", "RulePlanner", "ScriptedPlanner", "ROLE_TARGETS_LU", "make_planner", "PLANNERS", "clamp_move"]
 
 # Where each role conventionally sits against the bass, in LU (integrated loudness of the
 # stem minus that of the bass). A starting point an engineer would recognise from
@@ -39,6 +39,13 @@ ROLE_TARGETS_LU: dict[str, float] = {
     "other": -6.0,
 }
 CONVERGENCE_DB = 0.5  # moves smaller than this are below what a listener would act on
+
+
+def clamp_move(change_db: float) -> float:
+    """One step's move, rounded to 0.1 dB and held within the tool's limit; the next listen sees the rest."""
+    from anchormix.tools.toolbox import MAX_GAIN_CHANGE_DB
+
+    return round(max(-MAX_GAIN_CHANGE_DB, min(MAX_GAIN_CHANGE_DB, change_db)), 1)
 
 
 def genre_targets(genre: str) -> dict[str, float]:
@@ -97,7 +104,7 @@ class RulePlanner:
             if name == anchor or not row["active"] or row["lu_vs_anchor"] is None:
                 continue
             target = self.target_lu(row["role"], anchor_role)
-            change = round(target - row["lu_vs_anchor"], 1)
+            change = clamp_move(target - row["lu_vs_anchor"])
             if abs(change) >= CONVERGENCE_DB:
                 changes[name] = change
                 gaps[name] = (row["lu_vs_anchor"], target)
@@ -166,7 +173,7 @@ def make_planner(name: str, ctx=None, genre: str | None = None) -> Planner:
     if name == "alm":
         if ctx is None:
             raise ValueError("--planner alm needs the session's tool context")
-        from anchormix.model.planner import ALMPlanner
+        from anchormix.model.planner import ALMPlanner, shared_balancer
 
-        return ALMPlanner(ctx)
+        return ALMPlanner(ctx, balancer=shared_balancer())  # the weights load once per process
     return RulePlanner(genre=genre)

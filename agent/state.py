@@ -42,6 +42,6 @@ class AgentState(TypedDict, total=False):
     invalid_calls: int  # invalid JSON tool calls in a row
     step: int  # node runs so far
     converged: bool
-    status: str  # running | converged | step cap | planner error | invalid tool calls
+    status: str  # running | converged | step cap | stuck | planner error | invalid tool calls
     advice: str
     render: dict[str, Any]  # result of the final render

@@ -17,6 +17,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from anchormix import data_cli
+from anchormix import DEFAULT_PLANNER
 
 __all__ = ["main"]
 
@@ -282,14 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--genre", default="pop", help="genre preset: pop, edm, hiphop, ballad (default: pop)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the arrangement (default: 0)")
     demo.add_argument("--seconds", type=float, default=12.0, help="length of the song in seconds (default: 12)")
-    demo.add_argument("--planner", default="rules", help="planner: rules or alm (default: rules)")
+    demo.add_argument("--planner", default=DEFAULT_PLANNER, help=f"planner: rules or alm (default: {DEFAULT_PLANNER})")
 
     balance = sub.add_parser("balance", help="balance sessions against their anchor and write mixes, gains and advice",
                              epilog=EPILOG_BALANCE, formatter_class=argparse.RawDescriptionHelpFormatter)
     balance.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="session folders")
     balance.add_argument("--out", type=Path, required=True, help="output folder; each session gets OUT/<session>/")
     balance.add_argument("--anchor", help="anchor stem for every session (default: session.json, else the bass)")
-    balance.add_argument("--planner", default="rules", help="planner: rules or alm (default: rules)")
+    balance.add_argument("--planner", default=DEFAULT_PLANNER, help=f"planner: rules or alm (default: {DEFAULT_PLANNER})")
     balance.add_argument("--jobs", type=int, default=1, help="sessions balanced in parallel (default: 1)")
     balance.add_argument("--max-steps", type=int, default=16, help="planning steps per session before giving up (default: 16)")
     balance.add_argument("--fresh", action="store_true", help="ignore an earlier or interrupted run and start over")
@@ -312,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--anchor", help="stem to balance against (default: the conversation's, session.json, else the bass)")
     chat.add_argument("--out", type=Path, default=Path("out/chat"),
                       help="output folder; exports and the conversation go to OUT/<session>/ (default: out/chat)")
-    chat.add_argument("--planner", default="rules", help="planner for \"balance\": rules or alm (default: rules)")
+    chat.add_argument("--planner", default=DEFAULT_PLANNER,
+                      help=f"planner for \"balance\": rules or alm (default: {DEFAULT_PLANNER})")
     chat.add_argument("--rules-only", action="store_true", help="read requests with the rules alone (no intent model)")
     chat.add_argument("--fresh", action="store_true", help="start a new conversation instead of resuming")
     chat.add_argument("--screenshot", type=Path, help="run headless, say each --say, write an SVG screenshot, exit")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from anchormix.agent.planners import clamp_move
 from anchormix.agent.state import FINISH, Action, AgentState
 from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
@@ -21,7 +22,7 @@ from .alm import StemPrompt
 from .data import parse_advice
 from .features import log_mel
 
-__all__ = ["DEFAULT_CHECKPOINT", "ALMBalancer", "ALMPlanner"]
+__all__ = ["DEFAULT_CHECKPOINT", "ALMBalancer", "ALMPlanner", "shared_balancer"]
 
 DEFAULT_CHECKPOINT = Path(__file__).with_name("checkpoints") / "alm" / "alm.safetensors"
 
@@ -79,6 +80,17 @@ class ALMBalancer:
                 for n, t in targets.items()}
 
 
+_SHARED: dict[str, ALMBalancer] = {}
+
+
+def shared_balancer(checkpoint: str | Path = DEFAULT_CHECKPOINT) -> ALMBalancer:
+    """One loaded model per checkpoint per process (a batch balances many sessions with it)."""
+    key = str(Path(checkpoint).resolve())
+    if key not in _SHARED:
+        _SHARED[key] = ALMBalancer(checkpoint)
+    return _SHARED[key]
+
+
 class ALMPlanner:
     """The agent planner backed by the ALM (``--planner alm``)."""
 
@@ -90,7 +102,7 @@ class ALMPlanner:
 
     def plan(self, state: AgentState) -> Action | str:
         self.ctx.gains_db = dict(state.get("gains_db", {}))
-        moves = {n: g for n, g in self.balancer.gains(self.ctx).items() if abs(g) >= 0.05}
+        moves = {n: clamp_move(g) for n, g in self.balancer.gains(self.ctx).items() if abs(g) >= 0.05}
         if not moves:
             return Action(tool=FINISH, rationale="the model proposes no further moves")
         anchor = self.ctx.session.anchor

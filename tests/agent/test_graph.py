@@ -94,3 +94,24 @@ def test_trace_records_have_every_field_and_move_lufs_with_gains(session):
     act = state["trace"][2]
     assert act["lufs_after"]["kick"] - act["lufs_before"]["kick"] == pytest.approx(-3.0, abs=0.011)
     assert act["gains_after"]["kick"] == -3.0 and act["gains_before"]["kick"] == 0.0
+
+
+def test_a_planner_repeating_a_failed_call_is_stopped_as_stuck(session):
+    bad = {"tool": "apply_gains", "arguments": {"changes_db": {"tuba": 3.0}}, "rationale": "again"}
+    state = run(session, ScriptedPlanner([bad] * 10))
+    assert state["status"] == "stuck" and not state["converged"] and state["iteration"] == 2
+
+
+def test_moves_beyond_the_tool_limit_are_taken_in_steps(session):
+    from anchormix.agent import RulePlanner
+
+    ctx = ToolContext(session).shifted({"vocals": -30.0})  # 36 dB below its conventional place
+    graph = build_graph(RulePlanner(), ctx, MAX_STEPS)
+    state = graph.invoke({"session_id": "t", "anchor": session.anchor, "planner": "rules",
+                          "gains_db": {n: 0.0 for n in session.names}, "iteration": 0, "step": 0,
+                          "status": "running", "reasons": {}, "messages": [], "trace": []},
+                         {"recursion_limit": 4 * MAX_STEPS + 20})
+    moves = [r["arguments"]["changes_db"].get("vocals") for r in state["trace"]
+             if r["node"] == "act" and r["tool"] == "apply_gains"]
+    assert state["status"] == "converged" and moves[0] == 24.0 and len(moves) >= 2
+    assert all(r["error"] is None for r in state["trace"])
