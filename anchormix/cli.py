@@ -198,6 +198,7 @@ def _balance_one(job: tuple) -> tuple[str, object]:
 
 
 def _balance(args: argparse.Namespace) -> int:
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -224,7 +225,8 @@ def _balance(args: argparse.Namespace) -> int:
                 outcomes[job[0]] = _balance_one(job)
                 progress.advance(task)
         else:
-            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            # spawn, not fork: a forked child of a process that has run torch (OpenMP threads) can deadlock.
+            with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
                 futures = {pool.submit(_balance_one, job): job[0] for job in jobs}
                 for future in as_completed(futures):
                     outcomes[futures[future]] = future.result()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -108,7 +109,8 @@ def _build(jobs: list[tuple], out: Path, workers: int) -> None:
 
     manifest = load_manifest(out)
     started = time.perf_counter()
-    with _progress() as progress, ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+    spawn = multiprocessing.get_context("spawn")  # not fork: a forked child of a torch process can deadlock
+    with _progress() as progress, ProcessPoolExecutor(max_workers=max(1, workers), mp_context=spawn) as pool:
         task = progress.add_task("building sessions", total=len(jobs))
         futures = {pool.submit(_build_one, job): job for job in jobs}
         for future in as_completed(futures):

@@ -40,6 +40,7 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
 
         torch.set_num_threads(threads)
     from anchormix.agent import make_planner
+    from anchormix.agent.toolcall import parse_tool_call
     from anchormix.tools import REGISTRY, ToolContext, load_session
 
     ctx = ToolContext(load_session(folder))
@@ -52,6 +53,8 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
         state = {"anchor": ctx.session.anchor, "gains_db": gains, "iteration": 0, "messages": [],
                  "measurements": {"loudness": REGISTRY.call("measure_loudness", {}, ctx)}}
         action = planner_obj.plan(state)
+        if isinstance(action, str):  # the ALM answers with a JSON tool call, as the graph receives it
+            action = parse_tool_call(action)
         return time.perf_counter() - started, action
 
     started = time.perf_counter()

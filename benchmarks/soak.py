@@ -5,7 +5,7 @@
 The batch: --sessions short demo sessions (genres and spoiled levels vary).
 Baseline, same run: one uninterrupted `balance` of the batch into its own
 folder. Soak: the same batch into another folder, killed with SIGKILL after a
-random delay (0.3-2 s, seeded; each step slowed by 0.1 s so kills land
+random delay (1.5-5 s, seeded; each step slowed by 0.1 s so kills land
 mid-session) --kills times, then run to the end. After every kill:
 each output is complete or absent (gains.json parses, advice.md is whole,
 mix.wav decodes at full length, every trace line is JSON), and the sources
@@ -51,7 +51,9 @@ def tree_hash(folder: Path) -> dict[str, str]:
 
 def balance(sessions: list[Path], out: Path, delay_s: float = 0.0) -> subprocess.Popen:
     env = {**os.environ, "ANCHORMIX_STEP_DELAY_S": str(delay_s), "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-m", "anchormix", "balance", *map(str, sessions), "--out", str(out)],
+    # The rule planner: the soak is about the runner (checkpoints, atomic writes), not the model.
+    return subprocess.Popen([sys.executable, "-m", "anchormix", "balance", *map(str, sessions), "--out", str(out),
+                             "--planner", "rules"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -89,7 +91,7 @@ def check_outputs(out: Path, sessions: list[Path]) -> list[str]:
 
 
 def run_soak(sessions: list[Path], root: Path, kills: int, seed: int, delay_s: float = 0.1,
-             log=print) -> dict:
+             window_s: tuple[float, float] = (1.5, 5.0), log=print) -> dict:
     """Baseline run, then the kill loop; returns the counts (see the module doc)."""
     sources = {s: tree_hash(s) for s in sessions}
     started = time.perf_counter()
@@ -103,7 +105,7 @@ def run_soak(sessions: list[Path], root: Path, kills: int, seed: int, delay_s: f
     started = time.perf_counter()
     for k in range(kills):
         proc = balance(sessions, out, delay_s)
-        time.sleep(rng.uniform(0.3, 2.0))  # steps are slowed by delay_s, so this lands mid-batch
+        time.sleep(rng.uniform(*window_s))  # after start-up (~1-2 s); steps are slowed by delay_s: mid-batch
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             survived += 1

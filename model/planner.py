@@ -3,7 +3,8 @@
 :class:`ALMBalancer` turns a session, as the tools see it, into the model's
 inputs and its head's output into gains. :class:`ALMPlanner` wraps it in the
 agent's one-method interface: apply the predicted moves, listen again, and
-finish when the residual proposal falls under 0.5 dB (the graph's test).
+finish when the residual proposal falls under 0.5 dB (the graph's test); each
+proposal after the first is halved, so the loop converges.
 """
 
 from __future__ import annotations
@@ -102,7 +103,11 @@ class ALMPlanner:
 
     def plan(self, state: AgentState) -> Action | str:
         self.ctx.gains_db = dict(state.get("gains_db", {}))
-        moves = {n: clamp_move(g) for n, g in self.balancer.gains(self.ctx).items() if abs(g) >= 0.05}
+        # Re-listening after its own move, the model may propose a further move of its own making; each further
+        # proposal is halved (damping), so the residual falls under 0.5 dB within a few steps instead of oscillating.
+        applied = sum(1 for m in state.get("messages", []) if m.get("tool") == "apply_gains" and m.get("error") is None)
+        damping = 0.5 ** applied
+        moves = {n: clamp_move(g * damping) for n, g in self.balancer.gains(self.ctx).items() if abs(g * damping) >= 0.05}
         if not moves:
             return Action(tool=FINISH, rationale="the model proposes no further moves")
         anchor = self.ctx.session.anchor

@@ -31,7 +31,7 @@ __all__ = ["TrainConfig", "build_alm", "train", "save_checkpoint", "load_checkpo
 @dataclass
 class TrainConfig:
     corpus: str = "corpus"
-    out: str = "model/checkpoints/alm"
+    out: str = "runs/alm"
     steps: int = 240
     draws_per_step: int = 4
     max_stems: int = 10

@@ -153,7 +153,7 @@ def test_unicode_and_spaces_in_names_and_200_stems(tmp_path, capsys):
         write_wav(session / f"track {i:03d}.wav", sine(200 + 7 * i, 1.0, SR, 0.05), SR, "int16")
     loaded = load_session(session)
     assert len(loaded.stems) == 200 and "Vöcals – take 2 ✓" in loaded.stems
-    assert main(["balance", str(session), "--out", str(tmp_path / "out")]) == 0
+    assert main(["balance", str(session), "--out", str(tmp_path / "out"), "--planner", "rules"]) == 0
     (out,) = (tmp_path / "out").iterdir()
     assert (out / "mix.wav").exists() and "Vöcals – take 2 ✓" in (out / "gains.json").read_text(encoding="utf-8")
 

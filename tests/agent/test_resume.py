@@ -11,7 +11,9 @@ from ..conftest import tree_hash
 
 
 def balance(session, out, env=None, **popen):
-    return subprocess.Popen([sys.executable, "-m", "anchormix", "balance", str(session), "--out", str(out)],
+    # The rule planner: this is about the runner's checkpoints, and it needs no model load per process.
+    return subprocess.Popen([sys.executable, "-m", "anchormix", "balance", str(session), "--out", str(out),
+                             "--planner", "rules"],
                             env={**os.environ, "COLUMNS": "200", **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **popen)
 
