@@ -197,17 +197,20 @@ class ConversationStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path)
+    @staticmethod
+    def _table(conn: sqlite3.Connection) -> sqlite3.Connection:
         conn.execute("CREATE TABLE IF NOT EXISTS conversation (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT)")
         return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        return self._table(sqlite3.connect(self.path))
 
     def load(self) -> tuple[dict | None, str | None]:
         """The saved state, or None; and a notice when the database was unreadable (it is set aside)."""
         conn, notice = open_checkpoint(self.path)
         try:
             with conn:
-                conn.execute("CREATE TABLE IF NOT EXISTS conversation (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT)")
+                self._table(conn)
                 row = conn.execute("SELECT state FROM conversation WHERE id = 1").fetchone()
             return (json.loads(row[0]) if row else None), notice
         except (json.JSONDecodeError, TypeError) as err:

@@ -169,7 +169,6 @@ def train_intents(out: Path = DEFAULT_INTENT_CHECKPOINT, epochs: int = 300, seed
     train, held = paraphrases(TEMPLATES, seed), paraphrases(HELD_OUT, seed + 1)
     x_train, x_held = model.features([t for t, _ in train]), model.features([t for t, _ in held])
     y_train = torch.tensor([INTENTS.index(i) for _, i in train])
-    y_held = torch.tensor([INTENTS.index(i) for _, i in held])
     mean, std = x_train.mean(0), x_train.std(0) + 1e-5
     optimiser = torch.optim.AdamW(model.head.parameters(), lr=1e-2, weight_decay=1e-2)
     for _ in range(epochs):
