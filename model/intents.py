@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from anchormix.agent.conversation import INTENTS, combine, parse_intent
+from anchormix.agent.intents import INTENTS, combine, parse_intent
 
 __all__ = ["TEMPLATES", "HELD_OUT", "IntentModel", "paraphrases", "train_intents", "DEFAULT_INTENT_CHECKPOINT"]
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from anchormix.agent.conversation import Conversation, combine, parse_intent
+from anchormix.agent.conversation import Conversation
+from anchormix.agent.intents import combine, parse_intent
 from anchormix.model.intents import DEFAULT_INTENT_CHECKPOINT, EVAL_ROLES, HELD_OUT, IntentModel, paraphrases
 
 
