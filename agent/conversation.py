@@ -215,6 +215,14 @@ class Conversation:
             raise ToolError(error)
         return result
 
+    def _apply(self, trace: list, changes: dict[str, float], rationale: str) -> None:
+        """Gain changes through the apply_gains tool, undoable (a refused change leaves everything as it was)."""
+        snapshot = self._snapshot()
+        self._tool(trace, "apply_gains", {"changes_db": changes}, rationale)
+        self.gains = {n: round(g, 2) for n, g in self.ctx.gains_db.items()}
+        self.undo_stack.append(snapshot)
+        self.redo_stack.clear()
+
     def _do_help(self, intent, trace, on_step):
         if intent.value:
             return f"I don't do {intent.value}: anchormix sets the levels of stems against an anchor. {HELP}", False
@@ -250,11 +258,7 @@ class Conversation:
         if not self.proposal:
             return "There is no proposal to apply; ask me to balance first.", False
         changes = dict(self.proposal)
-        snapshot = self._snapshot()
-        self._tool(trace, "apply_gains", {"changes_db": changes}, "apply the proposal")
-        self.gains = {n: round(g, 2) for n, g in self.ctx.gains_db.items()}
-        self.undo_stack.append(snapshot)
-        self.redo_stack.clear()
+        self._apply(trace, changes, "apply the proposal")
         self.proposal = {}
         return "Applied: " + ", ".join(f"{n} {v:+.1f} dB" for n, v in changes.items()) + ".", True
 
@@ -266,11 +270,7 @@ class Conversation:
         changes = {n: float(intent.amount_db) for n in intent.stems}
         if self.anchor in changes and len(changes) > 1:
             changes.pop(self.anchor)  # "everything louder but the anchor" keeps the anchor still
-        snapshot = self._snapshot()
-        self._tool(trace, "apply_gains", {"changes_db": changes}, "requested in conversation")
-        self.gains = {n: round(g, 2) for n, g in self.ctx.gains_db.items()}
-        self.undo_stack.append(snapshot)
-        self.redo_stack.clear()
+        self._apply(trace, changes, "requested in conversation")
         self.proposal = {n: v for n, v in self.proposal.items() if n not in changes}
         for n in changes:
             self.reasons[n] = f"you asked for {changes[n]:+.1f} dB"
