@@ -132,7 +132,7 @@ def _demo(args: argparse.Namespace) -> int:
     console.print(Markdown(result.advice))
     console.print(before_after_table(result))
     console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl)")
-    console.print(f"see why each gain was chosen: [bold]anchormix trace {result.files['trace.jsonl']}[/]")
+    console.print(f"see why each gain was chosen: [bold]{_invocation()} trace {result.files['trace.jsonl']}[/]")
     console.print(f"mix it by conversation: [bold]{_invocation()} chat {folder}[/]  (F2 apply, F3 undo, Ctrl+Q quit)")
     return 0
 
