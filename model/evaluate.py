@@ -9,7 +9,6 @@ e_i = (g_i - g_a) - t_i. Every planner runs on the same draws.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -113,11 +112,11 @@ def predict_rules(ctx: ToolContext, max_steps: int = 16) -> dict[str, float]:
     return state["gains_db"]
 
 
-@functools.lru_cache(maxsize=2)
 def _balancer(checkpoint: Path | None):
-    from .planner import DEFAULT_CHECKPOINT, ALMBalancer
+    """The process's loaded model for ``checkpoint`` (the planner's cache: one load for every draw and planner)."""
+    from .planner import DEFAULT_CHECKPOINT, shared_balancer
 
-    return ALMBalancer(checkpoint or DEFAULT_CHECKPOINT)
+    return shared_balancer(checkpoint or DEFAULT_CHECKPOINT)
 
 
 def make_alm(checkpoint: Path | None = None) -> Predictor:
