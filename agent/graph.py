@@ -12,7 +12,7 @@
 - ``act`` runs the action through the tool registry; a tool error is recorded
   and handed back to the planner, never raised.
 - A planner may answer with JSON text (a language model's tool call): it is
-  validated against the registry's schemas first; an invalid call is recorded
+  validated against the registry's schemas and the session's stems first; an invalid call is recorded
   as ``invalid_call`` in the trace, handed back to the planner, and never run
   (three in a row end the balance with status "invalid tool calls"); repeating a call
   that just failed ends it with status "stuck" instead of running into the step cap.
@@ -124,7 +124,7 @@ def build_graph(planner: Planner, ctx: ToolContext, max_steps: int = MAX_STEPS, 
                 action = planner.plan(state)
                 if isinstance(action, str):  # a model's JSON tool call: validated, never run unchecked
                     raw, action = action, None
-                    action = parse_tool_call(raw)
+                    action = parse_tool_call(raw, ctx.session.names)
                 if not isinstance(action, dict) or not isinstance(action.get("tool"), str):
                     raise TypeError(f"a planner must return an action with a 'tool' name, got {action!r}")
                 action = _tidy(action)

@@ -22,7 +22,8 @@ class ToolCallError(ValueError):
     """A tool call that cannot run: not JSON, an unknown tool, or arguments that fail the tool's schema."""
 
 
-def parse_tool_call(text: str) -> Action:
+def parse_tool_call(text: str, stems: list[str] | None = None) -> Action:
+    """The action in ``text``; with ``stems``, every stem the arguments name must be one of them."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -43,10 +44,21 @@ def parse_tool_call(text: str) -> Action:
         REGISTRY.validate(tool, data.get("arguments", {}))
     except ToolError as err:
         raise ToolCallError(str(err)) from None
+    if stems is not None:
+        _check_stems(data.get("arguments") or {}, stems)
     reasons = data.get("reasons") or {}
     if not isinstance(reasons, dict) or not all(isinstance(v, str) for v in reasons.values()):
         raise ToolCallError('"reasons" must map stem names to strings')
     return Action(tool=tool, arguments=data.get("arguments", {}), rationale=rationale, reasons=reasons)
+
+
+def _check_stems(arguments: dict, stems: list[str]) -> None:
+    named = [(key, arguments[key]) for key in ("target", "masker") if isinstance(arguments.get(key), str)]
+    changes = arguments.get("changes_db")
+    named += [("changes_db", name) for name in changes] if isinstance(changes, dict) else []
+    for key, name in named:
+        if name not in stems:
+            raise ToolCallError(f"unknown stem '{name}' in {key}; stems: {', '.join(stems)}")
 
 
 def format_tool_call(action: Action) -> str:

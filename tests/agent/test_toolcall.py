@@ -56,3 +56,13 @@ def test_three_invalid_calls_in_a_row_stop_the_balance(demo_session_dir):
     state = run(session, ScriptedPlanner(["{", "{", "{", '{"tool": "finish"}']))
     assert state["status"] == "invalid tool calls" and not state["converged"]
     assert all(g == 0.0 for g in state["gains_db"].values())
+
+
+def test_calls_naming_a_stem_the_session_lacks_are_rejected_before_they_run():
+    stems = ["bass", "vocals"]
+    assert parse_tool_call('{"tool": "measure_masking", "arguments": {"target": "vocals"}}', stems)
+    for text, where in [('{"tool": "measure_masking", "arguments": {"target": "Vocals"}}', "target"),
+                        ('{"tool": "measure_masking", "arguments": {"target": "vocals", "masker": "gtr"}}', "masker"),
+                        ('{"tool": "apply_gains", "arguments": {"changes_db": {"keys": 2.0}}}', "changes_db")]:
+        with pytest.raises(ToolCallError, match=f"unknown stem .* in {where}; stems: bass, vocals"):
+            parse_tool_call(text, stems)
