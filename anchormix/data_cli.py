@@ -63,7 +63,7 @@ def add_parsers(sub) -> None:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.add_argument("--config", type=Path, help="YAML training config of the ALM (model/conf/...)")
     tr.add_argument("--intents", action="store_true",
-                    help="train the conversation's intent head instead (model/intents.py; ~1 min on CPU)")
+                    help="train the conversation's intent model instead (model/intents.py; ~5 min on 2 CPU cores)")
     tr.add_argument("--steps", type=int, help="override the config's steps")
     tr.add_argument("--out", help="override the config's output folder")
 
@@ -175,13 +175,13 @@ def _eval_agent(args: argparse.Namespace) -> int:
              f"seed {args.seed}, step cap {args.max_steps}")
     table = Table(title=title, title_justify="left")
     for column in ("planner", "final MAE (dB)", "median", "within 2 dB", "converged", "iterations", "tool calls",
-                   "invalid calls", "runs"):
+                   "masking checks", "invalid calls", "runs"):
         table.add_column(column, justify="left" if column == "planner" else "right")
     summaries = {name: result.summary(name) for name in names}
     for name, m in summaries.items():
         table.add_row(name, f"{m['mae_db']:.2f}", f"{m['median_db']:.2f}", f"{m['within_2db']:.0%}",
                       f"{m['converged']:.0%}", f"{m['iterations']:.1f}", f"{m['tool_calls']:.1f}",
-                      str(m["invalid_calls"]), str(m["runs"]))
+                      f"{m['masking_checks']:.1f}", str(m["invalid_calls"]), str(m["runs"]))
     console.print(table)
     console.print("iterations: planner calls per balance; tool calls: registry calls the planner chose "
                   "(apply_gains, measure_masking, ...), listens not counted", style="dim")

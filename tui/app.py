@@ -277,7 +277,7 @@ class ChatApp(App):
 
 
 def _load_intent_model():
-    """The shipped intent head, or None (the rules read intents alone) when it is missing."""
+    """The shipped intent model, or None (the rules read intents alone) when it is missing."""
     from anchormix.model.intents import DEFAULT_INTENT_CHECKPOINT, IntentModel
 
     return IntentModel.load() if DEFAULT_INTENT_CHECKPOINT.exists() else None

@@ -41,3 +41,22 @@ def test_a_checkpoint_for_other_intents_is_refused(tmp_path):
     save_file({"weight": torch.zeros(3, 576), "bias": torch.zeros(3)}, str(bad), metadata={"intents": '["a","b","c"]'})
     with pytest.raises(ValueError, match="other intents"):
         IntentModel.load(bad)
+
+
+def test_the_fine_tuned_adapters_ship_and_load_with_the_head(tmp_path):
+    import torch
+
+    model = IntentModel()  # fresh adapters (the identity) on its own backbone
+    lora = model.lora_state()
+    assert lora and all("lora_" in k for k in lora)
+    with torch.no_grad():
+        for name, param in model.llm.named_parameters():
+            if "lora_B" in name:
+                param.add_(0.01)  # adapters that change the features
+    path = tmp_path / "intent.safetensors"
+    model.save(path, {"test": True})
+    loaded = IntentModel.load(path)
+    assert all(torch.equal(v, loaded.lora_state()[k]) for k, v in model.lora_state().items())
+    text = "bring the guitars down 2 dB"
+    assert torch.allclose(model.features([text]), loaded.features([text]), atol=1e-4)
+    assert not torch.allclose(IntentModel().features([text]), loaded.features([text]), atol=1e-3)
