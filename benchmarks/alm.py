@@ -7,8 +7,9 @@ vocals; 44.1 kHz stereo, --seconds long) with every stem moved off the
 reference. Each planner runs in its own subprocess so its peak RSS is its
 own. "Load" is building the planner (the ALM: backbone + shipped checkpoint).
 "First step" is listen (measure_loudness) + plan on a fresh context: for the
-ALM that includes the log-mel of every stem; "warm step" repeats it (best of
---repeat) with the features cached, as later iterations of a balance run.
+ALM that includes the log-mel of every stem and writing its tool call; "warm
+step" repeats it (best of --repeat) with the features cached, as later
+iterations of a balance run.
 Advice: the rules write a template; the ALM generates its advice text
 greedily with a KV cache, and tokens/s counts the tokens it wrote.
 Exits 1 if a planner fails to propose a move on the spoiled session.
@@ -119,6 +120,7 @@ def main() -> int:
     rules, alm = rows
     print(f"ALM vs rules: warm step {alm['warm_step_s'] / rules['warm_step_s']:.0f}x slower, "
           f"{alm['peak_rss_mb'] - rules['peak_rss_mb']:.0f} MB more memory; ALM prompt {alm['prompt_tokens']} tokens")
+    print(f"first call: rules {rules['action']}, ALM {alm['action']} (a step includes the ALM writing its call)")
     print(f"ALM advice text: {alm['advice']!r}")
     failed = [r["planner"] for r in rows if r["action"] not in ("apply_gains", "measure_masking")]
     if failed:

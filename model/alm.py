@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ALMConfig", "AudioEncoder", "ALM", "StemPrompt"]
+__all__ = ["ALMConfig", "AudioEncoder", "ALM", "StemPrompt", "proposal_text"]
 
 
 @dataclass
@@ -34,6 +34,7 @@ class ALMConfig:
     lora_dropout: float = 0.05
     use_audio: bool = True  # ablation: False drops the audio tokens (names + measurements only)
     mark_anchor: bool = True  # ablation: False hides which stem is the anchor
+    plans: bool = False  # trained on oracle planning states: the LM chooses the planner's tool calls
 
     @classmethod
     def from_dict(cls, data: dict) -> "ALMConfig":
@@ -81,7 +82,15 @@ class StemPrompt:
     is_anchor: bool
 
 
+def proposal_text(stems: list[StemPrompt], moves_db) -> str:
+    """The moves a head proposes, as the planning prompt quotes them: from the largest boost to the largest
+    cut, 0.1 dB, the anchor left out (so the most buried stem comes first)."""
+    moves = sorted(((s.index, float(m)) for s, m in zip(stems, moves_db) if not s.is_anchor), key=lambda m: -m[1])
+    return ", ".join(f"stem {i} {round(m, 1) + 0.0:+.1f} dB" for i, m in moves) or "none"
+
+
 SYSTEM = "You balance multitrack stems against an anchor stem. Levels are LU relative to the anchor."
+PLAN_TASK = "Next tool call: measure_masking, apply_gains or finish?"
 
 
 class ALM(nn.Module):
@@ -106,10 +115,15 @@ class ALM(nn.Module):
         marker = " ANCHOR" if stem.is_anchor and self.cfg.mark_anchor else ""
         return f"\nstem {stem.index}{marker} ({stem.role}) {stem.lu_vs_anchor:+.0f} LU:"
 
-    def layout(self, stems: list[StemPrompt]) -> tuple[list[int], list[list[int]]]:
-        """Token ids with placeholders (-1) for audio tokens, and each stem's audio-token positions."""
-        prefix = (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\nBalance these stems against the "
-                  "anchor.")
+    def layout(self, stems: list[StemPrompt], history: list[str] | None = None,
+               proposal: str | None = None) -> tuple[list[int], list[list[int]]]:
+        """Token ids with placeholders (-1) for audio tokens, and each stem's audio-token positions.
+
+        Without ``history`` the prompt asks for the balance (the advice text); with it, a list of the
+        calls made so far (possibly empty), it asks for the next tool call (model/trajectories.py), after
+        ``proposal``: the moves its head proposes in this state, as text (:func:`proposal_text`).
+        """
+        prefix = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\nBalance these stems against the anchor."
         ids = list(self._ids(prefix))
         positions = []
         for stem in stems:
@@ -117,8 +131,15 @@ class ALM(nn.Module):
             k = self.cfg.audio_tokens if self.cfg.use_audio else 1
             positions.append(list(range(len(ids), len(ids) + k)))
             ids += [-1] * k if self.cfg.use_audio else self._ids(" .")
+        if history is not None:
+            ids += self.plan_suffix(history, proposal)
         ids += self._ids("<|im_end|>\n<|im_start|>assistant\n")
         return ids, positions
+
+    def plan_suffix(self, history: list[str], proposal: str | None) -> list[int]:
+        """What a planning prompt adds after the stems (the stems' part is the balance prompt's, token for token)."""
+        return self._ids("\nCalls so far: " + ("; ".join(history) if history else "none") + ".\nProposed moves: "
+                         + (proposal or "none") + ".\n" + PLAN_TASK)
 
     # ----- forward -------------------------------------------------------------------------------
     def embed(self, mel: torch.Tensor, ids: list[int]) -> torch.Tensor:
@@ -132,12 +153,13 @@ class ALM(nn.Module):
             x[0, mask] = audio.reshape(-1, audio.shape[-1]).to(x.dtype)
         return x
 
-    def forward(self, mel: torch.Tensor, stems: list[StemPrompt], target_ids: list[int] | None = None):
+    def forward(self, mel: torch.Tensor, stems: list[StemPrompt], target_ids: list[int] | None = None,
+                history: list[str] | None = None, proposal: str | None = None):
         """Predicted LU against the anchor per stem ``(S,)``, and the LM loss on ``target_ids`` (or None).
 
-        mel: ``(S, n_mels, frames)`` at the stems' current levels.
+        mel: ``(S, n_mels, frames)`` at the stems' current levels; ``history``: see :meth:`layout`.
         """
-        ids, positions = self.layout(stems)
+        ids, positions = self.layout(stems, history, proposal)
         prompt_len = len(ids)
         if target_ids:
             ids = ids + list(target_ids)
@@ -157,6 +179,29 @@ class ALM(nn.Module):
         """Greedy advice text after the prompt (KV-cached), streamed piece by piece to ``on_token``."""
         ids, _ = self.layout(stems)
         out = self.llm(inputs_embeds=self.embed(mel, ids), use_cache=True, logits_to_keep=1)
+        return self._decode(out, max_new_tokens, on_token)
+
+    @torch.no_grad()
+    def plan_step(self, mel: torch.Tensor, stems: list[StemPrompt], history: list[str],
+                  propose: Callable[[torch.Tensor], str], max_new_tokens: int = 40) -> tuple[torch.Tensor, str]:
+        """One planning step: the head's LU per stem, then the next tool call as the LM writes it (greedy).
+
+        The stems' part of the prompt is run once: its hidden states feed the head, ``propose`` turns the
+        head's numbers into the proposal text, and the planning suffix continues from the same KV cache.
+        """
+        ids, positions = self.layout(stems)
+        end = len(self._ids("<|im_end|>\n<|im_start|>assistant\n"))
+        ids = ids[:-end]  # the stems' part, without the balance prompt's end of turn
+        out = self.llm(inputs_embeds=self.embed(mel, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
+        hidden = out.hidden_states[-1][0]
+        predicted = self.head(torch.stack([hidden[p].mean(dim=0) for p in positions])).squeeze(-1)
+        suffix = self.plan_suffix(history, propose(predicted)) + self._ids("<|im_end|>\n<|im_start|>assistant\n")
+        embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
+        out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1)
+        return predicted, self._decode(out, max_new_tokens, None)
+
+    def _decode(self, out, max_new_tokens: int, on_token: Callable[[str], None] | None) -> str:
+        """Greedy continuation of a prompt pass ``out`` until the end of the turn."""
         end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
         generated: list[int] = []
         text = ""

@@ -149,6 +149,7 @@ class AgentEvaluation:
                 "converged": float(np.mean([r["converged"] for r in runs])) if runs else 0.0,
                 "iterations": float(np.mean([r["iterations"] for r in runs])) if runs else 0.0,
                 "tool_calls": float(np.mean([r["tool_calls"] for r in runs])) if runs else 0.0,
+                "masking_checks": float(np.mean([r.get("masking_checks", 0) for r in runs])) if runs else 0.0,
                 "invalid_calls": int(sum(r["invalid_calls"] for r in runs))}
 
 
@@ -191,6 +192,7 @@ def run_agent_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Cal
                     "session": folder.name, "draw": draw, "status": state.get("status"),
                     "converged": bool(state.get("converged")), "iterations": state.get("iteration", 0),
                     "tool_calls": sum(1 for r in trace if r["node"] == "act"),
+                    "masking_checks": sum(1 for r in trace if r["node"] == "act" and r["tool"] == "measure_masking"),
                     "invalid_calls": sum(1 for r in trace if r["tool"] == "invalid_call"),
                     "errors": [(gains[n] - gains[a]) + (perturb[n] - perturb[a]) for n in scored]})
         if on_session:

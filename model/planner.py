@@ -2,9 +2,11 @@
 
 :class:`ALMBalancer` turns a session, as the tools see it, into the model's
 inputs and its head's output into gains. :class:`ALMPlanner` wraps it in the
-agent's one-method interface: apply the predicted moves, listen again, and
-finish when the residual proposal falls under 0.5 dB (the graph's test); each
-proposal after the first is halved, so the loop converges.
+agent's one-method interface: at each step the model, trained on an oracle's
+planning trajectories, writes its next tool call (check masking, apply, finish);
+its head's moves are what it applies; it listens again after each apply, and
+the balance ends when it says finish or its proposal falls under 0.5 dB (the
+graph's test). Each proposal after the first is halved, so the loop converges.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from anchormix.agent.planners import clamp_move
+from anchormix.agent.graph import INVALID
+from anchormix.agent.planners import _masking_results, clamp_move
 from anchormix.agent.state import FINISH, Action, AgentState
 from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
 
-from .alm import StemPrompt
+from .alm import StemPrompt, proposal_text
 from .data import parse_advice
 from .features import log_mel
+from .trajectories import history_entry, read_call
 
 __all__ = ["DEFAULT_CHECKPOINT", "ALMBalancer", "ALMPlanner", "shared_balancer"]
 
@@ -93,7 +97,15 @@ def shared_balancer(checkpoint: str | Path = DEFAULT_CHECKPOINT) -> ALMBalancer:
 
 
 class ALMPlanner:
-    """The agent planner backed by the ALM (``--planner alm``)."""
+    """The agent planner backed by the ALM (``--planner alm``).
+
+    A checkpoint trained on the oracle's planning trajectories (``cfg.plans``) chooses each call itself: the
+    LM writes it as JSON ("measure_masking" on a stem it names, "apply_gains", "finish"), the gain head
+    supplies the amounts, and the text goes to the graph to be validated like any model output. If the model
+    writes something that is not a call, the graph records it as invalid and the next step falls back on the
+    head alone (apply its moves, or finish when there are none). An older checkpoint runs that fallback
+    throughout: apply, listen again, finish.
+    """
 
     name = "alm"
 
@@ -103,19 +115,74 @@ class ALMPlanner:
 
     def plan(self, state: AgentState) -> Action | str:
         self.ctx.gains_db = dict(state.get("gains_db", {}))
-        # Re-listening after its own move, the model may propose a further move of its own making; each further
-        # proposal is halved (damping), so the residual falls under 0.5 dB within a few steps instead of oscillating.
-        applied = sum(1 for m in state.get("messages", []) if m.get("tool") == "apply_gains" and m.get("error") is None)
-        damping = 0.5 ** applied
-        moves = {n: clamp_move(g * damping) for n, g in self.balancer.gains(self.ctx).items() if abs(g * damping) >= 0.05}
-        if not moves:
-            return Action(tool=FINISH, rationale="the model proposes no further moves")
+        messages = state.get("messages", [])
+        names, prompts, mel = self.balancer.inputs(self.ctx)
+        alm = self.balancer.alm
         anchor = self.ctx.session.anchor
         levels = state["measurements"]["loudness"]["stems"]
+        # Re-listening after its own move, the model may propose a further move of its own making; each further
+        # proposal is halved (damping), so the residual falls under 0.5 dB within a few steps instead of oscillating.
+        applied = sum(1 for m in messages if m.get("tool") == "apply_gains" and m.get("error") is None)
+        damping = 0.5 ** applied
+
+        def propose(predicted: torch.Tensor) -> dict[str, float]:
+            return {n: clamp_move((t - levels[n]["lu_vs_anchor"]) * damping) if n != anchor else 0.0
+                    for n, t in zip(names, predicted.tolist())}
+
+        text = None
+        if alm.cfg.plans and not (messages and messages[-1].get("tool") == INVALID):
+            # The head's proposal goes into the prompt; the LM reads it with the calls so far and writes the call.
+            predicted, text = alm.plan_step(mel, prompts, _history(messages, names),
+                                            lambda p: proposal_text(prompts, list(propose(p).values())))
+        else:  # an older checkpoint, or the model's last text was not a call: the head alone decides
+            with torch.no_grad():
+                predicted, _ = alm(mel, prompts)
+        moves = {n: m for n, m in propose(predicted).items() if abs(m) >= 0.05}
+        largest = max((abs(v) for v in moves.values()), default=0.0)
+        if text is not None:
+            try:
+                tool, index = read_call(text)
+            except ValueError:
+                return text  # not a call: the graph records it as invalid and tells the model why
+            if tool == FINISH:
+                return format_tool_call(Action(tool=FINISH, rationale=f"model: finish (its largest remaining move "
+                                                                      f"would be {largest:.1f} dB)"))
+            if tool == "measure_masking" and index is not None and 1 <= index <= len(names):
+                name = names[index - 1]
+                gap = f"; the model would move it {moves[name]:+.1f} dB" if name in moves else ""
+                return format_tool_call(Action(tool="measure_masking", arguments={"target": name},
+                                               rationale=f"model: check what masks {name} "
+                                                         f"({levels[name]['lu_vs_anchor']:+.1f} LU against the {anchor})"
+                                                         + gap))
+            if tool != "apply_gains":  # another tool, or a stem it did not have: the graph validates the words
+                return text
+        if not moves:
+            return Action(tool=FINISH, rationale="the model proposes no further moves")
         start = state.get("initial_lu_vs_anchor") or {}
+        masking = _masking_results(state)
         # The reason covers the whole balance (the graph keeps the latest reason per stem), not this step alone.
-        reasons = {n: f"was {start.get(n, levels[n]['lu_vs_anchor']):+.1f} LU against the {anchor}; the model "
-                      f"puts it at {levels[n]['lu_vs_anchor'] + g:+.1f} LU" for n, g in moves.items()}
-        # The model's call goes to the graph as JSON text, validated against the registry like any model output.
+        reasons = {}
+        for n, g in moves.items():
+            reason = (f"was {start.get(n, levels[n]['lu_vs_anchor']):+.1f} LU against the {anchor}; the model "
+                      f"puts it at {levels[n]['lu_vs_anchor'] + g / damping:+.1f} LU")
+            seen = masking.get(n)
+            if seen and seen.get("worst_range") and seen["masked_share"] >= 0.2:
+                reason += f"; the rest of the mix masked it {seen['masked_share']:.0%} of the time at {seen['worst_range']}"
+            reasons[n] = reason
+        how = "model" if text is not None else "model (head only)"
+        # The call goes to the graph as JSON text, validated against the registry like any model output.
         return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,
-                                       rationale="model: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))
+                                       rationale=f"{how}: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))
+
+
+def _history(messages: list[dict], names: list[str]) -> list[str]:
+    """The calls that ran so far, as the prompt's "Calls so far" line lists them (stems by prompt index)."""
+    history = []
+    for message in messages:
+        if message.get("error") is not None:
+            continue
+        if message.get("tool") == "apply_gains":
+            history.append(history_entry("apply_gains"))
+        elif message.get("tool") == "measure_masking" and message["arguments"].get("target") in names:
+            history.append(history_entry("measure_masking", names.index(message["arguments"]["target"]) + 1))
+    return history

@@ -4,6 +4,10 @@
 
 Loss per draw: L1 (dB) between the head's predicted and the reference LU of
 every non-anchor stem, plus ``lm_weight`` x the LM loss of the advice text.
+A share ``plan_share`` of the draws are planning states from the oracle's
+trajectories (model/trajectories.py): the same L1 on the head, plus
+``plan_lm_weight`` x the LM loss of the oracle's next tool call. ``init``
+starts from a trained checkpoint instead of fresh adapters.
 The same loop runs unchanged on a GPU (Accelerate picks the device).
 """
 
@@ -23,9 +27,10 @@ import yaml
 from anchormix.tools.audio import atomic_path, write_text_atomic
 
 from .alm import ALM, ALMConfig
-from .data import CorpusSession, advice_text, load_corpus, make_draw
+from .data import CorpusSession, Draw, advice_text, load_corpus, make_draw
+from .trajectories import PlanDraw, make_plan_draw, read_call
 
-__all__ = ["TrainConfig", "build_alm", "train", "save_checkpoint", "load_checkpoint", "draw_loss"]
+__all__ = ["TrainConfig", "build_alm", "train", "save_checkpoint", "load_checkpoint", "draw_loss", "validate_plans"]
 
 
 @dataclass
@@ -44,6 +49,9 @@ class TrainConfig:
     threads: int = 2
     schedule: str = "constant"  # or "cosine": linear warm-up over warmup_steps, then cosine decay to 10 %
     warmup_steps: int = 0
+    plan_share: float = 0.0  # share of draws that are oracle planning states (model/trajectories.py)
+    plan_lm_weight: float = 0.5  # weight of the tool-call LM loss on those draws
+    init: str | None = None  # start from this checkpoint (its model config) instead of fresh adapters
     model: dict = field(default_factory=dict)
 
     @classmethod
@@ -61,6 +69,10 @@ class TrainConfig:
         ALMConfig.from_dict(config.model)  # validate the model block too
         if config.schedule not in ("constant", "cosine"):
             raise ValueError(f"{path}: schedule must be 'constant' or 'cosine', got '{config.schedule}'")
+        if not 0.0 <= config.plan_share <= 1.0:
+            raise ValueError(f"{path}: plan_share must be within 0..1, got {config.plan_share}")
+        if config.init is not None and config.model:
+            raise ValueError(f"{path}: give either init (the checkpoint's model config is used) or a model block")
         return config
 
 
@@ -77,11 +89,15 @@ def build_alm(cfg: ALMConfig, llm=None, tokenizer=None) -> ALM:
     return ALM(cfg, get_peft_model(llm, lora), tokenizer)
 
 
-def draw_loss(alm: ALM, draw, lm_weight: float) -> tuple[torch.Tensor, float]:
-    """Loss of one draw and its gain MAE (dB) over the non-anchor stems."""
-    changes = draw.target_lu - draw.measured_lu
-    target_ids = alm._ids(" " + advice_text(draw.stems, changes) + "<|im_end|>") if lm_weight > 0 else None
-    predicted, lm_loss = alm(torch.from_numpy(draw.mel), draw.stems, target_ids)
+def draw_loss(alm: ALM, draw: Draw | PlanDraw, lm_weight: float) -> tuple[torch.Tensor, float]:
+    """Loss of one draw (a balance draw, or a planning state) and its gain MAE (dB) over the non-anchor stems."""
+    history = proposal = None
+    if isinstance(draw, PlanDraw):
+        history, proposal, text, draw = draw.history, draw.proposal, draw.call, draw.draw
+    else:
+        text = advice_text(draw.stems, draw.target_lu - draw.measured_lu)
+    target_ids = alm._ids(" " + text + "<|im_end|>") if lm_weight > 0 else None
+    predicted, lm_loss = alm(torch.from_numpy(draw.mel), draw.stems, target_ids, history, proposal)
     mask = torch.ones(len(draw.stems), dtype=torch.bool)
     mask[draw.anchor] = False
     l1 = (predicted[mask] - torch.from_numpy(draw.target_lu)[mask]).abs().mean()
@@ -130,6 +146,34 @@ def _validate(alm: ALM, sessions: list[CorpusSession], count: int, seed: int, cf
     return float(np.mean(errors))
 
 
+def validate_plans(alm: ALM, sessions: list[CorpusSession], count: int, seed: int, frames: int,
+                   max_stems: int) -> dict[str, float]:
+    """On fixed planning states: the share of greedy tool calls equal to the oracle's (tool and stem), per
+    tool and overall; the share with the oracle's tool whatever the stem; the head's MAE (dB) on those states."""
+    rng = np.random.default_rng(seed + 20_000)
+    right: dict[str, list[bool]] = {}
+    tools, errors = [], []
+    with torch.no_grad():
+        for i in range(count):
+            plan = make_plan_draw(sessions[i % len(sessions)], rng, frames, max_stems, unhelpful_share=0.0)
+            draw = plan.draw
+            predicted, text = alm.plan_step(torch.from_numpy(draw.mel), draw.stems, plan.history,
+                                            lambda _: plan.proposal)
+            try:
+                said = read_call(text)
+            except ValueError:
+                said = None
+            right.setdefault(read_call(plan.call)[0], []).append(said == read_call(plan.call))
+            tools.append(said is not None and said[0] == read_call(plan.call)[0])
+            mask = np.arange(len(draw.stems)) != draw.anchor
+            errors.append(float(np.abs(predicted.numpy()[mask] - draw.target_lu[mask]).mean()))
+    result = {"valid_call_accuracy": float(np.mean([r for rows in right.values() for r in rows])),
+              "valid_tool_accuracy": float(np.mean(tools)),
+              "valid_plan_mae_db": float(np.mean(errors))}
+    result.update({f"valid_call_accuracy_{tool}": float(np.mean(rows)) for tool, rows in sorted(right.items())})
+    return result
+
+
 def lr_factor(config: TrainConfig, step: int) -> float:
     """Learning-rate multiplier at optimiser step ``step`` (0-based)."""
     if config.schedule == "constant":
@@ -147,7 +191,9 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    cfg = ALMConfig.from_dict(config.model)
+    if config.init and alm is None:
+        alm = load_checkpoint(config.init)
+    cfg = alm.cfg if config.init else ALMConfig.from_dict(config.model)
     train_set = load_corpus(Path(config.corpus), "train")
     try:
         valid_set = load_corpus(Path(config.corpus), "valid")
@@ -155,6 +201,7 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
         valid_set = train_set[:4]
     started = time.perf_counter()
     alm = alm or build_alm(cfg)
+    alm.cfg.plans = alm.cfg.plans or config.plan_share > 0  # saved with the weights: the planner asks the LM
     log(f"backbone ready in {time.perf_counter() - started:.0f} s; {len(train_set)} train / {len(valid_set)} valid sessions")
     lora = [p for n, p in alm.llm.named_parameters() if p.requires_grad]
     own = [p for m in (alm.encoder, alm.projector, alm.head) for p in m.parameters()]
@@ -169,8 +216,12 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
         maes = []
         for _ in range(config.draws_per_step):
             with accelerator.accumulate(alm):
-                draw = make_draw(train_set[int(rng.integers(len(train_set)))], rng, cfg.frames, config.max_stems)
-                loss, mae = draw_loss(accelerator.unwrap_model(alm), draw, config.lm_weight)
+                session = train_set[int(rng.integers(len(train_set)))]
+                if config.plan_share > 0 and rng.random() < config.plan_share:
+                    draw, weight = make_plan_draw(session, rng, cfg.frames, config.max_stems), config.plan_lm_weight
+                else:
+                    draw, weight = make_draw(session, rng, cfg.frames, config.max_stems), config.lm_weight
+                loss, mae = draw_loss(accelerator.unwrap_model(alm), draw, weight)
                 accelerator.backward(loss)
                 optimiser.step()
                 scheduler.step()
@@ -182,6 +233,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
             alm.eval()
             record["valid_mae_db"] = round(_validate(accelerator.unwrap_model(alm), valid_set, config.valid_draws,
                                                      config.seed, cfg, config.max_stems), 3)
+            if config.plan_share > 0:
+                plans = validate_plans(accelerator.unwrap_model(alm), valid_set, config.valid_draws, config.seed,
+                                       cfg.frames, config.max_stems)
+                record.update({k: round(v, 3) for k, v in plans.items()})
             alm.train()
             save_checkpoint(accelerator.unwrap_model(alm), Path(config.out), {"config": asdict(config), "history": history + [record]})
         history.append(record)

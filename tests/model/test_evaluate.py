@@ -101,6 +101,8 @@ def test_the_agent_protocol_reports_iterations_convergence_and_tool_calls(corpus
     runs = result.runs["rules"]
     assert len(runs) == 4 and all(r["converged"] and 1 <= r["iterations"] <= 16 for r in runs)
     assert all(r["tool_calls"] >= 1 and r["invalid_calls"] == 0 for r in runs)
+    # The rules check masking before their largest moves, and those checks are counted apart.
+    assert all(1 <= r["masking_checks"] < r["tool_calls"] for r in runs)
     # The loop's final gains score like the one-shot rule predictor on the same draws.
     one_shot = run_protocol(sessions, {"rules": predict_rules}, draws=2, seed=0)
     assert result.summary("rules")["mae_db"] == pytest.approx(summarise(one_shot.errors["rules"])["mae_db"], abs=0.05)

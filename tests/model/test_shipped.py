@@ -40,3 +40,23 @@ def test_advice_text_round_trips_and_generation_streams(balancer, demo_session_d
     moves, generated = balancer.text_gains(ToolContext(load_session(demo_session_dir)), on_token=pieces.append)
     assert generated and "".join(pieces).strip() == generated
     assert all(np.isfinite(v) for v in moves.values())
+
+
+def test_the_shipped_planner_chooses_its_calls_and_converges_on_a_fixture_session(balancer, tmp_path):
+    from anchormix.agent import build_graph
+    from anchormix.model.planner import ALMPlanner
+
+    offsets = {"vocals": -9.0, "kick": 6.0, "hats": 8.0, "keys": 6.0, "pad": -6.0}
+    folder = write_demo_session(tmp_path / "song", "pop", seconds=8.0, seed=5, sample_rate=22050, offsets_db=offsets)
+    ctx = ToolContext(load_session(folder))
+    start = {"session_id": "t", "anchor": ctx.session.anchor, "planner": "alm",
+             "gains_db": {n: 0.0 for n in ctx.session.names}, "iteration": 0, "step": 0, "status": "running",
+             "reasons": {}, "messages": [], "trace": []}
+    state = build_graph(ALMPlanner(ctx, balancer=balancer), ctx, max_steps=16).invoke(start, {"recursion_limit": 90})
+    assert balancer.alm.cfg.plans  # the shipped model was trained to choose its calls
+    assert state["status"] == "converged" and state["iteration"] <= 16
+    plans = [r for r in state["trace"] if r["node"] == "plan"]
+    assert any(r["tool"] == "apply_gains" and r["rationale"].startswith("model: ") for r in plans)
+    scored = [n for n in ctx.session.names if n != ctx.session.anchor]
+    error = np.mean([abs(state["gains_db"][n] + offsets.get(n, 0.0)) for n in scored])
+    assert error < np.mean([abs(offsets.get(n, 0.0)) for n in scored])

@@ -5,22 +5,8 @@ import pytest
 import torch
 
 from anchormix.model.alm import ALMConfig
-from anchormix.model.corpus import build_procedural_session, write_manifest
 from anchormix.model.data import load_corpus, make_draw
 from anchormix.model.train import TrainConfig, build_alm, load_checkpoint, train
-
-
-@pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory):
-    from anchormix.cli import main
-
-    root = tmp_path_factory.mktemp("tiny")
-    entries = [build_procedural_session(root, g, i, seconds=3.0) for i, g in enumerate(["pop", "edm", "ballad"])]
-    for e in entries:
-        e["split"] = "train"
-    write_manifest(root, {"sessions": {e["id"]: e for e in entries}, "skipped": {}})
-    assert main(["data", "features", "--sessions", str(root)]) == 0
-    return root
 
 
 def test_draws_shift_features_by_the_perturbation_and_target_the_reference(tiny_corpus):
@@ -90,3 +76,34 @@ def test_the_alm_drives_the_agent_loop_and_the_eval(tiny_corpus, tmp_path, demo_
 
     result = run_protocol(find_sessions(tiny_corpus, None)[:1], {"alm": make_alm(checkpoint)}, draws=1, seed=0)
     assert np.isfinite(summarise(result.errors["alm"])["mae_db"])
+
+
+def test_a_planning_step_trains_on_oracle_calls_and_the_checkpoint_says_it_plans(tiny_corpus, tmp_path):
+    from anchormix.model.trajectories import make_plan_draw
+
+    cfg = ALMConfig(frames=64)
+    alm = build_alm(cfg)
+    before = {k: v.clone() for k, v in alm.trainable_state().items() if "lora_" in k}
+    config = TrainConfig(corpus=str(tiny_corpus), out=str(tmp_path / "plans"), steps=1, draws_per_step=2,
+                         max_stems=5, valid_every=1, valid_draws=2, plan_share=1.0, model=cfg.to_dict())
+    summary = train(config, log=lambda _: None, alm=alm)
+    record = summary["history"][-1]
+    assert np.isfinite(record["train_mae_db"]) and 0.0 <= record["valid_call_accuracy"] <= 1.0
+    assert any(not torch.equal(before[k], v) for k, v in alm.trainable_state().items() if k in before)
+
+    loaded = load_checkpoint(tmp_path / "plans" / "alm.safetensors")
+    assert loaded.cfg.plans  # the planner will ask this model for its calls
+    plan = make_plan_draw(load_corpus(tiny_corpus)[0], np.random.default_rng(2), frames=64, max_stems=5)
+    predicted, text = loaded.plan_step(torch.from_numpy(plan.draw.mel), plan.draw.stems, plan.history,
+                                       lambda _: plan.proposal, max_new_tokens=8)
+    assert predicted.shape == (len(plan.draw.stems),) and isinstance(text, str)
+
+
+def test_init_and_a_model_block_are_exclusive(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("init: model/checkpoints/alm/alm.safetensors\nmodel:\n  frames: 64\n")
+    with pytest.raises(ValueError, match="either init"):
+        TrainConfig.from_yaml(bad)
+    bad.write_text("plan_share: 1.5\n")
+    with pytest.raises(ValueError, match="plan_share must be within 0..1"):
+        TrainConfig.from_yaml(bad)

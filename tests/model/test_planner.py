@@ -1,0 +1,85 @@
+"""The ALM planner with a scripted language model: its JSON calls are resolved, validated and traced.
+
+The fake model's head puts every stem at a fixed level against the anchor; its "LM" writes the scripted
+texts in turn, so each case checks what the planner and the graph do with one kind of model output.
+"""
+
+import re
+
+import torch
+
+from anchormix.agent import build_graph
+from anchormix.model.alm import ALMConfig
+from anchormix.model.planner import ALMBalancer, ALMPlanner
+from anchormix.tools import ToolContext, load_session
+
+
+class ScriptedALM:
+    def __init__(self, texts, target_lu=-3.0):
+        self.cfg = ALMConfig(frames=64, plans=True)
+        self.texts, self.target_lu, self.histories, self.proposals = list(texts), target_lu, [], []
+
+    def _targets(self, stems):
+        return torch.tensor([0.0 if s.is_anchor else self.target_lu for s in stems])
+
+    def __call__(self, mel, stems, target_ids=None, history=None):
+        return self._targets(stems), None
+
+    def plan_step(self, mel, stems, history, propose):
+        self.histories.append(list(history))
+        self.proposals.append(propose(self._targets(stems)))
+        return self._targets(stems), (self.texts.pop(0) if self.texts else '{"tool": "finish"}')
+
+
+def balance(session_dir, texts, max_steps=8):
+    ctx = ToolContext(load_session(session_dir))
+    balancer = ALMBalancer.__new__(ALMBalancer)
+    balancer.alm, balancer._session, balancer._mel = ScriptedALM(texts), None, None
+    start = {"session_id": "t", "anchor": ctx.session.anchor, "planner": "alm",
+             "gains_db": {n: 0.0 for n in ctx.session.names}, "iteration": 0, "step": 0, "status": "running",
+             "reasons": {}, "messages": [], "trace": []}
+    state = build_graph(ALMPlanner(ctx, balancer=balancer), ctx, max_steps).invoke(start, {"recursion_limit": 60})
+    return ctx, balancer.alm, state
+
+
+def test_the_model_checks_masking_on_the_stem_it_names_then_applies_its_head_moves(demo_session_dir):
+    texts = ['{"tool": "measure_masking", "arguments": {"target": "stem 2"}}', '{"tool": "apply_gains"}',
+             '{"tool": "finish"}']
+    ctx, model, state = balance(demo_session_dir, texts)
+    acts = [r for r in state["trace"] if r["node"] == "act"]
+    names = [n for n in ctx.session.names if ctx.session.active[n]]
+    assert acts[0]["tool"] == "measure_masking" and acts[0]["arguments"] == {"target": names[1]}
+    assert acts[1]["tool"] == "apply_gains" and acts[1]["error"] is None
+    # The model heard its own history: nothing, then the masking check (by prompt index), then the move.
+    assert model.histories == [[], ["measure_masking stem 2"], ["measure_masking stem 2", "apply_gains"]]
+    # ... and read its head's proposal in the prompt: the moves it then applied; after the move, nothing left.
+    def parsed(proposal):
+        return {names[int(i) - 1]: float(v) for i, v in re.findall(r"stem (\d+) ([+-]\d+\.\d) dB", proposal)}
+
+    changes = acts[1]["arguments"]["changes_db"]
+    assert model.proposals[0] == model.proposals[1]
+    assert parsed(model.proposals[0]) == {n: changes.get(n, 0.0) for n in names if n != ctx.session.anchor}
+    assert all(abs(v) <= 0.1 for v in parsed(model.proposals[2]).values())
+    # The head's moves: every stem to -3 LU against the anchor, the anchor untouched.
+    anchor_lufs = ctx.base_lufs[ctx.session.anchor]
+    for name, change in acts[1]["arguments"]["changes_db"].items():
+        assert abs(ctx.base_lufs[name] + change - anchor_lufs - (-3.0)) <= 0.06
+    assert state["status"] == "converged" and state["trace"][-1]["rationale"].startswith("model: finish")
+
+
+def test_text_that_is_not_a_call_is_recorded_never_run_and_the_head_takes_over(demo_session_dir):
+    ctx, model, state = balance(demo_session_dir, ["apply some gain to the vocals please"])
+    invalid = [r for r in state["trace"] if r["tool"] == "invalid_call"]
+    assert len(invalid) == 1 and "not a JSON tool call" in invalid[0]["error"]
+    assert invalid[0]["arguments"]["text"] == "apply some gain to the vocals please"
+    applied = [r for r in state["trace"] if r["node"] == "act" and r["tool"] == "apply_gains"]
+    assert applied and applied[0]["rationale"].startswith("model (head only)")
+    assert len(model.histories) == 2  # the LM was asked again after the fallback move, and said finish
+
+
+def test_a_stem_the_session_does_not_have_is_an_invalid_call(demo_session_dir):
+    texts = ['{"tool": "measure_masking", "arguments": {"target": "stem 99"}}'] * 3
+    ctx, model, state = balance(demo_session_dir, texts)
+    invalid = [r for r in state["trace"] if r["tool"] == "invalid_call"]
+    assert invalid and "unknown stem 'stem 99'" in invalid[0]["error"]
+    assert not [r for r in state["trace"] if r["node"] == "act" and r["tool"] == "measure_masking"]
