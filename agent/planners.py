@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from .state import FINISH, Action, AgentState
 
-__all__ = ["Planner", "RulePlanner", "ScriptedPlanner", "ROLE_TARGETS_LU", "make_planner", "PLANNERS", "clamp_move"]
+__all__ = ["Planner", "RulePlanner", "ScriptedPlanner", "ROLE_TARGETS_LU", "make_planner", "PLANNERS", "clamp_move",
+           "masking_results"]
 
 # Where each role conventionally sits against the bass, in LU (integrated loudness of the
 # stem minus that of the bass). A starting point an engineer would recognise from
@@ -71,7 +72,7 @@ class Planner(Protocol):
         ...
 
 
-def _masking_results(state: AgentState) -> dict[str, dict[str, Any]]:
+def masking_results(state: AgentState) -> dict[str, dict[str, Any]]:
     """Successful measure_masking observations so far, by target stem (latest wins)."""
     found = {}
     for message in state.get("messages", []):
@@ -111,7 +112,7 @@ class RulePlanner:
         if not changes:
             return Action(tool=FINISH, rationale=f"every stem is within {CONVERGENCE_DB} dB of its target against the {anchor}")
 
-        masking = _masking_results(state)
+        masking = masking_results(state)
         biggest = sorted(changes, key=lambda n: -abs(changes[n]))[: self.inspect_masking]
         for name in biggest:
             if name not in masking:

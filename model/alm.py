@@ -169,9 +169,12 @@ class ALM(nn.Module):
             labels = torch.full((1, len(ids)), -100, dtype=torch.long)
             labels[0, prompt_len:] = torch.tensor(target_ids)
         out = self.llm(inputs_embeds=x, labels=labels, output_hidden_states=True)
+        return self._head(out, positions), (out.loss if target_ids else None)
+
+    def _head(self, out, positions: list[list[int]]) -> torch.Tensor:
+        """The gain head over each stem's audio-token hidden states (last layer, mean over its K tokens): ``(S,)``."""
         hidden = out.hidden_states[-1][0]  # (L, H)
-        pooled = torch.stack([hidden[p].mean(dim=0) for p in positions])  # (S, H)
-        return self.head(pooled).squeeze(-1), (out.loss if target_ids else None)
+        return self.head(torch.stack([hidden[p].mean(dim=0) for p in positions])).squeeze(-1)
 
     @torch.no_grad()
     def generate(self, mel: torch.Tensor, stems: list[StemPrompt], max_new_tokens: int = 64,
@@ -193,8 +196,7 @@ class ALM(nn.Module):
         end = len(self._ids("<|im_end|>\n<|im_start|>assistant\n"))
         ids = ids[:-end]  # the stems' part, without the balance prompt's end of turn
         out = self.llm(inputs_embeds=self.embed(mel, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
-        hidden = out.hidden_states[-1][0]
-        predicted = self.head(torch.stack([hidden[p].mean(dim=0) for p in positions])).squeeze(-1)
+        predicted = self._head(out, positions)
         suffix = self.plan_suffix(history, propose(predicted)) + self._ids("<|im_end|>\n<|im_start|>assistant\n")
         embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
         out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1)

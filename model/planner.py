@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from anchormix.agent.graph import INVALID
-from anchormix.agent.planners import _masking_results, clamp_move
+from anchormix.agent.planners import clamp_move, masking_results
 from anchormix.agent.state import FINISH, Action, AgentState
 from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
@@ -159,7 +159,7 @@ class ALMPlanner:
         if not moves:
             return Action(tool=FINISH, rationale="the model proposes no further moves")
         start = state.get("initial_lu_vs_anchor") or {}
-        masking = _masking_results(state)
+        masking = masking_results(state)
         # The reason covers the whole balance (the graph keeps the latest reason per stem), not this step alone.
         reasons = {}
         for n, g in moves.items():
