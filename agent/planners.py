@@ -169,12 +169,12 @@ def check_planner(name: str) -> None:
 
 
 def make_planner(name: str, ctx=None, genre: str | None = None) -> Planner:
-    """The planner called ``name``; the ALM listens to the session through ``ctx``; rules follow ``genre``."""
+    """The planner called ``name``; the ALM listens to the session through ``ctx``; both follow ``genre``."""
     check_planner(name)
     if name == "alm":
         if ctx is None:
             raise ValueError("--planner alm needs the session's tool context")
         from anchormix.model.planner import ALMPlanner, shared_balancer
 
-        return ALMPlanner(ctx, balancer=shared_balancer())  # the weights load once per process
+        return ALMPlanner(ctx, balancer=shared_balancer(), genre=genre)  # the weights load once per process
     return RulePlanner(genre=genre)

@@ -57,8 +57,8 @@ def add_parsers(sub) -> None:
     feats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
 
     tr = sub.add_parser("train", help="train the ALM on a corpus (Accelerate; CPU or GPU)",
-                        epilog="examples:\n  anchormix train --config model/conf/alm_cpu.yaml\n"
-                               "  anchormix train --config model/conf/alm_cpu.yaml --steps 20 --out /tmp/alm\n"
+                        epilog="examples:\n  anchormix train --config model/conf/alm_listener.yaml   (the shipped run)\n"
+                               "  anchormix train --config model/conf/alm_listener.yaml --steps 20 --out /tmp/alm\n"
                                "  anchormix train --intents\n",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.add_argument("--config", type=Path, help="YAML training config of the ALM (model/conf/...)")
@@ -71,14 +71,15 @@ def add_parsers(sub) -> None:
                         epilog=EPILOG_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("--sessions", type=Path, required=True, help="folder of sessions (a corpus or your own)")
     ev.add_argument("--split", default="test", help="train, valid, test, or all (default: test)")
-    ev.add_argument("--planner", help="comma-separated: none, loudness, conventions, rules, alm, alm-text (the "
-                    "ALM's numbers as its LM writes them; an ablation). Default: none,loudness,conventions,rules; "
+    ev.add_argument("--planner", help="comma-separated: none, loudness, conventions, rules, alm; ablations of the "
+                    "same weights: alm-text (the numbers as its LM writes them), alm-listener (the listener alone, "
+                    "no LLM), alm-nogenre (genre withheld). Default: none,loudness,conventions,rules; "
                     "with --agent: rules,alm")
     ev.add_argument("--draws", type=int, default=5, help="random perturbations per session (default: 5)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
     ev.add_argument("--conventions", type=Path, help="conventions table (default: SESSIONS/conventions.json or the train split)")
     ev.add_argument("--limit", type=int, help="evaluate at most this many sessions")
-    ev.add_argument("--checkpoint", type=Path, help="ALM checkpoint for alm / alm-text (default: the shipped one)")
+    ev.add_argument("--checkpoint", type=Path, help="ALM checkpoint for alm and its ablations (default: the shipped one)")
     ev.add_argument("--json", type=Path, dest="json_out", help="write the metrics to this JSON file")
     ev.add_argument("--agent", action="store_true",
                     help="run the whole agent loop per draw (planners: rules, alm) and report iterations, "
@@ -197,7 +198,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.agent:
         return _eval_agent(args)
     from anchormix.model.evaluate import (CONVENTIONS_FILE, PLANNERS, conventions_table, find_sessions,
-                                          make_alm, make_alm_text, make_conventions, predict_loudness,
+                                          make_alm, make_alm_ablation, make_alm_text, make_conventions, predict_loudness,
                                           predict_none, predict_rules, run_protocol, summarise)
 
     names = [p.strip() for p in (args.planner or "none,loudness,conventions,rules").split(",") if p.strip()]
@@ -220,6 +221,8 @@ def _eval(args: argparse.Namespace) -> int:
             predictors[name] = make_alm(args.checkpoint)
         elif name == "alm-text":
             predictors[name] = make_alm_text(args.checkpoint)
+        elif name in ("alm-listener", "alm-nogenre"):
+            predictors[name] = make_alm_ablation(name, args.checkpoint)
         else:
             predictors[name] = {"none": predict_none, "loudness": predict_loudness, "rules": predict_rules}[name]
     with _progress() as progress:

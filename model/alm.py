@@ -8,6 +8,14 @@ an anchor marker) followed by that stem's audio tokens. The gain head reads
 the last hidden states at the stem's audio tokens and predicts where the stem
 should sit against the anchor (LU); the move is that minus the measured level,
 so the network never has to do the subtraction the meter already did.
+
+Two switches make the model genre-aware and give it a listener (both off in
+older checkpoints, whose configs lack them): ``genre_in_prompt`` names the
+session's genre in the prompt, and ``listener`` adds a direct audio path, a
+small MLP over the stem's and the anchor's pooled audio embeddings, their roles,
+the genre and the measured level, whose estimate the head over the LLM's hidden
+states corrects. The listener and the encoder are pre-trained together on many
+cheap draws before the LLM joins (model/train.py, ``listener_steps``).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ALMConfig", "AudioEncoder", "ALM", "StemPrompt", "proposal_text"]
+__all__ = ["ALMConfig", "AudioEncoder", "Listener", "ALM", "StemPrompt", "proposal_text", "ROLE_VOCAB", "GENRE_VOCAB"]
 
 
 @dataclass
@@ -32,9 +40,12 @@ class ALMConfig:
     lora_r: int = 8  # LoRA rank on the attention projections
     lora_alpha: int = 16
     lora_dropout: float = 0.05
-    use_audio: bool = True  # ablation: False drops the audio tokens (names + measurements only)
+    use_audio: bool = True  # ablation: False drops the audio tokens and the listener's audio (names + measurements only)
     mark_anchor: bool = True  # ablation: False hides which stem is the anchor
     plans: bool = False  # trained on oracle planning states: the LM chooses the planner's tool calls
+    genre_in_prompt: bool = False  # the prompt names the session's genre ("unknown" when nobody said)
+    listener: bool = False  # a direct audio path whose estimate the hidden-state head corrects (see above)
+    level_blind: bool = False  # ablation: each stem's excerpt level is subtracted before the encoder (shape only)
 
     @classmethod
     def from_dict(cls, data: dict) -> "ALMConfig":
@@ -62,14 +73,50 @@ class AudioEncoder(nn.Module):
         self.queries = nn.Parameter(torch.randn(cfg.audio_tokens, d) * 0.02)
         self.attend = nn.MultiheadAttention(d, num_heads=4, batch_first=True)
         self.norm = nn.LayerNorm(d)
+        self.level_blind = cfg.level_blind
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        if self.level_blind:  # the ablation: every stem at the same excerpt level (silence stays quieter)
+            level = 10.0 * torch.log10(torch.pow(10.0, mel / 10.0).mean(dim=(1, 2), keepdim=True) + 1e-20)
+            mel = mel - level.clamp(min=-100.0) - 30.0
         # Fixed affine scaling keeps absolute level audible: -60 dB -> 0, every 20 dB -> 1.
         x = self.convs((mel + 60.0) / 20.0)  # (S, d, T/8)
         x = x.transpose(1, 2)  # (S, T/8, d)
         q = self.queries.unsqueeze(0).expand(x.shape[0], -1, -1)  # (S, K, d)
         pooled, _ = self.attend(q, x, x)
         return self.norm(pooled + q)  # (S, K, d)
+
+
+# Fixed vocabularies of the listener's embeddings (anything else reads as "other" / "unknown").
+ROLE_VOCAB = ("bass", "kick", "snare", "drums", "hats", "vocals", "guitar", "keys", "pad", "lead", "strings",
+              "brass", "fx", "other")
+GENRE_VOCAB = ("unknown", "pop", "edm", "hiphop", "ballad", "ragtime", "blues", "jazz", "rock", "waltz", "march",
+               "latin", "funk", "country", "electronic", "classical")
+
+
+class Listener(nn.Module):
+    """Per stem: pooled audio embedding of the stem and of the anchor, both roles, the genre and the measured
+    LU against the anchor -> where the stem should sit against the anchor (LU)."""
+
+    def __init__(self, cfg: ALMConfig) -> None:
+        super().__init__()
+        d = cfg.encoder_dim
+        self.role = nn.Embedding(len(ROLE_VOCAB), 16)
+        self.genre = nn.Embedding(len(GENRE_VOCAB), 8)
+        self.mlp = nn.Sequential(nn.Linear(2 * d + 2 * 16 + 8 + 1, 256), nn.GELU(), nn.Linear(256, 256), nn.GELU(),
+                                 nn.Linear(256, 1))
+
+    def forward(self, audio: torch.Tensor, stems: list["StemPrompt"], genre: str) -> torch.Tensor:
+        """``audio`` ``(S, K, d)`` from the encoder -> ``(S,)``."""
+        pooled = audio.mean(dim=1)
+        anchor = next((k for k, s in enumerate(stems) if s.is_anchor), 0)
+        roles = torch.tensor([ROLE_VOCAB.index(s.role) if s.role in ROLE_VOCAB else ROLE_VOCAB.index("other")
+                              for s in stems])
+        g = torch.tensor([GENRE_VOCAB.index(genre) if genre in GENRE_VOCAB else 0] * len(stems))
+        measured = torch.tensor([[s.lu_vs_anchor / 10.0] for s in stems], dtype=pooled.dtype)
+        x = torch.cat([pooled, pooled[anchor].expand_as(pooled), self.role(roles), self.role(roles[anchor]).expand(
+            len(stems), -1), self.genre(g), measured], dim=1)
+        return self.mlp(x).squeeze(-1)
 
 
 @dataclass
@@ -103,6 +150,10 @@ class ALM(nn.Module):
         self.encoder = AudioEncoder(cfg)
         self.projector = nn.Linear(cfg.encoder_dim, hidden)
         self.head = nn.Sequential(nn.Linear(hidden, 256), nn.GELU(), nn.Linear(256, 1))
+        self.listener = Listener(cfg) if cfg.listener else None
+        if self.listener is not None:  # the head starts as "no correction" on top of the pre-trained listener
+            nn.init.zeros_(self.head[-1].weight)
+            nn.init.zeros_(self.head[-1].bias)
         self._text_cache: dict[str, list[int]] = {}
 
     # ----- prompt --------------------------------------------------------------------------------
@@ -116,7 +167,7 @@ class ALM(nn.Module):
         return f"\nstem {stem.index}{marker} ({stem.role}) {stem.lu_vs_anchor:+.0f} LU:"
 
     def layout(self, stems: list[StemPrompt], history: list[str] | None = None,
-               proposal: str | None = None) -> tuple[list[int], list[list[int]]]:
+               proposal: str | None = None, genre: str = "unknown") -> tuple[list[int], list[list[int]]]:
         """Token ids with placeholders (-1) for audio tokens, and each stem's audio-token positions.
 
         Without ``history`` the prompt asks for the balance (the advice text); with it, a list of the
@@ -124,6 +175,8 @@ class ALM(nn.Module):
         ``proposal``: the moves its head proposes in this state, as text (:func:`proposal_text`).
         """
         prefix = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\nBalance these stems against the anchor."
+        if self.cfg.genre_in_prompt:
+            prefix += f" Genre: {genre}."
         ids = list(self._ids(prefix))
         positions = []
         for stem in stems:
@@ -142,34 +195,48 @@ class ALM(nn.Module):
                          + (proposal or "none") + ".\n" + PLAN_TASK)
 
     # ----- forward -------------------------------------------------------------------------------
-    def embed(self, mel: torch.Tensor, ids: list[int]) -> torch.Tensor:
-        """Token embeddings ``(1, L, H)`` with the stems' audio tokens in the placeholder (-1) slots."""
+    def embed(self, audio: torch.Tensor | None, ids: list[int]) -> torch.Tensor:
+        """Token embeddings ``(1, L, H)`` with the stems' audio tokens (``audio``: the encoder's output) in the
+        placeholder (-1) slots."""
         token_ids = torch.tensor([max(i, 0) for i in ids], dtype=torch.long)
         x = self.llm.get_input_embeddings()(token_ids).unsqueeze(0)
         if self.cfg.use_audio:
-            audio = self.projector(self.encoder(mel))  # (S, K, H)
+            tokens = self.projector(audio)  # (S, K, H)
             mask = torch.tensor([i == -1 for i in ids])
             x = x.clone()
-            x[0, mask] = audio.reshape(-1, audio.shape[-1]).to(x.dtype)
+            x[0, mask] = tokens.reshape(-1, tokens.shape[-1]).to(x.dtype)
         return x
 
+    def listen(self, mel: torch.Tensor, stems: list[StemPrompt], genre: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's output ``(S, K, d)`` and the listener's estimate ``(S,)`` (zeros without a listener)."""
+        audio = self.encoder(mel)
+        return audio, self.listened(audio, stems, genre)
+
+    def listened(self, audio: torch.Tensor, stems: list[StemPrompt], genre: str) -> torch.Tensor:
+        """The listener's estimate ``(S,)`` from the encoder's output (zeros without a listener; the audio
+        withheld from it in the no-audio ablation)."""
+        if self.listener is None:
+            return torch.zeros(len(stems))
+        return self.listener(audio if self.cfg.use_audio else torch.zeros_like(audio), stems, genre)
+
     def forward(self, mel: torch.Tensor, stems: list[StemPrompt], target_ids: list[int] | None = None,
-                history: list[str] | None = None, proposal: str | None = None):
+                history: list[str] | None = None, proposal: str | None = None, genre: str = "unknown"):
         """Predicted LU against the anchor per stem ``(S,)``, and the LM loss on ``target_ids`` (or None).
 
         mel: ``(S, n_mels, frames)`` at the stems' current levels; ``history``: see :meth:`layout`.
         """
-        ids, positions = self.layout(stems, history, proposal)
+        ids, positions = self.layout(stems, history, proposal, genre)
         prompt_len = len(ids)
         if target_ids:
             ids = ids + list(target_ids)
-        x = self.embed(mel, ids)
+        audio, listened = self.listen(mel, stems, genre)
+        x = self.embed(audio, ids)
         labels = None
         if target_ids:
             labels = torch.full((1, len(ids)), -100, dtype=torch.long)
             labels[0, prompt_len:] = torch.tensor(target_ids)
         out = self.llm(inputs_embeds=x, labels=labels, output_hidden_states=True)
-        return self._head(out, positions), (out.loss if target_ids else None)
+        return self._head(out, positions) + listened, (out.loss if target_ids else None)
 
     def _head(self, out, positions: list[list[int]]) -> torch.Tensor:
         """The gain head over each stem's audio-token hidden states (last layer, mean over its K tokens): ``(S,)``."""
@@ -178,25 +245,27 @@ class ALM(nn.Module):
 
     @torch.no_grad()
     def generate(self, mel: torch.Tensor, stems: list[StemPrompt], max_new_tokens: int = 64,
-                 on_token: Callable[[str], None] | None = None) -> str:
+                 on_token: Callable[[str], None] | None = None, genre: str = "unknown") -> str:
         """Greedy advice text after the prompt (KV-cached), streamed piece by piece to ``on_token``."""
-        ids, _ = self.layout(stems)
-        out = self.llm(inputs_embeds=self.embed(mel, ids), use_cache=True, logits_to_keep=1)
+        ids, _ = self.layout(stems, genre=genre)
+        out = self.llm(inputs_embeds=self.embed(self.encoder(mel), ids), use_cache=True, logits_to_keep=1)
         return self._decode(out, max_new_tokens, on_token)
 
     @torch.no_grad()
     def plan_step(self, mel: torch.Tensor, stems: list[StemPrompt], history: list[str],
-                  propose: Callable[[torch.Tensor], str], max_new_tokens: int = 40) -> tuple[torch.Tensor, str]:
+                  propose: Callable[[torch.Tensor], str], max_new_tokens: int = 40,
+                  genre: str = "unknown") -> tuple[torch.Tensor, str]:
         """One planning step: the head's LU per stem, then the next tool call as the LM writes it (greedy).
 
         The stems' part of the prompt is run once: its hidden states feed the head, ``propose`` turns the
         head's numbers into the proposal text, and the planning suffix continues from the same KV cache.
         """
-        ids, positions = self.layout(stems)
+        ids, positions = self.layout(stems, genre=genre)
         end = len(self._ids("<|im_end|>\n<|im_start|>assistant\n"))
         ids = ids[:-end]  # the stems' part, without the balance prompt's end of turn
-        out = self.llm(inputs_embeds=self.embed(mel, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
-        predicted = self._head(out, positions)
+        audio, listened = self.listen(mel, stems, genre)
+        out = self.llm(inputs_embeds=self.embed(audio, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
+        predicted = self._head(out, positions) + listened
         suffix = self.plan_suffix(history, propose(predicted)) + self._ids("<|im_end|>\n<|im_start|>assistant\n")
         embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
         out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1)
@@ -225,5 +294,7 @@ class ALM(nn.Module):
         state = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
         state.update({f"projector.{k}": v for k, v in self.projector.state_dict().items()})
         state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
+        if self.listener is not None:
+            state.update({f"listener.{k}": v for k, v in self.listener.state_dict().items()})
         state.update({f"llm.{k}": v for k, v in self.llm.state_dict().items() if "lora_" in k})
         return {k: v.detach().contiguous() for k, v in state.items()}

@@ -3,9 +3,11 @@
 A draw takes one train-split session, picks an anchor (bass most often; also
 kick, drums, vocals/lead, keys when present), a subset of 2..max_stems stems,
 and perturbs every stem by p_i ~ U(-12, +12) dB. What the model sees: each
-stem's log-mel shifted by p_i (exact: a gain moves log power by its dB), its
+stem's log-mel shifted by p_i (exact: a gain moves log power by its dB; silence
+stays at the floor, see features.shift_mel), its
 role (replaced by "other" in a share of draws, as an unhelpful name would be),
-and its measured LU against the anchor. What it must predict: the stem's
+its measured LU against the anchor, and the session's genre ("unknown" in a
+share of draws). What it must predict: the stem's
 reference LU against that anchor. Nothing re-decodes audio.
 """
 
@@ -21,11 +23,13 @@ import numpy as np
 from anchormix.tools.session import SESSION_FILE
 
 from .alm import StemPrompt
+from .features import FLOOR_DB, shift_mel
 
 __all__ = ["CorpusSession", "Draw", "load_corpus", "make_draw", "advice_text", "parse_advice"]
 
 ANCHOR_ROLES = {"bass": 0.5, "kick": 0.15, "drums": 0.1, "vocals": 0.1, "lead": 0.05, "keys": 0.1}
 PERTURB_DB = 12.0
+GENRE_DROP = 0.3  # share of draws whose genre reads "unknown", as a session nobody labelled would
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Draw:
     target_lu: np.ndarray  # (S',) reference LU vs. the chosen anchor
     measured_lu: np.ndarray  # (S',) LU vs. the chosen anchor as perturbed
     anchor: int  # index into stems
+    genre: str = "unknown"  # the session's genre as the prompt names it ("unknown" in a share of draws)
 
 
 def load_corpus(root: Path, split: str = "train") -> list[CorpusSession]:
@@ -71,7 +76,7 @@ def load_corpus(root: Path, split: str = "train") -> list[CorpusSession]:
 
 
 def make_draw(session: CorpusSession, rng: np.random.Generator, frames: int, max_stems: int = 12,
-              unhelpful_share: float = 0.2) -> Draw:
+              unhelpful_share: float = 0.2, genre_drop: float = GENRE_DROP) -> Draw:
     count = len(session.names)
     candidates = [i for i in range(count) if session.roles[i] in ANCHOR_ROLES]
     if candidates:
@@ -90,13 +95,14 @@ def make_draw(session: CorpusSession, rng: np.random.Generator, frames: int, max
     measured = reference + perturb - perturb[a]
     total = session.mel.shape[-1]
     start = int(rng.integers(0, max(1, total - frames)))
-    mel = session.mel[chosen, :, start : start + frames].astype(np.float32) + perturb[:, None, None]
+    mel = shift_mel(session.mel[chosen, :, start : start + frames].astype(np.float32), perturb)
     if mel.shape[-1] < frames:
-        mel = np.pad(mel, ((0, 0), (0, 0), (0, frames - mel.shape[-1])), constant_values=-120.0)
+        mel = np.pad(mel, ((0, 0), (0, 0), (0, frames - mel.shape[-1])), constant_values=FLOOR_DB)
     unhelpful = rng.random() < unhelpful_share
     stems = [StemPrompt(k + 1, "other" if unhelpful else session.roles[i], float(measured[k]), k == a)
              for k, i in enumerate(chosen)]
-    return Draw(session.name, stems, mel, reference.astype(np.float32), measured.astype(np.float32), a)
+    genre = "unknown" if rng.random() < genre_drop else session.genre
+    return Draw(session.name, stems, mel, reference.astype(np.float32), measured.astype(np.float32), a, genre)
 
 
 def advice_text(stems: list[StemPrompt], changes_db: np.ndarray) -> str:

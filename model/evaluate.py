@@ -130,7 +130,20 @@ def make_alm_text(checkpoint: Path | None = None) -> Predictor:
     return lambda ctx: balancer.text_gains(ctx)[0]
 
 
-PLANNERS = ("none", "loudness", "conventions", "rules", "alm", "alm-text")
+def make_alm_ablation(name: str, checkpoint: Path | None = None) -> Predictor:
+    """The same weights with one part withheld: ``alm-listener`` (the listener alone, no LLM pass) or
+    ``alm-nogenre`` (the prompt and the listener told "unknown" instead of the session's genre)."""
+    balancer = _balancer(checkpoint)
+    if name == "alm-listener":
+        if balancer.alm.listener is None:
+            raise ValueError("--planner alm-listener: the checkpoint has no listener")
+        return lambda ctx: balancer.gains(ctx, listener_only=True)
+    if name == "alm-nogenre":
+        return lambda ctx: balancer.gains(ctx, genre="unknown")
+    raise ValueError(f"unknown ALM ablation '{name}'")
+
+
+PLANNERS = ("none", "loudness", "conventions", "rules", "alm", "alm-text", "alm-listener", "alm-nogenre")
 
 
 AGENT_PLANNERS = ("rules", "alm")

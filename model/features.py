@@ -4,7 +4,11 @@ Log-mel power per stem, from the mid signal ``(L + R) / 2``: 64 mel bands
 (Slaney-style triangular filters, 30 Hz - 10 kHz), 1024-point Hann frames with a
 512-sample hop at 22.05 kHz (~23 ms). Values are dB of *absolute* power, not
 normalised: the encoder must hear level. A gain of g dB shifts every value by
-exactly g, so features at any gains are the cached ones plus the gains.
+exactly g, so features at any gains are the cached ones plus the gains, except
+at the -120 dB floor: silence stays at the floor whatever the gain
+(:func:`shift_mel`), as it does when the moved audio itself is analysed. (Shifting
+the floor too once let training read each draw's perturbation off the silent
+bins, a cue real audio never gives.)
 
 The cache holds one ``.npz`` per session (float16, no pickle) with a
 fingerprint of the session's audio files; it is rebuilt when they change.
@@ -22,11 +26,11 @@ from scipy import fft
 from anchormix.tools.audio import atomic_path
 from anchormix.tools.session import Session
 
-__all__ = ["N_MELS", "log_mel", "cached_features"]
+__all__ = ["N_MELS", "FLOOR_DB", "log_mel", "shift_mel", "cached_features"]
 
 N_MELS = 64
 _N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
-_FLOOR_DB = -120.0
+FLOOR_DB = -120.0
 
 
 def _hz_to_mel(hz):
@@ -58,8 +62,15 @@ def log_mel(x: np.ndarray, sample_rate: int) -> np.ndarray:
     for i, stem in enumerate(frames):
         spectrum = fft.rfft(stem * window, axis=-1, workers=-1)
         power = (spectrum.real**2 + spectrum.imag**2) / (window**2).sum()
-        out[i] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), _FLOOR_DB)
+        out[i] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), FLOOR_DB)
     return out
+
+
+def shift_mel(mel: np.ndarray, gains_db: np.ndarray) -> np.ndarray:
+    """Log-mel ``(S, n_mels, T)`` as it reads after per-stem gains ``(S,)`` dB: every value moves by its stem's
+    gain, clipped at the floor, and what sat at the floor (silence, or below it) stays there."""
+    gains = np.asarray(gains_db, dtype=np.float32)[:, None, None]
+    return np.where(mel <= FLOOR_DB, FLOOR_DB, np.maximum(mel + gains, FLOOR_DB)).astype(np.float32)
 
 
 def cached_features(session: Session, cache_dir: str | Path) -> np.ndarray:

@@ -24,10 +24,10 @@ from anchormix.tools import ToolContext
 
 from .alm import StemPrompt, proposal_text
 from .data import parse_advice
-from .features import log_mel
+from .features import FLOOR_DB, log_mel, shift_mel
 from .trajectories import history_entry, read_call
 
-__all__ = ["DEFAULT_CHECKPOINT", "ALMBalancer", "ALMPlanner", "shared_balancer"]
+__all__ = ["DEFAULT_CHECKPOINT", "ALMBalancer", "ALMPlanner", "busiest_window", "shared_balancer"]
 
 DEFAULT_CHECKPOINT = Path(__file__).with_name("checkpoints") / "alm" / "alm.safetensors"
 
@@ -47,12 +47,11 @@ class ALMBalancer:
             self._session, self._mel = ctx.session, log_mel(ctx.session.array(), ctx.session.sample_rate)
         mel = self._mel
         frames = self.alm.cfg.frames
-        start = max(0, (mel.shape[-1] - frames) // 2)  # the middle of the excerpt
+        start = busiest_window(mel, frames)
         crop = mel[:, :, start : start + frames]
         if crop.shape[-1] < frames:
-            crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=-120.0)
-        gains = np.array([ctx.gain(n) for n in ctx.session.names], dtype=np.float32)
-        return crop + gains[:, None, None]
+            crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=FLOOR_DB)
+        return shift_mel(crop, np.array([ctx.gain(n) for n in ctx.session.names], dtype=np.float32))
 
     def inputs(self, ctx: ToolContext) -> tuple[list[str], list[StemPrompt], torch.Tensor]:
         """Active stem names, their prompt lines and their log-mel at the current gains."""
@@ -64,25 +63,45 @@ class ALMBalancer:
         return names, prompts, torch.from_numpy(self.features(ctx)[index])
 
     @torch.no_grad()
-    def target_lu(self, ctx: ToolContext) -> dict[str, float]:
-        """Where the model would put each active stem, LU against the anchor."""
+    def target_lu(self, ctx: ToolContext, genre: str | None = None, listener_only: bool = False) -> dict[str, float]:
+        """Where the model would put each active stem, LU against the anchor (``genre``: the session's by default;
+        ``listener_only``: the listener's estimate without the LLM's correction, an ablation)."""
         names, prompts, mel = self.inputs(ctx)
-        predicted, _ = self.alm(mel, prompts)
+        genre = genre or ctx.session.genre
+        if listener_only:
+            if self.alm.listener is None:
+                raise ValueError("this checkpoint has no listener (model.listener was off when it was trained)")
+            predicted = self.alm.listen(mel, prompts, genre)[1]
+        else:
+            predicted, _ = self.alm(mel, prompts, genre=genre)
         return {n: (0.0 if n == ctx.session.anchor else float(v)) for n, v in zip(names, predicted)}
 
-    def text_gains(self, ctx: ToolContext, on_token=None) -> tuple[dict[str, float], str]:
+    def text_gains(self, ctx: ToolContext, on_token=None, genre: str | None = None) -> tuple[dict[str, float], str]:
         """The moves as the LM writes them in its advice text (the "numbers as text" ablation), and the text."""
         names, prompts, mel = self.inputs(ctx)
-        text = self.alm.generate(mel, prompts, on_token=on_token)
+        text = self.alm.generate(mel, prompts, on_token=on_token, genre=genre or ctx.session.genre)
         moves = parse_advice(text)
         return {n: (moves.get(i + 1, 0.0) if n != ctx.session.anchor else 0.0) for i, n in enumerate(names)}, text
 
-    def gains(self, ctx: ToolContext) -> dict[str, float]:
+    def gains(self, ctx: ToolContext, genre: str | None = None, listener_only: bool = False) -> dict[str, float]:
         """The moves (dB) that take each stem from its measured level to its predicted target."""
         anchor_lufs = ctx.lufs(ctx.session.anchor)
-        targets = self.target_lu(ctx)
+        targets = self.target_lu(ctx, genre, listener_only)
         return {n: round(t - (ctx.lufs(n) - anchor_lufs), 1) if n != ctx.session.anchor else 0.0
                 for n, t in targets.items()}
+
+
+def busiest_window(mel: np.ndarray, frames: int, floor_db: float = -90.0) -> int:
+    """Start of the ``frames``-long window where the stems are audible most (frames above ``floor_db`` summed over
+    stems; the one nearest the middle among equals), so the model hears as many stems playing as the excerpt has."""
+    total = mel.shape[-1]
+    if total <= frames:
+        return 0
+    power = 10.0 * np.log10(np.power(10.0, mel.astype(np.float64) / 10.0).sum(axis=1) + 1e-20)  # (S, T)
+    audible = (power > floor_db).sum(axis=0)
+    scores = np.convolve(audible, np.ones(frames), "valid")  # window starting at each frame
+    best = np.flatnonzero(scores == scores.max())
+    return int(best[np.argmin(np.abs(best - (total - frames) / 2))])
 
 
 _SHARED: dict[str, ALMBalancer] = {}
@@ -110,8 +129,9 @@ class ALMPlanner:
     name = "alm"
 
     def __init__(self, ctx: ToolContext, checkpoint: str | Path = DEFAULT_CHECKPOINT,
-                 balancer: ALMBalancer | None = None) -> None:
+                 balancer: ALMBalancer | None = None, genre: str | None = None) -> None:
         self.ctx, self.balancer = ctx, balancer or ALMBalancer(checkpoint)
+        self.genre = genre or ctx.session.genre  # what the prompt names (a conversation may have set another)
 
     def plan(self, state: AgentState) -> Action | str:
         self.ctx.gains_db = dict(state.get("gains_db", {}))
@@ -133,10 +153,11 @@ class ALMPlanner:
         if alm.cfg.plans and not (messages and messages[-1].get("tool") == INVALID):
             # The head's proposal goes into the prompt; the LM reads it with the calls so far and writes the call.
             predicted, text = alm.plan_step(mel, prompts, _history(messages, names),
-                                            lambda p: proposal_text(prompts, list(propose(p).values())))
+                                            lambda p: proposal_text(prompts, list(propose(p).values())),
+                                            genre=self.genre)
         else:  # an older checkpoint, or the model's last text was not a call: the head alone decides
             with torch.no_grad():
-                predicted, _ = alm(mel, prompts)
+                predicted, _ = alm(mel, prompts, genre=self.genre)
         moves = {n: m for n, m in propose(predicted).items() if abs(m) >= 0.05}
         largest = max((abs(v) for v in moves.values()), default=0.0)
         if text is not None:

@@ -8,6 +8,11 @@ A share ``plan_share`` of the draws are planning states from the oracle's
 trajectories (model/trajectories.py): the same L1 on the head, plus
 ``plan_lm_weight`` x the LM loss of the oracle's next tool call. ``init``
 starts from a trained checkpoint instead of fresh adapters.
+
+With a listener (``model: {listener: true}``), ``listener_steps`` first train the
+encoder and the listener alone on batches of balance draws (no LLM pass: some
+ms a draw instead of a second), then the LLM stage trains everything together,
+the encoder and listener at ``encoder_lr``.
 The same loop runs unchanged on a GPU (Accelerate picks the device).
 """
 
@@ -30,7 +35,7 @@ from .alm import ALM, ALMConfig
 from .data import CorpusSession, Draw, advice_text, load_corpus, make_draw
 from .trajectories import PlanDraw, make_plan_draw, read_call
 
-__all__ = ["TrainConfig", "build_alm", "train", "save_checkpoint", "load_checkpoint", "draw_loss", "validate_plans"]
+__all__ = ["TrainConfig", "build_alm", "train", "save_checkpoint", "load_checkpoint", "load_adapters", "draw_loss", "validate_plans"]
 
 
 @dataclass
@@ -52,6 +57,11 @@ class TrainConfig:
     plan_share: float = 0.0  # share of draws that are oracle planning states (model/trajectories.py)
     plan_lm_weight: float = 0.5  # weight of the tool-call LM loss on those draws
     init: str | None = None  # start from this checkpoint (its model config) instead of fresh adapters
+    listener_steps: int = 0  # steps of the encoder + listener stage before the LLM stage (needs model.listener)
+    listener_batch: int = 16  # balance draws per listener step
+    listener_lr: float = 1e-3  # peak learning rate of that stage (cosine decay to 10 %)
+    encoder_lr: float | None = None  # encoder and listener in the LLM stage (default: lr)
+    init_adapters: str | None = None  # take only the LoRA weights from this checkpoint (the rest starts fresh)
     model: dict = field(default_factory=dict)
 
     @classmethod
@@ -71,6 +81,10 @@ class TrainConfig:
             raise ValueError(f"{path}: schedule must be 'constant' or 'cosine', got '{config.schedule}'")
         if not 0.0 <= config.plan_share <= 1.0:
             raise ValueError(f"{path}: plan_share must be within 0..1, got {config.plan_share}")
+        if config.listener_steps and not (config.model.get("listener") or config.init):
+            raise ValueError(f"{path}: listener_steps needs model.listener: true")
+        if config.init and config.init_adapters:
+            raise ValueError(f"{path}: give either init (the whole checkpoint) or init_adapters (its LoRA only)")
         if config.init is not None and config.model:
             raise ValueError(f"{path}: give either init (the checkpoint's model config is used) or a model block")
         return config
@@ -97,7 +111,7 @@ def draw_loss(alm: ALM, draw: Draw | PlanDraw, lm_weight: float) -> tuple[torch.
     else:
         text = advice_text(draw.stems, draw.target_lu - draw.measured_lu)
     target_ids = alm._ids(" " + text + "<|im_end|>") if lm_weight > 0 else None
-    predicted, lm_loss = alm(torch.from_numpy(draw.mel), draw.stems, target_ids, history, proposal)
+    predicted, lm_loss = alm(torch.from_numpy(draw.mel), draw.stems, target_ids, history, proposal, draw.genre)
     mask = torch.ones(len(draw.stems), dtype=torch.bool)
     mask[draw.anchor] = False
     l1 = (predicted[mask] - torch.from_numpy(draw.target_lu)[mask]).abs().mean()
@@ -114,24 +128,37 @@ def save_checkpoint(alm: ALM, folder: Path, meta: dict) -> Path:
     return folder / "alm.safetensors"
 
 
-def load_checkpoint(path: str | Path, llm=None, tokenizer=None) -> ALM:
-    """Rebuild the ALM from a shipped ``alm.safetensors`` (safetensors only: no pickle from disk)."""
+def _read_checkpoint(path: str | Path) -> tuple[ALMConfig, dict[str, torch.Tensor]]:
     from safetensors import safe_open
 
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such checkpoint")
     with safe_open(str(path), framework="pt") as f:
-        cfg = ALMConfig.from_dict(json.loads(f.metadata()["config"]))
-        state = {k: f.get_tensor(k) for k in f.keys()}
-    alm = build_alm(cfg, llm, tokenizer)
-    for part in ("encoder", "projector", "head"):
-        getattr(alm, part).load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
+        return ALMConfig.from_dict(json.loads(f.metadata()["config"])), {k: f.get_tensor(k) for k in f.keys()}
+
+
+def load_adapters(alm: ALM, path: str | Path) -> None:
+    """The LoRA weights of the checkpoint at ``path`` into ``alm`` (same rank and backbone)."""
+    _set_adapters(alm, _read_checkpoint(path)[1], path)
+
+
+def _set_adapters(alm: ALM, state: dict[str, torch.Tensor], path: str | Path) -> None:
     lora = {k[len("llm."):]: v for k, v in state.items() if k.startswith("llm.")}
-    missing = [k for k in lora if k not in alm.llm.state_dict()]
-    if missing:
-        raise ValueError(f"{path}: LoRA weights do not fit the backbone ({missing[:3]} ...)")
+    own = alm.llm.state_dict()
+    misfit = [k for k, v in lora.items() if k not in own or own[k].shape != v.shape]
+    if misfit:
+        raise ValueError(f"{path}: LoRA weights do not fit the backbone ({misfit[:3]} ...)")
     alm.llm.load_state_dict(lora, strict=False)
+
+
+def load_checkpoint(path: str | Path, llm=None, tokenizer=None) -> ALM:
+    """Rebuild the ALM from a shipped ``alm.safetensors`` (safetensors only: no pickle from disk)."""
+    cfg, state = _read_checkpoint(path)
+    alm = build_alm(cfg, llm, tokenizer)
+    for part in ("encoder", "projector", "head") + (("listener",) if cfg.listener else ()):
+        getattr(alm, part).load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
+    _set_adapters(alm, state, path)
     return alm.eval()
 
 
@@ -140,7 +167,7 @@ def _validate(alm: ALM, sessions: list[CorpusSession], count: int, seed: int, cf
     errors = []
     with torch.no_grad():
         for i in range(count):
-            draw = make_draw(sessions[i % len(sessions)], rng, cfg.frames, max_stems, unhelpful_share=0.0)
+            draw = make_draw(sessions[i % len(sessions)], rng, cfg.frames, max_stems, unhelpful_share=0.0, genre_drop=0.0)
             _, mae = draw_loss(alm, draw, 0.0)
             errors.append(mae)
     return float(np.mean(errors))
@@ -158,7 +185,7 @@ def validate_plans(alm: ALM, sessions: list[CorpusSession], count: int, seed: in
             plan = make_plan_draw(sessions[i % len(sessions)], rng, frames, max_stems, unhelpful_share=0.0)
             draw = plan.draw
             predicted, text = alm.plan_step(torch.from_numpy(draw.mel), draw.stems, plan.history,
-                                            lambda _: plan.proposal)
+                                            lambda _: plan.proposal, genre=draw.genre)
             try:
                 said = read_call(text)
             except ValueError:
@@ -172,6 +199,52 @@ def validate_plans(alm: ALM, sessions: list[CorpusSession], count: int, seed: in
               "valid_plan_mae_db": float(np.mean(errors))}
     result.update({f"valid_call_accuracy_{tool}": float(np.mean(rows)) for tool, rows in sorted(right.items())})
     return result
+
+
+def _listener_batch(alm: ALM, draws: list[Draw]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The listener's estimates and the targets over the non-anchor stems of ``draws`` (one encoder pass)."""
+    audio = alm.encoder(torch.from_numpy(np.concatenate([d.mel for d in draws])))
+    predicted, target, start = [], [], 0
+    for d in draws:
+        listened = alm.listened(audio[start : start + len(d.stems)], d.stems, d.genre)
+        mask = np.arange(len(d.stems)) != d.anchor
+        predicted.append(listened[torch.from_numpy(mask)])
+        target.append(torch.from_numpy(d.target_lu[mask]))
+        start += len(d.stems)
+    return torch.cat(predicted), torch.cat(target)
+
+
+def pretrain_listener(alm: ALM, train_set: list[CorpusSession], valid_set: list[CorpusSession], config: TrainConfig,
+                      rng: np.random.Generator, log: Callable[[str], None]) -> list[dict]:
+    """The first stage: encoder + listener on ``listener_steps`` batches of balance draws, L1 in dB."""
+    cfg = alm.cfg
+    params = list(alm.encoder.parameters()) + list(alm.listener.parameters())
+    optimiser = torch.optim.AdamW(params, lr=config.listener_lr, weight_decay=0.01)
+    valid_rng = np.random.default_rng(config.seed + 30_000)
+    valid = [make_draw(valid_set[i % len(valid_set)], valid_rng, cfg.frames, config.max_stems, unhelpful_share=0.0,
+                       genre_drop=0.0) for i in range(max(config.valid_draws, 200))]
+    history, started = [], time.perf_counter()
+    every = max(1, config.listener_steps // 10)
+    for step in range(1, config.listener_steps + 1):
+        progress = step / config.listener_steps
+        for group in optimiser.param_groups:
+            group["lr"] = config.listener_lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+        draws = [make_draw(train_set[int(rng.integers(len(train_set)))], rng, cfg.frames, config.max_stems)
+                 for _ in range(config.listener_batch)]
+        predicted, target = _listener_batch(alm, draws)
+        loss = (predicted - target).abs().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % every == 0 or step == config.listener_steps:
+            with torch.no_grad():
+                predicted, target = _listener_batch(alm, valid)
+            record = {"listener_step": step, "train_mae_db": round(float(loss.detach()), 3),
+                      "valid_mae_db": round(float((predicted - target).abs().mean()), 3),
+                      "elapsed_s": round(time.perf_counter() - started, 1)}
+            history.append(record)
+            log(json.dumps(record))
+    return history
 
 
 def lr_factor(config: TrainConfig, step: int) -> float:
@@ -201,16 +274,25 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
         valid_set = train_set[:4]
     started = time.perf_counter()
     alm = alm or build_alm(cfg)
+    if config.init_adapters:
+        load_adapters(alm, config.init_adapters)
     alm.cfg.plans = alm.cfg.plans or config.plan_share > 0  # saved with the weights: the planner asks the LM
     log(f"backbone ready in {time.perf_counter() - started:.0f} s; {len(train_set)} train / {len(valid_set)} valid sessions")
+    history = []
+    if config.listener_steps:
+        if alm.listener is None:
+            raise ValueError("listener_steps: the model has no listener (model.listener: true)")
+        alm.train()
+        history += pretrain_listener(alm, train_set, valid_set, config, rng, log)
     lora = [p for n, p in alm.llm.named_parameters() if p.requires_grad]
-    own = [p for m in (alm.encoder, alm.projector, alm.head) for p in m.parameters()]
-    optimiser = torch.optim.AdamW([{"params": own, "lr": config.lr}, {"params": lora, "lr": config.lora_lr}],
-                                  weight_decay=0.01)
+    heard = [p for m in (alm.encoder, alm.listener) if m is not None for p in m.parameters()]
+    own = [p for m in (alm.projector, alm.head) for p in m.parameters()]
+    encoder_lr = config.lr if config.encoder_lr is None else config.encoder_lr
+    optimiser = torch.optim.AdamW([{"params": own, "lr": config.lr}, {"params": heard, "lr": encoder_lr},
+                                   {"params": lora, "lr": config.lora_lr}], weight_decay=0.01)
     accelerator = Accelerator(gradient_accumulation_steps=config.draws_per_step, cpu=not torch.cuda.is_available())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(config, step))
     alm, optimiser, scheduler = accelerator.prepare(alm, optimiser, scheduler)
-    history = []
     alm.train()
     for step in range(1, config.steps + 1):
         maes = []

@@ -36,6 +36,7 @@ from anchormix.agent.planners import CONVERGENCE_DB
 
 from .alm import StemPrompt, proposal_text
 from .data import CorpusSession, Draw, make_draw
+from .features import shift_mel
 
 __all__ = ["MASKING_DB", "PlanDraw", "call_text", "history_entry", "oracle_call", "make_plan_draw", "read_call"]
 
@@ -98,7 +99,7 @@ def _with_residual(draw: Draw, residual: np.ndarray) -> Draw:
     measured = draw.target_lu + residual
     shift = measured - draw.measured_lu  # dB each stem moves; a gain moves its log-mel by exactly that
     stems = [replace(s, lu_vs_anchor=float(m)) for s, m in zip(draw.stems, measured)]
-    return replace(draw, stems=stems, mel=draw.mel + shift[:, None, None], measured_lu=measured.astype(np.float32))
+    return replace(draw, stems=stems, mel=shift_mel(draw.mel, shift), measured_lu=measured.astype(np.float32))
 
 
 def make_plan_draw(session: CorpusSession, rng: np.random.Generator, frames: int, max_stems: int = 12,

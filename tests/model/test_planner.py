@@ -18,27 +18,31 @@ class ScriptedALM:
     def __init__(self, texts, target_lu=-3.0):
         self.cfg = ALMConfig(frames=64, plans=True)
         self.texts, self.target_lu, self.histories, self.proposals = list(texts), target_lu, [], []
+        self.genres = []
 
     def _targets(self, stems):
         return torch.tensor([0.0 if s.is_anchor else self.target_lu for s in stems])
 
-    def __call__(self, mel, stems, target_ids=None, history=None):
+    def __call__(self, mel, stems, target_ids=None, history=None, proposal=None, genre="unknown"):
+        self.genres.append(genre)
         return self._targets(stems), None
 
-    def plan_step(self, mel, stems, history, propose):
+    def plan_step(self, mel, stems, history, propose, genre="unknown"):
+        self.genres.append(genre)
         self.histories.append(list(history))
         self.proposals.append(propose(self._targets(stems)))
         return self._targets(stems), (self.texts.pop(0) if self.texts else '{"tool": "finish"}')
 
 
-def balance(session_dir, texts, max_steps=8):
+def balance(session_dir, texts, max_steps=8, genre=None):
     ctx = ToolContext(load_session(session_dir))
     balancer = ALMBalancer.__new__(ALMBalancer)
     balancer.alm, balancer._session, balancer._mel = ScriptedALM(texts), None, None
     start = {"session_id": "t", "anchor": ctx.session.anchor, "planner": "alm",
              "gains_db": {n: 0.0 for n in ctx.session.names}, "iteration": 0, "step": 0, "status": "running",
              "reasons": {}, "messages": [], "trace": []}
-    state = build_graph(ALMPlanner(ctx, balancer=balancer), ctx, max_steps).invoke(start, {"recursion_limit": 60})
+    planner = ALMPlanner(ctx, balancer=balancer, genre=genre)
+    state = build_graph(planner, ctx, max_steps).invoke(start, {"recursion_limit": 60})
     return ctx, balancer.alm, state
 
 
@@ -83,3 +87,25 @@ def test_a_stem_the_session_does_not_have_is_an_invalid_call(demo_session_dir):
     invalid = [r for r in state["trace"] if r["tool"] == "invalid_call"]
     assert invalid and "unknown stem 'stem 99'" in invalid[0]["error"]
     assert not [r for r in state["trace"] if r["node"] == "act" and r["tool"] == "measure_masking"]
+
+
+def test_the_model_hears_the_sessions_genre_or_the_one_the_user_set(demo_session_dir):
+    ctx, model, _ = balance(demo_session_dir, ['{"tool": "finish"}'])
+    assert model.genres and set(model.genres) == {ctx.session.genre}
+    _, model, _ = balance(demo_session_dir, ['{"tool": "finish"}'], genre="ballad")
+    assert set(model.genres) == {"ballad"}
+
+
+def test_the_model_listens_where_most_stems_play():
+    import numpy as np
+
+    from anchormix.model.planner import busiest_window
+
+    mel = np.full((3, 8, 300), -120.0, dtype=np.float32)
+    mel[0] = -40.0  # plays throughout
+    mel[1, :, 200:] = -50.0  # enters late
+    mel[2, :, 180:260] = -60.0
+    start = busiest_window(mel, 64)
+    assert 196 <= start <= 200 and start + 64 <= 260  # the window where all three play
+    assert busiest_window(np.full((2, 8, 300), -40.0, dtype=np.float32), 64) == 118  # all equal: the middle
+    assert busiest_window(mel[:, :, :50], 64) == 0

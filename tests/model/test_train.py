@@ -42,6 +42,101 @@ def test_one_training_step_learns_and_the_checkpoint_round_trips(tiny_corpus, tm
     assert torch.allclose(expected, got, atol=1e-4)
 
 
+def test_silence_stays_at_the_floor_so_a_draw_does_not_give_its_perturbation_away(tiny_corpus):
+    from anchormix.model.features import FLOOR_DB
+
+    session = load_corpus(tiny_corpus)[0]
+    session.mel[:, :, :10] = FLOOR_DB  # some silence in every stem
+    for seed in range(5):
+        draw = make_draw(session, np.random.default_rng(seed), frames=session.mel.shape[-1], max_stems=6)
+        assert (draw.mel[:, :, :10] == FLOOR_DB).all()  # as analysing the moved audio gives
+        loud = draw.mel[:, :, 10:] > FLOOR_DB + 30
+        assert loud.any()
+
+
+def test_the_model_hears_moved_audio_as_analysing_it_would(demo_session_dir):
+    from anchormix.model.features import log_mel, shift_mel
+    from anchormix.tools import load_session
+
+    session = load_session(demo_session_dir)
+    x = session.array()[:, :, : session.sample_rate * 2]
+    gains = np.linspace(-12.0, 12.0, len(x)).astype(np.float32)
+    moved = log_mel(x * (10 ** (gains / 20))[:, None, None], session.sample_rate)
+    shifted = shift_mel(log_mel(x, session.sample_rate), gains)
+    audible = shifted > -100.0
+    assert np.abs(moved - shifted)[audible].max() < 0.05
+    assert np.abs(moved - shifted).mean() < 0.5
+
+
+def test_draws_name_the_genre_except_in_the_dropped_share(tiny_corpus):
+    session = load_corpus(tiny_corpus)[0]
+    rng = np.random.default_rng(0)
+    assert make_draw(session, rng, frames=64, genre_drop=0.0).genre == session.genre != "unknown"
+    assert make_draw(session, rng, frames=64, genre_drop=1.0).genre == "unknown"
+
+
+def test_the_listener_stage_then_the_llm_stage_train_and_round_trip(tiny_corpus, tmp_path):
+    cfg = ALMConfig(frames=64, listener=True, genre_in_prompt=True)
+    first = tmp_path / "first"
+    train(TrainConfig(corpus=str(tiny_corpus), out=str(first), steps=1, draws_per_step=1, max_stems=4, valid_every=1,
+                      valid_draws=1, model=ALMConfig(frames=64).to_dict()), log=lambda _: None)
+    alm = build_alm(cfg)
+    assert not alm.head[-1].weight.detach().any()  # the hidden-state head starts as "no correction"
+    before = {k: v.clone() for k, v in alm.trainable_state().items()}
+    config = TrainConfig(corpus=str(tiny_corpus), out=str(tmp_path / "ckpt"), steps=1, draws_per_step=2,
+                         max_stems=5, valid_every=1, valid_draws=2, listener_steps=3, listener_batch=2,
+                         init_adapters=str(first / "alm.safetensors"), model=cfg.to_dict())
+    logged = []
+    summary = train(config, log=logged.append, alm=alm)
+    stages = [r for r in summary["history"] if "listener_step" in r]
+    assert stages and np.isfinite(stages[-1]["valid_mae_db"]) and np.isfinite(summary["history"][-1]["train_mae_db"])
+    after = alm.trainable_state()
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert {"listener", "encoder", "head", "projector"} <= changed
+
+    loaded = load_checkpoint(tmp_path / "ckpt" / "alm.safetensors")
+    assert loaded.cfg.listener and loaded.cfg.genre_in_prompt
+    draw = make_draw(load_corpus(tiny_corpus)[0], np.random.default_rng(1), frames=64)
+    ids, _ = loaded.layout(draw.stems, genre="edm")
+    assert "Genre: edm." in loaded.tokenizer.decode([i for i in ids if i >= 0])
+    with torch.no_grad():
+        alm.eval()
+        expected, _ = alm(torch.from_numpy(draw.mel), draw.stems, genre="pop")
+        got, _ = loaded(torch.from_numpy(draw.mel), draw.stems, genre="pop")
+        other, _ = loaded(torch.from_numpy(draw.mel), draw.stems, genre="ballad")
+    assert torch.allclose(expected, got, atol=1e-4)
+    assert not torch.allclose(got, other)  # the genre reaches the prediction
+
+    from anchormix.model.evaluate import find_sessions, make_alm_ablation, run_protocol, summarise
+
+    predictors = {n: make_alm_ablation(n, tmp_path / "ckpt" / "alm.safetensors") for n in ("alm-listener", "alm-nogenre")}
+    result = run_protocol(find_sessions(tiny_corpus, None)[:1], predictors, draws=1, seed=0)
+    assert all(np.isfinite(summarise(result.errors[n])["mae_db"]) for n in predictors)
+    with pytest.raises(ValueError, match="no listener"):
+        make_alm_ablation("alm-listener", first / "alm.safetensors")
+
+
+def test_init_adapters_takes_only_the_lora_weights(tiny_corpus, tmp_path):
+    from anchormix.model.train import load_adapters
+
+    source = build_alm(ALMConfig(frames=64))
+    with torch.no_grad():
+        for name, p in source.llm.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.01)
+    from anchormix.model.train import save_checkpoint
+
+    save_checkpoint(source, tmp_path, {})
+    target = build_alm(ALMConfig(frames=64, listener=True))
+    load_adapters(target, tmp_path / "alm.safetensors")
+    lora = {k: v for k, v in source.trainable_state().items() if "lora_" in k}
+    assert all(torch.equal(v, target.trainable_state()[k]) for k, v in lora.items())
+    assert not torch.equal(source.trainable_state()["encoder.queries"], target.trainable_state()["encoder.queries"])
+    wrong = build_alm(ALMConfig(frames=64, lora_r=4))
+    with pytest.raises(ValueError, match="do not fit"):
+        load_adapters(wrong, tmp_path / "alm.safetensors")
+
+
 def test_unknown_config_keys_are_rejected(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("steps: 3\nlearning_rate: 1\n")
@@ -49,6 +144,9 @@ def test_unknown_config_keys_are_rejected(tmp_path):
         TrainConfig.from_yaml(bad)
     bad.write_text("model:\n  layers: 3\n")
     with pytest.raises(ValueError, match=r"unknown model config keys \['layers'\]"):
+        TrainConfig.from_yaml(bad)
+    bad.write_text("listener_steps: 10\nmodel:\n  frames: 64\n")
+    with pytest.raises(ValueError, match="listener_steps needs model.listener"):
         TrainConfig.from_yaml(bad)
 
 
@@ -107,3 +205,14 @@ def test_init_and_a_model_block_are_exclusive(tmp_path):
     bad.write_text("plan_share: 1.5\n")
     with pytest.raises(ValueError, match="plan_share must be within 0..1"):
         TrainConfig.from_yaml(bad)
+
+
+def test_the_level_blind_ablation_hears_shape_but_not_level():
+    from anchormix.model.alm import AudioEncoder
+
+    torch.manual_seed(0)
+    mel = torch.randn(2, 64, 64) * 10.0 - 40.0
+    blind, normal = AudioEncoder(ALMConfig(frames=64, level_blind=True)), AudioEncoder(ALMConfig(frames=64))
+    assert torch.allclose(blind(mel), blind(mel + 6.0), atol=1e-4)
+    assert not torch.allclose(normal(mel), normal(mel + 6.0), atol=1e-2)
+    assert not torch.allclose(blind(mel), blind(mel.flip(1)), atol=1e-2)  # the spectral shape still reaches it
