@@ -226,9 +226,8 @@ def pretrain_listener(alm: ALM, train_set: list[CorpusSession], valid_set: list[
     history, started = [], time.perf_counter()
     every = max(1, config.listener_steps // 10)
     for step in range(1, config.listener_steps + 1):
-        progress = step / config.listener_steps
         for group in optimiser.param_groups:
-            group["lr"] = config.listener_lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+            group["lr"] = config.listener_lr * _cosine(step / config.listener_steps)
         draws = [make_draw(train_set[int(rng.integers(len(train_set)))], rng, cfg.frames, config.max_stems)
                  for _ in range(config.listener_batch)]
         predicted, target = _listener_batch(alm, draws)
@@ -253,7 +252,11 @@ def lr_factor(config: TrainConfig, step: int) -> float:
         return 1.0
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    return _cosine(min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)))
+
+
+def _cosine(progress: float) -> float:
+    """Cosine decay from 1 to 10 % as ``progress`` goes from 0 to 1."""
     return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
