@@ -26,7 +26,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/anchormix demo
 
+# The one-way layers first (import-linter contracts in pyproject.toml), then every test.
 test: $(STAMP)
+	LINT_IMPORTS=$(BIN)/lint-imports .ci/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

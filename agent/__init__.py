@@ -1,13 +1,17 @@
-"""anchormix.agent: the LangGraph balancing loop, its planners, traces and runner."""
+"""anchormix.agent: the LangGraph balancing loop, its planners, traces, the batch runner and the conversation.
 
-from .graph import MAX_STEPS, build_graph
-from .planners import ROLE_TARGETS_LU, Planner, RulePlanner, ScriptedPlanner, make_planner
-from .runner import BalanceResult, balance_session
-from .state import Action, AgentState
+Never imports anchormix.model: the ALM planner plugs in from above through the
+:class:`~anchormix.agent.planning.Planner` interface.
+"""
+
+from .batch import BalanceResult, balance_session
+from .graph import MAX_STEPS, build_graph, run_balance
+from .planning import Planner
+from .rules import RulePlanner, ScriptedPlanner
+from .state import Action, AgentState, start_state
 
 __all__ = [
     "MAX_STEPS",
-    "ROLE_TARGETS_LU",
     "Action",
     "AgentState",
     "BalanceResult",
@@ -16,5 +20,6 @@ __all__ = [
     "ScriptedPlanner",
     "balance_session",
     "build_graph",
-    "make_planner",
+    "run_balance",
+    "start_state",
 ]

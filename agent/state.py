@@ -1,7 +1,8 @@
 """The agent's state and actions: plain JSON-able data, so LangGraph can checkpoint them.
 
 The audio itself never enters the state: nodes reach it through the
-:class:`~anchormix.tools.ToolContext` the runner builds from ``session_path``.
+:class:`~anchormix.tools.ToolContext` the loop is run with (agent/nodes.py,
+``LoopDeps``). The gains live here and only here.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-__all__ = ["Action", "AgentState", "FINISH"]
+__all__ = ["Action", "AgentState", "FINISH", "INVALID", "start_state"]
 
-FINISH = "finish"
+FINISH = "finish"  # the action that ends a balance
+INVALID = "invalid_call"  # trace/message tool name of a call that failed validation
 
 
 class Action(TypedDict, total=False):
@@ -45,3 +47,10 @@ class AgentState(TypedDict, total=False):
     status: str  # running | converged | step cap | stuck | planner error | invalid tool calls
     advice: str
     render: dict[str, Any]  # result of the final render
+
+
+def start_state(session_id: str, anchor: str, planner: str, gains_db: dict[str, float], **more: Any) -> AgentState:
+    """The state a balance starts from: ``gains_db`` as they are now, nothing planned yet (``more``: the batch
+    runner's session path and fingerprint)."""
+    return AgentState(session_id=session_id, anchor=anchor, planner=planner, gains_db=dict(gains_db), iteration=0,
+                      step=0, status="running", converged=False, reasons={}, messages=[], trace=[], **more)

@@ -1,4 +1,4 @@
-"""Reading and showing ``trace.jsonl``: the explanation of every gain.
+"""``trace.jsonl``, the explanation of every gain: building its records, and reading them back.
 
 One JSON object per line, one line per node run:
 
@@ -21,17 +21,59 @@ wall_ms        time the node took
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from rich.console import Group
-from rich.panel import Panel
-from rich.text import Text
+from anchormix.tools import ToolContext
 
-__all__ = ["TRACE_FIELDS", "read_trace", "render_trace"]
+__all__ = ["TRACE_FIELDS", "read_trace", "trace_record", "summarise_result"]
 
 TRACE_FIELDS = ("step", "node", "tool", "arguments", "result", "gains_before", "gains_after",
                 "lufs_before", "lufs_after", "rationale", "error", "wall_ms")
+
+
+def summarise_result(result: Any, limit: int = 600) -> Any:
+    """Keep trace records readable: large results are summarised, not dumped."""
+    if isinstance(result, dict) and "stems" in result and isinstance(result["stems"], dict):
+        return {
+            "anchor": result.get("anchor"),
+            "lu_vs_anchor": {n: r.get("lu_vs_anchor") for n, r in result["stems"].items()},
+        }
+    if isinstance(result, dict) and "mutual" in result:
+        return {"stems": result["stems"], "mutual": result["mutual"]}
+    if isinstance(result, dict) and "gains_db" in result:  # apply_gains: its rounded gains say the same to a person
+        result = {k: v for k, v in result.items() if k != "gains_db"}
+    text = repr(result)
+    return result if len(text) <= limit else text[:limit] + "..."
+
+
+def _lufs(ctx: ToolContext, gains: dict[str, float]) -> dict[str, float | None]:
+    lufs = ctx.measurements.lufs
+    return {n: (round(lufs[n] + gains.get(n, 0.0), 2) if lufs[n] > -1e9 else None) for n in ctx.session.names}
+
+
+def trace_record(step: int, node: str, ctx: ToolContext, started: float, *, tool: str | None = None,
+                 arguments: Any = None, result: Any = None, gains_after: dict[str, float] | None = None,
+                 rationale: str | None = None, error: str | None = None) -> dict[str, Any]:
+    """One trace record (the fields above) for a node or chat turn that ran at ``ctx``'s gains since ``started``
+    (``time.perf_counter()``); ``gains_after`` when it changed them. The graph and the chat both build theirs here."""
+    before = dict(ctx.gains_db)
+    after = before if gains_after is None else dict(gains_after)
+    return {
+        "step": step,
+        "node": node,
+        "tool": tool,
+        "arguments": arguments,
+        "result": summarise_result(result),
+        "gains_before": before,
+        "gains_after": after,
+        "lufs_before": _lufs(ctx, before),
+        "lufs_after": _lufs(ctx, after),
+        "rationale": rationale,
+        "error": error,
+        "wall_ms": round((time.perf_counter() - started) * 1000.0, 2),
+    }
 
 
 def read_trace(path: str | Path, step: int | None = None, tool: str | None = None) -> list[dict[str, Any]]:
@@ -51,33 +93,3 @@ def read_trace(path: str | Path, step: int | None = None, tool: str | None = Non
             raise ValueError(f"{path}:{number}: not a trace record (needs 'step' and 'node')")
         records.append(record)
     return [r for r in records if (step is None or r["step"] == step) and (tool is None or r.get("tool") == tool)]
-
-
-def _moves(record: dict[str, Any]) -> str:
-    before, after = record.get("gains_before") or {}, record.get("gains_after") or {}
-    moved = [f"{n} {before.get(n, 0.0):+.1f} -> {g:+.1f} dB" for n, g in after.items() if abs(g - before.get(n, 0.0)) > 1e-9]
-    return "; ".join(moved)
-
-
-def render_trace(records: Iterable[dict[str, Any]]):
-    """A rich renderable: one panel per step with tool, arguments, reason, result and moves."""
-    panels = []
-    for r in records:
-        body = Text()
-        if r.get("arguments"):
-            body.append("args    ", style="dim").append(json.dumps(r["arguments"]) + "\n")
-        if r.get("rationale"):
-            body.append("why     ", style="dim").append(str(r["rationale"]) + "\n")
-        if r.get("result") is not None:
-            result = json.dumps(r["result"])
-            body.append("result  ", style="dim").append((result[:300] + "...") if len(result) > 300 else result)
-            body.append("\n")
-        if _moves(r):
-            body.append("gains   ", style="dim").append(_moves(r) + "\n", style="bold")
-        if r.get("error"):
-            body.append("error   ", style="dim").append(str(r["error"]) + "\n", style="bold red")
-        title = f"step {r['step']} · {r['node']}" + (f" · {r['tool']}" if r.get("tool") else "")
-        subtitle = f"{r.get('wall_ms', 0):.0f} ms"
-        panels.append(Panel(body if body.plain else Text("-", style="dim"), title=title, title_align="left",
-                            subtitle=subtitle, subtitle_align="right", border_style="red" if r.get("error") else "blue"))
-    return Group(*panels)

@@ -1,7 +1,9 @@
-"""The ``anchormix`` command line.
+"""The ``anchormix`` command line: the user's commands (demo, balance, measure, trace, chat) and ``main``.
 
-Every command turns a bad input into one line naming the file or argument and
-a non-zero exit code; no traceback reaches the user.
+Each subcommand's parser names its function (``set_defaults(func=...)``); the
+data/train/eval commands are in anchormix/model_cli.py, every table in
+anchormix/views.py. Every command turns a bad input into one line naming the
+file or argument and a non-zero exit code; no traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -12,17 +14,22 @@ import os
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.markdown import Markdown
-from rich.table import Table
 
-from anchormix import data_cli
-from anchormix import DEFAULT_PLANNER
+from anchormix import model_cli
+from anchormix.agent import balance_session
+from anchormix.agent.batch import session_id
+from anchormix.agent.trace import read_trace
+from anchormix.tools import REGISTRY, ToolContext, load_session
+from anchormix.tools.demo import write_demo_session
+from anchormix.tui.app import ChatApp
+from anchormix.tui.screenshot import screenshot
 
-__all__ = ["main"]
+from .jobs import run_jobs
+from .planners import DEFAULT_PLANNER, LOOP_PLANNERS, check_planner, make_planner
+from .views import before_after_table, console, errors, levels_table, masking_table, summary_table, trace_panels
 
-console = Console()
-errors = Console(stderr=True)
+__all__ = ["main", "build_parser"]
 
 EPILOG_DEMO = """examples:
   anchormix demo                       # pop demo with spoiled levels, balanced, in ./out/demo
@@ -56,48 +63,9 @@ EPILOG_MEASURE = """examples:
 """
 
 
-def _fmt(value: float | None, unit: str = "", signed: bool = False) -> str:
-    if value is None:
-        return "silent"
-    value = round(value, 1) + 0.0  # no "-0.0"
-    return f"{value:+.1f}{unit}" if signed else f"{value:.1f}{unit}"
-
-
-def levels_table(report: dict, reference: dict[str, float] | None = None, title: str = "Levels") -> Table:
-    """A rich table of ``measure_loudness`` output, with the reference balance when known."""
-    table = Table(title=title, title_justify="left")
-    for column in ("stem", "role", "LUFS", "LU vs anchor", "true peak"):
-        table.add_column(column, justify="left" if column in ("stem", "role") else "right")
-    if reference:
-        table.add_column("reference", justify="right")
-        table.add_column("off by", justify="right")
-    for name, row in report["stems"].items():
-        marker = " (anchor)" if name == report["anchor"] else ""
-        cells = [name + marker, row["role"], _fmt(row["lufs"]), _fmt(row["lu_vs_anchor"], signed=True),
-                 _fmt(row["true_peak_dbtp"], " dBTP")]
-        if reference:
-            ref = reference.get(name)
-            off = None if ref is None or row["lu_vs_anchor"] is None else row["lu_vs_anchor"] - ref
-            cells += [_fmt(ref, signed=True) if ref is not None else "-", _fmt(off, " dB", signed=True) if off is not None else "-"]
-        table.add_row(*cells)
-    return table
-
-
-def masking_table(rows: list[dict]) -> Table:
-    table = Table(title="Masking by the rest of the mix (share of each stem's active band-frames)", title_justify="left")
-    for column, justify in (("stem", "left"), ("masked", "right"), ("worst bands", "left"), ("range", "left")):
-        table.add_column(column, justify=justify)
-    for row in rows:
-        bands = ", ".join(f"{b['band']} ({b['share']:.0%})" for b in row["worst_bands"]) or "-"
-        table.add_row(row["target"], f"{row['masked_share']:.0%}", bands, row["worst_range"] or "-")
-    return table
-
-
-def _measure(session_path: Path, anchor: str | None, json_out: Path | None) -> int:
-    from anchormix.tools import REGISTRY, ToolContext, load_session
-
-    session = load_session(session_path, anchor)
-    ctx = ToolContext(session)
+def _measure(args: argparse.Namespace) -> int:
+    session = load_session(args.session, args.anchor)
+    ctx = ToolContext.of(session)
     levels = REGISTRY.call("measure_loudness", {}, ctx)
     masking = [REGISTRY.call("measure_masking", {"target": n}, ctx) for n in session.names if session.active[n]]
     console.print(
@@ -110,25 +78,22 @@ def _measure(session_path: Path, anchor: str | None, json_out: Path | None) -> i
         console.print(f"[yellow]note:[/] {warning}", highlight=False)
     console.print(levels_table(levels, session.reference_lu))
     console.print(masking_table(masking))
-    if json_out:
-        json_out.write_text(json.dumps({"levels": levels, "masking": masking}, indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {json_out}")
+    if args.json_out:
+        args.json_out.write_text(json.dumps({"levels": levels, "masking": masking}, indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {args.json_out}")
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from anchormix.agent import balance_session
-    from anchormix.tools.demo import write_demo_session
-
     folder = args.out / f"session-{args.genre}-seed{args.seed}"
     # Deliberately bad levels, the same every run for a given seed.
     offsets = {"vocals": -7.0, "kick": 4.0, "hats": 6.0, "keys": 5.0, "pad": -4.0, "lead": -6.0, "snare": 3.0}
     if not (folder / "session.json").exists():
         console.print(f"generating a {args.genre} demo session with spoiled levels in {folder} ...")
         write_demo_session(folder, args.genre, args.seconds, args.seed, offsets_db=offsets)
-    _measure(folder, None, None)
+    _measure(argparse.Namespace(session=folder, anchor=None, json_out=None))
     console.print(f"\nbalancing with the [bold]{args.planner}[/] planner ...")
-    result = balance_session(folder, args.out / "balanced", args.planner, fresh=True)
+    result = balance_session(folder, args.out / "balanced", make_planner(args.planner), fresh=True)
     console.print(Markdown(result.advice))
     console.print(before_after_table(result))
     console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl)")
@@ -143,15 +108,9 @@ def _invocation() -> str:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from anchormix.agent.planners import check_planner
-    from anchormix.tui.app import ChatApp
-
-    check_planner(args.planner)
     app = ChatApp(args.session, args.out, args.anchor, args.planner, intent_model=not args.rules_only,
                   resume=not args.fresh)
     if args.screenshot:
-        from anchormix.tui.screenshot import screenshot
-
         try:
             cols, rows = (int(v) for v in args.size.lower().split("x"))
         except ValueError:
@@ -163,32 +122,11 @@ def _chat(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
-def before_after_table(result) -> Table:
-    """Levels against the anchor before and after a balance (and the reference when known)."""
-    reference = result.reference_lu
-    table = Table(title=f"{result.session_id}: levels against the anchor (LU)", title_justify="left")
-    for column in ("stem", "before", "move", "after") + (("reference",) if reference else ()):
-        table.add_column(column, justify="left" if column == "stem" else "right")
-    for name, before in result.lu_vs_anchor_before.items():
-        after = result.lu_vs_anchor_after.get(name)
-        row = [name, _fmt(before, signed=True), _fmt(result.gains_vs_anchor_db.get(name, 0.0), " dB", signed=True),
-               _fmt(after, signed=True)]
-        if reference:
-            row.append(_fmt(reference[name], signed=True) if name in reference else "-")
-        table.add_row(*row)
-    if result.error_db:
-        table.caption = (f"mean error vs. reference: {result.error_db['before']:.1f} dB before, "
-                         f"{result.error_db['after']:.1f} dB after")
-    return table
-
-
 def _balance_one(job: tuple) -> tuple[str, object]:
     """Worker: balance one session; never raises (a failure is a row in the summary)."""
-    from anchormix.agent import balance_session
-
     path, out, planner, anchor, max_steps, fresh, delay = job
     try:
-        return "ok", balance_session(path, out, planner, anchor, max_steps, fresh, step_delay_s=delay)
+        return "ok", balance_session(path, out, make_planner(planner), anchor, max_steps, fresh, step_delay_s=delay)
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason
@@ -198,15 +136,6 @@ def _balance_one(job: tuple) -> tuple[str, object]:
 
 
 def _balance(args: argparse.Namespace) -> int:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from anchormix.agent.planners import check_planner
-    from anchormix.agent.runner import session_id
-
-    check_planner(args.planner)  # a bad --planner is a usage error before any work
     ids: dict[str, Path] = {}
     for path in args.sessions:
         sid = session_id(path)
@@ -215,60 +144,90 @@ def _balance(args: argparse.Namespace) -> int:
         ids[sid] = path
     delay = float(os.environ.get("ANCHORMIX_STEP_DELAY_S", "0"))  # tests: widen the window to kill a run
     jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay) for p in args.sessions]
-    outcomes: dict[Path, tuple[str, object]] = {}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=errors, transient=False) as progress:
-        task = progress.add_task("balancing", total=len(jobs))
-        if args.jobs <= 1:
-            for job in jobs:
-                progress.update(task, description=f"balancing {job[0].name}")
-                outcomes[job[0]] = _balance_one(job)
-                progress.advance(task)
-        else:
-            # spawn, not fork: a forked child of a process that has run torch (OpenMP threads) can deadlock.
-            with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = {pool.submit(_balance_one, job): job[0] for job in jobs}
-                for future in as_completed(futures):
-                    outcomes[futures[future]] = future.result()
-                    progress.advance(task)
-    return _summary(args.sessions, outcomes, args.out)
-
-
-def _summary(sessions: list[Path], outcomes: dict, out: Path) -> int:
-    table = Table(title=f"Balance summary (outputs in {out}/<session>/)", title_justify="left")
-    for column in ("session", "result", "steps", "largest moves vs anchor (dB)", "error vs reference"):
-        table.add_column(column)
-    problems = []
-    for path in sessions:
-        kind, value = outcomes[path]
-        if kind == "error":
-            problems.append(str(value))
-            table.add_row(path.name, "[red]failed[/]", "-", "-", "-")
-            continue
-        moves = sorted(((n, g) for n, g in value.gains_vs_anchor_db.items() if abs(g) >= 0.05), key=lambda m: -abs(m[1]))
-        error = f"{value.error_db['before']:.1f} -> {value.error_db['after']:.1f} dB" if value.error_db else "-"
-        status = value.status + (" (resumed)" if value.resumed else "")
-        if value.notice:
+    outcomes = {job[0]: outcome for job, outcome in
+                run_jobs(_balance_one, jobs, args.jobs, "balancing", label=lambda job: job[0].name)}
+    problems = [value for kind, value in outcomes.values() if kind == "error"]
+    for kind, value in (outcomes[p] for p in args.sessions):
+        if kind == "ok" and value.notice:
             errors.print(f"[yellow]note:[/] {value.notice}", highlight=False, soft_wrap=True)
-        table.add_row(path.name, status, str(value.iterations), ", ".join(f"{n} {g:+.1f}" for n, g in moves[:3]) or "none", error)
-    console.print(table)
+    rows = [(p.name, outcomes[p][1] if outcomes[p][0] == "ok" else None) for p in args.sessions]
+    console.print(summary_table(rows, str(args.out)))
     for problem in problems:
         errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
     if problems:
-        errors.print(f"[bold red]{len(problems)} of {len(sessions)} sessions failed[/]")
+        errors.print(f"[bold red]{len(problems)} of {len(args.sessions)} sessions failed[/]")
     return 1 if problems else 0
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from anchormix.agent.trace import read_trace, render_trace
-
     records = read_trace(args.file, args.step, args.tool)
     if args.json:
         for record in records:
             print(json.dumps(record))
     else:
-        console.print(render_trace(records))
+        console.print(trace_panels(records))
     return 0
+
+
+def loop_planner(name: str) -> str:
+    """argparse type of ``--planner`` for the loop: a name the registry can make here."""
+    try:
+        return check_planner(name, LOOP_PLANNERS)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _command(sub, name: str, func, help: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _planner_flag(parser: argparse.ArgumentParser, what: str = "planner") -> None:
+    parser.add_argument("--planner", type=loop_planner, default=DEFAULT_PLANNER,
+                        help=f"{what}: {' or '.join(LOOP_PLANNERS)} (default: {DEFAULT_PLANNER})")
+
+
+def _user_parsers(sub) -> None:
+    demo = _command(sub, "demo", _demo, "generate a demo session with bad levels, balance it, show the advice", EPILOG_DEMO)
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the demo session (default: out/demo)")
+    demo.add_argument("--genre", default="pop", help="genre preset: pop, edm, hiphop, ballad (default: pop)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the arrangement (default: 0)")
+    demo.add_argument("--seconds", type=float, default=12.0, help="length of the song in seconds (default: 12)")
+    _planner_flag(demo)
+
+    balance = _command(sub, "balance", _balance, "balance sessions against their anchor and write mixes, gains and advice",
+                       EPILOG_BALANCE)
+    balance.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="session folders")
+    balance.add_argument("--out", type=Path, required=True, help="output folder; each session gets OUT/<session>/")
+    balance.add_argument("--anchor", help="anchor stem for every session (default: session.json, else the bass)")
+    _planner_flag(balance)
+    balance.add_argument("--jobs", type=int, default=1, help="sessions balanced in parallel (default: 1)")
+    balance.add_argument("--max-steps", type=int, default=16, help="planning steps per session before giving up (default: 16)")
+    balance.add_argument("--fresh", action="store_true", help="ignore an earlier or interrupted run and start over")
+
+    trace = _command(sub, "trace", _trace, "show a trace.jsonl step by step", EPILOG_TRACE)
+    trace.add_argument("file", type=Path, help="a trace.jsonl written by balance or demo")
+    trace.add_argument("--step", type=int, help="only this step")
+    trace.add_argument("--tool", help="only steps that used this tool (e.g. apply_gains)")
+    trace.add_argument("--json", action="store_true", help="print the (filtered) records as JSON lines")
+
+    measure = _command(sub, "measure", _measure, "loudness and masking of a session, relative to its anchor", EPILOG_MEASURE)
+    measure.add_argument("session", type=Path, help="session folder (audio files + optional session.json)")
+    measure.add_argument("--anchor", help="stem to balance against (default: session.json, else the bass stem)")
+    measure.add_argument("--json", type=Path, dest="json_out", help="also write the measurements to this JSON file")
+
+    chat = _command(sub, "chat", _chat, "mix a session by conversation in a terminal app (Textual)", EPILOG_CHAT)
+    chat.add_argument("session", type=Path, help="session folder")
+    chat.add_argument("--anchor", help="stem to balance against (default: the conversation's, session.json, else the bass)")
+    chat.add_argument("--out", type=Path, default=Path("out/chat"),
+                      help="output folder; exports and the conversation go to OUT/<session>/ (default: out/chat)")
+    _planner_flag(chat, 'planner for "balance"')
+    chat.add_argument("--rules-only", action="store_true", help="read requests with the rules alone (no intent model)")
+    chat.add_argument("--fresh", action="store_true", help="start a new conversation instead of resuming")
+    chat.add_argument("--screenshot", type=Path, help="run headless, say each --say, write an SVG screenshot, exit")
+    chat.add_argument("--say", action="append", default=[], help="with --screenshot: a message to send (repeatable)")
+    chat.add_argument("--size", default="120x40", help="with --screenshot: terminal size COLSxROWS (default: 120x40)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,69 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    demo = sub.add_parser("demo", help="generate a demo session with bad levels, balance it, show the advice",
-                          epilog=EPILOG_DEMO, formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the demo session (default: out/demo)")
-    demo.add_argument("--genre", default="pop", help="genre preset: pop, edm, hiphop, ballad (default: pop)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed of the arrangement (default: 0)")
-    demo.add_argument("--seconds", type=float, default=12.0, help="length of the song in seconds (default: 12)")
-    demo.add_argument("--planner", default=DEFAULT_PLANNER, help=f"planner: rules or alm (default: {DEFAULT_PLANNER})")
-
-    balance = sub.add_parser("balance", help="balance sessions against their anchor and write mixes, gains and advice",
-                             epilog=EPILOG_BALANCE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    balance.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="session folders")
-    balance.add_argument("--out", type=Path, required=True, help="output folder; each session gets OUT/<session>/")
-    balance.add_argument("--anchor", help="anchor stem for every session (default: session.json, else the bass)")
-    balance.add_argument("--planner", default=DEFAULT_PLANNER, help=f"planner: rules or alm (default: {DEFAULT_PLANNER})")
-    balance.add_argument("--jobs", type=int, default=1, help="sessions balanced in parallel (default: 1)")
-    balance.add_argument("--max-steps", type=int, default=16, help="planning steps per session before giving up (default: 16)")
-    balance.add_argument("--fresh", action="store_true", help="ignore an earlier or interrupted run and start over")
-
-    trace = sub.add_parser("trace", help="show a trace.jsonl step by step",
-                           epilog=EPILOG_TRACE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    trace.add_argument("file", type=Path, help="a trace.jsonl written by balance or demo")
-    trace.add_argument("--step", type=int, help="only this step")
-    trace.add_argument("--tool", help="only steps that used this tool (e.g. apply_gains)")
-    trace.add_argument("--json", action="store_true", help="print the (filtered) records as JSON lines")
-
-    measure = sub.add_parser("measure", help="loudness and masking of a session, relative to its anchor",
-                             epilog=EPILOG_MEASURE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    measure.add_argument("session", type=Path, help="session folder (audio files + optional session.json)")
-    measure.add_argument("--anchor", help="stem to balance against (default: session.json, else the bass stem)")
-    measure.add_argument("--json", type=Path, dest="json_out", help="also write the measurements to this JSON file")
-    chat = sub.add_parser("chat", help="mix a session by conversation in a terminal app (Textual)",
-                          epilog=EPILOG_CHAT, formatter_class=argparse.RawDescriptionHelpFormatter)
-    chat.add_argument("session", type=Path, help="session folder")
-    chat.add_argument("--anchor", help="stem to balance against (default: the conversation's, session.json, else the bass)")
-    chat.add_argument("--out", type=Path, default=Path("out/chat"),
-                      help="output folder; exports and the conversation go to OUT/<session>/ (default: out/chat)")
-    chat.add_argument("--planner", default=DEFAULT_PLANNER,
-                      help=f"planner for \"balance\": rules or alm (default: {DEFAULT_PLANNER})")
-    chat.add_argument("--rules-only", action="store_true", help="read requests with the rules alone (no intent model)")
-    chat.add_argument("--fresh", action="store_true", help="start a new conversation instead of resuming")
-    chat.add_argument("--screenshot", type=Path, help="run headless, say each --say, write an SVG screenshot, exit")
-    chat.add_argument("--say", action="append", default=[], help="with --screenshot: a message to send (repeatable)")
-    chat.add_argument("--size", default="120x40", help="with --screenshot: terminal size COLSxROWS (default: 120x40)")
-    data_cli.add_parsers(sub)
+    _user_parsers(sub)
+    model_cli.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "measure":
-            return _measure(args.session, args.anchor, args.json_out)
-        if args.command == "balance":
-            return _balance(args)
-        if args.command == "trace":
-            return _trace(args)
-        if args.command == "chat":
-            return _chat(args)
-        if args.command in ("data", "eval", "train"):
-            return data_cli.run(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # a usage error (argparse printed it) or --help
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        return args.func(args)
     except ValueError as err:
         errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         return 2
@@ -351,7 +259,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("interrupted")
         return 130
-    return 1
 
 
 if __name__ == "__main__":

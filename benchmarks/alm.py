@@ -40,26 +40,25 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
         import torch
 
         torch.set_num_threads(threads)
-    from anchormix.agent import make_planner
     from anchormix.agent.toolcall import parse_tool_call
+    from anchormix.planners import make_planner
     from anchormix.tools import REGISTRY, ToolContext, load_session
 
-    ctx = ToolContext(load_session(folder))
-    ctx.base_lufs  # the measurement both planners share, off the clock
+    ctx = ToolContext.of(load_session(folder))
+    ctx.measurements.lufs  # the measurement both planners share, off the clock
 
     def step() -> tuple[float, dict]:
         started = time.perf_counter()
         gains = {n: 0.0 for n in ctx.session.names}
-        ctx.gains_db = dict(gains)
         state = {"anchor": ctx.session.anchor, "gains_db": gains, "iteration": 0, "messages": [],
-                 "measurements": {"loudness": REGISTRY.call("measure_loudness", {}, ctx)}}
-        action = planner_obj.plan(state)
+                 "measurements": {"loudness": REGISTRY.call("measure_loudness", {}, ctx.at(gains))}}
+        action = planner_obj.plan(state, ctx.at(gains))
         if isinstance(action, str):  # the ALM answers with a JSON tool call, as the graph receives it
             action = parse_tool_call(action)
         return time.perf_counter() - started, action
 
     started = time.perf_counter()
-    planner_obj = make_planner(planner, ctx)
+    planner_obj = make_planner(planner)
     load_s = time.perf_counter() - started
     first_s, action = step()
     warm_s = min(step()[0] for _ in range(repeat))

@@ -34,9 +34,9 @@ OUTPUTS = ("mix.wav", "gains.json", "advice.md", "trace.jsonl")
 
 
 def make_batch(root: Path, count: int, seconds: float = 3.0) -> list[Path]:
-    from anchormix.tools.demo import GENRES, write_demo_session
+    from anchormix.tools.demo import PRESETS, write_demo_session
 
-    genres, rng = sorted(GENRES), random.Random(1)
+    genres, rng = sorted(PRESETS), random.Random(1)
     sessions = []
     for i in range(count):
         offsets = {n: rng.uniform(-8, 8) for n in ("vocals", "kick", "hats", "keys", "pad", "lead", "snare")}

@@ -3,8 +3,8 @@
 Per stem, a log-mel excerpt ``(n_mels, frames)`` at the stem's *current* level
 goes through a small conv + attention-pooling encoder into ``audio_tokens``
 soft tokens, projected into the LLM's embedding space (576 for SmolLM2-135M).
-The prompt has one line per stem (index, role, measured LU against the anchor,
-an anchor marker) followed by that stem's audio tokens. The gain head reads
+The prompt (its text is model/prompt.py's) has one line per stem followed by
+that stem's audio tokens. The gain head reads
 the last hidden states at the stem's audio tokens and predicts where the stem
 should sit against the anchor (LU); the move is that minus the measured level,
 so the network never has to do the subtraction the meter already did.
@@ -26,7 +26,11 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["ALMConfig", "AudioEncoder", "Listener", "ALM", "StemPrompt", "proposal_text", "ROLE_VOCAB", "GENRE_VOCAB"]
+from anchormix.tools.conventions import GENRES, ROLES
+
+from .prompt import END_OF_TURN, StemPrompt, plan_suffix, prompt_prefix, stem_line
+
+__all__ = ["ALMConfig", "AudioEncoder", "Listener", "ALM", "ROLE_VOCAB", "GENRE_VOCAB"]
 
 
 @dataclass
@@ -87,11 +91,10 @@ class AudioEncoder(nn.Module):
         return self.norm(pooled + q)  # (S, K, d)
 
 
-# Fixed vocabularies of the listener's embeddings (anything else reads as "other" / "unknown").
-ROLE_VOCAB = ("bass", "kick", "snare", "drums", "hats", "vocals", "guitar", "keys", "pad", "lead", "strings",
-              "brass", "fx", "other")
-GENRE_VOCAB = ("unknown", "pop", "edm", "hiphop", "ballad", "ragtime", "blues", "jazz", "rock", "waltz", "march",
-               "latin", "funk", "country", "electronic", "classical")
+# Fixed vocabularies of the listener's embeddings (anything else reads as "other" / "unknown"); their order is
+# part of the shipped weights.
+ROLE_VOCAB = ROLES
+GENRE_VOCAB = ("unknown",) + GENRES
 
 
 class Listener(nn.Module):
@@ -119,27 +122,6 @@ class Listener(nn.Module):
         return self.mlp(x).squeeze(-1)
 
 
-@dataclass
-class StemPrompt:
-    """What the prompt says about one stem (the audio goes in separately)."""
-
-    index: int
-    role: str
-    lu_vs_anchor: float
-    is_anchor: bool
-
-
-def proposal_text(stems: list[StemPrompt], moves_db) -> str:
-    """The moves a head proposes, as the planning prompt quotes them: from the largest boost to the largest
-    cut, 0.1 dB, the anchor left out (so the most buried stem comes first)."""
-    moves = sorted(((s.index, float(m)) for s, m in zip(stems, moves_db) if not s.is_anchor), key=lambda m: -m[1])
-    return ", ".join(f"stem {i} {round(m, 1) + 0.0:+.1f} dB" for i, m in moves) or "none"
-
-
-SYSTEM = "You balance multitrack stems against an anchor stem. Levels are LU relative to the anchor."
-PLAN_TASK = "Next tool call: measure_masking, apply_gains or finish?"
-
-
 class ALM(nn.Module):
     """Encoder + projector + (LoRA-wrapped) causal LM + gain head."""
 
@@ -162,37 +144,25 @@ class ALM(nn.Module):
             self._text_cache[text] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return self._text_cache[text]
 
-    def stem_text(self, stem: StemPrompt) -> str:
-        marker = " ANCHOR" if stem.is_anchor and self.cfg.mark_anchor else ""
-        return f"\nstem {stem.index}{marker} ({stem.role}) {stem.lu_vs_anchor:+.0f} LU:"
-
     def layout(self, stems: list[StemPrompt], history: list[str] | None = None,
                proposal: str | None = None, genre: str = "unknown") -> tuple[list[int], list[list[int]]]:
         """Token ids with placeholders (-1) for audio tokens, and each stem's audio-token positions.
 
         Without ``history`` the prompt asks for the balance (the advice text); with it, a list of the
-        calls made so far (possibly empty), it asks for the next tool call (model/trajectories.py), after
-        ``proposal``: the moves its head proposes in this state, as text (:func:`proposal_text`).
+        calls made so far (possibly empty), it asks for the next tool call (model/draws.py), after
+        ``proposal``: the moves its head proposes in this state, as text (model/prompt.py).
         """
-        prefix = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\nBalance these stems against the anchor."
-        if self.cfg.genre_in_prompt:
-            prefix += f" Genre: {genre}."
-        ids = list(self._ids(prefix))
+        ids = list(self._ids(prompt_prefix(genre if self.cfg.genre_in_prompt else None)))
         positions = []
         for stem in stems:
-            ids += self._ids(self.stem_text(stem))
+            ids += self._ids(stem_line(stem, self.cfg.mark_anchor))
             k = self.cfg.audio_tokens if self.cfg.use_audio else 1
             positions.append(list(range(len(ids), len(ids) + k)))
             ids += [-1] * k if self.cfg.use_audio else self._ids(" .")
         if history is not None:
-            ids += self.plan_suffix(history, proposal)
-        ids += self._ids("<|im_end|>\n<|im_start|>assistant\n")
+            ids += self._ids(plan_suffix(history, proposal))
+        ids += self._ids(END_OF_TURN)
         return ids, positions
-
-    def plan_suffix(self, history: list[str], proposal: str | None) -> list[int]:
-        """What a planning prompt adds after the stems (the stems' part is the balance prompt's, token for token)."""
-        return self._ids("\nCalls so far: " + ("; ".join(history) if history else "none") + ".\nProposed moves: "
-                         + (proposal or "none") + ".\n" + PLAN_TASK)
 
     # ----- forward -------------------------------------------------------------------------------
     def embed(self, audio: torch.Tensor | None, ids: list[int]) -> torch.Tensor:
@@ -207,12 +177,12 @@ class ALM(nn.Module):
             x[0, mask] = tokens.reshape(-1, tokens.shape[-1]).to(x.dtype)
         return x
 
-    def listen(self, mel: torch.Tensor, stems: list[StemPrompt], genre: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def hear(self, mel: torch.Tensor, stems: list[StemPrompt], genre: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's output ``(S, K, d)`` and the listener's estimate ``(S,)`` (zeros without a listener)."""
         audio = self.encoder(mel)
-        return audio, self.listened(audio, stems, genre)
+        return audio, self.listener_estimate(audio, stems, genre)
 
-    def listened(self, audio: torch.Tensor, stems: list[StemPrompt], genre: str) -> torch.Tensor:
+    def listener_estimate(self, audio: torch.Tensor, stems: list[StemPrompt], genre: str) -> torch.Tensor:
         """The listener's estimate ``(S,)`` from the encoder's output (zeros without a listener; the audio
         withheld from it in the no-audio ablation)."""
         if self.listener is None:
@@ -229,7 +199,7 @@ class ALM(nn.Module):
         prompt_len = len(ids)
         if target_ids:
             ids = ids + list(target_ids)
-        audio, listened = self.listen(mel, stems, genre)
+        audio, listened = self.hear(mel, stems, genre)
         x = self.embed(audio, ids)
         labels = None
         if target_ids:
@@ -261,12 +231,12 @@ class ALM(nn.Module):
         head's numbers into the proposal text, and the planning suffix continues from the same KV cache.
         """
         ids, positions = self.layout(stems, genre=genre)
-        end = len(self._ids("<|im_end|>\n<|im_start|>assistant\n"))
+        end = len(self._ids(END_OF_TURN))
         ids = ids[:-end]  # the stems' part, without the balance prompt's end of turn
-        audio, listened = self.listen(mel, stems, genre)
+        audio, listened = self.hear(mel, stems, genre)
         out = self.llm(inputs_embeds=self.embed(audio, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
         predicted = self._head(out, positions) + listened
-        suffix = self.plan_suffix(history, propose(predicted)) + self._ids("<|im_end|>\n<|im_start|>assistant\n")
+        suffix = self._ids(plan_suffix(history, propose(predicted))) + self._ids(END_OF_TURN)
         embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
         out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1)
         return predicted, self._decode(out, max_new_tokens, None)

@@ -8,12 +8,19 @@ causal-LM folder can be named instead.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
+import shutil
+import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_model
 
 __all__ = ["DEFAULT_GGUF", "gguf_location", "load_backbone", "cache_dir"]
 
@@ -37,10 +44,8 @@ def cache_dir() -> Path:
 
 def load_backbone(path: str | Path | None = None):
     """(model, tokenizer) in float32, eval mode; ``path`` a local HF folder, else the cached GGUF."""
-    import warnings
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # lazy: transformers takes seconds to import
+    from transformers.utils import logging as hf_logging  # lazy: as above
 
     hf_logging.disable_progress_bar()  # a CLI user should see our progress, not per-tensor bars
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -56,8 +61,11 @@ def load_backbone(path: str | Path | None = None):
         return (AutoModelForCausalLM.from_pretrained(cached, dtype=torch.float32, local_files_only=True).eval(),
                 AutoTokenizer.from_pretrained(cached, local_files_only=True))
     folder = gguf_location()
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=DEFAULT_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=DEFAULT_GGUF, dtype=torch.float32).eval()
+    # The first load dequantises the GGUF, with a progress bar per tensor (272 lines in a log): one line instead.
+    print("preparing the base model once (GGUF -> float32, cached for next time), ~10 s ...", file=sys.stderr)
+    with contextlib.redirect_stderr(io.StringIO()):
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=DEFAULT_GGUF)
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=DEFAULT_GGUF, dtype=torch.float32).eval()
     try:  # cache for next time; a read-only home just means slower loads
         _save_cache(model, tokenizer, cached)
     except (OSError, ValueError):
@@ -67,11 +75,6 @@ def load_backbone(path: str | Path | None = None):
 
 def _save_cache(model, tokenizer, cached: Path) -> None:
     """config + model.safetensors + tokenizer, staged and renamed (save_pretrained refuses GGUF models)."""
-    import shutil
-    import tempfile
-
-    from safetensors.torch import save_model
-
     cached.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{cached.name}.", dir=cached.parent))
     try:

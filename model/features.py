@@ -12,10 +12,13 @@ bins, a cue real audio never gives.)
 
 The cache holds one ``.npz`` per session (float16, no pickle) with a
 fingerprint of the session's audio files; it is rebuilt when they change.
+:func:`load_corpus` reads a corpus split back from it for training.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,9 +27,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft
 
 from anchormix.tools.audio import atomic_path
-from anchormix.tools.session import Session
+from anchormix.tools.session import SESSION_FILE, Session
 
-__all__ = ["N_MELS", "FLOOR_DB", "log_mel", "shift_mel", "cached_features"]
+from .corpus import find_sessions
+
+__all__ = ["N_MELS", "FLOOR_DB", "log_mel", "shift_mel", "cached_features", "CorpusSession", "load_corpus"]
 
 N_MELS = 64
 _N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
@@ -86,3 +91,35 @@ def cached_features(session: Session, cache_dir: str | Path) -> np.ndarray:
     with atomic_path(path) as tmp:
         np.savez(tmp, mel=mel.astype(np.float16), names=np.array(session.names), fingerprint=np.array(fingerprint))
     return mel
+
+
+@dataclass
+class CorpusSession:
+    """One corpus session as training reads it: no audio, only the cached features and the reference balance."""
+
+    name: str
+    genre: str
+    names: list[str]
+    roles: list[str]
+    reference_lu: np.ndarray  # (S,) LU vs. the session's anchor at the reference balance
+    mel: np.ndarray  # (S, n_mels, T) dB at the reference level, float16
+
+
+def load_corpus(root: Path, split: str = "train") -> list[CorpusSession]:
+    """Sessions of ``split`` with their cached features (``anchormix data features`` builds them)."""
+    sessions = []
+    for folder, _ in find_sessions(root, split):
+        meta = json.loads((folder / SESSION_FILE).read_text(encoding="utf-8"))
+        cache = Path(root) / "features" / f"{folder.name}.npz"
+        if not cache.exists() or not meta.get("reference_lu"):
+            continue
+        with np.load(cache, allow_pickle=False) as data:
+            names, mel = [str(n) for n in data["names"]], data["mel"]
+        keep = [i for i, n in enumerate(names) if n in meta["reference_lu"]]
+        sessions.append(CorpusSession(
+            folder.name, meta.get("genre", "unknown"), [names[i] for i in keep],
+            [meta.get("roles", {}).get(names[i], "other") for i in keep],
+            np.array([meta["reference_lu"][names[i]] for i in keep], dtype=np.float32), mel[keep]))
+    if not sessions:
+        raise ValueError(f"{root}: no '{split}' sessions with cached features; run `anchormix data features`")
+    return sessions

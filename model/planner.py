@@ -16,28 +16,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from anchormix.agent.graph import INVALID
-from anchormix.agent.planners import clamp_move, masking_results
-from anchormix.agent.state import FINISH, Action, AgentState
+from anchormix.agent.planning import clamp_move, masking_reason, masking_results
+from anchormix.agent.state import FINISH, INVALID, Action, AgentState
 from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
 
-from .alm import StemPrompt, proposal_text
-from .data import parse_advice
+from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from .features import FLOOR_DB, log_mel, shift_mel
-from .trajectories import history_entry, read_call
+from .prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
 
-__all__ = ["DEFAULT_CHECKPOINT", "ALMBalancer", "ALMPlanner", "busiest_window", "shared_balancer"]
-
-DEFAULT_CHECKPOINT = Path(__file__).with_name("checkpoints") / "alm" / "alm.safetensors"
+__all__ = ["ALMBalancer", "ALMPlanner", "busiest_window", "shared_balancer"]
 
 
 class ALMBalancer:
     """Loads the shipped checkpoint once; predicts each stem's target LU against the anchor."""
 
     def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
-        from .train import load_checkpoint
-
         self.alm = load_checkpoint(checkpoint)
         self._session, self._mel = None, None  # one session's log-mel at unity gain
 
@@ -71,7 +65,7 @@ class ALMBalancer:
         if listener_only:
             if self.alm.listener is None:
                 raise ValueError("this checkpoint has no listener (model.listener was off when it was trained)")
-            predicted = self.alm.listen(mel, prompts, genre)[1]
+            predicted = self.alm.hear(mel, prompts, genre)[1]
         else:
             predicted, _ = self.alm(mel, prompts, genre=genre)
         return {n: (0.0 if n == ctx.session.anchor else float(v)) for n, v in zip(names, predicted)}
@@ -128,22 +122,22 @@ class ALMPlanner:
 
     name = "alm"
 
-    def __init__(self, ctx: ToolContext, checkpoint: str | Path = DEFAULT_CHECKPOINT,
-                 balancer: ALMBalancer | None = None, genre: str | None = None) -> None:
-        self.ctx, self.balancer = ctx, balancer or ALMBalancer(checkpoint)
-        self.genre = genre or ctx.session.genre  # what the prompt names (a conversation may have set another)
+    def __init__(self, balancer: ALMBalancer | None = None, genre: str | None = None,
+                 checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
+        self.balancer = balancer or ALMBalancer(checkpoint)
+        self.genre = genre  # what the prompt names (a conversation may have set one); the session's when None
 
-    def plan(self, state: AgentState) -> Action | str:
-        self.ctx.gains_db = dict(state.get("gains_db", {}))
+    def plan(self, state: AgentState, ctx: ToolContext) -> Action | str:
         messages = state.get("messages", [])
-        names, prompts, mel = self.balancer.inputs(self.ctx)
+        names, prompts, mel = self.balancer.inputs(ctx)
         alm = self.balancer.alm
-        anchor = self.ctx.session.anchor
+        genre = self.genre or ctx.session.genre
         levels = state["measurements"]["loudness"]["stems"]
         # Re-listening after its own move, the model may propose a further move of its own making; each further
         # proposal is halved (damping), so the residual falls under 0.5 dB within a few steps instead of oscillating.
         applied = sum(1 for m in messages if m.get("tool") == "apply_gains" and m.get("error") is None)
         damping = 0.5 ** applied
+        anchor = ctx.session.anchor
 
         def propose(predicted: torch.Tensor) -> dict[str, float]:
             return {n: clamp_move((t - levels[n]["lu_vs_anchor"]) * damping) if n != anchor else 0.0
@@ -153,47 +147,54 @@ class ALMPlanner:
         if alm.cfg.plans and not (messages and messages[-1].get("tool") == INVALID):
             # The head's proposal goes into the prompt; the LM reads it with the calls so far and writes the call.
             predicted, text = alm.plan_step(mel, prompts, _history(messages, names),
-                                            lambda p: proposal_text(prompts, list(propose(p).values())),
-                                            genre=self.genre)
+                                            lambda p: proposal_text(prompts, list(propose(p).values())), genre=genre)
         else:  # an older checkpoint, or the model's last text was not a call: the head alone decides
             with torch.no_grad():
-                predicted, _ = alm(mel, prompts, genre=self.genre)
+                predicted, _ = alm(mel, prompts, genre=genre)
         moves = {n: m for n, m in propose(predicted).items() if abs(m) >= 0.05}
-        largest = max((abs(v) for v in moves.values()), default=0.0)
         if text is not None:
-            try:
-                tool, index = read_call(text)
-            except ValueError:
-                return text  # not a call: the graph records it as invalid and tells the model why
-            if tool == FINISH:
-                return format_tool_call(Action(tool=FINISH, rationale=f"model: finish (its largest remaining move "
-                                                                      f"would be {largest:.1f} dB)"))
-            if tool == "measure_masking" and index is not None and 1 <= index <= len(names):
-                name = names[index - 1]
-                gap = f"; the model would move it {moves[name]:+.1f} dB" if name in moves else ""
-                return format_tool_call(Action(tool="measure_masking", arguments={"target": name},
-                                               rationale=f"model: check what masks {name} "
-                                                         f"({levels[name]['lu_vs_anchor']:+.1f} LU against the {anchor})"
-                                                         + gap))
-            if tool != "apply_gains":  # another tool, or a stem it did not have: the graph validates the words
-                return text
+            call = _written_call(text, names, moves, levels, anchor)
+            if call is not None:
+                return call
         if not moves:
             return Action(tool=FINISH, rationale="the model proposes no further moves")
-        start = state.get("initial_lu_vs_anchor") or {}
-        masking = masking_results(state)
-        # The reason covers the whole balance (the graph keeps the latest reason per stem), not this step alone.
-        reasons = {}
-        for n, g in moves.items():
-            reason = (f"was {start.get(n, levels[n]['lu_vs_anchor']):+.1f} LU against the {anchor}; the model "
-                      f"puts it at {levels[n]['lu_vs_anchor'] + g / damping:+.1f} LU")
-            seen = masking.get(n)
-            if seen and seen.get("worst_range") and seen["masked_share"] >= 0.2:
-                reason += f"; the rest of the mix masked it {seen['masked_share']:.0%} of the time at {seen['worst_range']}"
-            reasons[n] = reason
-        how = "model" if text is not None else "model (head only)"
-        # The call goes to the graph as JSON text, validated against the registry like any model output.
-        return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,
-                                       rationale=f"{how}: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))
+        return _apply_call(state, moves, levels, anchor, damping, "model" if text is not None else "model (head only)")
+
+
+def _written_call(text: str, names: list[str], moves: dict[str, float], levels: dict, anchor: str) -> str | None:
+    """The model's written call as the graph should see it: finish and masking checks spelled out with the stem's
+    name, anything that is not a call (or not one of ours) as the text itself; None for apply (the head's moves)."""
+    try:
+        tool, index = read_call(text)
+    except ValueError:
+        return text  # not a call: the graph records it as invalid and tells the model why
+    if tool == FINISH:
+        largest = max((abs(v) for v in moves.values()), default=0.0)
+        return format_tool_call(Action(tool=FINISH, rationale=f"model: finish (its largest remaining move "
+                                                              f"would be {largest:.1f} dB)"))
+    if tool == "measure_masking" and index is not None and 1 <= index <= len(names):
+        name = names[index - 1]
+        gap = f"; the model would move it {moves[name]:+.1f} dB" if name in moves else ""
+        return format_tool_call(Action(tool="measure_masking", arguments={"target": name},
+                                       rationale=f"model: check what masks {name} "
+                                                 f"({levels[name]['lu_vs_anchor']:+.1f} LU against the {anchor})" + gap))
+    if tool != "apply_gains":  # another tool, or a stem it did not have: the graph validates the words
+        return text
+    return None
+
+
+def _apply_call(state: AgentState, moves: dict[str, float], levels: dict, anchor: str, damping: float,
+                how: str) -> str:
+    """The apply_gains call of ``moves`` as JSON text, with a reason per stem that covers the whole balance (the
+    graph keeps the latest reason per stem), not this step alone."""
+    start = state.get("initial_lu_vs_anchor") or {}
+    masking = masking_results(state)
+    reasons = {n: (f"was {start.get(n, levels[n]['lu_vs_anchor']):+.1f} LU against the {anchor}; the model "
+                   f"puts it at {levels[n]['lu_vs_anchor'] + g / damping:+.1f} LU" + masking_reason(masking.get(n)))
+               for n, g in moves.items()}
+    # The call goes to the graph as JSON text, validated against the registry like any model output.
+    return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,
+                                   rationale=f"{how}: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))
 
 
 def _history(messages: list[dict], names: list[str]) -> list[str]:

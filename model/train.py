@@ -1,11 +1,11 @@
 """Train the ALM: Accelerate loop over on-the-fly AnchorBalance draws, checkpoints as safetensors.
 
-    anchormix train --config model/conf/alm_cpu.yaml
+    anchormix train --config model/conf/alm_listener.yaml
 
 Loss per draw: L1 (dB) between the head's predicted and the reference LU of
 every non-anchor stem, plus ``lm_weight`` x the LM loss of the advice text.
 A share ``plan_share`` of the draws are planning states from the oracle's
-trajectories (model/trajectories.py): the same L1 on the head, plus
+trajectories (model/draws.py): the same L1 on the head, plus
 ``plan_lm_weight`` x the LM loss of the oracle's next tool call. ``init``
 starts from a trained checkpoint instead of fresh adapters.
 
@@ -21,21 +21,21 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-import yaml
-
-from anchormix.tools.audio import atomic_path, write_text_atomic
 
 from .alm import ALM, ALMConfig
-from .data import CorpusSession, Draw, advice_text, load_corpus, make_draw
-from .trajectories import PlanDraw, make_plan_draw, read_call
+from .checkpoint import build_alm, load_adapters, load_checkpoint, save_checkpoint
+from .config import read_config, strict_fields
+from .draws import Draw, PlanDraw, make_draw, make_plan_draw
+from .features import CorpusSession, load_corpus
+from .prompt import advice_text, read_call
 
-__all__ = ["TrainConfig", "build_alm", "train", "save_checkpoint", "load_checkpoint", "load_adapters", "draw_loss", "validate_plans"]
+__all__ = ["TrainConfig", "train", "draw_loss", "validate_plans"]
 
 
 @dataclass
@@ -66,16 +66,9 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
+        """The config at ``path`` with its ``include:`` chain (model/config.py), checked; ``ValueError`` names the file."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise ValueError(f"{path}: cannot read config ({err})") from None
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{path}: unknown keys {unknown}; known: {sorted(known)}")
-        config = cls(**data)
+        config = strict_fields(cls, read_config(path), str(path))
         ALMConfig.from_dict(config.model)  # validate the model block too
         if config.schedule not in ("constant", "cosine"):
             raise ValueError(f"{path}: schedule must be 'constant' or 'cosine', got '{config.schedule}'")
@@ -88,19 +81,6 @@ class TrainConfig:
         if config.init is not None and config.model:
             raise ValueError(f"{path}: give either init (the checkpoint's model config is used) or a model block")
         return config
-
-
-def build_alm(cfg: ALMConfig, llm=None, tokenizer=None) -> ALM:
-    """The ALM with fresh LoRA adapters on the attention projections of the (frozen) backbone."""
-    from peft import LoraConfig, get_peft_model
-
-    from .backbone import load_backbone
-
-    if llm is None:
-        llm, tokenizer = load_backbone()
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], bias="none")
-    return ALM(cfg, get_peft_model(llm, lora), tokenizer)
 
 
 def draw_loss(alm: ALM, draw: Draw | PlanDraw, lm_weight: float) -> tuple[torch.Tensor, float]:
@@ -117,49 +97,6 @@ def draw_loss(alm: ALM, draw: Draw | PlanDraw, lm_weight: float) -> tuple[torch.
     l1 = (predicted[mask] - torch.from_numpy(draw.target_lu)[mask]).abs().mean()
     loss = l1 + (lm_weight * lm_loss if lm_loss is not None else 0.0)
     return loss, float(l1.detach())
-
-
-def save_checkpoint(alm: ALM, folder: Path, meta: dict) -> Path:
-    from safetensors.torch import save_file
-
-    with atomic_path(folder / "alm.safetensors") as tmp:
-        save_file(alm.trainable_state(), str(tmp), metadata={"config": json.dumps(alm.cfg.to_dict())})
-    write_text_atomic(folder / "train.json", json.dumps(meta, indent=2) + "\n")
-    return folder / "alm.safetensors"
-
-
-def _read_checkpoint(path: str | Path) -> tuple[ALMConfig, dict[str, torch.Tensor]]:
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such checkpoint")
-    with safe_open(str(path), framework="pt") as f:
-        return ALMConfig.from_dict(json.loads(f.metadata()["config"])), {k: f.get_tensor(k) for k in f.keys()}
-
-
-def load_adapters(alm: ALM, path: str | Path) -> None:
-    """The LoRA weights of the checkpoint at ``path`` into ``alm`` (same rank and backbone)."""
-    _set_adapters(alm, _read_checkpoint(path)[1], path)
-
-
-def _set_adapters(alm: ALM, state: dict[str, torch.Tensor], path: str | Path) -> None:
-    lora = {k[len("llm."):]: v for k, v in state.items() if k.startswith("llm.")}
-    own = alm.llm.state_dict()
-    misfit = [k for k, v in lora.items() if k not in own or own[k].shape != v.shape]
-    if misfit:
-        raise ValueError(f"{path}: LoRA weights do not fit the backbone ({misfit[:3]} ...)")
-    alm.llm.load_state_dict(lora, strict=False)
-
-
-def load_checkpoint(path: str | Path, llm=None, tokenizer=None) -> ALM:
-    """Rebuild the ALM from a shipped ``alm.safetensors`` (safetensors only: no pickle from disk)."""
-    cfg, state = _read_checkpoint(path)
-    alm = build_alm(cfg, llm, tokenizer)
-    for part in ("encoder", "projector", "head") + (("listener",) if cfg.listener else ()):
-        getattr(alm, part).load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
-    _set_adapters(alm, state, path)
-    return alm.eval()
 
 
 def _validate(alm: ALM, sessions: list[CorpusSession], count: int, seed: int, cfg: ALMConfig, max_stems: int) -> float:
@@ -206,7 +143,7 @@ def _listener_batch(alm: ALM, draws: list[Draw]) -> tuple[torch.Tensor, torch.Te
     audio = alm.encoder(torch.from_numpy(np.concatenate([d.mel for d in draws])))
     predicted, target, start = [], [], 0
     for d in draws:
-        listened = alm.listened(audio[start : start + len(d.stems)], d.stems, d.genre)
+        listened = alm.listener_estimate(audio[start : start + len(d.stems)], d.stems, d.genre)
         mask = np.arange(len(d.stems)) != d.anchor
         predicted.append(listened[torch.from_numpy(mask)])
         target.append(torch.from_numpy(d.target_lu[mask]))
@@ -260,39 +197,34 @@ def _cosine(progress: float) -> float:
     return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | None = None) -> dict:
-    """Run the configured training; returns the run's summary (also written to ``out/train.json``)."""
-    from accelerate import Accelerator
-
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = np.random.default_rng(config.seed)
-    if config.init and alm is None:
-        alm = load_checkpoint(config.init)
-    cfg = alm.cfg if config.init else ALMConfig.from_dict(config.model)
-    train_set = load_corpus(Path(config.corpus), "train")
-    try:
-        valid_set = load_corpus(Path(config.corpus), "valid")
-    except ValueError:
-        valid_set = train_set[:4]
-    started = time.perf_counter()
-    alm = alm or build_alm(cfg)
-    if config.init_adapters:
-        load_adapters(alm, config.init_adapters)
-    alm.cfg.plans = alm.cfg.plans or config.plan_share > 0  # saved with the weights: the planner asks the LM
-    log(f"backbone ready in {time.perf_counter() - started:.0f} s; {len(train_set)} train / {len(valid_set)} valid sessions")
-    history = []
-    if config.listener_steps:
-        if alm.listener is None:
-            raise ValueError("listener_steps: the model has no listener (model.listener: true)")
-        alm.train()
-        history += pretrain_listener(alm, train_set, valid_set, config, rng, log)
+def _optimiser(alm: ALM, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over three groups: projector and head at ``lr``, encoder and listener at ``encoder_lr``, LoRA."""
     lora = [p for n, p in alm.llm.named_parameters() if p.requires_grad]
     heard = [p for m in (alm.encoder, alm.listener) if m is not None for p in m.parameters()]
     own = [p for m in (alm.projector, alm.head) for p in m.parameters()]
     encoder_lr = config.lr if config.encoder_lr is None else config.encoder_lr
-    optimiser = torch.optim.AdamW([{"params": own, "lr": config.lr}, {"params": heard, "lr": encoder_lr},
-                                   {"params": lora, "lr": config.lora_lr}], weight_decay=0.01)
+    return torch.optim.AdamW([{"params": own, "lr": config.lr}, {"params": heard, "lr": encoder_lr},
+                              {"params": lora, "lr": config.lora_lr}], weight_decay=0.01)
+
+
+def _validation_record(alm: ALM, valid_set: list[CorpusSession], config: TrainConfig) -> dict[str, float]:
+    """The head's MAE on fixed validation draws, and the planning call accuracies when planning is trained."""
+    record = {"valid_mae_db": round(_validate(alm, valid_set, config.valid_draws, config.seed, alm.cfg,
+                                              config.max_stems), 3)}
+    if config.plan_share > 0:
+        plans = validate_plans(alm, valid_set, config.valid_draws, config.seed, alm.cfg.frames, config.max_stems)
+        record.update({k: round(v, 3) for k, v in plans.items()})
+    return record
+
+
+def _llm_stage(alm: ALM, train_set: list[CorpusSession], valid_set: list[CorpusSession], config: TrainConfig,
+               rng: np.random.Generator, log: Callable[[str], None], history: list[dict], started: float) -> str:
+    """The stage with the LLM: ``steps`` optimiser steps of ``draws_per_step`` draws (balance or planning), validated
+    and checkpointed every ``valid_every`` steps. Returns the device it ran on."""
+    from accelerate import Accelerator  # lazy: accelerate imports torch.distributed machinery
+
+    cfg = alm.cfg
+    optimiser = _optimiser(alm, config)
     accelerator = Accelerator(gradient_accumulation_steps=config.draws_per_step, cpu=not torch.cuda.is_available())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(config, step))
     alm, optimiser, scheduler = accelerator.prepare(alm, optimiser, scheduler)
@@ -316,17 +248,43 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
                   "elapsed_s": round(time.perf_counter() - started, 1)}
         if step % config.valid_every == 0 or step == config.steps:
             alm.eval()
-            record["valid_mae_db"] = round(_validate(accelerator.unwrap_model(alm), valid_set, config.valid_draws,
-                                                     config.seed, cfg, config.max_stems), 3)
-            if config.plan_share > 0:
-                plans = validate_plans(accelerator.unwrap_model(alm), valid_set, config.valid_draws, config.seed,
-                                       cfg.frames, config.max_stems)
-                record.update({k: round(v, 3) for k, v in plans.items()})
+            record.update(_validation_record(accelerator.unwrap_model(alm), valid_set, config))
             alm.train()
-            save_checkpoint(accelerator.unwrap_model(alm), Path(config.out), {"config": asdict(config), "history": history + [record]})
+            save_checkpoint(accelerator.unwrap_model(alm), Path(config.out),
+                            {"config": asdict(config), "history": history + [record]})
         history.append(record)
         log(json.dumps(record))
+    accelerator.unwrap_model(alm).eval()
+    return str(accelerator.device)
+
+
+def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | None = None) -> dict:
+    """Run the configured training; returns the run's summary (also written to ``out/train.json``)."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = np.random.default_rng(config.seed)
+    if config.init and alm is None:
+        alm = load_checkpoint(config.init)
+    cfg = alm.cfg if config.init else ALMConfig.from_dict(config.model)
+    train_set = load_corpus(Path(config.corpus), "train")
+    try:
+        valid_set = load_corpus(Path(config.corpus), "valid")
+    except ValueError:
+        valid_set = train_set[:4]
+    started = time.perf_counter()
+    alm = alm or build_alm(cfg)
+    if config.init_adapters:
+        load_adapters(alm, config.init_adapters)
+    alm.cfg.plans = alm.cfg.plans or config.plan_share > 0  # saved with the weights: the planner asks the LM
+    log(f"backbone ready in {time.perf_counter() - started:.0f} s; {len(train_set)} train / {len(valid_set)} valid sessions")
+    history: list[dict] = []
+    if config.listener_steps:
+        if alm.listener is None:
+            raise ValueError("listener_steps: the model has no listener (model.listener: true)")
+        alm.train()
+        history += pretrain_listener(alm, train_set, valid_set, config, rng, log)
+    device = _llm_stage(alm, train_set, valid_set, config, rng, log, history, started)
     summary = {"config": asdict(config), "history": history, "wall_s": round(time.perf_counter() - started, 1),
-               "device": str(accelerator.device), "train_sessions": len(train_set), "valid_sessions": len(valid_set)}
-    save_checkpoint(accelerator.unwrap_model(alm).eval(), Path(config.out), summary)
+               "device": device, "train_sessions": len(train_set), "valid_sessions": len(valid_set)}
+    save_checkpoint(alm, Path(config.out), summary)
     return summary

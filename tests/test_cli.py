@@ -131,4 +131,4 @@ def test_eval_rejects_unknown_planners_and_folders(tmp_path, capsys):
     assert "not a folder of sessions" in capsys.readouterr().err
     tmp_path.joinpath("x").mkdir()
     assert main(["eval", "--sessions", str(tmp_path), "--planner", "magic"]) == 2
-    assert "--planner: unknown ['magic']" in capsys.readouterr().err
+    assert "--planner: unknown planner 'magic'" in capsys.readouterr().err

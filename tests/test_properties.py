@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from anchormix.agent import ScriptedPlanner, build_graph
+from anchormix.agent import ScriptedPlanner, run_balance, start_state
 from anchormix.tools import REGISTRY, ToolContext, ToolError, load_session, mix_down, true_peak_dbtp
 from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.render import CEILING_DBTP
@@ -41,14 +41,17 @@ def arguments_for(session):
 @SETTINGS
 @given(data=st.data())
 def test_any_json_arguments_validate_or_are_rejected_with_a_message(session, data):
-    ctx = ToolContext(session)  # no output folder: render must refuse, not write
+    ctx = ToolContext.of(session)  # no output folder: render must refuse, not write
     name = data.draw(tool_names)
     arguments = data.draw(arguments_for(session))
+    result = None
     try:
-        REGISTRY.call(name, arguments, ctx)
+        result = REGISTRY.call(name, arguments, ctx)
     except ToolError as err:
         assert str(err)  # a message, never an empty error
-    assert all(np.isfinite(g) and abs(g) <= 24.0 for g in ctx.gains_db.values())
+    if name == "apply_gains" and result is not None:
+        assert all(np.isfinite(g) and abs(g) <= 24.0 for g in result["gains_db"].values())
+    assert dict(ctx.gains_db) == {}  # no call changes the context it was given
 
 
 @SETTINGS
@@ -58,11 +61,8 @@ def test_no_exception_escapes_the_agent_loop(session, data):
                                    optional={"rationale": st.text(max_size=20)})
     raw = st.text(max_size=40) | st.builds(lambda a: __import__("json").dumps(a, default=str), action)
     script = data.draw(st.lists(action | raw, max_size=6))
-    ctx = ToolContext(session)
-    state = build_graph(ScriptedPlanner(script), ctx, max_steps=8).invoke(
-        {"session_id": "p", "anchor": session.anchor, "planner": "scripted", "gains_db": {n: 0.0 for n in session.names},
-         "iteration": 0, "step": 0, "status": "running", "reasons": {}, "messages": [], "trace": []},
-        {"recursion_limit": 60})
+    start = start_state("p", session.anchor, "scripted", {n: 0.0 for n in session.names})
+    state = run_balance(ScriptedPlanner(script), ToolContext.of(session), start, max_steps=8)
     assert state["status"] in ("converged", "step cap", "stuck", "invalid tool calls", "planner error")
     assert set(state["gains_db"]) == set(session.names)
     assert all(np.isfinite(g) for g in state["gains_db"].values())
@@ -72,10 +72,10 @@ def test_no_exception_escapes_the_agent_loop(session, data):
 @given(moves=st.lists(st.dictionaries(st.sampled_from(["kick", "snare", "hats", "bass", "keys", "pad", "lead", "vocals"]),
                                       st.floats(-24, 24), min_size=1, max_size=8), min_size=1, max_size=6))
 def test_any_sequence_of_applied_gains_keeps_the_ceiling_and_the_balance(session, moves):
-    ctx = ToolContext(session)
+    ctx = ToolContext.of(session)
     for changes in moves:
-        REGISTRY.call("apply_gains", {"changes_db": changes}, ctx)
-    mix = mix_down(session, ctx.gains_db)
+        ctx = ctx.at(REGISTRY.call("apply_gains", {"changes_db": changes}, ctx)["gains_db"])
+    mix = mix_down(session, dict(ctx.gains_db))
     assert true_peak_dbtp(mix.audio, session.sample_rate) <= CEILING_DBTP + 0.01
     # Relative balance is exactly what the gains say: every stem is scaled by its gain and one shared trim.
     factor = np.float32(10 ** (mix.trim_db / 20))

@@ -1,12 +1,17 @@
-"""anchormix.tools: audio I/O, loudness, masking, gain and render, and the tool registry."""
+"""anchormix.tools: audio I/O, loudness, masking, gain and render, mixing conventions, measurements, the tool registry."""
 
+from .conventions import GENRES, ROLES
 from .loudness import integrated_loudness, short_term_loudness, true_peak_dbtp
 from .registry import ToolCall, ToolError, ToolRegistry
+from .measurements import MeasuredAt, Measurements
 from .render import mix_down, write_outputs
-from .session import ROLES, Session, infer_role, load_session
+from .session import Session, infer_role, load_session
 from .toolbox import REGISTRY, ToolContext
 
 __all__ = [
+    "GENRES",
+    "MeasuredAt",
+    "Measurements",
     "REGISTRY",
     "ROLES",
     "Session",

@@ -1,7 +1,8 @@
 """Procedural demo sessions: short songs with drums, bass, keys, pad, lead and a sung line.
 
-Each genre preset fixes tempo, key, chord progression, drum and bass patterns,
-and the *reference balance*: every stem's loudness relative to the bass, in LU.
+Each genre preset fixes tempo, key, chord progression, drum and bass patterns;
+its *reference balance* (every stem's loudness relative to the bass, in LU) is the
+genre's in :data:`~anchormix.tools.conventions.GENRE_REFERENCE_LU`.
 The generator renders each stem, sets it to exactly that balance (measured with
 :func:`~anchormix.tools.loudness.integrated_loudness`), and records the balance
 in ``session.json`` as ``reference_lu``, so a balance made later can be scored.
@@ -14,17 +15,18 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import synth
 from .audio import write_audio_atomic
+from .conventions import GENRE_REFERENCE_LU
 from .loudness import integrated_loudness, true_peak_dbtp
 from .session import SESSION_FILE
 
-__all__ = ["GENRES", "GenrePreset", "generate_stems", "write_demo_session"]
+__all__ = ["PRESETS", "GenrePreset", "generate_stems", "write_demo_session"]
 
 _MAJOR, _MINOR = (0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10)
 _BASS_LUFS = -20.0  # where the anchor sits before the mix ceiling is applied
@@ -43,24 +45,24 @@ class GenrePreset:
     hats: str  # 'x' closed, 'o' open
     bass: str  # 'x' a new bass note on the chord root
     keys: str  # 'x' a keys chord stab
-    reference_lu: dict[str, float] = field(default_factory=dict)  # LU vs. the bass
+
+    @property
+    def reference_lu(self) -> dict[str, float]:
+        """The genre's reference balance, LU vs. the bass (tools/conventions.py)."""
+        return GENRE_REFERENCE_LU[self.name]
 
 
-GENRES: dict[str, GenrePreset] = {
+PRESETS: dict[str, GenrePreset] = {
     p.name: p
     for p in (
         GenrePreset("pop", 104, 36, False, (0, 4, 5, 3), "x.......x.x.....", "....x.......x...", "x.x.x.x.x.x.x.x.",
-                    "x..x..x.x..x..x.", "..x...x...x...x.",
-                    {"kick": 0.0, "snare": -1.0, "hats": -10.0, "bass": 0.0, "keys": -6.0, "pad": -10.0, "lead": -5.0, "vocals": 2.0}),
+                    "x..x..x.x..x..x.", "..x...x...x...x."),
         GenrePreset("edm", 124, 33, True, (0, 5, 2, 6), "x...x...x...x...", "....x.......x...", "..o...o...o...o.",
-                    ".xx..xx..xx..xx.", "x..x..x...x..x..",
-                    {"kick": 2.0, "snare": -2.0, "hats": -9.0, "bass": 0.0, "keys": -8.0, "pad": -6.0, "lead": -2.0, "vocals": 0.0}),
+                    ".xx..xx..xx..xx.", "x..x..x...x..x.."),
         GenrePreset("hiphop", 88, 38, True, (0, 0, 5, 4), "x.....x...x.....", "....x.......x...", "x.xxx.x.x.xxx.x.",
-                    "x.....x...x.....", "x.......x.......",
-                    {"kick": 1.0, "snare": 0.0, "hats": -8.0, "bass": 0.0, "keys": -7.0, "pad": -11.0, "lead": -6.0, "vocals": 3.0}),
+                    "x.....x...x.....", "x.......x......."),
         GenrePreset("ballad", 72, 41, False, (0, 5, 3, 4), "x.........x.....", "....x.......x...", "x...x...x...x...",
-                    "x.......x.......", "x...x...x...x...",
-                    {"kick": -6.0, "snare": -5.0, "hats": -14.0, "bass": 0.0, "keys": 1.0, "pad": -5.0, "lead": -4.0, "vocals": 4.0}),
+                    "x.......x.......", "x...x...x...x..."),
     )
 }
 
@@ -82,9 +84,9 @@ def _place(track: np.ndarray, sound: np.ndarray, start: int) -> None:
 
 def generate_stems(genre: str = "pop", seconds: float = 12.0, seed: int = 0, sample_rate: int = 44100) -> dict[str, np.ndarray]:
     """Render every stem of a song at the preset's reference balance, stereo float32 ``(2, samples)``."""
-    if genre not in GENRES:
-        raise ValueError(f"unknown genre '{genre}'; choose from {', '.join(GENRES)}")
-    preset, rng, sr = GENRES[genre], np.random.default_rng(seed), sample_rate
+    if genre not in PRESETS:
+        raise ValueError(f"unknown genre '{genre}'; choose from {', '.join(PRESETS)}")
+    preset, rng, sr = PRESETS[genre], np.random.default_rng(seed), sample_rate
     step = 60.0 / preset.tempo_bpm / 4  # one 16th note, seconds
     bars = int(np.ceil(seconds / (16 * step)))
     n = int(seconds * sr)
@@ -172,7 +174,7 @@ def write_demo_session(
             "anchor": "bass",
             "genre": genre,
             "roles": {name: name for name in stems},
-            "reference_lu": {n: v - GENRES[genre].reference_lu["bass"] for n, v in GENRES[genre].reference_lu.items()},
+            "reference_lu": {n: v - PRESETS[genre].reference_lu["bass"] for n, v in PRESETS[genre].reference_lu.items()},
             "source": f"anchormix procedural demo ({genre}, seed {seed})",
             "licence": "CC0-1.0",
         }

@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from .audio import AUDIO_EXTENSIONS, probe_audio, read_audio, to_stereo
+from .conventions import ROLES
 
-__all__ = ["ROLES", "Session", "infer_role", "load_session", "SESSION_FILE"]
+__all__ = ["Session", "infer_role", "load_session", "SESSION_FILE"]
 
-ROLES = (
-    "bass", "kick", "snare", "drums", "hats", "vocals", "guitar",
-    "keys", "pad", "lead", "strings", "brass", "fx", "other",
-)
 SESSION_FILE = "session.json"
 # Keys session.json may hold; anything else is a typo we would rather report than ignore.
 _SESSION_KEYS = {"anchor", "genre", "roles", "source", "licence", "reference_lu", "notes"}

@@ -3,23 +3,20 @@
 Every tool takes the :class:`ToolContext` first (the session, the current
 gains and the output folder) and JSON-typed arguments after it, described in
 its ``Args:`` section: :data:`REGISTRY` turns those into the schemas the
-planner sees. Measurements are taken once at unity gain and shifted by the
-current gains (loudness, true peak and band levels all move by exactly the
-gain in dB), so a planner can measure after every move for free.
+planner sees. Measurements are taken once at unity gain and viewed at the
+current gains (tools/measurements.py), so a planner can measure after every
+move for free.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-import numpy as np
-
-from .loudness import integrated_loudness, true_peak_dbtp
-from .masking import band_levels, format_hz, masked_share, masking_matrix, rest_of_mix
+from .masking import format_hz, masked_share, masking_matrix, rest_of_mix
+from .measurements import MeasuredAt, Measurements
 from .registry import ToolRegistry
 from .render import write_outputs
 from .session import Session
@@ -35,69 +32,45 @@ def _num(value: float, digits: int = 2) -> float | None:
     return round(float(value), digits) if math.isfinite(value) else None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ToolContext:
-    """What tools act on: the session, the gains so far (dB vs. as loaded) and where outputs go."""
+    """What a tool acts on: the session, its measurements viewed at the current gains, and where outputs go.
+
+    Immutable: a tool that changes gains (``apply_gains``) returns the new gains, and the
+    caller (the graph, the conversation) keeps them in its own state.
+    """
 
     session: Session
-    gains_db: dict[str, float] = field(default_factory=dict)
+    measured: MeasuredAt
     out_dir: Path | None = None
 
+    @classmethod
+    def of(cls, session: Session, out_dir: Path | None = None) -> "ToolContext":
+        """A context at unity gain over fresh measurements of ``session``."""
+        return cls(session, Measurements(session).at({}), out_dir)
+
+    @property
+    def measurements(self) -> Measurements:
+        return self.measured.measurements
+
+    @property
+    def gains_db(self) -> Mapping[str, float]:
+        return self.measured.gains_db
+
+    def at(self, gains_db: Mapping[str, float]) -> "ToolContext":
+        """The same context at other gains (dB per stem vs. as loaded)."""
+        return replace(self, measured=self.measurements.at(gains_db))
+
     def gain(self, name: str) -> float:
-        return float(self.gains_db.get(name, 0.0))
+        return self.measured.gain(name)
+
+    def lufs(self, name: str) -> float:
+        return self.measured.lufs(name)
 
     def stem(self, name: str) -> str:
         if name not in self.session.stems:
             raise ValueError(f"unknown stem '{name}'; stems: {', '.join(self.session.stems)}")
         return name
-
-    @cached_property
-    def base_lufs(self) -> dict[str, float]:
-        lufs = integrated_loudness(self.session.array(), self.session.sample_rate)
-        return dict(zip(self.session.names, map(float, lufs)))
-
-    @cached_property
-    def base_true_peak(self) -> dict[str, float]:
-        peaks = true_peak_dbtp(self.session.array(), self.session.sample_rate)
-        return dict(zip(self.session.names, map(float, peaks)))
-
-    @cached_property
-    def base_bands(self) -> np.ndarray:
-        """Band levels at unity gain, ``(stems, bands, frames)`` dB."""
-        return band_levels(self.session.array(), self.session.sample_rate)
-
-    def copy(self, out_dir: Path | None = None) -> "ToolContext":
-        """A context over the same session and gains, sharing the measurements already taken."""
-        ctx = ToolContext(self.session, dict(self.gains_db), out_dir)
-        ctx.__dict__.update({k: v for k, v in self.__dict__.items() if k in ("base_lufs", "base_true_peak", "base_bands")})
-        return ctx
-
-    def shifted(self, offsets_db: dict[str, float]) -> "ToolContext":
-        """A context over this session with each stem moved by ``offsets_db`` *in the audio itself*.
-
-        The new session's stems are the scaled audio (a planner sees only them);
-        measurements already taken here are carried over shifted by the offsets,
-        which is exact because every measurement moves by the gain in dB.
-        """
-        session = self.session
-        scale = {n: np.float32(10 ** (offsets_db.get(n, 0.0) / 20)) for n in session.names}
-        moved = Session(**{**session.__dict__, "stems": {n: a * scale[n] for n, a in session.stems.items()}})
-        ctx = ToolContext(moved, out_dir=self.out_dir)
-        shift = np.array([offsets_db.get(n, 0.0) for n in session.names], dtype=np.float32)
-        for name in ("base_lufs", "base_true_peak"):
-            if name in self.__dict__:
-                ctx.__dict__[name] = {n: v + offsets_db.get(n, 0.0) for n, v in self.__dict__[name].items()}
-        if "base_bands" in self.__dict__:
-            ctx.__dict__["base_bands"] = self.__dict__["base_bands"] + shift[:, None, None]
-        return ctx
-
-    def lufs(self, name: str) -> float:
-        return self.base_lufs[name] + self.gain(name)
-
-    def bands(self) -> np.ndarray:
-        """Band levels at the current gains."""
-        shift = np.array([self.gain(n) for n in self.session.names], dtype=np.float32)
-        return self.base_bands + shift[:, None, None]
 
 
 @REGISTRY.register
@@ -117,7 +90,7 @@ def measure_loudness(ctx: ToolContext, stems: list[str] | None = None) -> dict[s
                 "role": ctx.session.roles[n],
                 "lufs": _num(ctx.lufs(n)),
                 "lu_vs_anchor": _num(ctx.lufs(n) - anchor_lufs),
-                "true_peak_dbtp": _num(ctx.base_true_peak[n] + ctx.gain(n)),
+                "true_peak_dbtp": _num(ctx.measured.true_peak(n)),
                 "gain_db": round(ctx.gain(n), 2),
                 "active": ctx.session.active[n],
             }
@@ -137,7 +110,7 @@ def measure_masking(ctx: ToolContext, target: str, masker: str | None = None, ma
     """
     names = ctx.session.names
     t = names.index(ctx.stem(target))
-    levels = ctx.bands()
+    levels = ctx.measured.bands()
     if masker is None:
         masker_levels = rest_of_mix(levels, t)
     elif ctx.stem(masker) == target:
@@ -164,7 +137,7 @@ def measure_masking_matrix(ctx: ToolContext, margin_db: float = 3.0) -> dict[str
     Args:
         margin_db: How much louder (dB) one stem must be in a band and frame to count as masking the other.
     """
-    directed, mutual = masking_matrix(ctx.bands(), margin_db)
+    directed, mutual = masking_matrix(ctx.measured.bands(), margin_db)
     names = ctx.session.names
     return {
         "stems": names,
@@ -185,11 +158,12 @@ def apply_gains(ctx: ToolContext, changes_db: dict[str, float]) -> dict[str, Any
         if not math.isfinite(change) or abs(change) > MAX_GAIN_CHANGE_DB:
             raise ValueError(f"change for '{name}' must be finite and within ±{MAX_GAIN_CHANGE_DB:g} dB, got {change}")
     before = {n: ctx.gain(n) for n in ctx.session.names}
-    for name, change in changes_db.items():
-        ctx.gains_db[name] = ctx.gain(name) + float(change)
+    after = {n: g + float(changes_db.get(n, 0.0)) for n, g in before.items()}
+    # The caller keeps the gains (the context is immutable): "gains_db" at full precision, the rest for people.
     return {
         "gains_before_db": {n: round(g, 2) for n, g in before.items()},
-        "gains_after_db": {n: round(ctx.gain(n), 2) for n in ctx.session.names},
+        "gains_after_db": {n: round(g, 2) for n, g in after.items()},
+        "gains_db": after,
     }
 
 
@@ -202,7 +176,7 @@ def render(ctx: ToolContext, write_stems: bool = False) -> dict[str, Any]:
     """
     if ctx.out_dir is None:
         raise ValueError("no output folder was given for this session")
-    mix, paths = write_outputs(ctx.session, ctx.gains_db, ctx.out_dir, write_stems)
+    mix, paths = write_outputs(ctx.session, dict(ctx.gains_db), ctx.out_dir, write_stems)
     return {
         "mix": str(paths["mix"]),
         "files": len(paths),

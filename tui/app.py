@@ -21,7 +21,9 @@ from textual.containers import Container, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from anchormix.agent.conversation import Conversation, Intent, Reply
+from anchormix.agent.chat import Conversation, Intent, Reply
+from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
+from anchormix.planners import planner_factory
 
 from .screens import AnchorPicker, ErrorScreen
 
@@ -111,8 +113,9 @@ class ChatApp(App):
     @work(thread=True, exclusive=True, group="agent")
     def open_session(self) -> None:
         try:
-            chat = Conversation(self.session_path, self.out_root, self.anchor_arg, self.planner_name, self.resume)
-            chat.ctx.base_lufs, chat.ctx.base_true_peak, chat.ctx.base_bands  # measure once, off the UI thread
+            chat = Conversation(self.session_path, self.out_root, self.anchor_arg, planner_factory(self.planner_name),
+                                self.resume)
+            chat.ctx.measurements.measure_all()  # measure once, off the UI thread
             if self.use_intent_model:
                 chat.intent_model = _load_intent_model()
         except (ValueError, OSError) as err:
@@ -130,7 +133,7 @@ class ChatApp(App):
             self._say("notice", chat.notice)
         if not chat.transcript:
             model = "intent model + rules" if chat.intent_model else "rules"
-            self._say("assistant", f"Session {chat.id}, anchor {chat.anchor} (planner {chat.planner_name}, "
+            self._say("assistant", f"Session {chat.id}, anchor {chat.anchor} (planner {self.planner_name}, "
                                        f"intents: {model}). Ask me to balance, or nudge a stem.")
         self.selected = session.names[0]
         self._refresh_stems()
@@ -217,20 +220,7 @@ class ChatApp(App):
 
     @work(thread=True, exclusive=True, group="masking")
     def hotspots(self, name: str) -> None:
-        chat = self.chat
-        ctx = chat.ctx.copy()  # its own gains: the agent may be moving the shared context meanwhile
-        ctx.gains_db = dict(chat.gains)
-        from anchormix.tools import REGISTRY
-
-        if not chat.session.active[name]:
-            text = f"{name}: silent"
-        else:
-            overall = REGISTRY.call("measure_masking", {"target": name}, ctx)
-            by = sorted(((REGISTRY.call("measure_masking", {"target": name, "masker": o}, ctx)["masked_share"], o)
-                         for o in chat.session.names if o != name and chat.session.active[o]), reverse=True)
-            worst = f", worst {overall['worst_range']}" if overall["worst_range"] else ""
-            top = ", ".join(f"{o} {s:.0%}" for s, o in by[:2] if s >= 0.02)
-            text = f"{name}: masked {overall['masked_share']:.0%}{worst}" + (f" · by {top}" if top else "")
+        text = self.chat.masking_hotspot(name)  # at the conversation's gains as they are now
         self.call_from_thread(self.query_one("#hotspots", Static).update, text)
 
     def _show_trace(self, records: list[dict]) -> None:
@@ -278,6 +268,6 @@ class ChatApp(App):
 
 def _load_intent_model():
     """The shipped intent model, or None (the rules read intents alone) when it is missing."""
-    from anchormix.model.intents import DEFAULT_INTENT_CHECKPOINT, IntentModel
+    from anchormix.model.intent_model import IntentModel  # lazy: loads torch and the LLM, off the UI thread
 
     return IntentModel.load() if DEFAULT_INTENT_CHECKPOINT.exists() else None

@@ -2,8 +2,8 @@
 
 import pytest
 
-from anchormix.agent.conversation import Conversation
-from anchormix.agent.intents import parse_intent
+from anchormix.agent.chat import Conversation
+from anchormix.agent.chat.request_rules import parse_intent
 from tests.conftest import tree_hash
 
 NAMES = ["kick", "snare", "hats", "bass", "keys", "pad", "lead", "vocals"]

@@ -2,10 +2,13 @@
 
 import pytest
 
-from anchormix.agent import ScriptedPlanner, build_graph
+from langgraph.runtime import Runtime
+
+from anchormix.agent import ScriptedPlanner, run_balance, start_state
 from anchormix.agent.graph import MAX_STEPS
+from anchormix.agent.nodes import LoopDeps, act, listen, plan
 from anchormix.agent.trace import TRACE_FIELDS
-from anchormix.tools import ToolContext, load_session
+from anchormix.tools import Measurements, ToolContext, load_session
 
 
 @pytest.fixture(scope="module")
@@ -13,12 +16,9 @@ def session(demo_session_dir):
     return load_session(demo_session_dir)
 
 
-def run(session, planner, max_steps=MAX_STEPS, out_dir=None):
-    graph = build_graph(planner, ToolContext(session, out_dir=out_dir), max_steps)
-    start = {"session_id": "t", "anchor": session.anchor, "planner": planner.name,
-             "gains_db": {n: 0.0 for n in session.names}, "iteration": 0, "step": 0, "status": "running",
-             "reasons": {}, "messages": [], "trace": []}
-    return graph.invoke(start, {"recursion_limit": 4 * max_steps + 20})
+def run(session, planner, max_steps=MAX_STEPS, out_dir=None, ctx=None):
+    start = start_state("t", session.anchor, planner.name, {n: 0.0 for n in session.names})
+    return run_balance(planner, ctx or ToolContext.of(session, out_dir), start, max_steps=max_steps)
 
 
 def test_tool_errors_are_recorded_and_fed_back_and_the_loop_finishes(session, tmp_path):
@@ -72,7 +72,7 @@ def test_step_cap_stops_a_planner_that_never_finishes(session):
 class Broken:
     name = "broken"
 
-    def plan(self, state):
+    def plan(self, state, ctx):
         raise RuntimeError("model exploded")
 
 
@@ -105,13 +105,24 @@ def test_a_planner_repeating_a_failed_call_is_stopped_as_stuck(session):
 def test_moves_beyond_the_tool_limit_are_taken_in_steps(session):
     from anchormix.agent import RulePlanner
 
-    ctx = ToolContext(session).shifted({"vocals": -30.0})  # 36 dB below its conventional place
-    graph = build_graph(RulePlanner(), ctx, MAX_STEPS)
-    state = graph.invoke({"session_id": "t", "anchor": session.anchor, "planner": "rules",
-                          "gains_db": {n: 0.0 for n in session.names}, "iteration": 0, "step": 0,
-                          "status": "running", "reasons": {}, "messages": [], "trace": []},
-                         {"recursion_limit": 4 * MAX_STEPS + 20})
+    moved = Measurements(session).shifted({"vocals": -30.0})  # 36 dB below its conventional place
+    state = run(moved.session, RulePlanner(), ctx=ToolContext(moved.session, moved.at({})))
     moves = [r["arguments"]["changes_db"].get("vocals") for r in state["trace"]
              if r["node"] == "act" and r["tool"] == "apply_gains"]
     assert state["status"] == "converged" and moves[0] == 24.0 and len(moves) >= 2
     assert all(r["error"] is None for r in state["trace"])
+
+
+def test_each_node_runs_alone_on_a_state_and_its_dependencies(session):
+    """The nodes are plain functions of (state, runtime): no graph needed to test one."""
+    move = {"tool": "apply_gains", "arguments": {"changes_db": {"kick": -2.0}}, "rationale": "kick down"}
+    runtime = Runtime(context=LoopDeps(ScriptedPlanner([move]), ToolContext.of(session), MAX_STEPS))
+    state = start_state("t", session.anchor, "scripted", {n: 0.0 for n in session.names})
+    heard = listen(state, runtime)
+    assert heard["trace"][0]["tool"] == "measure_loudness" and heard["step"] == 1
+    state = {**state, **heard, "trace": heard["trace"]}
+    planned = plan(state, runtime)
+    assert planned["pending"]["tool"] == "apply_gains" and planned["iteration"] == 1
+    acted = act({**state, **planned, "trace": state["trace"] + planned["trace"]}, runtime)
+    assert acted["gains_db"]["kick"] == -2.0 and acted["messages"][0]["error"] is None
+    assert state["gains_db"]["kick"] == 0.0  # the state a node was given is never changed

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from anchormix.agent import RulePlanner, balance_session
-from anchormix.agent.planners import ROLE_TARGETS_LU
+from anchormix.tools.conventions import ROLE_TARGETS_LU
 from anchormix.tools.demo import write_demo_session
 
 from ..conftest import tree_hash
@@ -29,7 +29,7 @@ def spoiled_sessions(tmp_path_factory):
 def test_rules_reduce_the_error_and_converge_within_the_cap(spoiled_sessions, tmp_path):
     for folder in spoiled_sessions:
         before = tree_hash(folder)
-        result = balance_session(folder, tmp_path / "out", "rules", max_steps=16)
+        result = balance_session(folder, tmp_path / "out", RulePlanner(), max_steps=16)
         assert result.converged and result.status == "converged" and result.iterations <= 16
         assert result.error_db["after"] < result.error_db["before"] - 2.0, result.error_db
         assert result.error_db["after"] < 2.5
@@ -40,7 +40,7 @@ def test_rules_reduce_the_error_and_converge_within_the_cap(spoiled_sessions, tm
 
 
 def test_advice_quotes_exactly_the_gains_applied(spoiled_sessions, tmp_path):
-    result = balance_session(spoiled_sessions[0], tmp_path, "rules")
+    result = balance_session(spoiled_sessions[0], tmp_path, RulePlanner())
     report = json.loads((result.out_dir / "gains.json").read_text())
     quoted = {m.group(1): float(m.group(2)) for m in re.finditer(r"\*\*(\w+) ([+-]\d+\.\d) dB\*\* against the bass",
                                                                result.advice)}
@@ -53,7 +53,7 @@ def test_advice_quotes_exactly_the_gains_applied(spoiled_sessions, tmp_path):
 
 
 def test_another_anchor_re_references_the_targets(spoiled_sessions, tmp_path):
-    result = balance_session(spoiled_sessions[1], tmp_path, "rules", anchor="vocals")
+    result = balance_session(spoiled_sessions[1], tmp_path, RulePlanner(), anchor="vocals")
     assert result.converged
     assert result.gains_vs_anchor_db["vocals"] == 0.0
     for name, lu in result.lu_vs_anchor_after.items():
@@ -63,7 +63,7 @@ def test_another_anchor_re_references_the_targets(spoiled_sessions, tmp_path):
 
 
 def test_rules_inspect_masking_before_moving_and_cite_it(spoiled_sessions, tmp_path):
-    result = balance_session(spoiled_sessions[2], tmp_path, "rules")
+    result = balance_session(spoiled_sessions[2], tmp_path, RulePlanner())
     trace = [json.loads(line) for line in (result.out_dir / "trace.jsonl").read_text().splitlines()]
     tools = [r["tool"] for r in trace if r["node"] == "act"]
     first_apply = tools.index("apply_gains")
@@ -73,7 +73,7 @@ def test_rules_inspect_masking_before_moving_and_cite_it(spoiled_sessions, tmp_p
 
 def test_outputs_inside_the_session_are_refused(spoiled_sessions):
     with pytest.raises(ValueError, match="refusing to write inside"):
-        balance_session(spoiled_sessions[0], spoiled_sessions[0] / "mixes", "rules")
+        balance_session(spoiled_sessions[0], spoiled_sessions[0] / "mixes", RulePlanner())
 
 
 def test_a_balanced_session_needs_no_moves(tmp_path):

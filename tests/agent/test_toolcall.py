@@ -4,17 +4,14 @@ import json
 
 import pytest
 
-from anchormix.agent import ScriptedPlanner, build_graph
+from anchormix.agent import ScriptedPlanner, run_balance, start_state
 from anchormix.agent.toolcall import ToolCallError, format_tool_call, parse_tool_call
 from anchormix.tools import ToolContext, load_session
 
 
 def run(session, planner, max_steps=8):
-    graph = build_graph(planner, ToolContext(session), max_steps)
-    start = {"session_id": "t", "anchor": session.anchor, "planner": "scripted",
-             "gains_db": {n: 0.0 for n in session.names}, "iteration": 0, "step": 0, "status": "running",
-             "reasons": {}, "messages": [], "trace": []}
-    return graph.invoke(start, {"recursion_limit": 4 * max_steps + 20})
+    start = start_state("t", session.anchor, "scripted", {n: 0.0 for n in session.names})
+    return run_balance(planner, ToolContext.of(session), start, max_steps=max_steps)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -4,9 +4,10 @@
 import numpy as np
 import pytest
 
-from anchormix.model.corpus import build_procedural_session, write_manifest
-from anchormix.model.evaluate import (conventions_table, find_sessions, make_conventions, predict_loudness,
-                                      predict_none, predict_rules, run_protocol, summarise)
+from anchormix.model.baselines import (conventions_table, make_conventions, predict_loudness, predict_none,
+                                       predict_rules)
+from anchormix.model.corpus import build_procedural_session, find_sessions, write_manifest
+from anchormix.model.evaluate import run_protocol, summarise
 from anchormix.model.features import cached_features, log_mel
 from anchormix.tools import load_session
 
@@ -71,13 +72,15 @@ def test_conventions_learned_on_train_beat_loudness_and_none(corpus):
     assert set(result.by_genre["none"]) <= {"pop", "edm", "hiphop", "ballad"}
 
 
-def test_a_folder_without_manifest_needs_split_all(tmp_path, demo_session_dir):
+def test_a_folder_without_manifest_is_evaluated_whole(tmp_path, demo_session_dir):
     import shutil
 
+    from anchormix.cli import main
+
     shutil.copytree(demo_session_dir, tmp_path / "song")
-    with pytest.raises(ValueError, match="use --split all"):
-        find_sessions(tmp_path, "test")
+    assert [s for _, s in find_sessions(tmp_path, "test")] == ["all"]  # no splits: every session, whatever is asked
     assert [s for _, s in find_sessions(tmp_path, None)] == ["all"]
+    assert main(["eval", "--sessions", str(tmp_path), "--planner", "none,loudness", "--draws", "1"]) == 0
 
 
 def test_features_keep_level_and_are_cached(demo_session_dir, tmp_path):
@@ -94,10 +97,11 @@ def test_features_keep_level_and_are_cached(demo_session_dir, tmp_path):
 
 def test_the_agent_protocol_reports_iterations_convergence_and_tool_calls(corpus, tmp_path):
     from anchormix.cli import main
-    from anchormix.model.evaluate import make_agent_planner, run_agent_protocol
+    from anchormix.model.evaluate import run_agent_protocol
+    from anchormix.planners import planner_factory
 
     sessions = find_sessions(corpus, "test")
-    result = run_agent_protocol(sessions, {"rules": make_agent_planner("rules")}, draws=2, seed=0, max_steps=16)
+    result = run_agent_protocol(sessions, {"rules": planner_factory("rules")}, draws=2, seed=0, max_steps=16)
     runs = result.runs["rules"]
     assert len(runs) == 4 and all(r["converged"] and 1 <= r["iterations"] <= 16 for r in runs)
     assert all(r["tool_calls"] >= 1 and r["invalid_calls"] == 0 for r in runs)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from anchormix.model.corpus import build_midi_session, infer_genre, split_of
-from anchormix.model.midi import find_soundfont, read_events, render_midi, split_stems
+from anchormix.model.corpus.midi import find_soundfont, read_events, render_midi, split_stems
 from anchormix.tools import integrated_loudness, load_session
 
 FIXTURE = Path(__file__).parents[1] / "data" / "fixture.mid"

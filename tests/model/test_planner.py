@@ -8,7 +8,7 @@ import re
 
 import torch
 
-from anchormix.agent import build_graph
+from anchormix.agent import run_balance, start_state
 from anchormix.model.alm import ALMConfig
 from anchormix.model.planner import ALMBalancer, ALMPlanner
 from anchormix.tools import ToolContext, load_session
@@ -35,14 +35,11 @@ class ScriptedALM:
 
 
 def balance(session_dir, texts, max_steps=8, genre=None):
-    ctx = ToolContext(load_session(session_dir))
+    ctx = ToolContext.of(load_session(session_dir))
     balancer = ALMBalancer.__new__(ALMBalancer)
     balancer.alm, balancer._session, balancer._mel = ScriptedALM(texts), None, None
-    start = {"session_id": "t", "anchor": ctx.session.anchor, "planner": "alm",
-             "gains_db": {n: 0.0 for n in ctx.session.names}, "iteration": 0, "step": 0, "status": "running",
-             "reasons": {}, "messages": [], "trace": []}
-    planner = ALMPlanner(ctx, balancer=balancer, genre=genre)
-    state = build_graph(planner, ctx, max_steps).invoke(start, {"recursion_limit": 60})
+    start = start_state("t", ctx.session.anchor, "alm", {n: 0.0 for n in ctx.session.names})
+    state = run_balance(ALMPlanner(balancer, genre=genre), ctx, start, max_steps=max_steps)
     return ctx, balancer.alm, state
 
 
@@ -65,9 +62,9 @@ def test_the_model_checks_masking_on_the_stem_it_names_then_applies_its_head_mov
     assert parsed(model.proposals[0]) == {n: changes.get(n, 0.0) for n in names if n != ctx.session.anchor}
     assert all(abs(v) <= 0.1 for v in parsed(model.proposals[2]).values())
     # The head's moves: every stem to -3 LU against the anchor, the anchor untouched.
-    anchor_lufs = ctx.base_lufs[ctx.session.anchor]
+    anchor_lufs = ctx.measurements.lufs[ctx.session.anchor]
     for name, change in acts[1]["arguments"]["changes_db"].items():
-        assert abs(ctx.base_lufs[name] + change - anchor_lufs - (-3.0)) <= 0.06
+        assert abs(ctx.measurements.lufs[name] + change - anchor_lufs - (-3.0)) <= 0.06
     assert state["status"] == "converged" and state["trace"][-1]["rationale"].startswith("model: finish")
 
 

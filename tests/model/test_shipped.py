@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from anchormix.model.data import advice_text, parse_advice
-from anchormix.model.alm import StemPrompt
-from anchormix.model.planner import DEFAULT_CHECKPOINT, ALMBalancer
+from anchormix.model.checkpoint import DEFAULT_CHECKPOINT
+from anchormix.model.planner import ALMBalancer
+from anchormix.model.prompt import StemPrompt, advice_text, parse_advice
 from anchormix.tools import ToolContext, load_session
 from anchormix.tools.demo import write_demo_session
 
@@ -20,7 +20,7 @@ def test_the_shipped_model_is_closer_to_the_reference_than_doing_nothing(balance
     offsets = {"vocals": -8.0, "kick": 6.0, "hats": 8.0, "keys": 6.0, "pad": -6.0, "lead": -7.0, "snare": 5.0}
     folder = write_demo_session(tmp_path / "song", "pop", seconds=8.0, seed=3, sample_rate=22050, offsets_db=offsets)
     session = load_session(folder)
-    ctx = ToolContext(session)
+    ctx = ToolContext.of(session)
     gains = balancer.gains(ctx)
     # The fix for each stem is minus its offset (relative to the anchor, the bass, which is not moved).
     scored = [n for n in session.names if n != session.anchor]
@@ -37,22 +37,20 @@ def test_advice_text_round_trips_and_generation_streams(balancer, demo_session_d
     assert parse_advice("Balanced: no moves.") == {}
 
     pieces = []
-    moves, generated = balancer.text_gains(ToolContext(load_session(demo_session_dir)), on_token=pieces.append)
+    moves, generated = balancer.text_gains(ToolContext.of(load_session(demo_session_dir)), on_token=pieces.append)
     assert generated and "".join(pieces).strip() == generated
     assert all(np.isfinite(v) for v in moves.values())
 
 
 def test_the_shipped_planner_chooses_its_calls_and_converges_on_a_fixture_session(balancer, tmp_path):
-    from anchormix.agent import build_graph
+    from anchormix.agent import run_balance, start_state
     from anchormix.model.planner import ALMPlanner
 
     offsets = {"vocals": -9.0, "kick": 6.0, "hats": 8.0, "keys": 6.0, "pad": -6.0}
     folder = write_demo_session(tmp_path / "song", "pop", seconds=8.0, seed=5, sample_rate=22050, offsets_db=offsets)
-    ctx = ToolContext(load_session(folder))
-    start = {"session_id": "t", "anchor": ctx.session.anchor, "planner": "alm",
-             "gains_db": {n: 0.0 for n in ctx.session.names}, "iteration": 0, "step": 0, "status": "running",
-             "reasons": {}, "messages": [], "trace": []}
-    state = build_graph(ALMPlanner(ctx, balancer=balancer), ctx, max_steps=16).invoke(start, {"recursion_limit": 90})
+    ctx = ToolContext.of(load_session(folder))
+    start = start_state("t", ctx.session.anchor, "alm", {n: 0.0 for n in ctx.session.names})
+    state = run_balance(ALMPlanner(balancer), ctx, start, max_steps=16)
     assert balancer.alm.cfg.plans  # the shipped model was trained to choose its calls
     assert state["status"] == "converged" and state["iteration"] <= 16
     plans = [r for r in state["trace"] if r["node"] == "plan"]

@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from anchormix.model.alm import ALMConfig
-from anchormix.model.data import load_corpus, make_draw
-from anchormix.model.train import TrainConfig, build_alm, load_checkpoint, train
+from anchormix.model.draws import make_draw
+from anchormix.model.features import load_corpus
+from anchormix.model.checkpoint import build_alm, load_checkpoint
+from anchormix.model.train import TrainConfig, train
 
 
 def test_draws_shift_features_by_the_perturbation_and_target_the_reference(tiny_corpus):
@@ -107,24 +109,27 @@ def test_the_listener_stage_then_the_llm_stage_train_and_round_trip(tiny_corpus,
     assert torch.allclose(expected, got, atol=1e-4)
     assert not torch.allclose(got, other)  # the genre reaches the prediction
 
-    from anchormix.model.evaluate import find_sessions, make_alm_ablation, run_protocol, summarise
+    from anchormix.model.corpus import find_sessions
+    from anchormix.model.evaluate import run_protocol, summarise
+    from anchormix.planners import make_predictor
 
-    predictors = {n: make_alm_ablation(n, tmp_path / "ckpt" / "alm.safetensors") for n in ("alm-listener", "alm-nogenre")}
+    checkpoint = tmp_path / "ckpt" / "alm.safetensors"
+    predictors = {n: make_predictor(n, tiny_corpus, checkpoint=checkpoint) for n in ("alm-listener", "alm-nogenre")}
     result = run_protocol(find_sessions(tiny_corpus, None)[:1], predictors, draws=1, seed=0)
     assert all(np.isfinite(summarise(result.errors[n])["mae_db"]) for n in predictors)
     with pytest.raises(ValueError, match="no listener"):
-        make_alm_ablation("alm-listener", first / "alm.safetensors")
+        make_predictor("alm-listener", tiny_corpus, checkpoint=first / "alm.safetensors")
 
 
 def test_init_adapters_takes_only_the_lora_weights(tiny_corpus, tmp_path):
-    from anchormix.model.train import load_adapters
+    from anchormix.model.checkpoint import load_adapters
 
     source = build_alm(ALMConfig(frames=64))
     with torch.no_grad():
         for name, p in source.llm.named_parameters():
             if "lora_B" in name:
                 p.add_(0.01)
-    from anchormix.model.train import save_checkpoint
+    from anchormix.model.checkpoint import save_checkpoint
 
     save_checkpoint(source, tmp_path, {})
     target = build_alm(ALMConfig(frames=64, listener=True))
@@ -151,9 +156,10 @@ def test_unknown_config_keys_are_rejected(tmp_path):
 
 
 def test_the_alm_drives_the_agent_loop_and_the_eval(tiny_corpus, tmp_path, demo_session_dir):
-    from anchormix.agent import build_graph
-    from anchormix.model.evaluate import find_sessions, make_alm, run_protocol, summarise
-    from anchormix.model.planner import ALMPlanner
+    from anchormix.agent import run_balance, start_state
+    from anchormix.model.corpus import find_sessions
+    from anchormix.model.evaluate import run_protocol, summarise
+    from anchormix.planners import make_planner, make_predictor
     from anchormix.tools import ToolContext, load_session
 
     cfg = ALMConfig(frames=64)
@@ -162,22 +168,20 @@ def test_the_alm_drives_the_agent_loop_and_the_eval(tiny_corpus, tmp_path, demo_
     train(config, log=lambda _: None)
     checkpoint = tmp_path / "ckpt" / "alm.safetensors"
 
-    ctx = ToolContext(load_session(demo_session_dir))
-    planner = ALMPlanner(ctx, checkpoint)
-    state = build_graph(planner, ctx, max_steps=4).invoke(
-        {"session_id": "t", "anchor": ctx.session.anchor, "planner": "alm", "gains_db": {n: 0.0 for n in ctx.session.names},
-         "iteration": 0, "step": 0, "status": "running", "reasons": {}, "messages": [], "trace": []},
-        {"recursion_limit": 40})
+    ctx = ToolContext.of(load_session(demo_session_dir))
+    start = start_state("t", ctx.session.anchor, "alm", {n: 0.0 for n in ctx.session.names})
+    state = run_balance(make_planner("alm", checkpoint=checkpoint), ctx, start, max_steps=4)
     applied = [r for r in state["trace"] if r["node"] == "act" and r["tool"] == "apply_gains"]
     assert applied and applied[0]["error"] is None  # the model's moves went through the registry
     assert state["gains_db"][ctx.session.anchor] == 0.0 and state["status"] in ("converged", "step cap")
 
-    result = run_protocol(find_sessions(tiny_corpus, None)[:1], {"alm": make_alm(checkpoint)}, draws=1, seed=0)
+    alm = make_predictor("alm", tiny_corpus, checkpoint=checkpoint)
+    result = run_protocol(find_sessions(tiny_corpus, None)[:1], {"alm": alm}, draws=1, seed=0)
     assert np.isfinite(summarise(result.errors["alm"])["mae_db"])
 
 
 def test_a_planning_step_trains_on_oracle_calls_and_the_checkpoint_says_it_plans(tiny_corpus, tmp_path):
-    from anchormix.model.trajectories import make_plan_draw
+    from anchormix.model.draws import make_plan_draw
 
     cfg = ALMConfig(frames=64)
     alm = build_alm(cfg)

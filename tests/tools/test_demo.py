@@ -7,15 +7,15 @@ import pytest
 from scipy import signal
 
 from anchormix.tools import integrated_loudness, load_session
-from anchormix.tools.demo import GENRES, generate_stems, write_demo_session
+from anchormix.tools.demo import PRESETS, generate_stems, write_demo_session
 
 
-@pytest.mark.parametrize("genre", sorted(GENRES))
+@pytest.mark.parametrize("genre", sorted(PRESETS))
 def test_stems_sit_at_the_reference_balance(genre):
     stems = generate_stems(genre, seconds=4.0, seed=1, sample_rate=22050)
     assert set(stems) == {"kick", "snare", "hats", "bass", "keys", "pad", "lead", "vocals"}
     lufs = dict(zip(stems, integrated_loudness(np.stack(list(stems.values())), 22050)))
-    for name, ref in GENRES[genre].reference_lu.items():
+    for name, ref in PRESETS[genre].reference_lu.items():
         assert lufs[name] - lufs["bass"] == pytest.approx(ref, abs=0.05), name
 
 
@@ -50,7 +50,7 @@ def test_drums_keep_the_preset_tempo(genre):
     drums = stems["kick"] + stems["snare"]
     env = _onset_envelope(drums, sr, hop)
     ac = np.correlate(env - env.mean(), env - env.mean(), "full")[len(env) - 1 :]
-    beat_frames = 60.0 / GENRES[genre].tempo_bpm * sr / hop
+    beat_frames = 60.0 / PRESETS[genre].tempo_bpm * sr / hop
     lags = np.arange(len(ac))
     window = (lags > beat_frames * 0.6) & (lags < beat_frames * 2.2)
     best = lags[window][np.argmax(ac[window])]

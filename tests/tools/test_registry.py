@@ -51,7 +51,7 @@ def test_docstring_parser_handles_types_and_continuation_lines():
 
 @pytest.fixture(scope="module")
 def ctx(demo_session_dir):
-    return ToolContext(load_session(demo_session_dir))
+    return ToolContext.of(load_session(demo_session_dir))
 
 
 @pytest.mark.parametrize("name, arguments, problem", [
@@ -86,13 +86,15 @@ def test_observers_see_every_call_including_failures(ctx):
 
 
 def test_measurements_follow_applied_gains(demo_session_dir):
-    ctx = ToolContext(load_session(demo_session_dir))
-    before = REGISTRY.call("measure_loudness", {}, ctx)["stems"]
-    REGISTRY.call("apply_gains", {"changes_db": {"vocals": 6, "kick": -2.5}}, ctx)
+    start = ToolContext.of(load_session(demo_session_dir))
+    before = REGISTRY.call("measure_loudness", {}, start)["stems"]
+    applied = REGISTRY.call("apply_gains", {"changes_db": {"vocals": 6, "kick": -2.5}}, start)
+    assert start.gains_db == {}  # the context is immutable: the caller keeps the new gains
+    ctx = start.at(applied["gains_db"])
     after = REGISTRY.call("measure_loudness", {}, ctx)["stems"]
     assert after["vocals"]["lu_vs_anchor"] - before["vocals"]["lu_vs_anchor"] == pytest.approx(6.0, abs=0.011)
     assert after["kick"]["lufs"] - before["kick"]["lufs"] == pytest.approx(-2.5, abs=0.011)
     assert after["vocals"]["gain_db"] == 6.0
-    masked_before = REGISTRY.call("measure_masking", {"target": "vocals"}, ToolContext(ctx.session))
+    masked_before = REGISTRY.call("measure_masking", {"target": "vocals"}, start)
     masked_after = REGISTRY.call("measure_masking", {"target": "vocals"}, ctx)
     assert masked_after["masked_share"] < masked_before["masked_share"]

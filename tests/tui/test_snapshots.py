@@ -10,6 +10,8 @@ from anchormix.tui.app import ChatApp
 
 async def balanced(pilot):
     app = pilot.app
+    # A blinking cursor would be captured on or off depending on how busy the machine is: hold it still.
+    app.query_one("#prompt").cursor_blink = False
     await app.workers.wait_for_complete()
     await pilot.pause()
     app.query_one("#prompt").value = "balance"

@@ -1,20 +1,14 @@
-"""The training corpus: sessions at a human-set balance, a manifest, and splits by song.
+"""Corpus sessions from General MIDI songs: the arranger's balance, rendered per instrument.
 
-Two sources write the same session format (stems + ``session.json`` with roles,
-genre, anchor, ``reference_lu``, source and licence):
-
-- :func:`build_midi_session` renders a General MIDI arrangement per instrument
-  (:mod:`anchormix.model.midi`) and keeps a fixed-length excerpt where most
-  stems play; the arranger's balance is the reference.
-- :func:`build_procedural_session` writes a demo-generator song (tools/demo.py).
-
-Every song gets one session and one split (by a hash of its id), so no song's
-audio is ever on both sides of a split.
+:func:`build_midi_session` renders one arrangement per instrument
+(:mod:`anchormix.model.corpus.midi`) and keeps a fixed-length excerpt where most
+stems play; the arranger's balance is the reference. The songs come from a
+user's folder or from Debian's packages (:func:`debian_midi_dirs`); installing
+those is the command line's job, not this module's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -28,16 +22,15 @@ from typing import Any
 import numpy as np
 
 from anchormix.tools.audio import write_audio_atomic, write_text_atomic
-from anchormix.tools.demo import write_demo_session
 from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.session import SESSION_FILE
 
+from .manifest import split_of
 from .midi import find_soundfont, read_events, render_midi, split_stems
 
-__all__ = ["split_of", "build_midi_session", "build_procedural_session", "load_manifest", "write_manifest",
-           "DEBIAN_MIDI_PACKAGES", "debian_midi_dirs", "infer_genre", "MANIFEST"]
+__all__ = ["build_midi_session", "DEBIAN_MIDI_PACKAGES", "missing_debian_packages", "debian_midi_dirs",
+           "infer_genre"]
 
-MANIFEST = "manifest.json"
 NULL_WARN_DB = -30.0  # the sum of stems should null against the full render at least this far
 # Debian packages that ship General MIDI music, and where.
 DEBIAN_MIDI_PACKAGES = {
@@ -46,18 +39,13 @@ DEBIAN_MIDI_PACKAGES = {
     "planetblupi-music-midi": "/usr/share/planetblupi/music",
     "freedink-data": "/usr/share/games/dink/dink/Sound",
 }
+# File-name words -> genre (every genre is one of tools/conventions.py's GENRES).
 _GENRE_WORDS = (
     ("ragtime", r"\brag\b|ragtime"), ("blues", r"blues"), ("jazz", r"jazz|swing|bebop|boogi|bossa"),
     ("rock", r"rock"), ("waltz", r"waltz"), ("march", r"march"), ("latin", r"tango|samba|salsa|latin|rumba|mambo"),
     ("funk", r"funk"), ("country", r"country|bluegrass"), ("electronic", r"techno|trance|house|disco"),
     ("classical", r"sonata|fugue|minuet|menuet|concerto|prelude"), ("pop", r"\bpop\b"),
 )
-
-
-def split_of(song_id: str) -> str:
-    """train (80 %) / valid (10 %) / test (10 %), fixed by a hash of the song id."""
-    bucket = int(hashlib.sha1(song_id.encode()).hexdigest(), 16) % 100
-    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
 
 
 def infer_genre(name: str) -> str:
@@ -69,20 +57,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w]+", "_", text).strip("_").lower()[:60] or "song"
 
 
-def debian_midi_dirs(install: bool) -> list[tuple[str, Path]]:
-    """The installed Debian MIDI packages' folders; installs missing ones when ``install`` (needs root)."""
-    missing = [p for p, d in DEBIAN_MIDI_PACKAGES.items() if not Path(d).is_dir()]
-    tools = [p for p, f in (("fluidsynth", "/usr/bin/fluidsynth"), ("fluid-soundfont-gm", "/usr/share/sounds/sf2/FluidR3_GM.sf2"))
-             if not Path(f).exists()]
-    if missing or tools:
-        command = "apt-get install -y " + " ".join(tools + missing)
-        if not install:
-            raise ValueError(f"Debian packages missing: {' '.join(tools + missing)}; run `{command}` "
-                             "(or pass --install to let anchormix run it as root)")
-        if os.geteuid() != 0:
-            raise ValueError(f"--install needs root; run `sudo {command}`")
-        subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(command.split(), check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+def missing_debian_packages() -> list[str]:
+    """The Debian packages ``data midi --debian`` needs that are not installed: the renderer, then the music."""
+    tools = [p for p, f in (("fluidsynth", "/usr/bin/fluidsynth"),
+                            ("fluid-soundfont-gm", "/usr/share/sounds/sf2/FluidR3_GM.sf2")) if not Path(f).exists()]
+    return tools + [p for p, d in DEBIAN_MIDI_PACKAGES.items() if not Path(d).is_dir()]
+
+
+def debian_midi_dirs() -> list[tuple[str, Path]]:
+    """(package, folder) of the Debian MIDI packages that are installed."""
     return [(p, Path(d)) for p, d in DEBIAN_MIDI_PACKAGES.items() if Path(d).is_dir()]
 
 
@@ -171,34 +154,3 @@ def build_midi_session(midi_path: Path, out_root: Path, soundfont: Path | None =
     return {"id": song_id, "kind": "midi", "split": split_of(song_id), "genre": meta["genre"], "anchor": anchor,
             "stems": len(active), "null_db": round(null_db, 1), "source": str(midi_path), "licence": meta["licence"],
             "mtime_ns": midi_path.stat().st_mtime_ns, "seconds": round(time.perf_counter() - started, 1)}
-
-
-def build_procedural_session(out_root: Path, genre: str, seed: int, seconds: float = 30.0,
-                             sample_rate: int = 22050) -> dict[str, Any]:
-    """One demo-generator song at its reference balance; returns its manifest entry."""
-    song_id = f"procedural-{genre}-{seed:04d}"
-    folder = out_root / song_id
-    if folder.exists():
-        shutil.rmtree(folder)
-    write_demo_session(folder, genre, seconds, seed, sample_rate)
-    return {"id": song_id, "kind": "procedural", "split": split_of(song_id), "genre": genre, "anchor": "bass",
-            "stems": 8, "null_db": None, "source": f"anchormix procedural demo ({genre}, seed {seed})",
-            "licence": "CC0-1.0"}
-
-
-def load_manifest(root: Path) -> dict[str, Any]:
-    path = Path(root) / MANIFEST
-    if not path.exists():
-        return {"sessions": {}, "skipped": {}}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
-    return {"sessions": {e["id"]: e for e in data.get("sessions", [])}, "skipped": data.get("skipped", {})}
-
-
-def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
-    entries = sorted(manifest["sessions"].values(), key=lambda e: e["id"])
-    counts = {s: sum(e["split"] == s for e in entries) for s in ("train", "valid", "test")}
-    body = {"version": 1, "counts": counts, "sessions": entries, "skipped": manifest["skipped"]}
-    return write_text_atomic(Path(root) / MANIFEST, json.dumps(body, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""Run the loop on one session folder: checkpoint, resume, trace, outputs.
+"""Balance one session folder for the batch: checkpoint, resume, trace, outputs.
 
 Outputs go to ``<out>/<session id>/``: ``mix.wav``, ``gains.json``,
 ``advice.md``, ``trace.jsonl`` and ``checkpoint.sqlite`` (LangGraph's SQLite
@@ -18,14 +18,14 @@ from typing import Any, Callable
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from anchormix.tools import ToolContext, load_session
+from anchormix.tools import Session, ToolContext, load_session
 from anchormix.tools.audio import check_output_path, write_text_atomic
 
 from .advice import gains_vs_anchor
 from .checkpoint import open_checkpoint
-from .graph import MAX_STEPS, build_graph
-from .planners import Planner, make_planner
-from .state import AgentState
+from .graph import MAX_STEPS, run_balance, saved_state
+from .planning import Planner
+from .state import AgentState, start_state
 
 __all__ = ["BalanceResult", "balance_session", "session_id", "reference_error_db"]
 
@@ -67,10 +67,37 @@ def _write_trace(path: Path, trace: list[dict[str, Any]], protected: list[Path])
     write_text_atomic(path, "".join(json.dumps(r, default=str) + "\n" for r in trace), protected)
 
 
+def _output_dir(session: Session, out_root: str | Path, protected: list[Path]) -> Path:
+    """``out_root/<session id>``, checked against the sources, created, cleared of a killed run's temp files."""
+    out_dir = check_output_path(Path(out_root) / session_id(session.path), protected)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".*.part*"):  # temp files of a run killed mid-write
+        stale.unlink(missing_ok=True)
+    return out_dir
+
+
+def _resume_point(saver: SqliteSaver, sid: str, session: Session, planner: Planner, fresh: bool,
+                  where: Path) -> tuple[bool, bool, str | None]:
+    """(keep the saved run, it was interrupted, notice): a run is kept only for the same audio, anchor and planner."""
+    try:
+        previous, interrupted = saved_state(saver, sid)
+    except Exception as err:  # a readable database holding a checkpoint that is not: start this session over
+        saver.delete_thread(sid)
+        return False, False, f"{where}: the saved run could not be read ({type(err).__name__}); started fresh"
+    same_run = bool(previous) and all(
+        previous.get(k) == v for k, v in
+        (("fingerprint", session.fingerprint()), ("anchor", session.anchor), ("planner", planner.name))
+    )
+    keep = same_run and not fresh
+    if previous and not keep:
+        saver.delete_thread(sid)  # another anchor, planner or changed audio: start over
+    return keep, keep and interrupted, None
+
+
 def balance_session(
     session_path: str | Path,
     out_root: str | Path,
-    planner: str | Planner = "rules",
+    planner: Planner,
     anchor: str | None = None,
     max_steps: int = MAX_STEPS,
     fresh: bool = False,
@@ -81,79 +108,60 @@ def balance_session(
     session = load_session(session_path, anchor)
     sid = session_id(session.path)
     protected = [session.path.resolve(), *(f.resolve() for f in session.files.values())]
-    out_dir = check_output_path(Path(out_root) / sid, protected)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".*.part*"):  # temp files of a run killed mid-write
-        stale.unlink(missing_ok=True)
+    out_dir = _output_dir(session, out_root, protected)
     paths = {name: out_dir / name for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl")}
 
-    ctx = ToolContext(session, out_dir=out_dir)
-    planner = make_planner(planner, ctx) if isinstance(planner, str) else planner
-    config = {"configurable": {"thread_id": sid}, "recursion_limit": 4 * max_steps + 20}
+    def step(state: AgentState) -> None:
+        _write_trace(paths["trace.jsonl"], state.get("trace", []), protected)
+        if on_step:
+            on_step(state)
+        if step_delay_s:
+            time.sleep(step_delay_s)
+
     conn, notice = open_checkpoint(out_dir / "checkpoint.sqlite")
     with conn:
         saver = SqliteSaver(conn)
-        graph = build_graph(planner, ctx, max_steps, saver)
-        try:
-            snapshot = graph.get_state(config)
-            previous = snapshot.values
-        except Exception as err:  # a readable database holding a checkpoint that is not: start this session over
-            saver.delete_thread(sid)
-            snapshot, previous = None, {}
-            notice = f"{out_dir / 'checkpoint.sqlite'}: the saved run could not be read ({type(err).__name__}); started fresh"
-        same_run = bool(previous) and all(
-            previous.get(k) == v for k, v in
-            (("fingerprint", session.fingerprint()), ("anchor", session.anchor), ("planner", planner.name))
-        )
-        keep = same_run and not fresh
-        resumed = keep and bool(snapshot and snapshot.next)  # interrupted mid-run (a finished run is just re-reported)
-        if previous and not keep:
-            saver.delete_thread(sid)  # another anchor, planner or changed audio: start over
-        inputs = None if keep else AgentState(
-            session_id=sid, session_path=str(session.path.resolve()), anchor=session.anchor,
-            fingerprint=session.fingerprint(), planner=planner.name, gains_db={n: 0.0 for n in session.names},
-            iteration=0, step=0, status="running", converged=False, reasons={}, messages=[], trace=[],
-        )
-        for state in graph.stream(inputs, config, stream_mode="values"):
-            _write_trace(paths["trace.jsonl"], state.get("trace", []), protected)
-            if on_step:
-                on_step(state)
-            if step_delay_s:
-                time.sleep(step_delay_s)
-        final = graph.get_state(config).values
+        keep, resumed, unreadable = _resume_point(saver, sid, session, planner, fresh, out_dir / "checkpoint.sqlite")
+        start = None if keep else start_state(
+            sid, session.anchor, planner.name, {n: 0.0 for n in session.names},
+            session_path=str(session.path.resolve()), fingerprint=session.fingerprint())
+        final = run_balance(planner, ToolContext.of(session, out_dir), start, max_steps=max_steps,
+                            checkpointer=saver, thread_id=sid, on_step=step)
+    report = _report(final, session, sid, planner.name)
+    write_text_atomic(paths["gains.json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n", protected)
+    write_text_atomic(paths["advice.md"], final["advice"], protected)
+    _write_trace(paths["trace.jsonl"], final.get("trace", []), protected)
+    return BalanceResult(
+        session_id=sid, out_dir=out_dir, status=report["status"], converged=report["converged"],
+        iterations=report["iterations"], resumed=resumed, gains_vs_anchor_db=report["gains_vs_anchor_db"],
+        lu_vs_anchor_before=report["lu_vs_anchor_before"], lu_vs_anchor_after=report["lu_vs_anchor_after"],
+        advice=final["advice"], error_db=report["reference_error_db"], reference_lu=session.reference_lu,
+        files={k: str(v) for k, v in paths.items()}, notice=unreadable or notice,
+    )
 
+
+def _report(final: AgentState, session: Session, sid: str, planner: str) -> dict[str, Any]:
+    """What gains.json holds: the final gains, against the anchor too, and the levels before and after."""
     levels = final["measurements"]["loudness"]["stems"]
     after = {n: r["lu_vs_anchor"] for n, r in levels.items()}
     before = final.get("initial_lu_vs_anchor", after)
-    relative = gains_vs_anchor(final["gains_db"], session.anchor, session.names)
     error = None
     if session.reference_lu:
         error = {"before": reference_error_db(before, session.reference_lu, session.anchor),
                  "after": reference_error_db(after, session.reference_lu, session.anchor)}
-    report = {
+    return {
         "session": sid,
         "session_path": str(session.path.resolve()),
         "anchor": session.anchor,
-        "planner": planner.name,
+        "planner": planner,
         "status": final.get("status"),
         "converged": final.get("converged", False),
         "iterations": final.get("iteration", 0),
         "gains_db": {n: round(g, 2) for n, g in final["gains_db"].items()},
-        "gains_vs_anchor_db": relative,
+        "gains_vs_anchor_db": gains_vs_anchor(final["gains_db"], session.anchor, session.names),
         "lu_vs_anchor_before": before,
         "lu_vs_anchor_after": after,
         "reference_lu": session.reference_lu,
         "reference_error_db": error,
         "trim_db": (final.get("render") or {}).get("trim_db"),
     }
-    write_text_atomic(paths["gains.json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n", protected)
-    write_text_atomic(paths["advice.md"], final["advice"], protected)
-    _write_trace(paths["trace.jsonl"], final.get("trace", []), protected)
-    return BalanceResult(
-        session_id=sid, out_dir=out_dir, status=report["status"], converged=report["converged"],
-        iterations=report["iterations"], resumed=resumed, gains_vs_anchor_db=relative,
-        lu_vs_anchor_before=before, lu_vs_anchor_after=after, advice=final["advice"], error_db=error,
-        reference_lu=session.reference_lu,
-        files={k: str(v) for k, v in paths.items()},
-        notice=notice,
-    )

@@ -2,7 +2,7 @@
 
 :func:`parse_intent` is the rule reader (keywords, stem names and role words,
 amounts in dB); :func:`combine` merges it with an intent model's reading
-(model/intents.py): the rules decide where they recognise the request, the
+(model/intent_model.py): the rules decide where they recognise the request, the
 model where they do not. The rules fill the slots either way.
 """
 
@@ -36,6 +36,7 @@ ROLE_WORDS: dict[str, tuple[str, ...]] = {
     "brass": ("brass", "horns", "horn", "trumpet", "trumpets", "sax"),
     "fx": ("fx", "effects", "sfx"),
 }
+# Words for the genres with conventions (tools/conventions.py, GENRE_REFERENCE_LU), as a person says them.
 GENRE_WORDS = {"pop": "pop", "edm": "edm", "electronic": "edm", "dance": "edm", "hiphop": "hiphop",
                "hip hop": "hiphop", "hip-hop": "hiphop", "rap": "hiphop", "ballad": "ballad"}
 

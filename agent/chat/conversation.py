@@ -20,39 +20,43 @@ export   render the mix to the output folder
 help     anything else: what it can do
 ======== ==================================================================
 
-:func:`~anchormix.agent.intents.parse_intent` (agent/intents.py) reads intents with rules (keywords, stem names and role
-words, amounts in dB). With the intent model loaded (model/intents.py) both
+:func:`~anchormix.agent.chat.request_rules.parse_intent` reads intents with rules (keywords, stem names and role
+words, amounts in dB). With the intent model loaded (model/intent_model.py) both
 read every request: the rules decide when they recognise it, the model when
 they do not (:func:`combine`); without the model the rules decide alone. The
 rules fill the slots (stems, amounts, genre) either way. The conversation (gains, anchor,
 proposal, undo history, transcript) is kept in the session's
-``checkpoint.sqlite`` beside the agent's own checkpoints, so reopening the same
-session with the same output folder picks it up again.
+``checkpoint.sqlite`` (agent/chat/store.py), so reopening the same session with
+the same output folder picks it up again. The read-only answers (why, masking,
+levels, help) are in agent/chat/answers.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from anchormix.tools import REGISTRY, ToolContext, ToolError, load_session
-from anchormix.tools.audio import check_output_path
-from anchormix.tools.demo import GENRES
+from anchormix.tools.audio import check_output_path, write_text_atomic
+from anchormix.tools.conventions import GENRE_REFERENCE_LU
 
-from .advice import gains_vs_anchor
-from .checkpoint import open_checkpoint
-from .graph import MAX_STEPS, build_graph
-from .intents import HELP, INTENTS, Intent, combine, parse_intent
-from .planners import CONVERGENCE_DB, make_planner
-from .runner import session_id
-from .state import AgentState
+from ..advice import gains_vs_anchor
+from ..batch import session_id
+from ..graph import run_balance
+from ..planning import CONVERGENCE_DB, Planner
+from ..rules import RulePlanner
+from ..state import start_state
+from ..trace import trace_record
+from . import answers
+from .request_rules import Intent, combine, parse_intent
+from .store import ConversationStore
 
-__all__ = ["INTENTS", "Intent", "Reply", "Conversation", "ConversationStore", "parse_intent", "combine", "HELP"]
+__all__ = ["Reply", "Conversation"]
+
 
 @dataclass
 class Reply:
@@ -62,55 +66,29 @@ class Reply:
     changed: bool = False  # gains or anchor changed
 
 
-class ConversationStore:
-    """The conversation's state as one JSON row in ``checkpoint.sqlite`` (table ``conversation``)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @staticmethod
-    def _table(conn: sqlite3.Connection) -> sqlite3.Connection:
-        conn.execute("CREATE TABLE IF NOT EXISTS conversation (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT)")
-        return conn
-
-    def _connect(self) -> sqlite3.Connection:
-        return self._table(sqlite3.connect(self.path))
-
-    def load(self) -> tuple[dict | None, str | None]:
-        """The saved state, or None; and a notice when the database was unreadable (it is set aside)."""
-        conn, notice = open_checkpoint(self.path)
-        try:
-            with conn:
-                self._table(conn)
-                row = conn.execute("SELECT state FROM conversation WHERE id = 1").fetchone()
-            return (json.loads(row[0]) if row else None), notice
-        except (json.JSONDecodeError, TypeError) as err:
-            return None, f"{self.path}: the saved conversation is unreadable ({err}); starting fresh"
-        finally:
-            conn.close()
-
-    def save(self, state: dict) -> None:
-        conn = self._connect()
-        try:
-            with conn:  # one transaction: the row is the old state or the new one, never half
-                conn.execute("INSERT OR REPLACE INTO conversation (id, state) VALUES (1, ?)", (json.dumps(state),))
-        finally:
-            conn.close()
+def rule_planner(genre: str | None) -> Planner:
+    """The conversation's planner when none is given: the rules, following the genre."""
+    return RulePlanner(genre=genre)
 
 
 class Conversation:
-    """A person mixing one session by conversation. Source files are only read; outputs go to ``out_root/<id>/``."""
+    """A person mixing one session by conversation. Source files are only read; outputs go to ``out_root/<id>/``.
+
+    ``planner`` makes the planner of a balance for a genre (the rules by default; the CLI passes the ALM's);
+    ``intent_model`` reads a request's intent where the rules do not recognise it.
+    """
 
     def __init__(self, session_path: str | Path, out_root: str | Path, anchor: str | None = None,
-                 planner: str = "rules", resume: bool = True, intent_model: Callable[[str], str] | None = None) -> None:
+                 planner: Callable[[str | None], Planner] = rule_planner, resume: bool = True,
+                 intent_model: Callable[[str], str] | None = None) -> None:
         self.session = load_session(session_path, anchor)
         self.id = session_id(self.session.path)
         protected = [self.session.path.resolve(), *(f.resolve() for f in self.session.files.values())]
         self.out_dir = check_output_path(Path(out_root) / self.id, protected)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.ctx = ToolContext(self.session, out_dir=self.out_dir)
-        self.planner_name = planner
-        self._planner = None
+        self.ctx = ToolContext.of(self.session, self.out_dir)  # at unity gain: the gains are ours
+        self.make_planner = planner
+        self._planner: Planner | None = None
         self.intent_model = intent_model  # text -> intent kind; rules when None
         self.gains: dict[str, float] = {n: 0.0 for n in self.session.names}
         self.genre = self.session.genre
@@ -131,6 +109,13 @@ class Conversation:
     @property
     def anchor(self) -> str:
         return self.session.anchor
+
+    @property
+    def planner(self) -> Planner:
+        """The planner of the next balance (made on first use, and again after the genre changes)."""
+        if self._planner is None:
+            self._planner = self.make_planner(self.genre)
+        return self._planner
 
     def _snapshot(self) -> dict:
         return {"gains": dict(self.gains), "anchor": self.anchor}
@@ -153,7 +138,7 @@ class Conversation:
 
     def _set_anchor(self, name: str) -> None:
         self.session = dataclasses.replace(self.session, anchor=name)  # planners read the anchor from the state
-        self.ctx.session = self.session
+        self.ctx = dataclasses.replace(self.ctx, session=self.session)  # the same measurements: the audio is the same
 
     def _change(self, gains: dict[str, float] | None = None, anchor: str | None = None) -> None:
         self.undo_stack.append(self._snapshot())
@@ -165,11 +150,14 @@ class Conversation:
 
     def levels(self) -> dict[str, Any]:
         """``measure_loudness`` at the current gains."""
-        self.ctx.gains_db = dict(self.gains)
-        return REGISTRY.call("measure_loudness", {}, self.ctx)
+        return REGISTRY.call("measure_loudness", {}, self.ctx.at(self.gains))
 
     def relative_gains(self) -> dict[str, float]:
         return gains_vs_anchor(self.gains, self.anchor, self.session.names)
+
+    def masking_hotspot(self, name: str) -> str:
+        """One line on what masks ``name`` at the current gains (the chat app's hot-spot panel)."""
+        return answers.masking_hotspot(self, name)
 
     # ----- turns -------------------------------------------------------------------------------------
     def intent(self, text: str) -> Intent:
@@ -187,7 +175,10 @@ class Conversation:
         text = said if said is not None else f"[{intent.kind}{' ' + intent.value if intent.value else ''}]"
         trace: list[dict[str, Any]] = []
         try:
-            answer, changed = getattr(self, f"_do_{intent.kind}")(intent, trace, on_step)
+            if intent.kind in ("help", "why", "masking", "levels"):
+                answer, changed = getattr(answers, f"answer_{intent.kind}")(self, intent, trace), False
+            else:
+                answer, changed = getattr(self, f"_do_{intent.kind}")(intent, trace, on_step)
         except (ToolError, ValueError) as err:
             answer, changed = f"I could not do that: {err}", False
         reply = Reply(answer, intent, trace, changed)
@@ -196,21 +187,19 @@ class Conversation:
         self.store.save(self._state())
         return reply
 
-    def _tool(self, trace: list, tool: str, arguments: dict, rationale: str = "") -> Any:
-        """Run one registry tool at the current gains and append its trace record."""
+    def tool(self, trace: list | None, tool: str, arguments: dict, rationale: str = "") -> Any:
+        """Run one registry tool at the current gains; append its trace record to ``trace`` (unless None)."""
         started = time.perf_counter()
-        self.ctx.gains_db = dict(self.gains)
-        before = dict(self.gains)
+        ctx = self.ctx.at(self.gains)
         result, error = None, None
         try:
-            result = REGISTRY.call(tool, arguments, self.ctx)
+            result = REGISTRY.call(tool, arguments, ctx)
         except ToolError as err:
             error = str(err)
-        after = dict(self.ctx.gains_db)
-        trace.append({"step": len(trace) + 1, "node": "chat", "tool": tool, "arguments": arguments, "result": result,
-                      "gains_before": before, "gains_after": after, "lufs_before": None, "lufs_after": None,
-                      "rationale": rationale, "error": error,
-                      "wall_ms": round((time.perf_counter() - started) * 1000.0, 2)})
+        if trace is not None:
+            after = result["gains_db"] if tool == "apply_gains" and error is None else None
+            trace.append(trace_record(len(trace) + 1, "chat", ctx, started, tool=tool, arguments=arguments,
+                                      result=result, gains_after=after, rationale=rationale, error=error))
         if error:
             raise ToolError(error)
         return result
@@ -218,29 +207,15 @@ class Conversation:
     def _apply(self, trace: list, changes: dict[str, float], rationale: str) -> None:
         """Gain changes through the apply_gains tool, undoable (a refused change leaves everything as it was)."""
         snapshot = self._snapshot()
-        self._tool(trace, "apply_gains", {"changes_db": changes}, rationale)
-        self.gains = {n: round(g, 2) for n, g in self.ctx.gains_db.items()}
+        result = self.tool(trace, "apply_gains", {"changes_db": changes}, rationale)
+        self.gains = {n: round(g, 2) for n, g in result["gains_db"].items()}
         self.undo_stack.append(snapshot)
         self.redo_stack.clear()
 
-    def _do_help(self, intent, trace, on_step):
-        if intent.value:
-            return f"I don't do {intent.value}: anchormix sets the levels of stems against an anchor. {HELP}", False
-        return HELP, False
-
     def _do_balance(self, intent, trace, on_step):
-        if self._planner is None:
-            self._planner = make_planner(self.planner_name, self.ctx, genre=self.genre)
-        ctx = self.ctx.copy(out_dir=None)  # no output folder: balancing proposes, it does not render
-        if hasattr(self._planner, "ctx"):  # the ALM listens through the context it plans on
-            self._planner.ctx = ctx
-        graph = build_graph(self._planner, ctx, MAX_STEPS)
-        start = AgentState(session_id=self.id, anchor=self.anchor, planner=self.planner_name, gains_db=dict(self.gains),
-                           iteration=0, step=0, status="running", reasons={}, messages=[], trace=[])
-        final: dict = {}
-        for final in graph.stream(start, {"recursion_limit": 4 * MAX_STEPS + 20}, stream_mode="values"):
-            if on_step:
-                on_step(final)
+        ctx = dataclasses.replace(self.ctx, out_dir=None)  # no output folder: balancing proposes, it does not render
+        start = start_state(self.id, self.anchor, self.planner.name, self.gains)
+        final = run_balance(self.planner, ctx, start, on_step=on_step)
         trace.extend(final.get("trace", []))
         proposal = {n: round(final["gains_db"][n] - self.gains[n], 1) for n in self.session.names}
         self.proposal = {n: v for n, v in proposal.items() if abs(v) >= 0.05}
@@ -296,42 +271,6 @@ class Conversation:
             text += "\n" + more
         return text, changed
 
-    def _do_why(self, intent, trace, on_step):
-        stems = intent.stems or sorted(self.reasons, key=lambda n: -abs(self.relative_gains().get(n, 0)))[:1]
-        if not stems:
-            return "I have not moved anything yet; ask me to balance, or name a stem.", False
-        levels = self.levels()["stems"]
-        rel = self.relative_gains()
-        lines = []
-        for n in stems:
-            now = levels[n]["lu_vs_anchor"]
-            where = f"now {now:+.1f} LU against the {self.anchor}" if now is not None else "silent"
-            if n in self.reasons:
-                pending = f" (proposed {self.proposal[n]:+.1f} dB, not applied yet)" if n in self.proposal else ""
-                lines.append(f"{n}: moved {rel[n]:+.1f} dB against the {self.anchor}{pending} because it {self.reasons[n]}"
-                             f"; {where}.")
-            else:
-                lines.append(f"{n}: I have not moved it; it sits {where}.")
-        return "\n".join(lines), False
-
-    def _do_masking(self, intent, trace, on_step):
-        target = (intent.stems or [n for n in self.session.names if self.session.roles[n] == "vocals"][:1] or [None])[0]
-        if target is None:
-            return "Which stem? e.g. \"what's masking the vocals?\"", False
-        overall = self._tool(trace, "measure_masking", {"target": target}, f"what masks the {target}")
-        by = []
-        for other in self.session.names:
-            if other != target and self.session.active[other]:
-                r = self._tool(trace, "measure_masking", {"target": target, "masker": other}, f"{other} vs {target}")
-                by.append((r["masked_share"], other, r["worst_range"]))
-        by.sort(reverse=True)
-        if overall["masked_share"] < 0.05:
-            return f"Little masks the {target}: {overall['masked_share']:.0%} of its band-frames.", False
-        top = [f"{o} {s:.0%}" + (f" at {r}" if r else "") for s, o, r in by[:3] if s >= 0.02]
-        text = (f"The rest of the mix masks the {target} {overall['masked_share']:.0%} of the time"
-                + (f", worst at {overall['worst_range']}" if overall["worst_range"] else "") + ".")
-        return text + (" Most of it: " + ", ".join(top) + "." if top else ""), False
-
     def _step_history(self, source: list, target: list, word: str):
         if not source:
             return f"Nothing to {word}.", False
@@ -353,28 +292,14 @@ class Conversation:
 
     def _do_genre(self, intent, trace, on_step):
         if intent.value is None:
-            return f"Which genre? I know {', '.join(sorted(GENRES))}.", False
+            return f"Which genre? I know {', '.join(sorted(GENRE_REFERENCE_LU))}.", False
         self.genre = intent.value
-        if self.planner_name == "rules":
-            self._planner = None  # its targets follow the genre
+        self._planner = None  # the next balance's planner follows the genre
         return f"Genre set to {self.genre}; the next balance uses its conventions.", False
 
-    def _do_levels(self, intent, trace, on_step):
-        report = self._tool(trace, "measure_loudness", {}, "show the levels")
-        rel = self.relative_gains()
-        lines = [f"Levels against the {self.anchor} (gain applied so far):"]
-        for n, row in report["stems"].items():
-            if intent.stems and n not in intent.stems:
-                continue
-            level = "silent" if row["lu_vs_anchor"] is None else f"{row['lu_vs_anchor']:+.1f} LU"
-            lines.append(f"- {n}{' (anchor)' if n == self.anchor else ''}: {level}, gain {rel[n]:+.1f} dB")
-        return "\n".join(lines), False
-
     def _do_export(self, intent, trace, on_step):
-        result = self._tool(trace, "render", {}, "export the mix")
+        result = self.tool(trace, "render", {}, "export the mix")
         gains = {"session": self.id, "anchor": self.anchor, "gains_db": self.gains, "gains_vs_anchor_db": self.relative_gains()}
-        from anchormix.tools.audio import write_text_atomic
-
         write_text_atomic(self.out_dir / "gains.json", json.dumps(gains, indent=2) + "\n")
         return (f"Wrote {result['mix']} ({result['lufs']:.1f} LUFS, true peak {result['true_peak_dbtp']:.1f} dBTP"
                 + (f", trimmed {result['trim_db']:+.1f} dB" if result["trim_db"] else "") + ") and gains.json."), False

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from anchormix.agent.toolcall import parse_tool_call
-from anchormix.model.alm import StemPrompt
-from anchormix.model.data import load_corpus
-from anchormix.model.trajectories import MASKING_DB, call_text, make_plan_draw, oracle_call, read_call
+from anchormix.model.prompt import StemPrompt
+from anchormix.model.features import load_corpus
+from anchormix.model.draws import MASKING_DB, make_plan_draw, oracle_call
+from anchormix.model.prompt import call_text, read_call
 
 
 def stems_of(count, anchor=0):
@@ -59,8 +60,8 @@ def test_plan_draws_are_states_of_a_trajectory(tiny_corpus):
 
 
 def test_a_residual_state_moves_the_audio_by_exactly_the_level_change(tiny_corpus):
-    from anchormix.model.trajectories import _with_residual
-    from anchormix.model.data import make_draw
+    from anchormix.model.draws import _with_residual
+    from anchormix.model.draws import make_draw
 
     draw = make_draw(load_corpus(tiny_corpus)[0], np.random.default_rng(3), frames=64, max_stems=6)
     residual = np.linspace(-2.0, 2.0, len(draw.stems))
@@ -79,7 +80,7 @@ def test_a_residual_state_moves_the_audio_by_exactly_the_level_change(tiny_corpu
 
 
 def test_the_proposal_reads_from_the_largest_boost_to_the_largest_cut_without_the_anchor():
-    from anchormix.model.alm import proposal_text
+    from anchormix.model.prompt import proposal_text
 
     stems = stems_of(4, anchor=1)
     assert proposal_text(stems, [-0.04, 7.0, 4.04, -2.5]) == "stem 3 +4.0 dB, stem 1 +0.0 dB, stem 4 -2.5 dB"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from anchormix.agent.conversation import Conversation
-from anchormix.agent.intents import combine, parse_intent
-from anchormix.model.intents import DEFAULT_INTENT_CHECKPOINT, EVAL_ROLES, HELD_OUT, IntentModel, paraphrases
+from anchormix.agent.chat import Conversation
+from anchormix.agent.chat.request_rules import combine, parse_intent
+from anchormix.model.intent_model import DEFAULT_INTENT_CHECKPOINT, EVAL_ROLES, HELD_OUT, IntentModel, paraphrases
 
 
 @pytest.fixture(scope="module")

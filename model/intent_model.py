@@ -3,15 +3,17 @@
 The person's words go through the chat template into the backbone (LoRA
 adapters on its attention projections); the mean of the last layer's hidden
 states over the request's last tokens feeds a linear head over
-:data:`~anchormix.agent.intents.INTENTS`. It is trained on paraphrases generated
+:data:`~anchormix.agent.chat.request_rules.INTENTS`. It is trained on paraphrases generated
 from :data:`TEMPLATES` (stems and amounts filled in): first the head on the
 frozen backbone, then adapters and head together; a second set of templates,
 never trained on, measures it.
 
     anchormix train --intents          # a few minutes on 2 CPU cores; writes model/checkpoints/intent/
 
+Every hyper-parameter is in model/conf/intent.yaml (:class:`IntentConfig`).
+
 Slots (which stems, how many dB, which genre) still come from the rule reader
-(:func:`anchormix.agent.intents.parse_intent`): the model decides *what*
+(:func:`anchormix.agent.chat.request_rules.parse_intent`): the model decides *what*
 is asked, the rules read *which stem and how much*. Without the checkpoint the
 rules decide both (the documented fallback).
 """
@@ -21,21 +23,53 @@ from __future__ import annotations
 import json
 import random
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 
-from anchormix.agent.intents import INTENTS, combine, parse_intent
+from anchormix.agent.chat.request_rules import INTENTS, combine, parse_intent
+from anchormix.tools.audio import atomic_path
 
-__all__ = ["TEMPLATES", "HELD_OUT", "IntentModel", "paraphrases", "train_intents", "DEFAULT_INTENT_CHECKPOINT"]
+from .backbone import load_backbone
+from .config import read_config, strict_fields
+from .shipped import DEFAULT_INTENT_CHECKPOINT
 
-DEFAULT_INTENT_CHECKPOINT = Path(__file__).with_name("checkpoints") / "intent" / "intent.safetensors"
+__all__ = ["TEMPLATES", "HELD_OUT", "IntentConfig", "IntentModel", "paraphrases", "train_intents",
+           "DEFAULT_INTENT_CHECKPOINT", "DEFAULT_INTENT_CONFIG"]
+
+DEFAULT_INTENT_CONFIG = Path(__file__).with_name("conf") / "intent.yaml"
+
+
+@dataclass
+class IntentConfig:
+    """The intent model's hyper-parameters (model/conf/intent.yaml holds the shipped values)."""
+
+    seed: int = 0
+    per_template: int = 3  # paraphrases per template with a slot
+    pool_tokens: int = 12  # the request's last tokens whose hidden states are averaged
+    lora_r: int = 4  # LoRA rank on q_proj and v_proj (alpha = 2 r)
+    lora_dropout: float = 0.05
+    head_epochs: int = 300  # stage 1: the head alone on the frozen backbone's features
+    head_lr: float = 1e-2
+    lora_epochs: int = 3  # stage 2: adapters and head together
+    batch: int = 8
+    lora_lr: float = 5e-4
+    lora_head_lr: float = 1e-4
+    weight_decay: float = 1e-2
+
+    @classmethod
+    def from_yaml(cls, path: str | Path = DEFAULT_INTENT_CONFIG) -> "IntentConfig":
+        return strict_fields(cls, read_config(path), str(path))
 
 STEMS = ["vocals", "vocal", "guitars", "the guitar", "keys", "piano", "drums", "kick", "snare", "hats", "pad", "lead",
          "strings", "bass", "track 7", "synth", "vox", "backing vocals"]
-GENRES = ["pop", "edm", "hip hop", "ballad", "dance", "electronic"]
+# Genres as people say them (the rule reader maps these words to tools/conventions.py's genres).
+SPOKEN_GENRES = ["pop", "edm", "hip hop", "ballad", "dance", "electronic"]
 # The stems a rule reading of the paraphrases can refer to (name -> role).
 EVAL_ROLES = {"vocals": "vocals", "guitars": "guitar", "keys": "keys", "drums": "drums", "kick": "kick",
               "snare": "snare", "hats": "hats", "pad": "pad", "lead": "lead", "strings": "strings", "bass": "bass",
@@ -99,7 +133,7 @@ def paraphrases(templates: dict[str, list[str]], seed: int = 0, per_template: in
         for form in forms:
             fills = per_template if "{" in form else 1
             for _ in range(fills):
-                out.append((form.format(s=rng.choice(STEMS), a=rng.choice(AMOUNTS), g=rng.choice(GENRES)), intent))
+                out.append((form.format(s=rng.choice(STEMS), a=rng.choice(AMOUNTS), g=rng.choice(SPOKEN_GENRES)), intent))
     return out
 
 
@@ -107,19 +141,18 @@ class IntentModel(nn.Module):
     """SmolLM2 with LoRA adapters on its attention projections, mean pooling, and a linear head over the intents."""
 
     PROMPT = "<|im_start|>system\nYou are a mixing assistant.<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n"
-    LORA_R = 4
 
-    def __init__(self, llm=None, tokenizer=None) -> None:
+    def __init__(self, llm=None, tokenizer=None, config: IntentConfig | None = None) -> None:
         super().__init__()
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, get_peft_model  # lazy: peft imports transformers, seconds to load
 
+        self.config = config or IntentConfig()
         if llm is None:
-            from .backbone import load_backbone
-
             llm, tokenizer = load_backbone()
         for p in llm.parameters():
             p.requires_grad_(False)
-        lora = LoraConfig(r=self.LORA_R, lora_alpha=2 * self.LORA_R, lora_dropout=0.05,
+        r = self.config.lora_r
+        lora = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=self.config.lora_dropout,
                           target_modules=["q_proj", "v_proj"], bias="none")
         self.llm, self.tokenizer = get_peft_model(llm, lora).eval(), tokenizer
         hidden = llm.get_input_embeddings().weight.shape[1]
@@ -129,10 +162,11 @@ class IntentModel(nn.Module):
         return self.head(features)
 
     def pooled(self, text: str) -> torch.Tensor:
-        """``(hidden,)``: mean of the last hidden states over the request's last (up to 12) tokens."""
+        """``(hidden,)``: mean of the last hidden states over the request's last (``pool_tokens``) tokens."""
         ids = self.tokenizer(self.PROMPT.format(text=text.strip()[:500]), return_tensors="pt")["input_ids"]
         hidden = self.llm(input_ids=ids, output_hidden_states=True).hidden_states[-1][0]
-        return hidden[-12:].mean(dim=0) if hidden.shape[0] > 12 else hidden.mean(dim=0)
+        k = self.config.pool_tokens
+        return hidden[-k:].mean(dim=0) if hidden.shape[0] > k else hidden.mean(dim=0)
 
     @torch.no_grad()
     def features(self, texts: list[str]) -> torch.Tensor:
@@ -150,20 +184,16 @@ class IntentModel(nn.Module):
         return {k: v.detach().contiguous() for k, v in self.llm.state_dict().items() if "lora_" in k}
 
     def save(self, path: Path, meta: dict) -> None:
-        from safetensors.torch import save_file
-
-        from anchormix.tools.audio import atomic_path
-
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             state = {k: v.contiguous() for k, v in self.head.state_dict().items()}
             state.update({f"llm.{k}": v for k, v in self.lora_state().items()})
-            save_file(state, str(tmp), metadata={"intents": json.dumps(INTENTS), "meta": json.dumps(meta)})
+            save_file(state, str(tmp), metadata={"intents": json.dumps(INTENTS), "meta": json.dumps(meta),
+                                                 "config": json.dumps(asdict(self.config))})
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_INTENT_CHECKPOINT, llm=None, tokenizer=None) -> "IntentModel":
-        from safetensors import safe_open
-
+        """The model saved at ``path`` with the config it was trained with (older checkpoints: the defaults)."""
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"{path}: no intent checkpoint (train one with `anchormix train intents`)")
@@ -171,7 +201,8 @@ class IntentModel(nn.Module):
             if json.loads(f.metadata()["intents"]) != list(INTENTS):
                 raise ValueError(f"{path}: trained for other intents than {INTENTS}; retrain it")
             state = {k: f.get_tensor(k) for k in f.keys()}
-        model = cls(llm, tokenizer)
+            saved = json.loads(f.metadata().get("config") or "{}")
+        model = cls(llm, tokenizer, strict_fields(IntentConfig, saved, str(path)))
         model.head.load_state_dict({k: v for k, v in state.items() if not k.startswith("llm.")})
         lora = {k[len("llm."):]: v for k, v in state.items() if k.startswith("llm.")}
         unknown = sorted(set(lora) - set(model.lora_state()))
@@ -188,55 +219,64 @@ def _accuracy(model: IntentModel, examples: list[tuple[str, str]]) -> tuple[floa
     return sum(read[t] == i for t, i in examples) / len(examples), read
 
 
-def train_intents(out: Path = DEFAULT_INTENT_CHECKPOINT, epochs: int = 300, lora_epochs: int = 3, seed: int = 0,
-                  log=print) -> dict:
-    """Fine-tune the intent model on the training paraphrases; report accuracy on them and on the held-out phrasings.
-
-    First the head alone on the frozen backbone's features (standardised, then folded into the head): fast,
-    and measured on its own as the baseline. Then the fine-tune that ships: the LoRA adapters and the head
-    together for ``lora_epochs`` passes over the paraphrases, batches of 8, at a gentle rate. (A harder
-    fine-tune, label smoothing 0.1 so the separated training set keeps pushing the adapters, read only
-    73.9 % of the held-out phrasings: 206 templated paraphrases are too few to move the backbone far.)
-    """
-    torch.manual_seed(seed)
-    started = time.perf_counter()
-    model = IntentModel()
-    train, held = paraphrases(TEMPLATES, seed), paraphrases(HELD_OUT, seed + 1)
-    y_train = torch.tensor([INTENTS.index(i) for _, i in train])
-    # The head alone, on the frozen backbone (the adapters start as the identity).
-    x_train = model.features([t for t, _ in train])
-    mean, std = x_train.mean(0), x_train.std(0) + 1e-5
-    optimiser = torch.optim.AdamW(model.head.parameters(), lr=1e-2, weight_decay=1e-2)
-    for _ in range(epochs):
-        loss = nn.functional.cross_entropy(model.logits((x_train - mean) / std), y_train)
+def _train_head(model: IntentModel, texts: list[str], y: torch.Tensor, config: IntentConfig) -> None:
+    """Stage 1: the head alone on the frozen backbone's features (standardised, then folded into the head)."""
+    x = model.features(texts)
+    mean, std = x.mean(0), x.std(0) + 1e-5
+    optimiser = torch.optim.AdamW(model.head.parameters(), lr=config.head_lr, weight_decay=config.weight_decay)
+    for _ in range(config.head_epochs):
+        loss = nn.functional.cross_entropy(model.logits((x - mean) / std), y)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
     with torch.no_grad():  # fold the standardisation into the head: inference needs only the raw features
         model.head.bias.sub_((model.head.weight / std) @ mean)
         model.head.weight.div_(std)
-    acc_head, _ = _accuracy(model, held)
-    frozen_s = time.perf_counter() - started
-    # The fine-tune: adapters and head together.
+
+
+def _fine_tune(model: IntentModel, texts: list[str], y: torch.Tensor, config: IntentConfig, log) -> None:
+    """Stage 2: the LoRA adapters and the head together, ``lora_epochs`` shuffled passes in batches."""
     lora = [p for p in model.llm.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW([{"params": lora, "lr": 5e-4}, {"params": model.head.parameters(), "lr": 1e-4}],
-                                  weight_decay=1e-2)
-    rng = random.Random(seed)
+    optimiser = torch.optim.AdamW([{"params": lora, "lr": config.lora_lr},
+                                   {"params": model.head.parameters(), "lr": config.lora_head_lr}],
+                                  weight_decay=config.weight_decay)
+    rng = random.Random(config.seed)
     model.llm.train()
-    for epoch in range(lora_epochs):
-        order = list(range(len(train)))
+    for epoch in range(config.lora_epochs):
+        order = list(range(len(texts)))
         rng.shuffle(order)
         losses = []
-        for start in range(0, len(order), 8):
-            batch = order[start : start + 8]
-            logits = model.logits(torch.stack([model.pooled(train[i][0]) for i in batch]))
-            loss = nn.functional.cross_entropy(logits, y_train[batch])
+        for start in range(0, len(order), config.batch):
+            batch = order[start : start + config.batch]
+            logits = model.logits(torch.stack([model.pooled(texts[i]) for i in batch]))
+            loss = nn.functional.cross_entropy(logits, y[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             losses.append(float(loss.detach()))
-        log(f"  LoRA epoch {epoch + 1}/{lora_epochs}: loss {np.mean(losses):.3f}")
+        log(f"  LoRA epoch {epoch + 1}/{config.lora_epochs}: loss {np.mean(losses):.3f}")
     model.llm.eval()
+
+
+def train_intents(config: IntentConfig, out: Path = DEFAULT_INTENT_CHECKPOINT, log=print) -> dict:
+    """Fine-tune the intent model on the training paraphrases; report accuracy on them and on the held-out phrasings.
+
+    First the head alone on the frozen backbone's features: fast, and measured on its own as the baseline.
+    Then the fine-tune that ships: the LoRA adapters and the head together for ``lora_epochs`` passes over
+    the paraphrases, at a gentle rate. (A harder fine-tune, label smoothing 0.1 so the separated training
+    set keeps pushing the adapters, read only 73.9 % of the held-out phrasings: 206 templated paraphrases
+    are too few to move the backbone far.)
+    """
+    torch.manual_seed(config.seed)
+    started = time.perf_counter()
+    model = IntentModel(config=config)
+    train = paraphrases(TEMPLATES, config.seed, config.per_template)
+    held = paraphrases(HELD_OUT, config.seed + 1, config.per_template)
+    texts, y_train = [t for t, _ in train], torch.tensor([INTENTS.index(i) for _, i in train])
+    _train_head(model, texts, y_train, config)
+    acc_head, _ = _accuracy(model, held)
+    frozen_s = time.perf_counter() - started
+    _fine_tune(model, texts, y_train, config, log)
     acc_train, _ = _accuracy(model, train)
     acc_held, model_kinds = _accuracy(model, held)
     wrong = [(t, i, model_kinds[t]) for t, i in held if model_kinds[t] != i]
@@ -246,9 +286,8 @@ def train_intents(out: Path = DEFAULT_INTENT_CHECKPOINT, epochs: int = 300, lora
     meta = {"train_examples": len(train), "held_out_examples": len(held), "train_accuracy": round(acc_train, 3),
             "held_out_accuracy": round(acc_held, 3), "held_out_head_only_accuracy": round(acc_head, 3),
             "held_out_rules_accuracy": round(acc_rules, 3), "held_out_combined_accuracy": round(acc_both, 3),
-            "epochs": epochs, "lora_epochs": lora_epochs, "lora_r": IntentModel.LORA_R, "seed": seed,
-            "wall_s": round(time.perf_counter() - started, 1), "head_only_s": round(frozen_s, 1),
-            "held_out_errors": wrong}
+            "config": asdict(config), "wall_s": round(time.perf_counter() - started, 1),
+            "head_only_s": round(frozen_s, 1), "held_out_errors": wrong}
     model.save(Path(out), meta)
     log(f"intent model: {len(train)} training paraphrases ({meta['wall_s']:.0f} s), train accuracy {acc_train:.1%}")
     log(f"held-out phrasings ({len(held)}, never trained on): rules {acc_rules:.1%}, head on the frozen backbone "

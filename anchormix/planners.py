@@ -1,0 +1,87 @@
+"""The planner registry: every planner's name, how to make it, the default, and the check of a name.
+
+Two kinds of name, one list each:
+
+- :data:`LOOP_PLANNERS` run the agent loop (``balance``, ``demo``, ``chat``, ``eval --agent``): ``rules``, ``alm``.
+- :data:`PREDICTORS` are read one-shot by ``eval``: the baselines (``none``, ``loudness``, ``conventions``,
+  ``rules``), the ALM's head (``alm``) and its ablations on the same weights (``alm-text``: the numbers as its LM
+  writes them; ``alm-listener``: the listener alone, no LLM; ``alm-nogenre``: the genre withheld).
+
+Errors name the value, not a flag; the command line adds which flag it came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from anchormix.agent import Planner, RulePlanner
+from anchormix.model.baselines import (Predictor, load_conventions, make_conventions, predict_loudness, predict_none,
+                                       predict_rules)
+from anchormix.model.shipped import DEFAULT_CHECKPOINT
+
+__all__ = ["DEFAULT_PLANNER", "LOOP_PLANNERS", "PREDICTORS", "check_planner", "make_planner", "planner_factory",
+           "make_predictor"]
+
+# The planner of balance, demo and chat when none is named: the shipped ALM, which beats the rules on
+# the test split (README, "The ALM"); `--planner rules` is the fallback that needs no model.
+DEFAULT_PLANNER = "alm"
+LOOP_PLANNERS = ("rules", "alm")
+PREDICTORS = ("none", "loudness", "conventions", "rules", "alm", "alm-text", "alm-listener", "alm-nogenre")
+
+
+def check_planner(name: str, choices: tuple[str, ...] = LOOP_PLANNERS, checkpoint: Path | None = None) -> str:
+    """``name`` if it is one of ``choices`` and can be made here (the ALM needs its checkpoint); else ValueError."""
+    if name not in choices:
+        raise ValueError(f"unknown planner '{name}'; choose from {', '.join(choices)}")
+    path = checkpoint or DEFAULT_CHECKPOINT
+    if name.startswith("alm") and not Path(path).exists():
+        raise ValueError(f"planner '{name}' needs a trained checkpoint; none at {path}")
+    return name
+
+
+def _balancer(checkpoint: Path | None):
+    """The process's loaded ALM for ``checkpoint`` (one load for every session, draw and planner)."""
+    from anchormix.model.planner import shared_balancer  # lazy: loads torch and the LLM only when an ALM is asked for
+
+    return shared_balancer(checkpoint or DEFAULT_CHECKPOINT)
+
+
+def make_planner(name: str, genre: str | None = None, checkpoint: Path | None = None) -> Planner:
+    """The loop planner called ``name`` following ``genre`` (None: the session's)."""
+    check_planner(name, LOOP_PLANNERS, checkpoint)
+    if name == "alm":
+        from anchormix.model.planner import ALMPlanner  # lazy: as in _balancer
+
+        return ALMPlanner(_balancer(checkpoint), genre=genre)
+    return RulePlanner(genre=genre)
+
+
+def planner_factory(name: str, checkpoint: Path | None = None) -> Callable[[str | None], Planner]:
+    """genre -> a fresh planner called ``name`` (what the conversation and the agent eval take); checks ``name`` now."""
+    check_planner(name, LOOP_PLANNERS, checkpoint)
+    return lambda genre=None: make_planner(name, genre, checkpoint)
+
+
+def make_predictor(name: str, sessions_root: Path, conventions: Path | None = None,
+                   checkpoint: Path | None = None) -> Predictor:
+    """The one-shot predictor called ``name`` (``conventions`` learns from ``sessions_root`` unless given a table)."""
+    check_planner(name, PREDICTORS, checkpoint)
+    if name == "none":
+        return predict_none
+    if name == "loudness":
+        return predict_loudness
+    if name == "rules":
+        return predict_rules
+    if name == "conventions":
+        return make_conventions(load_conventions(sessions_root, conventions))
+    balancer = _balancer(checkpoint)
+    if name == "alm-text":
+        return lambda ctx: balancer.text_gains(ctx)[0]
+    if name == "alm-listener":
+        if balancer.alm.listener is None:
+            raise ValueError(f"planner 'alm-listener': the checkpoint {checkpoint or DEFAULT_CHECKPOINT} has no listener")
+        return lambda ctx: balancer.gains(ctx, listener_only=True)
+    if name == "alm-nogenre":
+        return lambda ctx: balancer.gains(ctx, genre="unknown")
+    return balancer.gains

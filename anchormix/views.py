@@ -1,0 +1,179 @@
+"""Everything the command line shows: the consoles, the progress bar and every table and panel (rich).
+
+The commands compute; these functions only turn their results into renderables.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["console", "errors", "progress", "levels_table", "masking_table", "before_after_table", "summary_table",
+           "trace_panels", "eval_tables", "agent_eval_table", "corpus_table", "conventions_table_view"]
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def progress() -> Progress:
+    """The one progress bar of long commands (on stderr, so tables on stdout stay clean)."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=errors)
+
+
+def _fmt(value: float | None, unit: str = "", signed: bool = False) -> str:
+    if value is None:
+        return "silent"
+    value = round(value, 1) + 0.0  # no "-0.0"
+    return f"{value:+.1f}{unit}" if signed else f"{value:.1f}{unit}"
+
+
+def _table(title: str, columns: Iterable[str], left: tuple[str, ...] = ()) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="left" if column in left else "right")
+    return table
+
+
+def levels_table(report: dict, reference: dict[str, float] | None = None, title: str = "Levels") -> Table:
+    """A table of ``measure_loudness`` output, with the reference balance when known."""
+    columns = ("stem", "role", "LUFS", "LU vs anchor", "true peak") + (("reference", "off by") if reference else ())
+    table = _table(title, columns, left=("stem", "role"))
+    for name, row in report["stems"].items():
+        marker = " (anchor)" if name == report["anchor"] else ""
+        cells = [name + marker, row["role"], _fmt(row["lufs"]), _fmt(row["lu_vs_anchor"], signed=True),
+                 _fmt(row["true_peak_dbtp"], " dBTP")]
+        if reference:
+            ref = reference.get(name)
+            off = None if ref is None or row["lu_vs_anchor"] is None else row["lu_vs_anchor"] - ref
+            cells += [_fmt(ref, signed=True) if ref is not None else "-", _fmt(off, " dB", signed=True) if off is not None else "-"]
+        table.add_row(*cells)
+    return table
+
+
+def masking_table(rows: list[dict]) -> Table:
+    table = Table(title="Masking by the rest of the mix (share of each stem's active band-frames)", title_justify="left")
+    for column, justify in (("stem", "left"), ("masked", "right"), ("worst bands", "left"), ("range", "left")):
+        table.add_column(column, justify=justify)
+    for row in rows:
+        bands = ", ".join(f"{b['band']} ({b['share']:.0%})" for b in row["worst_bands"]) or "-"
+        table.add_row(row["target"], f"{row['masked_share']:.0%}", bands, row["worst_range"] or "-")
+    return table
+
+
+def before_after_table(result) -> Table:
+    """Levels against the anchor before and after a balance (and the reference when known)."""
+    reference = result.reference_lu
+    columns = ("stem", "before", "move", "after") + (("reference",) if reference else ())
+    table = _table(f"{result.session_id}: levels against the anchor (LU)", columns, left=("stem",))
+    for name, before in result.lu_vs_anchor_before.items():
+        after = result.lu_vs_anchor_after.get(name)
+        row = [name, _fmt(before, signed=True), _fmt(result.gains_vs_anchor_db.get(name, 0.0), " dB", signed=True),
+               _fmt(after, signed=True)]
+        if reference:
+            row.append(_fmt(reference[name], signed=True) if name in reference else "-")
+        table.add_row(*row)
+    if result.error_db:
+        table.caption = (f"mean error vs. reference: {result.error_db['before']:.1f} dB before, "
+                         f"{result.error_db['after']:.1f} dB after")
+    return table
+
+
+def summary_table(rows: list[tuple[str, Any]], out: str) -> Table:
+    """The batch summary: (session name, BalanceResult or None when it failed) per session."""
+    table = Table(title=f"Balance summary (outputs in {out}/<session>/)", title_justify="left")
+    for column in ("session", "result", "steps", "largest moves vs anchor (dB)", "error vs reference"):
+        table.add_column(column)
+    for name, value in rows:
+        if value is None:
+            table.add_row(name, "[red]failed[/]", "-", "-", "-")
+            continue
+        moves = sorted(((n, g) for n, g in value.gains_vs_anchor_db.items() if abs(g) >= 0.05), key=lambda m: -abs(m[1]))
+        error = f"{value.error_db['before']:.1f} -> {value.error_db['after']:.1f} dB" if value.error_db else "-"
+        status = value.status + (" (resumed)" if value.resumed else "")
+        table.add_row(name, status, str(value.iterations), ", ".join(f"{n} {g:+.1f}" for n, g in moves[:3]) or "none",
+                      error)
+    return table
+
+
+def _moves(record: dict[str, Any]) -> str:
+    before, after = record.get("gains_before") or {}, record.get("gains_after") or {}
+    moved = [f"{n} {before.get(n, 0.0):+.1f} -> {g:+.1f} dB" for n, g in after.items() if abs(g - before.get(n, 0.0)) > 1e-9]
+    return "; ".join(moved)
+
+
+def trace_panels(records: Iterable[dict[str, Any]]) -> Group:
+    """One panel per trace record: tool, arguments, reason, result and moves."""
+    panels = []
+    for r in records:
+        body = Text()
+        if r.get("arguments"):
+            body.append("args    ", style="dim").append(json.dumps(r["arguments"]) + "\n")
+        if r.get("rationale"):
+            body.append("why     ", style="dim").append(str(r["rationale"]) + "\n")
+        if r.get("result") is not None:
+            result = json.dumps(r["result"])
+            body.append("result  ", style="dim").append((result[:300] + "...") if len(result) > 300 else result)
+            body.append("\n")
+        if _moves(r):
+            body.append("gains   ", style="dim").append(_moves(r) + "\n", style="bold")
+        if r.get("error"):
+            body.append("error   ", style="dim").append(str(r["error"]) + "\n", style="bold red")
+        title = f"step {r['step']} · {r['node']}" + (f" · {r['tool']}" if r.get("tool") else "")
+        subtitle = f"{r.get('wall_ms', 0):.0f} ms"
+        panels.append(Panel(body if body.plain else Text("-", style="dim"), title=title, title_align="left",
+                            subtitle=subtitle, subtitle_align="right", border_style="red" if r.get("error") else "blue"))
+    return Group(*panels)
+
+
+def eval_tables(title: str, names: list[str], overall: dict[str, dict], groups: dict[str, dict],
+                summarise) -> list[Table]:
+    """The AnchorBalance table, then MAE by role and by genre (``groups``: label -> planner -> key -> errors)."""
+    table = _table(title, ("planner", "MAE (dB)", "median", "within 1 dB", "within 2 dB", "within 3 dB", "n"),
+                   left=("planner",))
+    for p in names:
+        m = overall[p]
+        table.add_row(p, f"{m['mae_db']:.2f}", f"{m['median_db']:.2f}", f"{m['within_1db']:.0%}",
+                      f"{m['within_2db']:.0%}", f"{m['within_3db']:.0%}", str(m["n"]))
+    tables = [table]
+    for label, by in groups.items():
+        keys = sorted({k for p in names for k in by.get(p, {})})
+        view = _table(f"MAE (dB) by {label}", (label, *names, "n"), left=(label,))
+        for key in keys:
+            view.add_row(key, *[f"{summarise(by[p][key])['mae_db']:.2f}" for p in names], str(len(by[names[0]][key])))
+        tables.append(view)
+    return tables
+
+
+def agent_eval_table(title: str, summaries: dict[str, dict]) -> Table:
+    table = _table(title, ("planner", "final MAE (dB)", "median", "within 2 dB", "converged", "iterations",
+                           "tool calls", "masking checks", "invalid calls", "runs"), left=("planner",))
+    for name, m in summaries.items():
+        table.add_row(name, f"{m['mae_db']:.2f}", f"{m['median_db']:.2f}", f"{m['within_2db']:.0%}",
+                      f"{m['converged']:.0%}", f"{m['iterations']:.1f}", f"{m['tool_calls']:.1f}",
+                      f"{m['masking_checks']:.1f}", str(m["invalid_calls"]), str(m["runs"]))
+    return table
+
+
+def corpus_table(title: str, entries: list[dict]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("session", "split", "genre", "stems", "anchor", "null test (dB)"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e["id"], e["split"], e["genre"], str(e["stems"]), e["anchor"],
+                      "-" if e.get("null_db") is None else f"{e['null_db']:.1f}")
+    return table
+
+
+def conventions_table_view(table: dict[str, dict[str, float]]) -> Table:
+    view = _table("Per-role loudness against the bass, train split (LU)", ("role", "mean", "std", "count"),
+                  left=("role",))
+    for role, row in sorted(table.items(), key=lambda kv: -kv[1]["mean"]):
+        view.add_row(role, f"{row['mean']:+.1f}", f"{row['std']:.1f}", str(row["count"]))
+    return view

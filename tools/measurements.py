@@ -1,0 +1,100 @@
+"""A session's measurements: taken once at unity gain, never changed, viewed at any set of gains.
+
+Integrated loudness, true peak and band levels all move by exactly the gain in dB,
+so one measurement of the stems as loaded answers for every gain a planner tries:
+``Measurements(session).at(gains)`` is that view. Each measurement is taken the
+first time it is asked for (band levels cost the most and not every caller needs them).
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Mapping
+
+import numpy as np
+
+from .loudness import integrated_loudness, true_peak_dbtp
+from .masking import band_levels
+from .session import Session
+
+__all__ = ["Measurements", "MeasuredAt"]
+
+
+class Measurements:
+    """The stems of ``session`` measured at unity gain (each quantity on first use, then kept)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @cached_property
+    def lufs(self) -> Mapping[str, float]:
+        """Integrated loudness (BS.1770-4) per stem, LUFS (-inf: silent)."""
+        lufs = integrated_loudness(self.session.array(), self.session.sample_rate)
+        return types.MappingProxyType(dict(zip(self.session.names, map(float, lufs))))
+
+    @cached_property
+    def true_peak(self) -> Mapping[str, float]:
+        """True peak per stem, dBTP."""
+        peaks = true_peak_dbtp(self.session.array(), self.session.sample_rate)
+        return types.MappingProxyType(dict(zip(self.session.names, map(float, peaks))))
+
+    @cached_property
+    def bands(self) -> np.ndarray:
+        """Third-octave band levels ``(stems, bands, frames)`` dB (read-only)."""
+        levels = band_levels(self.session.array(), self.session.sample_rate)
+        levels.flags.writeable = False
+        return levels
+
+    def measure_all(self) -> "Measurements":
+        """Take every measurement now (before a batch of draws, or off a UI thread)."""
+        self.lufs, self.true_peak, self.bands  # noqa: B018 - touching the cached properties measures them
+        return self
+
+    def at(self, gains_db: Mapping[str, float]) -> "MeasuredAt":
+        """These measurements as they read with ``gains_db`` (dB per stem vs. as loaded) applied."""
+        return MeasuredAt(self, types.MappingProxyType(dict(gains_db)))
+
+    def shifted(self, offsets_db: Mapping[str, float]) -> "Measurements":
+        """The measurements of a new session whose stems are this one's moved by ``offsets_db`` *in the audio*.
+
+        The new session's stems are the scaled audio (a planner sees only them); what was
+        measured here is carried over shifted by the offsets, which is exact.
+        """
+        session = self.session
+        scale = {n: np.float32(10 ** (offsets_db.get(n, 0.0) / 20)) for n in session.names}
+        moved = Measurements(Session(**{**session.__dict__, "stems": {n: a * scale[n] for n, a in session.stems.items()}}))
+        for name in ("lufs", "true_peak"):
+            if name in self.__dict__:
+                moved.__dict__[name] = types.MappingProxyType(
+                    {n: v + offsets_db.get(n, 0.0) for n, v in self.__dict__[name].items()})
+        if "bands" in self.__dict__:
+            shift = np.array([offsets_db.get(n, 0.0) for n in session.names], dtype=np.float32)
+            bands = self.__dict__["bands"] + shift[:, None, None]
+            bands.flags.writeable = False
+            moved.__dict__["bands"] = bands
+        return moved
+
+
+@dataclass(frozen=True)
+class MeasuredAt:
+    """:class:`Measurements` viewed at a set of gains; every quantity is the unity-gain one plus the gain."""
+
+    measurements: Measurements
+    gains_db: Mapping[str, float] = field(default_factory=lambda: types.MappingProxyType({}))
+
+    def gain(self, name: str) -> float:
+        return float(self.gains_db.get(name, 0.0))
+
+    def lufs(self, name: str) -> float:
+        return self.measurements.lufs[name] + self.gain(name)
+
+    def true_peak(self, name: str) -> float:
+        return self.measurements.true_peak[name] + self.gain(name)
+
+    def bands(self) -> np.ndarray:
+        """Band levels at these gains, ``(stems, bands, frames)`` dB."""
+        names = self.measurements.session.names
+        shift = np.array([self.gain(n) for n in names], dtype=np.float32)
+        return self.measurements.bands + shift[:, None, None]
