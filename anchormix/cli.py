@@ -1,7 +1,7 @@
 """The ``anchormix`` command line: the user's commands (demo, balance, measure, trace, chat) and ``main``.
 
 Each subcommand's parser names its function (``set_defaults(func=...)``); the
-data/train/eval commands are in anchormix/model_cli.py, every table in
+data commands are in anchormix/corpus_cli.py, train and eval in anchormix/model_cli.py, every table in
 anchormix/views.py. Every command turns a bad input into one line naming the
 file or argument and a non-zero exit code; no traceback reaches the user.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.markdown import Markdown
 
-from anchormix import model_cli
+from anchormix import corpus_cli, model_cli
 from anchormix.agent import balance_session
 from anchormix.agent.batch import session_id
 from anchormix.agent.trace import read_trace
@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _user_parsers(sub)
+    corpus_cli.add_parsers(sub)
     model_cli.add_parsers(sub)
     return parser
 

@@ -1,81 +1,35 @@
-"""``anchormix data ...``, ``anchormix train`` and ``anchormix eval``: the commands that build the corpus, train
-the model and measure it. (The user's commands are in anchormix/cli.py; every table in anchormix/views.py.)
+"""``anchormix train`` and ``anchormix eval``: the commands that train the model and measure it (both protocols,
+one-shot or through the agent loop). The corpus commands are anchormix/corpus_cli.py, the user's commands
+anchormix/cli.py, every table anchormix/views.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import time
 from pathlib import Path
 
-from anchormix.model.baselines import CONVENTIONS_FILE, conventions_table
-from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, build_procedural_session,
-                                    debian_midi_dirs, find_sessions, load_manifest, missing_debian_packages,
-                                    write_manifest)
-from anchormix.model.evaluate import run_agent_protocol, run_protocol, summarise
-from anchormix.model.features import cached_features
-from anchormix.tools import load_session
+from anchormix.model.corpus import find_sessions
+from anchormix.model.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
 from anchormix.tools.audio import write_text_atomic
-from anchormix.tools.demo import PRESETS
 
-from .jobs import run_jobs
 from .planners import LOOP_PLANNERS, PREDICTORS, check_planner, make_predictor, planner_factory
-from .views import agent_eval_table, console, conventions_table_view, corpus_table, eval_tables, progress
+from .views import agent_eval_table, console, eval_tables, progress
 
 __all__ = ["add_parsers"]
 
-EPILOG_DATA = """examples:
-  anchormix data midi --debian --out corpus            # Debian's MIDI packages (asks for apt-get if missing)
-  anchormix data midi --debian --install --out corpus  # ... and installs them (root)
-  anchormix data midi --midi ~/midi --out corpus --seconds 30 --jobs 2
-  anchormix data procedural --out corpus --count 40
-  anchormix data stats --sessions corpus
-"""
 EPILOG_EVAL = """examples:
   anchormix eval --sessions corpus --split test --planner none,loudness,conventions,rules --draws 5 --seed 0
   anchormix eval --sessions my_sessions --planner loudness,rules --conventions corpus/conventions.json
   anchormix eval --sessions corpus --split test --agent --planner rules,alm
+  anchormix eval --sessions corpus --split test --protocol both --planner none,loudness,conventions,rules,alm
 """
 
 
 def add_parsers(sub) -> None:
-    """The ``data``, ``train`` and ``eval`` subcommands, each parser naming its function."""
-    _data_parsers(sub)
+    """The ``train`` and ``eval`` subcommands, each parser naming its function."""
     _train_parser(sub)
     _eval_parser(sub)
-
-
-def _data_parsers(sub) -> None:
-    data = sub.add_parser("data", help="build the training corpus and its statistics", epilog=EPILOG_DATA,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    dsub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
-    midi = dsub.add_parser("midi", help="render MIDI arrangements per instrument into sessions", epilog=EPILOG_DATA,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    midi.set_defaults(func=_data_midi)
-    midi.add_argument("--midi", type=Path, nargs="*", default=[], help="folders searched for .mid/.midi files")
-    midi.add_argument("--debian", action="store_true", help="also use the Debian MIDI packages (openttd-openmsx, ...)")
-    midi.add_argument("--install", action="store_true", help="apt-get install what --debian needs (root)")
-    midi.add_argument("--soundfont", type=Path, help="GM soundfont (default: Debian's FluidR3_GM.sf2)")
-    midi.add_argument("--out", type=Path, required=True, help="corpus folder (one folder per session + manifest.json)")
-    midi.add_argument("--seconds", type=float, default=30.0, help="excerpt length (default: 30)")
-    midi.add_argument("--sample-rate", type=int, default=22050, help="render rate in Hz (default: 22050)")
-    midi.add_argument("--jobs", type=int, default=2, help="songs rendered in parallel (default: 2)")
-    proc = dsub.add_parser("procedural", help="add procedural demo-generator songs to a corpus")
-    proc.set_defaults(func=_data_procedural)
-    proc.add_argument("--out", type=Path, required=True, help="corpus folder")
-    proc.add_argument("--count", type=int, default=40, help="number of songs, cycling through the genres (default: 40)")
-    proc.add_argument("--seconds", type=float, default=30.0, help="song length (default: 30)")
-    proc.add_argument("--sample-rate", type=int, default=22050, help="sample rate (default: 22050)")
-    proc.add_argument("--jobs", type=int, default=2, help="songs generated in parallel (default: 2)")
-    stats = dsub.add_parser("stats", help="per-role offsets from the bass on the train split (the conventions table)")
-    stats.set_defaults(func=_stats)
-    stats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
-    feats = dsub.add_parser("features", help="build or refresh the log-mel feature cache")
-    feats.set_defaults(func=_data_features)
-    feats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
 
 
 def _train_parser(sub) -> None:
@@ -105,6 +59,9 @@ def _eval_parser(sub) -> None:
                     "same weights: alm-text (the numbers as its LM writes them), alm-listener (the listener alone, "
                     "no LLM), alm-nogenre (genre withheld). Default: none,loudness,conventions,rules; "
                     "with --agent: rules,alm")
+    ev.add_argument("--protocol", choices=(*PROTOCOLS, "both"), default="perturb",
+                    help="perturb: every stem moved by U(-12, +12) dB (AnchorBalance); flat: every stem starts at the "
+                         "anchor's loudness; both (default: perturb)")
     ev.add_argument("--draws", type=int, default=5, help="random perturbations per session (default: 5)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
     ev.add_argument("--conventions", type=Path, help="conventions table (default: SESSIONS/conventions.json or the train split)")
@@ -115,98 +72,6 @@ def _eval_parser(sub) -> None:
                     help="run the whole agent loop per draw (planners: rules, alm) and report iterations, "
                          "convergence and tool calls")
     ev.add_argument("--max-steps", type=int, default=16, help="step cap of the loop with --agent (default: 16)")
-
-
-def _build_one(job: tuple) -> tuple[str, object]:
-    """Worker: one corpus session; never raises (a song that cannot be built is skipped with its reason)."""
-    kind, args = job
-    try:
-        entry = build_midi_session(*args) if kind == "midi" else build_procedural_session(*args)
-        return "ok", entry
-    except ValueError as err:
-        return "skip", str(err)
-    except Exception as err:  # one bad song must not stop the corpus
-        return "skip", f"{args[0]}: internal error ({type(err).__name__}: {err})"
-
-
-def _build(jobs: list[tuple], out: Path, workers: int) -> None:
-    manifest = load_manifest(out)
-    started = time.perf_counter()
-    for job, (kind, value) in run_jobs(_build_one, jobs, max(1, workers), "building sessions"):
-        source = str(job[1][0])
-        if kind == "ok":
-            manifest["sessions"][value["id"]] = value
-            manifest["skipped"].pop(source, None)
-        else:
-            manifest["skipped"][source] = value
-    write_manifest(out, manifest)
-    _features(out)
-    entries = sorted(manifest["sessions"].values(), key=lambda e: e["id"])
-    console.print(corpus_table(f"corpus {out}: {len(entries)} sessions", entries))
-    counts = {s: sum(e["split"] == s for e in entries) for s in ("train", "valid", "test")}
-    console.print(f"splits {counts}; {len(manifest['skipped'])} skipped (reasons in manifest.json); "
-                  f"built in {time.perf_counter() - started:.0f} s")
-
-
-def _features(root: Path) -> None:
-    for folder, _ in find_sessions(root, None):
-        cached_features(load_session(folder), root / "features")
-
-
-def _install_debian(packages: list[str], install: bool) -> None:
-    """apt-get the missing Debian packages when ``--install`` (as root); otherwise say how."""
-    command = "apt-get install -y " + " ".join(packages)
-    if not install:
-        raise ValueError(f"Debian packages missing: {' '.join(packages)}; run `{command}` "
-                         "(or pass --install to let anchormix run it as root)")
-    if os.geteuid() != 0:
-        raise ValueError(f"--install needs root; run `sudo {command}`")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(command.split(), check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-
-
-def _data_midi(args: argparse.Namespace) -> int:
-    sources = [(None, d) for d in args.midi]
-    if args.debian:
-        missing = missing_debian_packages()
-        if missing:
-            _install_debian(missing, args.install)
-        sources += debian_midi_dirs()
-    if not sources:
-        raise ValueError("data midi: give --midi DIR and/or --debian (packages: " + ", ".join(DEBIAN_MIDI_PACKAGES) + ")")
-    jobs = []
-    for package, folder in sources:
-        if not Path(folder).is_dir():
-            raise ValueError(f"{folder}: not a folder")
-        for path in sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".mid", ".midi")):
-            jobs.append(("midi", (path, args.out, args.soundfont, args.seconds, args.sample_rate,
-                                  package or Path(folder).name)))
-    if not jobs:
-        raise ValueError(f"no .mid files under {', '.join(str(f) for _, f in sources)}")
-    _build(jobs, args.out, args.jobs)
-    return 0
-
-
-def _data_procedural(args: argparse.Namespace) -> int:
-    genres = sorted(PRESETS)
-    jobs = [("procedural", (args.out, genres[i % len(genres)], i, args.seconds, args.sample_rate))
-            for i in range(args.count)]
-    _build(jobs, args.out, args.jobs)
-    return 0
-
-
-def _data_features(args: argparse.Namespace) -> int:
-    _features(args.sessions)
-    console.print(f"feature cache up to date in {args.sessions / 'features'}")
-    return 0
-
-
-def _stats(args: argparse.Namespace) -> int:
-    table = conventions_table(args.sessions)
-    path = write_text_atomic(args.sessions / CONVENTIONS_FILE, json.dumps(table, indent=2) + "\n")
-    console.print(conventions_table_view(table))
-    console.print(f"wrote {path}")
-    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -244,23 +109,38 @@ def _flagged(flag: str, make, *values):
         raise ValueError(f"{flag}: {err}") from None
 
 
+def _protocols(args: argparse.Namespace) -> list[str]:
+    return list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
+
+
+def _heading(args: argparse.Namespace, protocol: str, sessions: int) -> str:
+    draws = f"{args.draws} draws, seed {args.seed}" if protocol == "perturb" else "one flat start each"
+    name = "AnchorBalance" if protocol == "perturb" else "Flat start"
+    return f"{name} on {args.sessions} split={args.split}: {sessions} sessions x {draws}"
+
+
+def _write_json(path: Path | None, body: dict) -> None:
+    if path:
+        write_text_atomic(path, json.dumps(body, indent=2) + "\n")
+        console.print(f"wrote {path}")
+
+
 def _eval_agent(args: argparse.Namespace, sessions: list[tuple[Path, str]], names: list[str]) -> int:
     factories = {name: _flagged("--planner", planner_factory, name, args.checkpoint) for name in names}
-    with progress() as bar:
-        task = bar.add_task("balancing", total=len(sessions))
-        result = run_agent_protocol(sessions, factories, args.draws, args.seed, args.max_steps,
-                                    lambda _: bar.advance(task))
-    title = (f"Agent loop on {args.sessions} split={args.split}: {len(sessions)} sessions x {args.draws} draws, "
-             f"seed {args.seed}, step cap {args.max_steps}")
-    summaries = {name: result.summary(name) for name in names}
-    console.print(agent_eval_table(title, summaries))
+    body = {}
+    for protocol in _protocols(args):
+        with progress() as bar:
+            task = bar.add_task(f"balancing ({protocol})", total=len(sessions))
+            result = run_agent_protocol(sessions, factories, args.draws, args.seed, args.max_steps,
+                                        lambda _: bar.advance(task), protocol)
+        summaries = {name: result.summary(name) for name in names}
+        title = f"Agent loop, {_heading(args, protocol, len(sessions))}, step cap {args.max_steps}"
+        console.print(agent_eval_table(title, summaries))
+        body[protocol] = {"sessions": len(sessions), "draws": args.draws, "seed": args.seed, "split": args.split,
+                          "summary": summaries, "runs": result.runs}
     console.print("iterations: planner calls per balance; tool calls: registry calls the planner chose "
                   "(apply_gains, measure_masking, ...), listens not counted", style="dim")
-    if args.json_out:
-        body = {"sessions": len(sessions), "draws": args.draws, "seed": args.seed, "split": args.split,
-                "summary": summaries, "runs": result.runs}
-        write_text_atomic(args.json_out, json.dumps(body, indent=2) + "\n")
-        console.print(f"wrote {args.json_out}")
+    _write_json(args.json_out, body if args.protocol == "both" else body[args.protocol])
     return 0
 
 
@@ -274,19 +154,17 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_agent(args, sessions, names)
     predictors = {name: _flagged("--planner", make_predictor, name, args.sessions, args.conventions, args.checkpoint)
                   for name in names}
-    with progress() as bar:
-        task = bar.add_task("evaluating", total=len(sessions))
-        result = run_protocol(sessions, predictors, args.draws, args.seed, lambda _: bar.advance(task))
-    overall = {p: summarise(result.errors.get(p, [])) for p in names}
-    title = (f"AnchorBalance on {args.sessions} split={args.split}: {result.sessions} sessions x {args.draws} draws, "
-             f"seed {args.seed}")
-    for table in eval_tables(title, names, overall, {"role": result.by_role, "genre": result.by_genre}, summarise):
-        console.print(table)
-    if args.json_out:
-        body = {"sessions": result.sessions, "draws": args.draws, "seed": args.seed, "split": args.split,
-                "overall": overall,
-                "by_role": {p: {k: summarise(v) for k, v in result.by_role[p].items()} for p in names},
-                "by_genre": {p: {k: summarise(v) for k, v in result.by_genre[p].items()} for p in names}}
-        write_text_atomic(args.json_out, json.dumps(body, indent=2) + "\n")
-        console.print(f"wrote {args.json_out}")
+    body = {}
+    for protocol in _protocols(args):
+        with progress() as bar:
+            task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
+            result = run_protocol(sessions, predictors, args.draws, args.seed, lambda _: bar.advance(task), protocol)
+        overall = {p: summarise(result.errors.get(p, [])) for p in names}
+        groups = {"source": result.by_source, "role": result.by_role, "genre": result.by_genre}
+        for table in eval_tables(_heading(args, protocol, result.sessions), names, overall, groups, summarise):
+            console.print(table)
+        body[protocol] = {"sessions": result.sessions, "draws": args.draws, "seed": args.seed, "split": args.split,
+                          "overall": overall, **{f"by_{label}": {p: {k: summarise(v) for k, v in by[p].items()}
+                                                                 for p in names} for label, by in groups.items()}}
+    _write_json(args.json_out, body if args.protocol == "both" else body[args.protocol])
     return 0

@@ -1,12 +1,16 @@
-"""The AnchorBalance protocol (DESIGN.md, "The task and its numbers"), one-shot and through the agent loop.
+"""The two evaluation protocols (DESIGN.md, "The task and its numbers"), one-shot and through the agent loop.
 
-For each session and draw, every stem (anchor included) is moved by
-p_i ~ U(-12, +12) dB (seeded by seed, session and draw). A planner sees only the
-moved stems and the anchor's name and returns gains g_i. The target is
-t_i = -(p_i - p_a); the error per non-anchor active stem is
-e_i = (g_i - g_a) - t_i. Every planner runs on the same draws: both protocols
-walk :func:`perturbed_draws`. The predictors and planners come from the caller
-(the planner registry in anchormix/planners.py; the baselines in model/baselines.py).
+Every stem (anchor included) starts moved by an offset o_i from the reference balance:
+
+- ``perturb`` (AnchorBalance): o_i ~ U(-12, +12) dB, seeded by seed, session and draw;
+- ``flat``: every stem at the anchor's integrated loudness (o_i = L_a - L_i), one draw per
+  session, so nothing can be read off the start levels.
+
+A planner sees only the moved stems and the anchor's name and returns gains g_i. The
+target is t_i = -(o_i - o_a); the error per non-anchor active stem is
+e_i = (g_i - g_a) - t_i. Every planner runs on the same draws: one-shot and agent
+evaluations both walk :func:`protocol_draws`. The predictors and planners come from the
+caller (the planner registry in anchormix/planners.py; the baselines in model/baselines.py).
 """
 
 from __future__ import annotations
@@ -22,31 +26,36 @@ from anchormix.agent import Planner, run_balance, start_state
 from anchormix.tools import Measurements, Session, ToolContext, load_session
 
 from .baselines import Predictor
+from .corpus import load_manifest
 from .draws import PERTURB_DB
 
-__all__ = ["Evaluation", "AgentEvaluation", "perturbed_draws", "run_protocol", "run_agent_protocol", "summarise"]
+__all__ = ["PROTOCOLS", "Evaluation", "AgentEvaluation", "protocol_draws", "run_protocol", "run_agent_protocol",
+           "summarise"]
+
+PROTOCOLS = ("perturb", "flat")
 
 
 @dataclass
-class PerturbedDraw:
-    """One draw of one session: the moved stems (as a tool context), the moves, and the stems that are scored."""
+class ProtocolDraw:
+    """One draw of one session: the moved stems (as a tool context), the offsets, and the stems that are scored."""
 
     folder: Path
     session: Session
     draw: int
-    perturb_db: dict[str, float]
+    offsets_db: dict[str, float]
     measurements: Measurements  # of the session as loaded (each planner gets its own moved copy)
     scored: list[str]  # the non-anchor active stems
+    source: str  # where the session comes from: module, midi, procedural (the manifest's kind), else "sessions"
 
     def context(self) -> ToolContext:
         """A fresh context over the moved stems (a planner sees only them)."""
-        moved = self.measurements.shifted(self.perturb_db)
+        moved = self.measurements.shifted(self.offsets_db)
         return ToolContext(moved.session, moved.at({}))
 
     def errors(self, gains: dict[str, float]) -> list[float]:
-        """e_i = (g_i - g_a) - t_i with t_i = -(p_i - p_a), per scored stem."""
-        a, p = self.session.anchor, self.perturb_db
-        return [(gains.get(n, 0.0) - gains.get(a, 0.0)) + (p[n] - p[a]) for n in self.scored]
+        """e_i = (g_i - g_a) - t_i with t_i = -(o_i - o_a), per scored stem."""
+        a, o = self.session.anchor, self.offsets_db
+        return [(gains.get(n, 0.0) - gains.get(a, 0.0)) + (o[n] - o[a]) for n in self.scored]
 
 
 def _draw_rng(seed: int, session_id: str, draw: int) -> np.random.Generator:
@@ -54,17 +63,41 @@ def _draw_rng(seed: int, session_id: str, draw: int) -> np.random.Generator:
     return np.random.default_rng([seed, key, draw])
 
 
-def perturbed_draws(sessions: list[tuple[Path, str]], draws: int, seed: int,
-                    on_session: Callable[[Path], None] | None = None) -> Iterator[PerturbedDraw]:
-    """Every (session, draw) of the protocol, each session measured once (draws shift its measurements exactly)."""
+def _flat_offsets(measurements: Measurements) -> dict[str, float]:
+    """Every audible stem to the anchor's integrated loudness (silent stems stay as they are)."""
+    lufs, anchor = measurements.lufs, measurements.session.anchor
+    return {n: (lufs[anchor] - lufs[n] if np.isfinite(lufs[n]) else 0.0) for n in measurements.session.names}
+
+
+def _sources(sessions: list[tuple[Path, str]]) -> dict[Path, str]:
+    """Each session's source, the ``kind`` its corpus manifest gives it ("sessions" outside a corpus)."""
+    manifests: dict[Path, dict] = {}
+    found = {}
+    for folder, _ in sessions:
+        root = folder.parent
+        if root not in manifests:
+            manifests[root] = load_manifest(root)["sessions"]
+        found[folder] = manifests[root].get(folder.name, {}).get("kind", "sessions")
+    return found
+
+
+def protocol_draws(sessions: list[tuple[Path, str]], draws: int, seed: int, protocol: str = "perturb",
+                   on_session: Callable[[Path], None] | None = None) -> Iterator[ProtocolDraw]:
+    """Every (session, draw) of ``protocol``, each session measured once (draws shift its measurements exactly);
+    ``flat`` has one draw per session whatever ``draws`` says."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol '{protocol}'; choose from {', '.join(PROTOCOLS)}")
+    sources = _sources(sessions)
     for folder, _ in sessions:
         session = load_session(folder)
         measurements = Measurements(session).measure_all()
         scored = [n for n in session.names if n != session.anchor and session.active[n]]
-        for draw in range(draws):
+        if protocol == "flat":
+            yield ProtocolDraw(folder, session, 0, _flat_offsets(measurements), measurements, scored, sources[folder])
+        for draw in range(draws if protocol == "perturb" else 0):
             rng = _draw_rng(seed, folder.name, draw)
             perturb = {n: float(rng.uniform(-PERTURB_DB, PERTURB_DB)) for n in session.names}
-            yield PerturbedDraw(folder, session, draw, perturb, measurements, scored)
+            yield ProtocolDraw(folder, session, draw, perturb, measurements, scored, sources[folder])
         if on_session:
             on_session(folder)
 
@@ -75,21 +108,23 @@ class Evaluation:
     errors: dict[str, list[float]] = field(default_factory=dict)  # planner -> every e_i
     by_role: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # planner -> role -> e_i
     by_genre: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    by_source: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     sessions: int = 0
     draws: int = 0
 
 
 def run_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Predictor], draws: int, seed: int,
-                 on_session: Callable[[Path], None] | None = None) -> Evaluation:
-    """One-shot: each predictor's gains for each draw, scored."""
+                 on_session: Callable[[Path], None] | None = None, protocol: str = "perturb") -> Evaluation:
+    """One-shot: each predictor's gains for each draw of ``protocol``, scored."""
     result = Evaluation(list(planners))
-    for d in perturbed_draws(sessions, draws, seed, on_session):
+    for d in protocol_draws(sessions, draws, seed, protocol, on_session):
         result.sessions += d.draw == 0
         for name, predict in planners.items():
             for n, e in zip(d.scored, d.errors(predict(d.context()))):
                 result.errors.setdefault(name, []).append(e)
                 result.by_role.setdefault(name, {}).setdefault(d.session.roles[n], []).append(e)
                 result.by_genre.setdefault(name, {}).setdefault(d.session.genre, []).append(e)
+                result.by_source.setdefault(name, {}).setdefault(d.source, []).append(e)
         result.draws += 1
     return result
 
@@ -114,10 +149,10 @@ class AgentEvaluation:
 
 def run_agent_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Callable[[], Planner]],
                        draws: int, seed: int, max_steps: int = 16,
-                       on_session: Callable[[Path], None] | None = None) -> AgentEvaluation:
+                       on_session: Callable[[Path], None] | None = None, protocol: str = "perturb") -> AgentEvaluation:
     """The same draws, each balanced by the whole agent loop (listen, plan, act ... finish) with a fresh planner."""
     result = AgentEvaluation()
-    for d in perturbed_draws(sessions, draws, seed, on_session):
+    for d in protocol_draws(sessions, draws, seed, protocol, on_session):
         for name, make in planners.items():
             start = start_state(d.folder.name, d.session.anchor, name, {n: 0.0 for n in d.session.names})
             state = run_balance(make(), d.context(), start, max_steps=max_steps)

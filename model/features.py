@@ -31,11 +31,13 @@ from anchormix.tools.session import SESSION_FILE, Session
 
 from .corpus import find_sessions
 
-__all__ = ["N_MELS", "FLOOR_DB", "log_mel", "shift_mel", "cached_features", "CorpusSession", "load_corpus"]
+__all__ = ["N_MELS", "FLOOR_DB", "DEEP_FLOOR_DB", "log_mel", "shift_mel", "cached_features", "CorpusSession",
+           "load_corpus"]
 
 N_MELS = 64
 _N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
 FLOOR_DB = -120.0
+DEEP_FLOOR_DB = -200.0  # digital silence (the 1e-20 power guard): log-mel computed to here keeps every quiet bin
 
 
 def _hz_to_mel(hz):
@@ -53,8 +55,9 @@ def _mel_bank(sample_rate: int, n_fft: int) -> np.ndarray:
     return (bank * (2.0 / (upper - lower))).astype(np.float32)
 
 
-def log_mel(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``x`` (stems, 2, samples) -> log-mel dB ``(stems, N_MELS, frames)`` float32, level preserved."""
+def log_mel(x: np.ndarray, sample_rate: int, floor_db: float = FLOOR_DB) -> np.ndarray:
+    """``x`` (stems, 2, samples) -> log-mel dB ``(stems, N_MELS, frames)`` float32, level preserved, clipped at
+    ``floor_db`` (a caller that moves the levels afterwards asks for a deeper floor and clips after the move)."""
     n_fft = int(round(_N_FFT * sample_rate / 22050 / 256)) * 256 or 256  # ~46 ms at any rate
     hop = n_fft // 2
     mid = x.mean(axis=1, dtype=np.float32)
@@ -67,7 +70,7 @@ def log_mel(x: np.ndarray, sample_rate: int) -> np.ndarray:
     for i, stem in enumerate(frames):
         spectrum = fft.rfft(stem * window, axis=-1, workers=-1)
         power = (spectrum.real**2 + spectrum.imag**2) / (window**2).sum()
-        out[i] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), FLOOR_DB)
+        out[i] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), floor_db)
     return out
 
 

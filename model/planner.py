@@ -22,10 +22,15 @@ from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
 
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from .features import FLOOR_DB, log_mel, shift_mel
+from .features import DEEP_FLOOR_DB, FLOOR_DB, log_mel
 from .prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
 
-__all__ = ["ALMBalancer", "ALMPlanner", "busiest_window", "shared_balancer"]
+__all__ = ["ALMBalancer", "ALMPlanner", "busiest_window", "shared_balancer", "ANCHOR_LUFS"]
+
+# The level the model hears the anchor at, whatever level the session arrives at: every stem is moved by the
+# same dB so the anchor reads this (about the train split's median anchor level, -24.5 LUFS). Advice against the
+# anchor then cannot depend on the session's overall level (DESIGN.md, "Flat start"; tests/model/test_invariance.py).
+ANCHOR_LUFS = -24.0
 
 
 class ALMBalancer:
@@ -36,16 +41,19 @@ class ALMBalancer:
         self._session, self._mel = None, None  # one session's log-mel at unity gain
 
     def features(self, ctx: ToolContext) -> np.ndarray:
-        """Log-mel at the current gains ``(S, n_mels, frames)``: computed once per session, then shifted."""
+        """Log-mel at the current gains ``(S, n_mels, frames)``, the whole session moved so the anchor reads
+        :data:`ANCHOR_LUFS`: computed once per session, then shifted."""
         if self._session is not ctx.session:  # identity, not id(): a freed session's id can be reused
-            self._session, self._mel = ctx.session, log_mel(ctx.session.array(), ctx.session.sample_rate)
-        mel = self._mel
-        frames = self.alm.cfg.frames
-        start = busiest_window(mel, frames)
+            # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it.
+            self._session = ctx.session
+            self._mel = log_mel(ctx.session.array(), ctx.session.sample_rate, floor_db=DEEP_FLOOR_DB)
+        mel, names, frames = self._mel, ctx.session.names, self.alm.cfg.frames
+        start = busiest_window(_moved(mel, _to_reference(ctx.measurements.lufs[ctx.session.anchor])), frames)
         crop = mel[:, :, start : start + frames]
         if crop.shape[-1] < frames:
-            crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=FLOOR_DB)
-        return shift_mel(crop, np.array([ctx.gain(n) for n in ctx.session.names], dtype=np.float32))
+            crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=DEEP_FLOOR_DB)
+        now = _to_reference(ctx.lufs(ctx.session.anchor))
+        return _moved(crop, np.array([ctx.gain(n) + now for n in names], dtype=np.float32)[:, None, None])
 
     def inputs(self, ctx: ToolContext) -> tuple[list[str], list[StemPrompt], torch.Tensor]:
         """Active stem names, their prompt lines and their log-mel at the current gains."""
@@ -83,6 +91,16 @@ class ALMBalancer:
         targets = self.target_lu(ctx, genre, listener_only)
         return {n: round(t - (ctx.lufs(n) - anchor_lufs), 1) if n != ctx.session.anchor else 0.0
                 for n, t in targets.items()}
+
+
+def _moved(mel: np.ndarray, gains_db) -> np.ndarray:
+    """Deep-floored log-mel moved by ``gains_db`` (a scalar, or ``(S, 1, 1)``) and clipped at the model's floor."""
+    return np.maximum(mel + gains_db, FLOOR_DB).astype(np.float32)
+
+
+def _to_reference(anchor_lufs: float) -> float:
+    """The dB that moves an anchor at ``anchor_lufs`` to :data:`ANCHOR_LUFS` (0 for a silent anchor)."""
+    return ANCHOR_LUFS - anchor_lufs if np.isfinite(anchor_lufs) else 0.0
 
 
 def busiest_window(mel: np.ndarray, frames: int, floor_db: float = -90.0) -> int:

@@ -124,6 +124,13 @@ def test_data_procedural_stats_and_eval_from_the_command_line(tmp_path, capsys):
     metrics = json.loads(out.read_text())
     assert set(metrics["overall"]) == {"none", "loudness", "conventions"}
     assert metrics["overall"]["none"]["n"] == 6 * 2 * 7
+    assert main(["eval", "--sessions", str(corpus), "--split", "all", "--planner", "none,loudness", "--draws", "2",
+                 "--protocol", "both", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "AnchorBalance" in text and "Flat start" in text and "MAE (dB) by source" in text
+    both = json.loads(out.read_text())
+    assert both["perturb"]["overall"]["none"]["n"] == 6 * 2 * 7 and both["flat"]["overall"]["none"]["n"] == 6 * 7
+    assert set(both["flat"]["by_source"]["none"]) == {"procedural"}
 
 
 def test_eval_rejects_unknown_planners_and_folders(tmp_path, capsys):

@@ -2,7 +2,8 @@
 
 Every source writes the same session format (stems + ``session.json`` with roles,
 genre, anchor, ``reference_lu``, source and licence): General MIDI songs rendered
-per instrument (midi, midi_songs) and procedural demo songs (procedural).
+per instrument (midi, midi_songs), tracker modules rendered per instrument with
+libxmp (xmp, modules) and procedural demo songs (procedural).
 """
 
 from .manifest import MANIFEST, find_sessions, load_manifest, split_of, write_manifest

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from anchormix.tools.audio import write_text_atomic
+import numpy as np
+
+from anchormix.tools.audio import write_audio_atomic, write_text_atomic
 from anchormix.tools.session import SESSION_FILE
 
-__all__ = ["MANIFEST", "split_of", "load_manifest", "write_manifest", "find_sessions"]
+__all__ = ["MANIFEST", "split_of", "load_manifest", "write_manifest", "find_sessions", "write_session"]
 
 MANIFEST = "manifest.json"
 
@@ -62,3 +67,20 @@ def find_sessions(root: Path, split: str | None) -> list[tuple[Path, str]]:
     if not found:
         raise ValueError(f"{root}: no sessions (folders with a {SESSION_FILE}) in split '{split}'")
     return found
+
+
+def write_session(folder: Path, stems: dict[str, np.ndarray], roles: dict[str, str], sample_rate: int,
+                  meta: dict[str, Any]) -> None:
+    """Stems as 24-bit FLAC + session.json, built in a hidden sibling and renamed into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for name, audio in stems.items():
+            write_audio_atomic(staging / f"{name}.flac", audio, sample_rate)
+        write_text_atomic(staging / SESSION_FILE, json.dumps({**meta, "roles": roles}, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.rename(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -9,23 +9,17 @@ those is the command line's job, not this module's.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from anchormix.tools.audio import write_audio_atomic, write_text_atomic
 from anchormix.tools.loudness import integrated_loudness
-from anchormix.tools.session import SESSION_FILE
 
-from .manifest import split_of
+from .debian import licence_of
+from .manifest import split_of, write_session
 from .midi import find_soundfont, read_events, render_midi, split_stems
 
 __all__ = ["build_midi_session", "DEBIAN_MIDI_PACKAGES", "missing_debian_packages", "debian_midi_dirs",
@@ -69,20 +63,6 @@ def debian_midi_dirs() -> list[tuple[str, Path]]:
     return [(p, Path(d)) for p, d in DEBIAN_MIDI_PACKAGES.items() if Path(d).is_dir()]
 
 
-def _licence_of(path: Path) -> str:
-    """Licence of a MIDI file from the Debian package that owns it, else 'unknown (user-supplied)'."""
-    try:
-        owner = subprocess.run(["dpkg", "-S", str(path.resolve())], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        owner = None
-    if owner is None or owner.returncode != 0:
-        return "unknown (user-supplied)"
-    package = owner.stdout.split(":")[0]
-    copyright_file = Path(f"/usr/share/doc/{package}/copyright")
-    found = re.findall(r"^License:\s*(\S.*)$", copyright_file.read_text(errors="replace"), re.M) if copyright_file.exists() else []
-    return f"{found[0].strip() if found else 'see copyright'} (Debian package {package}, {copyright_file})"
-
-
 def _best_window(onsets: list[list[float]], duration_s: float, seconds: float) -> float:
     """Start (s) of the ``seconds`` window where the most stems play most of the time (1 s grid)."""
     grid = int(np.ceil(duration_s)) + 1
@@ -96,23 +76,6 @@ def _best_window(onsets: list[list[float]], duration_s: float, seconds: float) -
         return 0.0
     scores = np.convolve(per_second, np.ones(width), "valid")
     return float(np.argmax(scores))
-
-
-def _write_session(folder: Path, stems: dict[str, np.ndarray], roles: dict[str, str], sample_rate: int,
-                   meta: dict[str, Any]) -> None:
-    """Stems as 24-bit FLAC + session.json, built in a hidden sibling and renamed into place."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        for name, audio in stems.items():
-            write_audio_atomic(staging / f"{name}.flac", audio, sample_rate)
-        write_text_atomic(staging / SESSION_FILE, json.dumps({**meta, "roles": roles}, indent=2) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.rename(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def build_midi_session(midi_path: Path, out_root: Path, soundfont: Path | None = None, seconds: float = 30.0,
@@ -147,10 +110,10 @@ def build_midi_session(midi_path: Path, out_root: Path, soundfont: Path | None =
         "genre": infer_genre(midi_path.stem),
         "reference_lu": {n: round(float(lufs[n] - lufs[anchor]), 2) for n in active},
         "source": f"{midi_path} (rendered per instrument with FluidSynth, excerpt {start:.0f}-{start + seconds:.0f} s)",
-        "licence": _licence_of(midi_path),
+        "licence": licence_of(midi_path),
         "notes": f"null test {null_db:.1f} dB",
     }
-    _write_session(out_root / song_id, {n: stems[n] for n in active}, {n: roles[n] for n in active}, sample_rate, meta)
+    write_session(out_root / song_id, {n: stems[n] for n in active}, {n: roles[n] for n in active}, sample_rate, meta)
     return {"id": song_id, "kind": "midi", "split": split_of(song_id), "genre": meta["genre"], "anchor": anchor,
             "stems": len(active), "null_db": round(null_db, 1), "source": str(midi_path), "licence": meta["licence"],
             "mtime_ns": midi_path.stat().st_mtime_ns, "seconds": round(time.perf_counter() - started, 1)}

@@ -116,3 +116,24 @@ def test_the_agent_protocol_reports_iterations_convergence_and_tool_calls(corpus
                  "--json", str(out)]) == 0
     assert out.exists()
     assert main(["eval", "--agent", "--sessions", str(corpus), "--planner", "loudness"]) == 2
+
+
+def test_a_flat_start_puts_every_stem_at_the_anchor_and_scores_against_the_reference(corpus):
+    from anchormix.model.evaluate import protocol_draws
+
+    sessions = find_sessions(corpus, "test")
+    draws = list(protocol_draws(sessions, draws=5, seed=0, protocol="flat"))
+    assert len(draws) == len(sessions)  # one flat start per session, whatever --draws says
+    for d in draws:
+        levels = d.measurements.shifted(d.offsets_db).lufs
+        assert all(abs(levels[n] - levels[d.session.anchor]) < 1e-6 for n in d.scored)
+        assert d.source == "procedural"
+    result = run_protocol(sessions, {"none": predict_none, "loudness": predict_loudness}, draws=5, seed=0,
+                          protocol="flat")
+    # Nothing can be read off flat start levels: bringing every stem to the anchor's loudness is doing nothing.
+    assert result.errors["loudness"] == pytest.approx(result.errors["none"], abs=1e-6)
+    # ... and "none" misses each stem by exactly its reference level against the anchor.
+    expected = [abs(load_session(f).reference_lu[n]) for f, _ in sessions for n in load_session(f).names
+                if n != load_session(f).anchor]
+    assert sorted(abs(e) for e in result.errors["none"]) == pytest.approx(sorted(expected), abs=0.05)
+    assert set(result.by_source["none"]) == {"procedural"}

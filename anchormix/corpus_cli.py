@@ -1,0 +1,202 @@
+"""``anchormix data ...``: the commands that build the training corpus (MIDI songs, tracker modules, procedural
+songs), its feature cache and its statistics. Installing Debian packages happens here, and only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from anchormix.model.baselines import CONVENTIONS_FILE, conventions_table
+from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, build_procedural_session,
+                                    debian_midi_dirs, find_sessions, load_manifest, missing_debian_packages,
+                                    write_manifest)
+from anchormix.model.corpus.debian import installed, package_files
+from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, build_module_session, find_modules
+from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
+from anchormix.model.features import cached_features
+from anchormix.tools import load_session
+from anchormix.tools.audio import write_text_atomic
+from anchormix.tools.demo import PRESETS
+
+from .jobs import run_jobs
+from .views import console, conventions_table_view, corpus_table
+
+__all__ = ["add_parsers"]
+
+EPILOG_DATA = """examples:
+  anchormix data midi --debian --out corpus            # Debian's MIDI packages (asks for apt-get if missing)
+  anchormix data midi --debian --install --out corpus  # ... and installs them (root)
+  anchormix data midi --midi ~/midi --out corpus --seconds 30 --jobs 2
+  anchormix data procedural --out corpus --count 40
+  anchormix data modules --from-debian --install --out corpus   # tracker modules, one stem per instrument
+  anchormix data modules --modules ~/mods --out corpus
+  anchormix data stats --sessions corpus
+"""
+
+def add_parsers(sub) -> None:
+    """The ``data`` subcommands, each parser naming its function."""
+    data = sub.add_parser("data", help="build the training corpus and its statistics", epilog=EPILOG_DATA,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    midi = dsub.add_parser("midi", help="render MIDI arrangements per instrument into sessions", epilog=EPILOG_DATA,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    midi.set_defaults(func=_data_midi)
+    midi.add_argument("--midi", type=Path, nargs="*", default=[], help="folders searched for .mid/.midi files")
+    midi.add_argument("--debian", action="store_true", help="also use the Debian MIDI packages (openttd-openmsx, ...)")
+    midi.add_argument("--install", action="store_true", help="apt-get install what --debian needs (root)")
+    midi.add_argument("--soundfont", type=Path, help="GM soundfont (default: Debian's FluidR3_GM.sf2)")
+    _render_flags(midi, sample_rate=22050)
+    mods = dsub.add_parser("modules", help="render tracker modules (.mod .xm .s3m .it) per instrument into sessions",
+                           epilog=EPILOG_DATA, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mods.set_defaults(func=_data_modules)
+    mods.add_argument("--modules", type=Path, nargs="*", default=[], help="folders searched for module files")
+    mods.add_argument("--from-debian", action="store_true",
+                      help="also the modules Debian's game data packages ship (" + ", ".join(DEBIAN_MODULE_PACKAGES) + ")")
+    mods.add_argument("--install", action="store_true", help="apt-get install what --from-debian needs (root)")
+    _render_flags(mods, sample_rate=44100)
+    proc = dsub.add_parser("procedural", help="add procedural demo-generator songs to a corpus")
+    proc.set_defaults(func=_data_procedural)
+    proc.add_argument("--out", type=Path, required=True, help="corpus folder")
+    proc.add_argument("--count", type=int, default=40, help="number of songs, cycling through the genres (default: 40)")
+    proc.add_argument("--seconds", type=float, default=30.0, help="song length (default: 30)")
+    proc.add_argument("--sample-rate", type=int, default=22050, help="sample rate (default: 22050)")
+    proc.add_argument("--jobs", type=int, default=2, help="songs generated in parallel (default: 2)")
+    stats = dsub.add_parser("stats", help="per-role offsets from the bass on the train split (the conventions table)")
+    stats.set_defaults(func=_stats)
+    stats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
+    feats = dsub.add_parser("features", help="build or refresh the log-mel feature cache")
+    feats.set_defaults(func=_data_features)
+    feats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
+
+
+def _render_flags(parser: argparse.ArgumentParser, sample_rate: int) -> None:
+    """The flags every source that renders songs into sessions takes."""
+    parser.add_argument("--out", type=Path, required=True, help="corpus folder (one folder per session + manifest.json)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="excerpt kept per song (default: 30)")
+    parser.add_argument("--sample-rate", type=int, default=sample_rate,
+                        help=f"render rate in Hz (default: {sample_rate})")
+    parser.add_argument("--jobs", type=int, default=2, help="songs rendered in parallel (default: 2)")
+
+
+def _build_one(job: tuple) -> tuple[str, object]:
+    """Worker: one corpus session; never raises (a song that cannot be built is skipped with its reason)."""
+    kind, args = job
+    try:
+        build = {"midi": build_midi_session, "module": build_module_session, "procedural": build_procedural_session}
+        entry = build[kind](*args)
+        return "ok", entry
+    except ValueError as err:
+        return "skip", str(err)
+    except Exception as err:  # one bad song must not stop the corpus
+        return "skip", f"{args[0]}: internal error ({type(err).__name__}: {err})"
+
+
+def _build(jobs: list[tuple], out: Path, workers: int) -> None:
+    manifest = load_manifest(out)
+    started = time.perf_counter()
+    for job, (kind, value) in run_jobs(_build_one, jobs, max(1, workers), "building sessions"):
+        source = str(job[1][0])
+        if kind == "ok":
+            manifest["sessions"][value["id"]] = value
+            manifest["skipped"].pop(source, None)
+        else:
+            manifest["skipped"][source] = value
+    write_manifest(out, manifest)
+    _features(out)
+    entries = sorted(manifest["sessions"].values(), key=lambda e: e["id"])
+    console.print(corpus_table(f"corpus {out}: {len(entries)} sessions", entries))
+    counts = {s: sum(e["split"] == s for e in entries) for s in ("train", "valid", "test")}
+    console.print(f"splits {counts}; {len(manifest['skipped'])} skipped (reasons in manifest.json); "
+                  f"built in {time.perf_counter() - started:.0f} s")
+
+
+def _features(root: Path) -> None:
+    for folder, _ in find_sessions(root, None):
+        cached_features(load_session(folder), root / "features")
+
+
+def _install_debian(packages: list[str], install: bool) -> None:
+    """apt-get the missing Debian packages when ``--install`` (as root); otherwise say how."""
+    command = "apt-get install -y -qq " + " ".join(packages)
+    if not install:
+        raise ValueError(f"Debian packages missing: {' '.join(packages)}; run `{command}` "
+                         "(or pass --install to let anchormix run it as root)")
+    if os.geteuid() != 0:
+        raise ValueError(f"--install needs root; run `sudo {command}`")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(command.split(), check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def _data_midi(args: argparse.Namespace) -> int:
+    sources = [(None, d) for d in args.midi]
+    if args.debian:
+        missing = missing_debian_packages()
+        if missing:
+            _install_debian(missing, args.install)
+        sources += debian_midi_dirs()
+    if not sources:
+        raise ValueError("data midi: give --midi DIR and/or --debian (packages: " + ", ".join(DEBIAN_MIDI_PACKAGES) + ")")
+    jobs = []
+    for package, folder in sources:
+        if not Path(folder).is_dir():
+            raise ValueError(f"{folder}: not a folder")
+        for path in sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".mid", ".midi")):
+            jobs.append(("midi", (path, args.out, args.soundfont, args.seconds, args.sample_rate,
+                                  package or Path(folder).name)))
+    if not jobs:
+        raise ValueError(f"no .mid files under {', '.join(str(f) for _, f in sources)}")
+    _build(jobs, args.out, args.jobs)
+    return 0
+
+
+def _data_modules(args: argparse.Namespace) -> int:
+    files = []
+    for folder in args.modules:
+        if not Path(folder).is_dir():
+            raise ValueError(f"{folder}: not a folder")
+        files += [(None, p) for p in Path(folder).rglob("*") if p.is_file()]
+    if args.from_debian:
+        missing = [p for p in ("libxmp4", *DEBIAN_MODULE_PACKAGES) if not installed(p)]
+        if missing:
+            _install_debian(missing, args.install)
+        files += [(package, f) for package in DEBIAN_MODULE_PACKAGES for f in package_files(package)]
+    if not files:
+        raise ValueError("data modules: give --modules DIR and/or --from-debian")
+    if not libxmp_available():
+        raise ValueError(f"libxmp: not installed; {XMP_HELP}")
+    modules = find_modules(files)
+    if not modules:
+        raise ValueError("no .mod/.xm/.s3m/.it files found")
+    console.print(f"{len(modules)} unique modules (by md5) of {len(files)} files")
+    jobs = [("module", (path, args.out, package, args.seconds, args.sample_rate)) for package, path, _ in modules]
+    _build(jobs, args.out, args.jobs)
+    return 0
+
+
+def _data_procedural(args: argparse.Namespace) -> int:
+    genres = sorted(PRESETS)
+    jobs = [("procedural", (args.out, genres[i % len(genres)], i, args.seconds, args.sample_rate))
+            for i in range(args.count)]
+    _build(jobs, args.out, args.jobs)
+    return 0
+
+
+def _data_features(args: argparse.Namespace) -> int:
+    _features(args.sessions)
+    console.print(f"feature cache up to date in {args.sessions / 'features'}")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    table = conventions_table(args.sessions)
+    path = write_text_atomic(args.sessions / CONVENTIONS_FILE, json.dumps(table, indent=2) + "\n")
+    console.print(conventions_table_view(table))
+    console.print(f"wrote {path}")
+    return 0
+
+

@@ -1,0 +1,84 @@
+"""Tracker modules: a .mod written byte by byte renders to one stem per instrument that nulls against the full mix."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from anchormix.model.corpus.modules import build_module_session, find_modules, render_stems
+from anchormix.model.corpus.xmp import libxmp_available, module_info, render_module
+from anchormix.tools import load_session
+
+from ..data.tiny_module import tiny_module
+
+pytestmark = pytest.mark.skipif(not libxmp_available(), reason="libxmp is not installed (apt-get install libxmp4; "
+                                                               ".ci/run installs it)")
+
+TWO = [("Bass", "square", "C-1", 64), ("lead synth", "saw", "C-3", 40)]
+
+
+def test_two_instruments_render_to_two_stems_that_null_against_the_full_render(tmp_path):
+    data = tiny_module(TWO)
+    info = module_info(data, tmp_path / "t.mod")
+    assert info.title == "anchormix test" and info.channels == 4
+    assert [s.name for s in info.stems] == ["Bass", "lead synth"]
+    full, stems, learnt = render_stems(data, tmp_path / "t.mod")
+    assert list(stems) == ["bass", "lead_synth"] and full.dtype == np.int16 and full.shape[0] == 2
+    assert learnt["null_db"] < -50.0
+    # Each stem is its instrument alone: the other instrument's samples, guard bytes included, are silent.
+    assert np.abs(render_module(data, tmp_path / "t.mod", frozenset())).max() == 0.0
+    bass, lead = (stems[n].astype(np.float64) for n in ("bass", "lead_synth"))
+    assert 20 * np.log10(np.sqrt((bass**2).mean()) / np.sqrt((lead**2).mean())) > 3.0  # volume 64 vs 40, louder wave
+
+
+def test_a_session_is_written_with_roles_anchor_and_reference_balance(tmp_path):
+    path = tmp_path / "song.mod"
+    path.write_bytes(tiny_module(TWO))
+    entry = build_module_session(path, tmp_path / "corpus", package=None, seconds=2.0, sample_rate=22050)
+    assert entry["kind"] == "module" and entry["anchor"] == "bass" and entry["anchor_rule"] == "bass by name"
+    assert entry["role_sources"] == {"bass": "instrument name", "lead_synth": "instrument name"}
+    session = load_session(tmp_path / "corpus" / entry["id"])
+    assert session.anchor == "bass" and session.roles["lead_synth"] == "lead"
+    assert session.reference_lu["bass"] == 0.0 and session.reference_lu["lead_synth"] < 0.0
+    assert "licence" in json.loads((session.path / "session.json").read_text())
+
+
+def test_without_a_named_bass_the_lowest_sustained_stem_is_the_anchor(tmp_path):
+    path = tmp_path / "song.mod"
+    path.write_bytes(tiny_module([("high", "saw", "C-3", 64), ("low", "sine", "C-1", 64)]))
+    entry = build_module_session(path, tmp_path / "corpus", seconds=2.0, sample_rate=22050)
+    assert entry["anchor"] == "low" and entry["anchor_rule"] == "lowest sustained stem"
+
+
+def test_a_song_that_fails_the_null_test_or_cannot_be_read_is_skipped_with_its_reason(tmp_path):
+    from anchormix.cli import main
+
+    path = tmp_path / "song.mod"
+    path.write_bytes(tiny_module(TWO))
+    with pytest.raises(ValueError, match=r"null test -\d+\.\d dB, limit -200 dB"):  # a limit no render can meet
+        build_module_session(path, tmp_path / "corpus", seconds=2.0, null_limit_db=-200.0)
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    shutil.copy(path, mods / "good.mod")
+    shutil.copy(path, mods / "same.mod")  # identical bytes: rendered once
+    (mods / "broken.xm").write_bytes(b"Extended Module: nothing follows")
+    out = tmp_path / "out"
+    assert main(["data", "modules", "--modules", str(mods), "--out", str(out), "--seconds", "2", "--jobs", "1"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [e["id"] for e in manifest["sessions"]] == ["modules-good"]
+    assert "libxmp cannot load it" in manifest["skipped"][str(mods / "broken.xm")]
+
+
+def test_debian_games_are_split_whole_and_the_test_split_has_its_own_games():
+    from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, PACKAGE_SPLITS
+
+    assert set(PACKAGE_SPLITS) <= set(DEBIAN_MODULE_PACKAGES)
+    assert {PACKAGE_SPLITS[p] for p in PACKAGE_SPLITS} == {"test", "valid"}
+
+
+def test_identical_modules_are_found_once(tmp_path):
+    for name in ("a.mod", "b.MOD", "c.txt"):
+        (tmp_path / name).write_bytes(tiny_module(TWO))
+    found = find_modules([(None, p) for p in sorted(tmp_path.iterdir())])
+    assert [p.name for _, p, _ in found] == ["a.mod"]
