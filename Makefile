@@ -28,7 +28,7 @@ demo: $(STAMP)
 
 # The one-way layers first (import-linter contracts in pyproject.toml), then every test.
 test: $(STAMP)
-	LINT_IMPORTS=$(BIN)/lint-imports .ci/lint-imports
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
