@@ -7,7 +7,7 @@ number here and every one of them follows.
 
 from __future__ import annotations
 
-__all__ = ["ROLES", "ROLE_TARGETS_LU", "GENRES", "GENRE_REFERENCE_LU", "genre_targets", "role_targets"]
+__all__ = ["ROLES", "ROLE_TARGETS_LU", "GENRES", "GENRE_REFERENCE_LU", "genre_targets"]
 
 ROLES = (
     "bass", "kick", "snare", "drums", "hats", "vocals", "guitar",
@@ -63,7 +63,3 @@ def genre_targets(genre: str | None) -> dict[str, float]:
     bass = reference.get("bass", 0.0)
     return {role: lu - bass for role, lu in reference.items()}
 
-
-def role_targets(genre: str | None = None) -> dict[str, float]:
-    """Each role's target against the bass (LU): :data:`ROLE_TARGETS_LU`, overridden by the genre's conventions."""
-    return {**ROLE_TARGETS_LU, **genre_targets(genre)}
