@@ -16,9 +16,9 @@ from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, bu
                                     debian_midi_dirs, find_sessions, load_manifest, missing_debian_packages,
                                     write_manifest)
 from anchormix.model.corpus.debian import installed, package_files
-from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, build_module_session, find_modules
+from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules
 from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
-from anchormix.model.features import cached_features
+from anchormix.model.features import cached_features, log_mel
 from anchormix.tools import load_session
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.demo import PRESETS
@@ -173,7 +173,8 @@ def _data_modules(args: argparse.Namespace) -> int:
     if not modules:
         raise ValueError("no .mod/.xm/.s3m/.it files found")
     console.print(f"{len(modules)} unique modules (by md5) of {len(files)} files")
-    jobs = [("module", (path, args.out, package, args.seconds, args.sample_rate)) for package, path, _ in modules]
+    jobs = [("module", (path, args.out, package, args.seconds, args.sample_rate, NULL_LIMIT_DB, log_mel))
+            for package, path, _ in modules]
     _build(jobs, args.out, args.jobs)
     return 0
 
@@ -189,7 +190,19 @@ def _data_procedural(args: argparse.Namespace) -> int:
 def _data_features(args: argparse.Namespace) -> int:
     _features(args.sessions)
     console.print(f"feature cache up to date in {args.sessions / 'features'}")
+    if any(e.get("kind") == "module" for e in load_manifest(args.sessions)["sessions"].values()):
+        _tag_modules(args.sessions)
     return 0
+
+
+def _tag_modules(root: Path) -> None:
+    """Tag the module stems nobody named with the shipped role tagger (model/role_tagger.py)."""
+    from anchormix.model.role_tagger import RoleTagger, tag_unnamed  # lazy: loads torch
+
+    tagger, threshold, report = RoleTagger.load()
+    counts = tag_unnamed(root, tagger, threshold)
+    console.print(f"role tagger (threshold {threshold:.2f}; held-out module stems {100 * report['test']['module']['accuracy']:.0f} % "
+                  f"right): " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
 def _stats(args: argparse.Namespace) -> int:

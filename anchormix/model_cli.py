@@ -14,7 +14,7 @@ from anchormix.model.evaluate import PROTOCOLS, run_agent_protocol, run_protocol
 from anchormix.tools.audio import write_text_atomic
 
 from .planners import LOOP_PLANNERS, PREDICTORS, check_planner, make_predictor, planner_factory
-from .views import agent_eval_table, console, eval_tables, progress
+from .views import agent_eval_table, console, eval_tables, progress, tagger_table
 
 __all__ = ["add_parsers"]
 
@@ -36,7 +36,8 @@ def _train_parser(sub) -> None:
     tr = sub.add_parser("train", help="train the ALM on a corpus (Accelerate; CPU or GPU)",
                         epilog="examples:\n  anchormix train --config model/conf/alm_listener.yaml   (the shipped run)\n"
                                "  anchormix train --config model/conf/alm_listener.yaml --steps 20 --out /tmp/alm\n"
-                               "  anchormix train --intents\n",
+                               "  anchormix train --intents\n"
+                               "  anchormix train --tagger --sessions corpus modules\n",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.set_defaults(func=_train)
     tr.add_argument("--config", type=Path, help="YAML training config (model/conf/...: the ALM's, or with --intents "
@@ -44,6 +45,11 @@ def _train_parser(sub) -> None:
     tr.add_argument("--intents", action="store_true",
                     help="train the conversation's intent model instead (model/intent_model.py, its config "
                          "model/conf/intent.yaml unless --config; ~5 min on 2 CPU cores)")
+    tr.add_argument("--tagger", action="store_true",
+                    help="train the role tagger instead (model/role_tagger.py) on the stems of --sessions whose role "
+                         "is known; prints its held-out accuracy (seconds on 2 CPU cores)")
+    tr.add_argument("--sessions", type=Path, nargs="+", default=[Path("corpus"), Path("modules")],
+                    help="with --tagger: the corpora it learns from and is tested on (default: corpus modules)")
     tr.add_argument("--steps", type=int, help="override the config's steps")
     tr.add_argument("--out", help="override the config's output folder")
 
@@ -74,7 +80,28 @@ def _eval_parser(sub) -> None:
     ev.add_argument("--max-steps", type=int, default=16, help="step cap of the loop with --agent (default: 16)")
 
 
+def _train_tagger(args: argparse.Namespace) -> int:
+    from anchormix.model import role_tagger as rt  # lazy: loads torch
+
+    for root in args.sessions:
+        find_sessions(root, None)  # names a folder that is not a corpus
+    train, valid, test = (rt.labelled_stems(args.sessions, split) for split in ("train", "valid", "test"))
+    if not train.roles or not valid.roles:
+        raise ValueError(f"--sessions {' '.join(map(str, args.sessions))}: no labelled stems with cached features "
+                         "in the train and valid splits; run `anchormix data features` first")
+    tagger = rt.train_tagger(train)
+    threshold = rt.choose_threshold(tagger, valid)
+    report = {"train_stems": len(train.roles), "threshold": threshold,
+              "valid": rt.tagger_accuracy(tagger, valid, threshold), "test": rt.tagger_accuracy(tagger, test, threshold)}
+    path = tagger.save(Path(args.out) / "roles.safetensors" if args.out else rt.TAGGER_CHECKPOINT, threshold, report)
+    console.print(tagger_table(report))
+    console.print(f"wrote {path}; `anchormix data features --sessions DIR` tags the unnamed module stems with it")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
+    if args.tagger:
+        return _train_tagger(args)
     if args.intents:
         from anchormix.model.intent_model import (DEFAULT_INTENT_CHECKPOINT, IntentConfig,  # lazy: loads torch
                                                   train_intents)

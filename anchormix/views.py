@@ -177,3 +177,16 @@ def conventions_table_view(table: dict[str, dict[str, float]]) -> Table:
     for role, row in sorted(table.items(), key=lambda kv: -kv[1]["mean"]):
         view.add_row(role, f"{row['mean']:+.1f}", f"{row['std']:.1f}", str(row["count"]))
     return view
+
+
+def tagger_table(report: dict) -> Table:
+    """The role tagger's accuracy on held-out stems, per split and source (model.role_tagger.tagger_accuracy)."""
+    view = _table(f"Role tagger: {report['train_stems']} labelled train stems, threshold {report['threshold']:.2f}",
+                  ("split", "source", "stems", "top-1 accuracy", "tagged at threshold", "accuracy of those"),
+                  left=("split", "source"))
+    for split in ("valid", "test"):
+        for source, row in report[split].items():
+            tagged = "-" if row["tagged_accuracy"] is None else f"{100 * row['tagged_accuracy']:.0f} %"
+            view.add_row(split, source, str(row["stems"]), f"{100 * row['accuracy']:.0f} %",
+                         f"{100 * row['tagged_share']:.0f} %", tagged)
+    return view

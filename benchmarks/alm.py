@@ -69,7 +69,7 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
         names, prompts, mel = balancer.inputs(ctx)
         started = time.perf_counter()
         ids, _ = balancer.alm.layout(prompts)
-        text = balancer.alm.generate(mel, prompts, max_new_tokens=48)
+        text = balancer.alm.generate(mel[0], prompts, max_new_tokens=48)
         gen_s = time.perf_counter() - started
         tokens = len(balancer.alm.tokenizer(text, add_special_tokens=False)["input_ids"])
         row.update(tokens=tokens, tokens_per_s=tokens / gen_s, advice=text, prompt_tokens=len(ids))

@@ -190,16 +190,20 @@ class ALM(nn.Module):
         return self.listener(audio if self.cfg.use_audio else torch.zeros_like(audio), stems, genre)
 
     def forward(self, mel: torch.Tensor, stems: list[StemPrompt], target_ids: list[int] | None = None,
-                history: list[str] | None = None, proposal: str | None = None, genre: str = "unknown"):
+                history: list[str] | None = None, proposal: str | None = None, genre: str = "unknown",
+                listened: torch.Tensor | None = None):
         """Predicted LU against the anchor per stem ``(S,)``, and the LM loss on ``target_ids`` (or None).
 
-        mel: ``(S, n_mels, frames)`` at the stems' current levels; ``history``: see :meth:`layout`.
+        mel: ``(S, n_mels, frames)`` at the stems' current levels; ``history``: see :meth:`layout`;
+        ``listened``: the listener's estimate to correct (default: its estimate from ``mel``; the planner gives
+        one combined over several windows of the session).
         """
         ids, positions = self.layout(stems, history, proposal, genre)
         prompt_len = len(ids)
         if target_ids:
             ids = ids + list(target_ids)
-        audio, listened = self.hear(mel, stems, genre)
+        audio, heard = self.hear(mel, stems, genre)
+        listened = heard if listened is None else listened
         x = self.embed(audio, ids)
         labels = None
         if target_ids:
@@ -224,16 +228,18 @@ class ALM(nn.Module):
     @torch.no_grad()
     def plan_step(self, mel: torch.Tensor, stems: list[StemPrompt], history: list[str],
                   propose: Callable[[torch.Tensor], str], max_new_tokens: int = 40,
-                  genre: str = "unknown") -> tuple[torch.Tensor, str]:
+                  genre: str = "unknown", listened: torch.Tensor | None = None) -> tuple[torch.Tensor, str]:
         """One planning step: the head's LU per stem, then the next tool call as the LM writes it (greedy).
 
         The stems' part of the prompt is run once: its hidden states feed the head, ``propose`` turns the
         head's numbers into the proposal text, and the planning suffix continues from the same KV cache.
+        ``listened``: as in :meth:`forward`.
         """
         ids, positions = self.layout(stems, genre=genre)
         end = len(self._ids(END_OF_TURN))
         ids = ids[:-end]  # the stems' part, without the balance prompt's end of turn
-        audio, listened = self.hear(mel, stems, genre)
+        audio, heard = self.hear(mel, stems, genre)
+        listened = heard if listened is None else listened
         out = self.llm(inputs_embeds=self.embed(audio, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
         predicted = self._head(out, positions) + listened
         suffix = self._ids(plan_suffix(history, propose(predicted))) + self._ids(END_OF_TURN)

@@ -29,7 +29,7 @@ from scipy import fft
 from anchormix.tools.audio import atomic_path
 from anchormix.tools.session import SESSION_FILE, Session
 
-from .corpus import find_sessions
+from .corpus import find_sessions, load_manifest, song_features_path
 
 __all__ = ["N_MELS", "FLOOR_DB", "DEEP_FLOOR_DB", "log_mel", "shift_mel", "cached_features", "CorpusSession",
            "load_corpus"]
@@ -105,15 +105,20 @@ class CorpusSession:
     names: list[str]
     roles: list[str]
     reference_lu: np.ndarray  # (S,) LU vs. the session's anchor at the reference balance
-    mel: np.ndarray  # (S, n_mels, T) dB at the reference level, float16
+    mel: np.ndarray  # (S, n_mels, T) dB at the reference level, float16: the whole song where the corpus keeps it
+    source: str = "sessions"  # module, midi, procedural: the manifest's kind
 
 
 def load_corpus(root: Path, split: str = "train") -> list[CorpusSession]:
-    """Sessions of ``split`` with their cached features (``anchormix data features`` builds them)."""
+    """Sessions of ``split`` with their cached features (``anchormix data features`` builds them; a module corpus
+    keeps whole-song features too, which are preferred)."""
     sessions = []
+    kinds = {i: e.get("kind", "sessions") for i, e in load_manifest(root)["sessions"].items()}
     for folder, _ in find_sessions(root, split):
         meta = json.loads((folder / SESSION_FILE).read_text(encoding="utf-8"))
-        cache = Path(root) / "features" / f"{folder.name}.npz"
+        cache = song_features_path(root, folder.name)  # the whole song where its source keeps it (modules)
+        if not cache.exists():
+            cache = Path(root) / "features" / f"{folder.name}.npz"  # else the session's excerpt
         if not cache.exists() or not meta.get("reference_lu"):
             continue
         with np.load(cache, allow_pickle=False) as data:
@@ -122,7 +127,8 @@ def load_corpus(root: Path, split: str = "train") -> list[CorpusSession]:
         sessions.append(CorpusSession(
             folder.name, meta.get("genre", "unknown"), [names[i] for i in keep],
             [meta.get("roles", {}).get(names[i], "other") for i in keep],
-            np.array([meta["reference_lu"][names[i]] for i in keep], dtype=np.float32), mel[keep]))
+            np.array([meta["reference_lu"][names[i]] for i in keep], dtype=np.float32), mel[keep],
+            kinds.get(folder.name, "sessions")))
     if not sessions:
         raise ValueError(f"{root}: no '{split}' sessions with cached features; run `anchormix data features`")
     return sessions

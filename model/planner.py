@@ -1,7 +1,10 @@
 """The ALM behind the planner interface: listen (features at current gains) -> gains.
 
 :class:`ALMBalancer` turns a session, as the tools see it, into the model's
-inputs and its head's output into gains. :class:`ALMPlanner` wraps it in the
+inputs and its head's output into gains. It listens to several windows of the
+session (the busiest, and the busiest of each third): the listener's estimates
+are combined per stem (median over the windows where the stem plays) and the
+LLM, hearing the busiest window, corrects that. :class:`ALMPlanner` wraps it in the
 agent's one-method interface: at each step the model, trained on an oracle's
 planning trajectories, writes its next tool call (check masking, apply, finish);
 its head's moves are what it applies; it listens again after each apply, and
@@ -22,15 +25,17 @@ from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
 
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from .draws import AUDIBLE_DB
 from .features import DEEP_FLOOR_DB, FLOOR_DB, log_mel
 from .prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
 
-__all__ = ["ALMBalancer", "ALMPlanner", "busiest_window", "shared_balancer", "ANCHOR_LUFS"]
+__all__ = ["ALMBalancer", "ALMPlanner", "busiest_window", "listening_windows", "shared_balancer", "ANCHOR_LUFS"]
 
 # The level the model hears the anchor at, whatever level the session arrives at: every stem is moved by the
 # same dB so the anchor reads this (about the train split's median anchor level, -24.5 LUFS). Advice against the
 # anchor then cannot depend on the session's overall level (DESIGN.md, "Flat start"; tests/model/test_invariance.py).
 ANCHOR_LUFS = -24.0
+LISTENING_WINDOWS = 3  # parts of the session the listener hears besides its busiest window (listening_windows)
 
 
 class ALMBalancer:
@@ -41,28 +46,44 @@ class ALMBalancer:
         self._session, self._mel = None, None  # one session's log-mel at unity gain
 
     def features(self, ctx: ToolContext) -> np.ndarray:
-        """Log-mel at the current gains ``(S, n_mels, frames)``, the whole session moved so the anchor reads
-        :data:`ANCHOR_LUFS`: computed once per session, then shifted."""
+        """Log-mel at the current gains ``(W, S, n_mels, frames)`` over the :func:`listening_windows`, the whole
+        session moved so the anchor reads :data:`ANCHOR_LUFS`: computed once per session, then shifted."""
         if self._session is not ctx.session:  # identity, not id(): a freed session's id can be reused
             # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it.
             self._session = ctx.session
             self._mel = log_mel(ctx.session.array(), ctx.session.sample_rate, floor_db=DEEP_FLOOR_DB)
         mel, names, frames = self._mel, ctx.session.names, self.alm.cfg.frames
-        start = busiest_window(_moved(mel, _to_reference(ctx.measurements.lufs[ctx.session.anchor])), frames)
-        crop = mel[:, :, start : start + frames]
-        if crop.shape[-1] < frames:
-            crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=DEEP_FLOOR_DB)
+        starts = listening_windows(_moved(mel, _to_reference(ctx.measurements.lufs[ctx.session.anchor])), frames)
+        crops = []
+        for start in starts:
+            crop = mel[:, :, start : start + frames]
+            if crop.shape[-1] < frames:
+                crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=DEEP_FLOOR_DB)
+            crops.append(crop)
         now = _to_reference(ctx.lufs(ctx.session.anchor))
-        return _moved(crop, np.array([ctx.gain(n) + now for n in names], dtype=np.float32)[:, None, None])
+        return _moved(np.stack(crops), np.array([ctx.gain(n) + now for n in names], dtype=np.float32)[:, None, None])
 
     def inputs(self, ctx: ToolContext) -> tuple[list[str], list[StemPrompt], torch.Tensor]:
-        """Active stem names, their prompt lines and their log-mel at the current gains."""
+        """Active stem names, their prompt lines and their log-mel at the current gains, one row per listening
+        window ``(W, S', n_mels, frames)``; the first window is the busiest, the one the LLM hears."""
         session, anchor = ctx.session, ctx.session.anchor
         names = [n for n in session.names if session.active[n]]
         anchor_lufs = ctx.lufs(anchor)
         prompts = [StemPrompt(i + 1, session.roles[n], ctx.lufs(n) - anchor_lufs, n == anchor) for i, n in enumerate(names)]
         index = [session.names.index(n) for n in names]
-        return names, prompts, torch.from_numpy(self.features(ctx)[index])
+        return names, prompts, torch.from_numpy(self.features(ctx)[:, index])
+
+    def listened(self, mel: torch.Tensor, prompts: list[StemPrompt], genre: str) -> torch.Tensor | None:
+        """The listener's estimate per stem over every window ``mel`` ``(W, S, n_mels, frames)``, combined: the
+        median over the windows where the stem plays (over all of them where it plays in none). None without a
+        listener (an older checkpoint hears the first window only)."""
+        if self.alm.listener is None:
+            return None
+        estimates = torch.stack([self.alm.hear(m, prompts, genre)[1] for m in mel])  # (W, S)
+        plays = mel.amax(dim=(2, 3)) > AUDIBLE_DB  # (W, S)
+        plays[:, ~plays.any(dim=0)] = True
+        masked = torch.where(plays, estimates, torch.tensor(float("nan")))
+        return torch.nanmedian(masked, dim=0).values
 
     @torch.no_grad()
     def target_lu(self, ctx: ToolContext, genre: str | None = None, listener_only: bool = False) -> dict[str, float]:
@@ -70,18 +91,19 @@ class ALMBalancer:
         ``listener_only``: the listener's estimate without the LLM's correction, an ablation)."""
         names, prompts, mel = self.inputs(ctx)
         genre = genre or ctx.session.genre
+        listened = self.listened(mel, prompts, genre)
         if listener_only:
-            if self.alm.listener is None:
+            if listened is None:
                 raise ValueError("this checkpoint has no listener (model.listener was off when it was trained)")
-            predicted = self.alm.hear(mel, prompts, genre)[1]
+            predicted = listened
         else:
-            predicted, _ = self.alm(mel, prompts, genre=genre)
+            predicted, _ = self.alm(mel[0], prompts, genre=genre, listened=listened)
         return {n: (0.0 if n == ctx.session.anchor else float(v)) for n, v in zip(names, predicted)}
 
     def text_gains(self, ctx: ToolContext, on_token=None, genre: str | None = None) -> tuple[dict[str, float], str]:
         """The moves as the LM writes them in its advice text (the "numbers as text" ablation), and the text."""
         names, prompts, mel = self.inputs(ctx)
-        text = self.alm.generate(mel, prompts, on_token=on_token, genre=genre or ctx.session.genre)
+        text = self.alm.generate(mel[0], prompts, on_token=on_token, genre=genre or ctx.session.genre)
         moves = parse_advice(text)
         return {n: (moves.get(i + 1, 0.0) if n != ctx.session.anchor else 0.0) for i, n in enumerate(names)}, text
 
@@ -101,6 +123,20 @@ def _moved(mel: np.ndarray, gains_db) -> np.ndarray:
 def _to_reference(anchor_lufs: float) -> float:
     """The dB that moves an anchor at ``anchor_lufs`` to :data:`ANCHOR_LUFS` (0 for a silent anchor)."""
     return ANCHOR_LUFS - anchor_lufs if np.isfinite(anchor_lufs) else 0.0
+
+
+def listening_windows(mel: np.ndarray, frames: int, count: int = LISTENING_WINDOWS) -> list[int]:
+    """Starts of the windows the model hears: the busiest of the whole session first (the LLM's), then the
+    busiest of each of ``count`` equal parts of it (so every section is heard), without repeats."""
+    total = mel.shape[-1]
+    starts = [busiest_window(mel, frames)]
+    if total > frames:
+        edges = np.linspace(0, total, count + 1).astype(int)
+        for low, high in zip(edges[:-1], edges[1:]):
+            start = min(low + busiest_window(mel[:, :, low : max(high, low + frames)], frames), total - frames)
+            if all(abs(start - s) >= frames // 2 for s in starts):  # a window mostly heard already adds nothing
+                starts.append(start)
+    return starts
 
 
 def busiest_window(mel: np.ndarray, frames: int, floor_db: float = -90.0) -> int:
@@ -161,14 +197,17 @@ class ALMPlanner:
             return {n: clamp_move((t - levels[n]["lu_vs_anchor"]) * damping) if n != anchor else 0.0
                     for n, t in zip(names, predicted.tolist())}
 
+        with torch.no_grad():
+            listened = self.balancer.listened(mel, prompts, genre)
         text = None
         if alm.cfg.plans and not (messages and messages[-1].get("tool") == INVALID):
             # The head's proposal goes into the prompt; the LM reads it with the calls so far and writes the call.
-            predicted, text = alm.plan_step(mel, prompts, _history(messages, names),
-                                            lambda p: proposal_text(prompts, list(propose(p).values())), genre=genre)
+            predicted, text = alm.plan_step(mel[0], prompts, _history(messages, names),
+                                            lambda p: proposal_text(prompts, list(propose(p).values())), genre=genre,
+                                            listened=listened)
         else:  # an older checkpoint, or the model's last text was not a call: the head alone decides
             with torch.no_grad():
-                predicted, _ = alm(mel, prompts, genre=genre)
+                predicted, _ = alm(mel[0], prompts, genre=genre, listened=listened)
         moves = {n: m for n, m in propose(predicted).items() if abs(m) >= 0.05}
         if text is not None:
             call = _written_call(text, names, moves, levels, anchor)

@@ -31,7 +31,7 @@ import torch
 from .alm import ALM, ALMConfig
 from .checkpoint import build_alm, load_adapters, load_checkpoint, save_checkpoint
 from .config import read_config, strict_fields
-from .draws import Draw, PlanDraw, make_draw, make_plan_draw
+from .draws import Draw, PlanDraw, SessionSampler, make_draw, make_plan_draw
 from .features import CorpusSession, load_corpus
 from .prompt import advice_text, read_call
 
@@ -40,7 +40,7 @@ __all__ = ["TrainConfig", "train", "draw_loss", "validate_plans"]
 
 @dataclass
 class TrainConfig:
-    corpus: str = "corpus"
+    corpus: str | list[str] = "corpus"  # one corpus folder or several (e.g. [corpus, modules])
     out: str = "runs/alm"
     steps: int = 240
     draws_per_step: int = 4
@@ -62,6 +62,9 @@ class TrainConfig:
     listener_lr: float = 1e-3  # peak learning rate of that stage (cosine decay to 10 %)
     encoder_lr: float | None = None  # encoder and listener in the LLM stage (default: lr)
     init_adapters: str | None = None  # take only the LoRA weights from this checkpoint (the rest starts fresh)
+    source_weights: dict = field(default_factory=dict)  # share of draws per source (module, midi, procedural);
+    # empty: every session equally likely. A source left out is not drawn from.
+    flat_share: float = 0.0  # share of balance draws that start flat (every stem at the anchor's loudness)
     model: dict = field(default_factory=dict)
 
     @classmethod
@@ -80,7 +83,15 @@ class TrainConfig:
             raise ValueError(f"{path}: give either init (the whole checkpoint) or init_adapters (its LoRA only)")
         if config.init is not None and config.model:
             raise ValueError(f"{path}: give either init (the checkpoint's model config is used) or a model block")
+        if not 0.0 <= config.flat_share <= 1.0:
+            raise ValueError(f"{path}: flat_share must be within 0..1, got {config.flat_share}")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in config.source_weights.values()):
+            raise ValueError(f"{path}: source_weights must be non-negative numbers, got {config.source_weights}")
         return config
+
+    @property
+    def corpora(self) -> list[Path]:
+        return [Path(c) for c in ([self.corpus] if isinstance(self.corpus, str) else self.corpus)]
 
 
 def draw_loss(alm: ALM, draw: Draw | PlanDraw, lm_weight: float) -> tuple[torch.Tensor, float]:
@@ -151,7 +162,7 @@ def _listener_batch(alm: ALM, draws: list[Draw]) -> tuple[torch.Tensor, torch.Te
     return torch.cat(predicted), torch.cat(target)
 
 
-def pretrain_listener(alm: ALM, train_set: list[CorpusSession], valid_set: list[CorpusSession], config: TrainConfig,
+def pretrain_listener(alm: ALM, sample: SessionSampler, valid_set: list[CorpusSession], config: TrainConfig,
                       rng: np.random.Generator, log: Callable[[str], None]) -> list[dict]:
     """The first stage: encoder + listener on ``listener_steps`` batches of balance draws, L1 in dB."""
     cfg = alm.cfg
@@ -165,7 +176,7 @@ def pretrain_listener(alm: ALM, train_set: list[CorpusSession], valid_set: list[
     for step in range(1, config.listener_steps + 1):
         for group in optimiser.param_groups:
             group["lr"] = config.listener_lr * _cosine(step / config.listener_steps)
-        draws = [make_draw(train_set[int(rng.integers(len(train_set)))], rng, cfg.frames, config.max_stems)
+        draws = [make_draw(sample(rng), rng, cfg.frames, config.max_stems, flat_share=config.flat_share)
                  for _ in range(config.listener_batch)]
         predicted, target = _listener_batch(alm, draws)
         loss = (predicted - target).abs().mean()
@@ -217,7 +228,7 @@ def _validation_record(alm: ALM, valid_set: list[CorpusSession], config: TrainCo
     return record
 
 
-def _llm_stage(alm: ALM, train_set: list[CorpusSession], valid_set: list[CorpusSession], config: TrainConfig,
+def _llm_stage(alm: ALM, sample: SessionSampler, valid_set: list[CorpusSession], config: TrainConfig,
                rng: np.random.Generator, log: Callable[[str], None], history: list[dict], started: float) -> str:
     """The stage with the LLM: ``steps`` optimiser steps of ``draws_per_step`` draws (balance or planning), validated
     and checkpointed every ``valid_every`` steps. Returns the device it ran on."""
@@ -233,11 +244,13 @@ def _llm_stage(alm: ALM, train_set: list[CorpusSession], valid_set: list[CorpusS
         maes = []
         for _ in range(config.draws_per_step):
             with accelerator.accumulate(alm):
-                session = train_set[int(rng.integers(len(train_set)))]
+                session = sample(rng)
                 if config.plan_share > 0 and rng.random() < config.plan_share:
-                    draw, weight = make_plan_draw(session, rng, cfg.frames, config.max_stems), config.plan_lm_weight
+                    draw = make_plan_draw(session, rng, cfg.frames, config.max_stems, flat_share=config.flat_share)
+                    weight = config.plan_lm_weight
                 else:
-                    draw, weight = make_draw(session, rng, cfg.frames, config.max_stems), config.lm_weight
+                    draw = make_draw(session, rng, cfg.frames, config.max_stems, flat_share=config.flat_share)
+                    weight = config.lm_weight
                 loss, mae = draw_loss(accelerator.unwrap_model(alm), draw, weight)
                 accelerator.backward(loss)
                 optimiser.step()
@@ -258,6 +271,13 @@ def _llm_stage(alm: ALM, train_set: list[CorpusSession], valid_set: list[CorpusS
     return str(accelerator.device)
 
 
+def _valid_sessions(root: Path) -> list[CorpusSession]:
+    try:
+        return load_corpus(root, "valid")
+    except ValueError:  # a corpus without a validation split
+        return []
+
+
 def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | None = None) -> dict:
     """Run the configured training; returns the run's summary (also written to ``out/train.json``)."""
     torch.manual_seed(config.seed)
@@ -266,25 +286,25 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
     if config.init and alm is None:
         alm = load_checkpoint(config.init)
     cfg = alm.cfg if config.init else ALMConfig.from_dict(config.model)
-    train_set = load_corpus(Path(config.corpus), "train")
-    try:
-        valid_set = load_corpus(Path(config.corpus), "valid")
-    except ValueError:
-        valid_set = train_set[:4]
+    train_set = [s for root in config.corpora for s in load_corpus(root, "train")]
+    valid_set = [s for root in config.corpora for s in _valid_sessions(root)] or train_set[:4]
+    sample = SessionSampler(train_set, config.source_weights)
     started = time.perf_counter()
     alm = alm or build_alm(cfg)
     if config.init_adapters:
         load_adapters(alm, config.init_adapters)
     alm.cfg.plans = alm.cfg.plans or config.plan_share > 0  # saved with the weights: the planner asks the LM
-    log(f"backbone ready in {time.perf_counter() - started:.0f} s; {len(train_set)} train / {len(valid_set)} valid sessions")
+    log(f"backbone ready in {time.perf_counter() - started:.0f} s; {len(train_set)} train / {len(valid_set)} valid "
+        f"sessions; draws per source {sample.shares()}")
     history: list[dict] = []
     if config.listener_steps:
         if alm.listener is None:
             raise ValueError("listener_steps: the model has no listener (model.listener: true)")
         alm.train()
-        history += pretrain_listener(alm, train_set, valid_set, config, rng, log)
-    device = _llm_stage(alm, train_set, valid_set, config, rng, log, history, started)
+        history += pretrain_listener(alm, sample, valid_set, config, rng, log)
+    device = _llm_stage(alm, sample, valid_set, config, rng, log, history, started)
     summary = {"config": asdict(config), "history": history, "wall_s": round(time.perf_counter() - started, 1),
-               "device": device, "train_sessions": len(train_set), "valid_sessions": len(valid_set)}
+               "device": device, "train_sessions": len(train_set), "valid_sessions": len(valid_set),
+               "draws_per_source": sample.shares()}
     save_checkpoint(alm, Path(config.out), summary)
     return summary

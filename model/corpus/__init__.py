@@ -6,9 +6,10 @@ per instrument (midi, midi_songs), tracker modules rendered per instrument with
 libxmp (xmp, modules) and procedural demo songs (procedural).
 """
 
-from .manifest import MANIFEST, find_sessions, load_manifest, split_of, write_manifest
+from .manifest import MANIFEST, find_sessions, load_manifest, song_features_path, split_of, write_manifest
 from .midi_songs import DEBIAN_MIDI_PACKAGES, build_midi_session, debian_midi_dirs, infer_genre, missing_debian_packages
 from .procedural import build_procedural_session
 
 __all__ = ["MANIFEST", "DEBIAN_MIDI_PACKAGES", "build_midi_session", "build_procedural_session", "debian_midi_dirs",
-           "find_sessions", "infer_genre", "load_manifest", "missing_debian_packages", "split_of", "write_manifest"]
+           "find_sessions", "infer_genre", "load_manifest", "missing_debian_packages", "song_features_path", "split_of",
+           "write_manifest"]

@@ -19,9 +19,15 @@ import numpy as np
 from anchormix.tools.audio import write_audio_atomic, write_text_atomic
 from anchormix.tools.session import SESSION_FILE
 
-__all__ = ["MANIFEST", "split_of", "load_manifest", "write_manifest", "find_sessions", "write_session"]
+__all__ = ["MANIFEST", "SONG_FEATURES", "song_features_path", "split_of", "load_manifest", "write_manifest", "find_sessions", "write_session"]
 
 MANIFEST = "manifest.json"
+SONG_FEATURES = "songs"  # whole-song log-mel per stem, one .npz per session, where a source keeps them (modules)
+
+
+def song_features_path(root: Path, session_id: str) -> Path:
+    """Where a session's whole-song features live (training draws windows from every section of the song)."""
+    return Path(root) / SONG_FEATURES / f"{session_id}.npz"
 
 
 def split_of(song_id: str) -> str:

@@ -5,7 +5,11 @@ the whole song, then each instrument alone. It keeps the song only when the stem
 sum back to the full render (null test at least 50 dB down) and a second render
 is bit-identical; otherwise the song is skipped with the reason. The session
 keeps the 30 s excerpt where the most stems play (FLAC, to keep the corpus
-small); the reference balance is each stem's integrated loudness over it.
+small); the reference balance is each stem's integrated loudness over it. Given a
+feature function (the CLI passes model.features.log_mel), it also keeps every
+stem's features over the *whole* song (float16 log-mel, ``songs/<id>.npz``: about
+0.3 MB a stem-minute, a sixtieth of it as float WAV), so training hears every
+section of the song without the corpus holding whole songs as audio.
 
 Roles come from the instrument's name, else its samples' names (about a quarter
 say), else ``other``. The anchor is the loudest bass by name; without one, the
@@ -19,15 +23,16 @@ import hashlib
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from anchormix.tools.audio import atomic_path
 from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.session import infer_role
 
 from .debian import licence_of
-from .manifest import split_of, write_session
+from .manifest import song_features_path, split_of, write_session
 from .midi_songs import infer_genre
 from .xmp import module_info, render_module
 
@@ -156,9 +161,19 @@ def _anchor(stems: dict[str, np.ndarray], roles: dict[str, str], lufs: dict[str,
     return min(sustained, key=lambda n: _centroid_hz(stems[n], sample_rate)), "lowest sustained stem"
 
 
+def _write_song_features(path: Path, stems: dict[str, np.ndarray], sample_rate: int,
+                         features: Callable[[np.ndarray, int], np.ndarray]) -> None:
+    """Whole-song features of each stem (one at a time: a long song's float audio never exists all at once)."""
+    mel = [features(audio[None].astype(np.float32) / 32768.0, sample_rate)[0] for audio in stems.values()]
+    with atomic_path(path) as tmp:
+        np.savez(tmp, mel=np.stack(mel).astype(np.float16), names=np.array(list(stems)))
+
+
 def build_module_session(path: Path, out_root: Path, package: str | None = None, seconds: float = 30.0,
-                         sample_rate: int = 44100, null_limit_db: float = NULL_LIMIT_DB) -> dict[str, Any]:
-    """Render one module into a session folder; returns its manifest entry (raises ValueError to skip it)."""
+                         sample_rate: int = 44100, null_limit_db: float = NULL_LIMIT_DB,
+                         song_features: Callable[[np.ndarray, int], np.ndarray] | None = None) -> dict[str, Any]:
+    """Render one module into a session folder; returns its manifest entry (raises ValueError to skip it).
+    ``song_features`` (stems ``(S, 2, N)`` float, rate -> ``(S, n_mels, T)``) also keeps whole-song features."""
     started = time.perf_counter()
     data = Path(path).read_bytes()
     full, stems, learnt = render_stems(data, path, sample_rate, null_limit_db)
@@ -182,6 +197,9 @@ def build_module_session(path: Path, out_root: Path, package: str | None = None,
         "licence": licence_of(path),
         "notes": f"null test {learnt['null_db']:.1f} dB; anchor: {rule}",
     }
+    if song_features is not None:
+        _write_song_features(song_features_path(out_root, song_id), {n: stems[n] for n in audible}, sample_rate,
+                             song_features)
     write_session(out_root / song_id, audible, roles, sample_rate, meta)
     split = PACKAGE_SPLITS.get(package or "", split_of(package or song_id))
     return {"id": song_id, "kind": "module", "split": split, "package": package,

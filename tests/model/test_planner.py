@@ -19,15 +19,16 @@ class ScriptedALM:
         self.cfg = ALMConfig(frames=64, plans=True)
         self.texts, self.target_lu, self.histories, self.proposals = list(texts), target_lu, [], []
         self.genres = []
+        self.listener = None  # no listener: the balancer hears the busiest window only
 
     def _targets(self, stems):
         return torch.tensor([0.0 if s.is_anchor else self.target_lu for s in stems])
 
-    def __call__(self, mel, stems, target_ids=None, history=None, proposal=None, genre="unknown"):
+    def __call__(self, mel, stems, target_ids=None, history=None, proposal=None, genre="unknown", listened=None):
         self.genres.append(genre)
         return self._targets(stems), None
 
-    def plan_step(self, mel, stems, history, propose, genre="unknown"):
+    def plan_step(self, mel, stems, history, propose, genre="unknown", listened=None):
         self.genres.append(genre)
         self.histories.append(list(history))
         self.proposals.append(propose(self._targets(stems)))
@@ -106,3 +107,36 @@ def test_the_model_listens_where_most_stems_play():
     assert 196 <= start <= 200 and start + 64 <= 260  # the window where all three play
     assert busiest_window(np.full((2, 8, 300), -40.0, dtype=np.float32), 64) == 118  # all equal: the middle
     assert busiest_window(mel[:, :, :50], 64) == 0
+
+
+def test_the_model_hears_every_part_of_the_session_and_the_busiest_first():
+    import numpy as np
+
+    from anchormix.model.planner import busiest_window, listening_windows
+
+    mel = np.full((2, 8, 600), -120.0, dtype=np.float32)
+    mel[0] = -40.0
+    mel[1, :, 450:] = -50.0  # plays only in the last part
+    starts = listening_windows(mel, 64)
+    assert starts[0] == busiest_window(mel, 64) and starts[0] >= 450
+    assert len(starts) == 3 and min(starts) < 200 and any(200 <= s < 400 for s in starts)  # every third heard once
+    assert all(abs(a - b) >= 32 for i, a in enumerate(starts) for b in starts[i + 1:])
+    assert listening_windows(mel[:, :, :50], 64) == [0]
+
+
+def test_the_listeners_windows_combine_per_stem_over_the_windows_where_it_plays():
+    from anchormix.model.prompt import StemPrompt
+
+    class Listening:
+        listener = object()
+
+        def hear(self, mel, stems, genre):  # the estimate is the window's loudest bin, per stem
+            return None, mel.amax(dim=(1, 2))
+
+    balancer = ALMBalancer.__new__(ALMBalancer)
+    balancer.alm = Listening()
+    mel = torch.full((3, 2, 4, 8), -120.0)
+    mel[:, 0] = torch.tensor([-10.0, -20.0, -30.0])[:, None, None]  # stem 1 plays everywhere
+    mel[2, 1] = -5.0  # stem 2 plays in the third window only
+    prompts = [StemPrompt(1, "bass", 0.0, True), StemPrompt(2, "pad", -3.0, False)]
+    assert balancer.listened(mel, prompts, "pop").tolist() == [-20.0, -5.0]  # the median; the window it plays in
