@@ -16,6 +16,7 @@ from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, bu
                                     debian_midi_dirs, find_sessions, load_manifest, missing_debian_packages,
                                     write_manifest)
 from anchormix.model.corpus.debian import installed, package_files
+from anchormix.model.corpus.stats import corpus_summary
 from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules
 from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
 from anchormix.model.features import cached_features, log_mel
@@ -24,7 +25,7 @@ from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.demo import PRESETS
 
 from .jobs import run_jobs
-from .views import console, conventions_table_view, corpus_table
+from .views import console, conventions_table_view, corpus_summary_view, corpus_table
 
 __all__ = ["add_parsers"]
 
@@ -66,7 +67,8 @@ def add_parsers(sub) -> None:
     proc.add_argument("--seconds", type=float, default=30.0, help="song length (default: 30)")
     proc.add_argument("--sample-rate", type=int, default=22050, help="sample rate (default: 22050)")
     proc.add_argument("--jobs", type=int, default=2, help="songs generated in parallel (default: 2)")
-    stats = dsub.add_parser("stats", help="per-role offsets from the bass on the train split (the conventions table)")
+    stats = dsub.add_parser("stats", help="what a corpus holds per source (songs, stems, minutes, licences, roles, "
+                            "anchors, rejections) and its per-role offsets from the bass (the conventions table)")
     stats.set_defaults(func=_stats)
     stats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
     feats = dsub.add_parser("features", help="build or refresh the log-mel feature cache")
@@ -206,10 +208,19 @@ def _tag_modules(root: Path) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    summary = corpus_summary(args.sessions)
+    console.print(corpus_summary_view(f"corpus {args.sessions}", summary))
+    sessions = find_sessions(args.sessions, "train")
+    kinds = {e["id"]: e.get("kind", "sessions") for e in load_manifest(args.sessions)["sessions"].values()}
+    for kind in summary:
+        try:
+            table = conventions_table(args.sessions, [(f, s) for f, s in sessions if kinds.get(f.name) == kind])
+        except ValueError:  # no train session of this source has a bass anchor
+            continue
+        console.print(conventions_table_view(table, f"{kind}, train split"))
     table = conventions_table(args.sessions)
     path = write_text_atomic(args.sessions / CONVENTIONS_FILE, json.dumps(table, indent=2) + "\n")
-    console.print(conventions_table_view(table))
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path} (every source's train split: what --planner conventions reads)")
     return 0
 
 

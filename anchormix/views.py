@@ -171,8 +171,8 @@ def corpus_table(title: str, entries: list[dict]) -> Table:
     return table
 
 
-def conventions_table_view(table: dict[str, dict[str, float]]) -> Table:
-    view = _table("Per-role loudness against the bass, train split (LU)", ("role", "mean", "std", "count"),
+def conventions_table_view(table: dict[str, dict[str, float]], scope: str = "train split") -> Table:
+    view = _table(f"Per-role loudness against the bass, {scope} (LU)", ("role", "mean", "std", "count"),
                   left=("role",))
     for role, row in sorted(table.items(), key=lambda kv: -kv[1]["mean"]):
         view.add_row(role, f"{row['mean']:+.1f}", f"{row['std']:.1f}", str(row["count"]))
@@ -189,4 +189,24 @@ def tagger_table(report: dict) -> Table:
             tagged = "-" if row["tagged_accuracy"] is None else f"{100 * row['tagged_accuracy']:.0f} %"
             view.add_row(split, source, str(row["stems"]), f"{100 * row['accuracy']:.0f} %",
                          f"{100 * row['tagged_share']:.0f} %", tagged)
+    return view
+
+
+def corpus_summary_view(title: str, summary: dict[str, dict]) -> Table:
+    """Per source: songs per split, stems, minutes, licences, role coverage, anchor rules, rejections
+    (model.corpus.stats.corpus_summary)."""
+    view = _table(title, ("source", "songs (train/valid/test)", "stems", "minutes", "roles known", "role from",
+                          "anchor rule", "rejected (null test / other)", "licences"),
+                  left=("source", "role from", "anchor rule", "licences"))
+
+    def listed(counter) -> str:
+        return "\n".join(f"{k}: {v}" for k, v in counter.most_common())
+
+    for kind, row in summary.items():
+        splits = row["sessions"]
+        known = sum(v for r, v in row["roles"].items() if r != "other")
+        view.add_row(kind, f"{sum(splits.values())} ({splits['train']}/{splits['valid']}/{splits['test']})",
+                     str(row["stems"]), f"{row['minutes']:.0f}", f"{100 * known / max(1, row['stems']):.0f} %",
+                     listed(row["role_sources"]), listed(row["anchor_rules"]),
+                     f"{row['rejected_null_test']} / {row['rejected_other']}", str(len(row["licences"])))
     return view

@@ -44,6 +44,25 @@ def test_a_session_is_written_with_roles_anchor_and_reference_balance(tmp_path):
     assert "licence" in json.loads((session.path / "session.json").read_text())
 
 
+def test_whole_song_features_are_kept_and_training_reads_them(tmp_path):
+    from anchormix.model.corpus import song_features_path, write_manifest
+    from anchormix.model.features import load_corpus, log_mel
+
+    path = tmp_path / "song.mod"
+    path.write_bytes(tiny_module(TWO))  # one pattern, ~7.7 s: longer than the 1 s excerpt kept as audio
+    root = tmp_path / "corpus"
+    entry = build_module_session(path, root, seconds=1.0, sample_rate=22050, song_features=log_mel)
+    with np.load(song_features_path(root, entry["id"])) as data:
+        names, mel = list(data["names"]), data["mel"]
+    assert names == ["bass", "lead_synth"] and mel.dtype == np.float16
+    session = load_session(root / entry["id"])
+    excerpt = log_mel(session.array(), session.sample_rate)
+    assert mel.shape[-1] > 1.5 * excerpt.shape[-1]  # the whole song, not the excerpt
+    write_manifest(root, {"sessions": {entry["id"]: {**entry, "split": "train"}}, "skipped": {}})
+    corpus = load_corpus(root)
+    assert corpus[0].mel.shape == mel.shape and corpus[0].source == "module"
+
+
 def test_without_a_named_bass_the_lowest_sustained_stem_is_the_anchor(tmp_path):
     path = tmp_path / "song.mod"
     path.write_bytes(tiny_module([("high", "saw", "C-3", 64), ("low", "sine", "C-1", 64)]))
@@ -68,6 +87,19 @@ def test_a_song_that_fails_the_null_test_or_cannot_be_read_is_skipped_with_its_r
     manifest = json.loads((out / "manifest.json").read_text())
     assert [e["id"] for e in manifest["sessions"]] == ["modules-good"]
     assert "libxmp cannot load it" in manifest["skipped"][str(mods / "broken.xm")]
+    # The corpus says what it holds and what it rejected, per source.
+    from anchormix.model.corpus import load_manifest, write_manifest
+    from anchormix.model.corpus.stats import corpus_summary
+
+    held = load_manifest(out)
+    held["skipped"]["/x/song2.xm"] = "/x/song2.xm: stems do not sum to the full render (null test -44.3 dB, limit -50 dB)"
+    write_manifest(out, held)
+    summary = corpus_summary(out)["module"]
+    assert sum(summary["sessions"].values()) == 1 and summary["stems"] == 2
+    assert summary["rejected_null_test"] == 1 and summary["rejected_other"] == 1
+    assert summary["role_sources"] == {"name": 2} and summary["anchor_rules"] == {"bass by name": 1}
+    assert summary["minutes"] >= 0.1  # the whole song (~7.7 s), not the 2 s excerpt (0.03 min)
+    assert main(["data", "stats", "--sessions", str(out)]) == 0
 
 
 def test_debian_games_are_split_whole_and_the_test_split_has_its_own_games():

@@ -220,3 +220,19 @@ def test_the_level_blind_ablation_hears_shape_but_not_level():
     assert torch.allclose(blind(mel), blind(mel + 6.0), atol=1e-4)
     assert not torch.allclose(normal(mel), normal(mel + 6.0), atol=1e-2)
     assert not torch.allclose(blind(mel), blind(mel.flip(1)), atol=1e-2)  # the spectral shape still reaches it
+
+
+def test_flat_draws_start_every_stem_at_the_anchor_and_the_sampler_keeps_the_source_shares(tiny_corpus):
+    from anchormix.model.draws import SessionSampler
+
+    sessions = load_corpus(tiny_corpus)
+    rng = np.random.default_rng(4)
+    draw = make_draw(sessions[0], rng, frames=64, flat_share=1.0)
+    assert np.allclose(draw.measured_lu, 0.0, atol=1e-5) and np.abs(draw.target_lu).max() > 1.0
+    sessions[1].source = "midi"
+    sample = SessionSampler(sessions, {"procedural": 3.0, "midi": 1.0})
+    assert sample.shares() == {"midi": 0.25, "procedural": 0.75}
+    picked = [sample(rng).source for _ in range(400)]
+    assert 0.15 < picked.count("midi") / 400 < 0.35
+    with pytest.raises(ValueError, match="no training sessions from \\['module'\\]"):
+        SessionSampler(sessions, {"module": 1.0})
