@@ -15,7 +15,7 @@ CONF = Path(__file__).resolve().parents[2] / "model" / "conf"
 @pytest.mark.parametrize("path", sorted(p for p in CONF.glob("*.yaml") if p.name != "intent.yaml"), ids=lambda p: p.name)
 def test_every_shipped_training_config_reads(path):
     config = TrainConfig.from_yaml(path)
-    assert config.corpus == "corpus" and config.out.startswith("runs/")
+    assert {str(c) for c in config.corpora} <= {"corpus", "modules"} and config.out.startswith("runs/")
 
 
 def test_an_overlay_merges_over_its_base_key_by_key():

@@ -114,3 +114,20 @@ def test_identical_modules_are_found_once(tmp_path):
         (tmp_path / name).write_bytes(tiny_module(TWO))
     found = find_modules([(None, p) for p in sorted(tmp_path.iterdir())])
     assert [p.name for _, p, _ in found] == ["a.mod"]
+
+
+def test_data_features_tags_the_stems_nobody_named_with_the_shipped_tagger(tmp_path):
+    from anchormix.cli import main
+
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    (mods / "song.mod").write_bytes(tiny_module([("greetings to", "saw", "C-3", 64), ("xyz", "sine", "C-1", 64)]))
+    out = tmp_path / "out"
+    assert main(["data", "modules", "--modules", str(mods), "--out", str(out), "--seconds", "2", "--jobs", "1"]) == 0
+    assert main(["data", "features", "--sessions", str(out)]) == 0
+    entry = json.loads((out / "manifest.json").read_text())["sessions"][0]
+    roles = json.loads((out / entry["id"] / "session.json").read_text())["roles"]
+    for name, source in entry["role_sources"].items():  # tagged at the shipped threshold (0.95) or left alone
+        assert (source == "unknown" and roles[name] == "other"
+                or source.startswith("tagged by ear (p=") and float(source[17:21]) >= 0.95 and roles[name] != "other")
+    assert entry["anchor_rule"] in ("lowest sustained stem", "bass by tag")
