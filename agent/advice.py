@@ -14,12 +14,18 @@ def gains_vs_anchor(gains_db: dict[str, float], anchor: str, names: list[str]) -
 
 
 def advice_markdown(state: dict[str, Any], names: list[str], planner_advice: str | None = None) -> str:
-    """Markdown advice for a finished balance, built from the state's gains and reasons."""
+    """Markdown advice for a finished balance, built from the state's applied gains and reasons (with part of the
+    advice applied, the full advice is quoted after it)."""
     anchor = state["anchor"]
-    relative = gains_vs_anchor(state.get("gains_db", {}), anchor, names)
+    relative = gains_vs_anchor(state.get("applied_gains_db") or state.get("gains_db", {}), anchor, names)
     reasons = state.get("reasons", {})
     moved = [n for n in names if n != anchor and abs(relative[n]) >= 0.05]
     lines = [f"# Balance advice: {state['session_id']} (anchor: {anchor})", ""]
+    strength = state.get("strength_pct", 100.0)
+    if strength < 100.0:
+        advised = gains_vs_anchor(state.get("gains_db", {}), anchor, names)
+        full = ", ".join(f"{n} {advised[n]:+.1f} dB" for n in names if n != anchor and abs(advised[n]) >= 0.05)
+        lines += [f"Applied at {strength:g} % of the advised moves (the full advice: {full or 'no change'}).", ""]
     if moved:
         for name in sorted(moved, key=lambda n: -abs(relative[n])):
             why = reasons.get(name)

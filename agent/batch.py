@@ -77,8 +77,9 @@ def _output_dir(session: Session, out_root: str | Path, protected: list[Path]) -
 
 
 def _resume_point(saver: SqliteSaver, sid: str, session: Session, planner: Planner, fresh: bool,
-                  where: Path) -> tuple[bool, bool, str | None]:
-    """(keep the saved run, it was interrupted, notice): a run is kept only for the same audio, anchor and planner."""
+                  where: Path, strength_pct: float = 100.0) -> tuple[bool, bool, str | None]:
+    """(keep the saved run, it was interrupted, notice): a run is kept only for the same audio, anchor, planner and
+    strength."""
     try:
         previous, interrupted = saved_state(saver, sid)
     except Exception as err:  # a readable database holding a checkpoint that is not: start this session over
@@ -86,7 +87,8 @@ def _resume_point(saver: SqliteSaver, sid: str, session: Session, planner: Plann
         return False, False, f"{where}: the saved run could not be read ({type(err).__name__}); started fresh"
     same_run = bool(previous) and all(
         previous.get(k) == v for k, v in
-        (("fingerprint", session.fingerprint()), ("anchor", session.anchor), ("planner", planner.name))
+        (("fingerprint", session.fingerprint()), ("anchor", session.anchor), ("planner", planner.name),
+         ("strength_pct", strength_pct))
     )
     keep = same_run and not fresh
     if previous and not keep:
@@ -103,8 +105,10 @@ def balance_session(
     fresh: bool = False,
     on_step: Callable[[AgentState], None] | None = None,
     step_delay_s: float = 0.0,
+    strength_pct: float = 100.0,
 ) -> BalanceResult:
-    """Balance one session and write its outputs; resumes an interrupted run of the same session."""
+    """Balance one session and write its outputs; resumes an interrupted run of the same session. The mix gets
+    ``strength_pct`` % of each advised move (gains.json and the advice say both)."""
     session = load_session(session_path, anchor)
     sid = session_id(session.path)
     protected = [session.path.resolve(), *(f.resolve() for f in session.files.values())]
@@ -121,10 +125,11 @@ def balance_session(
     conn, notice = open_checkpoint(out_dir / "checkpoint.sqlite")
     with conn:
         saver = SqliteSaver(conn)
-        keep, resumed, unreadable = _resume_point(saver, sid, session, planner, fresh, out_dir / "checkpoint.sqlite")
+        keep, resumed, unreadable = _resume_point(saver, sid, session, planner, fresh, out_dir / "checkpoint.sqlite",
+                                                  strength_pct)
         start = None if keep else start_state(
             sid, session.anchor, planner.name, {n: 0.0 for n in session.names},
-            session_path=str(session.path.resolve()), fingerprint=session.fingerprint())
+            session_path=str(session.path.resolve()), fingerprint=session.fingerprint(), strength_pct=strength_pct)
         final = run_balance(planner, ToolContext.of(session, out_dir), start, max_steps=max_steps,
                             checkpointer=saver, thread_id=sid, on_step=step)
     report = _report(final, session, sid, planner.name)
@@ -142,7 +147,8 @@ def balance_session(
 
 def _report(final: AgentState, session: Session, sid: str, planner: str) -> dict[str, Any]:
     """What gains.json holds: the final gains, against the anchor too, and the levels before and after."""
-    levels = final["measurements"]["loudness"]["stems"]
+    levels = final["measurements"]["loudness"]["stems"]  # at the applied gains (the finish node re-measures)
+    applied = final.get("applied_gains_db") or {n: round(g, 2) for n, g in final["gains_db"].items()}
     after = {n: r["lu_vs_anchor"] for n, r in levels.items()}
     before = final.get("initial_lu_vs_anchor", after)
     error = None
@@ -157,8 +163,10 @@ def _report(final: AgentState, session: Session, sid: str, planner: str) -> dict
         "status": final.get("status"),
         "converged": final.get("converged", False),
         "iterations": final.get("iteration", 0),
-        "gains_db": {n: round(g, 2) for n, g in final["gains_db"].items()},
-        "gains_vs_anchor_db": gains_vs_anchor(final["gains_db"], session.anchor, session.names),
+        "strength_pct": final.get("strength_pct", 100.0),
+        "gains_db": applied,  # what mix.wav got
+        "gains_vs_anchor_db": gains_vs_anchor(applied, session.anchor, session.names),
+        "advised_gains_db": {n: round(g, 2) for n, g in final["gains_db"].items()},  # the whole advice
         "lu_vs_anchor_before": before,
         "lu_vs_anchor_after": after,
         "reference_lu": session.reference_lu,

@@ -30,7 +30,7 @@ from anchormix.tools import REGISTRY, ToolContext, ToolError
 
 from .advice import advice_markdown
 from .planning import CONVERGENCE_DB, Planner
-from .state import FINISH, INVALID, Action, AgentState
+from .state import FINISH, INVALID, Action, AgentState, applied_gains
 from .toolcall import ToolCallError, parse_tool_call
 from .trace import trace_record
 
@@ -187,21 +187,25 @@ def act(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
 
 
 def finish(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
+    """Render the mix at the applied gains (the advised ones, or ``strength_pct`` % of each move) and write the
+    advice; with less than the whole advice applied, the final levels are re-measured at what was applied."""
     started, deps = time.perf_counter(), runtime.context
-    gains = dict(state.get("gains_db", {}))
+    gains = applied_gains(state)
+    strength = state.get("strength_pct", 100.0)
+    update: dict[str, Any] = {"applied_gains_db": gains, "step": _step(state)}
+    if strength < 100.0:
+        update["measurements"] = {"loudness": _call(deps, "measure_loudness", {}, gains)[0]}
     result, error = None, None
     if deps.ctx.out_dir is not None:
         result, error, _ = _call(deps, "render", {}, gains)
     action = state.get("pending") or {}
-    advice = advice_markdown({**state, "render": result or {}}, deps.ctx.session.names, action.get("advice"))
-    return {
-        "render": result or {},
-        "advice": advice,
-        "step": _step(state),
-        "trace": [trace_record(_step(state), "finish", deps.ctx.at(gains), started,
-                               tool="render" if deps.ctx.out_dir else None, result=result,
-                               rationale=action.get("rationale"), error=error)],
-    }
+    update["render"] = result or {}
+    update["advice"] = advice_markdown({**state, **update}, deps.ctx.session.names, action.get("advice"))
+    arguments = {"strength_pct": strength, "applied_gains_db": gains} if strength < 100.0 else None
+    update["trace"] = [trace_record(_step(state), "finish", deps.ctx.at(gains), started,
+                                    tool="render" if deps.ctx.out_dir else None, arguments=arguments, result=result,
+                                    rationale=action.get("rationale"), error=error)]
+    return update
 
 
 def after_plan(state: AgentState) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-__all__ = ["Action", "AgentState", "FINISH", "INVALID", "start_state"]
+__all__ = ["Action", "AgentState", "FINISH", "INVALID", "start_state", "applied_gains"]
 
 FINISH = "finish"  # the action that ends a balance
 INVALID = "invalid_call"  # trace/message tool name of a call that failed validation
@@ -32,7 +32,10 @@ class AgentState(TypedDict, total=False):
     anchor: str
     fingerprint: str  # of the source files; a changed session is never resumed
     planner: str
-    gains_db: dict[str, float]  # dB vs. the stems as loaded
+    gains_db: dict[str, float]  # dB vs. the stems as loaded: the advised balance once the loop is done
+    origin_gains_db: dict[str, float]  # the gains it started from: the advised moves are gains_db minus these
+    strength_pct: float  # share of the advised moves the final mix gets (100: all of them; --strength)
+    applied_gains_db: dict[str, float]  # what the final mix got: origin + strength x the advised moves
     initial_lu_vs_anchor: dict[str, float | None]
     measurements: dict[str, Any]  # last listen: {"loudness": measure_loudness result}
     pending: Action | None
@@ -51,6 +54,17 @@ class AgentState(TypedDict, total=False):
 
 def start_state(session_id: str, anchor: str, planner: str, gains_db: dict[str, float], **more: Any) -> AgentState:
     """The state a balance starts from: ``gains_db`` as they are now, nothing planned yet (``more``: the batch
-    runner's session path and fingerprint)."""
-    return AgentState(session_id=session_id, anchor=anchor, planner=planner, gains_db=dict(gains_db), iteration=0,
-                      step=0, status="running", converged=False, reasons={}, messages=[], trace=[], **more)
+    runner's session path and fingerprint, and ``strength_pct`` when less than the whole advice is to be applied)."""
+    more = {"strength_pct": 100.0, **more}
+    if not 0.0 <= more["strength_pct"] <= 100.0:
+        raise ValueError(f"strength {more['strength_pct']} %: give 0 to 100")
+    return AgentState(session_id=session_id, anchor=anchor, planner=planner, gains_db=dict(gains_db),
+                      origin_gains_db=dict(gains_db), iteration=0, step=0, status="running", converged=False,
+                      reasons={}, messages=[], trace=[], **more)
+
+
+def applied_gains(state: AgentState) -> dict[str, float]:
+    """The gains the final mix gets: each stem's origin plus ``strength_pct`` % of its advised move."""
+    share = state.get("strength_pct", 100.0) / 100.0
+    origin = state.get("origin_gains_db") or {}
+    return {n: round(origin.get(n, 0.0) + share * (g - origin.get(n, 0.0)), 2) for n, g in state.get("gains_db", {}).items()}

@@ -39,6 +39,7 @@ EPILOG_BALANCE = """examples:
   anchormix balance songs/* --out mixes
   anchormix balance song1 song2 --anchor kick --out mixes --jobs 2
   anchormix balance song1 --out mixes --fresh    # ignore an earlier run
+  anchormix balance song1 --out mixes --strength 50   # apply half of each advised move
 
 An interrupted run resumes from its last step when run again with the same --out.
 Exit code 1 if any session failed (the others still finish).
@@ -122,11 +123,23 @@ def _chat(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def _percent(text: str) -> float:
+    """argparse type of --strength: a number from 0 to 100."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number from 0 to 100") from None
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0 to 100")
+    return value
+
+
 def _balance_one(job: tuple) -> tuple[str, object]:
     """Worker: balance one session; never raises (a failure is a row in the summary)."""
-    path, out, planner, anchor, max_steps, fresh, delay = job
+    path, out, planner, anchor, max_steps, fresh, delay, strength = job
     try:
-        return "ok", balance_session(path, out, make_planner(planner), anchor, max_steps, fresh, step_delay_s=delay)
+        return "ok", balance_session(path, out, make_planner(planner), anchor, max_steps, fresh, step_delay_s=delay,
+                                     strength_pct=strength)
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason
@@ -143,7 +156,8 @@ def _balance(args: argparse.Namespace) -> int:
             raise ValueError(f"{path}: has the same session id '{sid}' as {ids[sid]}; rename one folder")
         ids[sid] = path
     delay = float(os.environ.get("ANCHORMIX_STEP_DELAY_S", "0"))  # tests: widen the window to kill a run
-    jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay) for p in args.sessions]
+    jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay, args.strength)
+            for p in args.sessions]
     outcomes = {job[0]: outcome for job, outcome in
                 run_jobs(_balance_one, jobs, args.jobs, "balancing", label=lambda job: job[0].name)}
     problems = [value for kind, value in outcomes.values() if kind == "error"]
@@ -205,6 +219,9 @@ def _user_parsers(sub) -> None:
     balance.add_argument("--jobs", type=int, default=1, help="sessions balanced in parallel (default: 1)")
     balance.add_argument("--max-steps", type=int, default=16, help="planning steps per session before giving up (default: 16)")
     balance.add_argument("--fresh", action="store_true", help="ignore an earlier or interrupted run and start over")
+    balance.add_argument("--strength", type=_percent, default=100.0, metavar="0-100",
+                         help="apply this share of each advised move to the mix (default: 100); gains.json and "
+                              "advice.md give the whole advice too")
 
     trace = _command(sub, "trace", _trace, "show a trace.jsonl step by step", EPILOG_TRACE)
     trace.add_argument("file", type=Path, help="a trace.jsonl written by balance or demo")

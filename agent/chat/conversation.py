@@ -7,7 +7,7 @@ read as, and the trace records of the tools it ran (the same records as
 
 ======== ==================================================================
 balance  run the agent loop against the anchor; its moves become a proposal
-apply    apply the proposal
+apply    apply the proposal, or part of it ("half of it", "just the vocals", "all but the pad")
 anchor   change the anchor ("use the kick as anchor")
 nudge    move one or more stems ("vocals a bit louder", "guitars down 2 dB")
 why      explain a move from the trace's measured numbers
@@ -21,14 +21,12 @@ help     anything else: what it can do
 ======== ==================================================================
 
 :func:`~anchormix.agent.chat.request_rules.parse_intent` reads intents with rules (keywords, stem names and role
-words, amounts in dB). With the intent model loaded (model/intent_model.py) both
-read every request: the rules decide when they recognise it, the model when
-they do not (:func:`combine`); without the model the rules decide alone. The
-rules fill the slots (stems, amounts, genre) either way. The conversation (gains, anchor,
-proposal, undo history, transcript) is kept in the session's
-``checkpoint.sqlite`` (agent/chat/store.py), so reopening the same session with
-the same output folder picks it up again. The read-only answers (why, masking,
-levels, help) are in agent/chat/answers.py.
+words, amounts in dB). With the intent model loaded (model/intent_model.py) both read every request: the rules
+decide when they recognise it, the model when they do not (:func:`combine`); without the model the rules decide
+alone. The rules fill the slots (stems, amounts, genre) either way. The conversation (gains, anchor, proposal,
+undo history, transcript) is kept in the session's ``checkpoint.sqlite`` (agent/chat/store.py), so reopening the
+same session with the same output folder picks it up again. The read-only answers (why, masking, levels, help)
+are in agent/chat/answers.py; applying part of a proposal in agent/chat/proposal.py.
 """
 
 from __future__ import annotations
@@ -52,6 +50,7 @@ from ..rules import RulePlanner
 from ..state import start_state
 from ..trace import trace_record
 from . import answers
+from .proposal import split_proposal
 from .request_rules import Intent, combine, parse_intent
 from .store import ConversationStore
 
@@ -230,12 +229,18 @@ class Conversation:
         return "\n".join(lines), False
 
     def _do_apply(self, intent, trace, on_step):
+        """The proposal, or part of it ("half of it", "just the vocals", "all but the pad"); the rest stays proposed."""
         if not self.proposal:
             return "There is no proposal to apply; ask me to balance first.", False
-        changes = dict(self.proposal)
-        self._apply(trace, changes, "apply the proposal")
-        self.proposal = {}
-        return "Applied: " + ", ".join(f"{n} {v:+.1f} dB" for n, v in changes.items()) + ".", True
+        changes, rest, what = split_proposal(self.proposal, intent.stems, intent.exclude, intent.share)
+        if not changes:
+            return f"That leaves nothing to apply; the proposal moves {', '.join(self.proposal)}.", False
+        self._apply(trace, changes, f"apply {what}")
+        self.proposal = rest
+        text = f"Applied {what}: " + ", ".join(f"{n} {v:+.1f} dB" for n, v in changes.items()) + "."
+        if rest:
+            text += " Still proposed: " + ", ".join(f"{n} {v:+.1f} dB" for n, v in rest.items()) + "."
+        return text, True
 
     def _do_nudge(self, intent, trace, on_step):
         if not intent.stems:

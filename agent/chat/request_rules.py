@@ -55,6 +55,10 @@ _BALANCE = re.compile(r"\b(balance|auto[- ]?balance|auto[- ]?mix|mix (it|this|ev
 _LEVELS = re.compile(r"\b(levels?|meters?|how loud|where .* sit|loudness|status|show)\b")
 _APPLY = re.compile(r"^\s*(apply|yes|yep|yeah|ok|okay|do it|go ahead|sounds good|commit|accept)\b|"
                     r"\bapply (it|that|this|the (proposal|changes|moves|advice))\b")
+_ONLY = re.compile(r"^\s*(just|only)\b")  # "just the vocals": apply the proposal for those stems alone
+_EXCEPT = re.compile(r"\b(all but|everything but|except|apart from|but not|other than|without)\b")
+_SHARES = ((re.compile(r"\b(\d+(?:\.\d+)?)\s*(%|percent|per cent)"), None), (re.compile(r"\bhalf\b"), 0.5),
+           (re.compile(r"\b(a )?third\b"), 1 / 3), (re.compile(r"\b(a )?quarter\b"), 0.25))
 _UP = re.compile(r"\b(louder|up|raise|boost|push|lift|more|increase|higher|hotter|bring out|turn up|bring up)\b")
 _DOWN = re.compile(r"\b(quieter|softer|down|lower|cut|reduce|less|pull|drop|decrease|tame|turn down|bring down|duck)\b")
 _DB = re.compile(r"([+-]?\d+(?:\.\d+)?)\s*(?:db|decibels?)\b")
@@ -70,6 +74,8 @@ class Intent:
     amount_db: float | None = None  # signed, for nudge
     value: str | None = None  # the new anchor or genre
     then_balance: bool = False  # "balance against the kick": change the anchor, then balance
+    share: float = 1.0  # apply: the share of each proposed move ("apply half of it": 0.5)
+    exclude: bool = False  # apply: ``stems`` are the ones left out ("all but the pad"), not the only ones
 
 
 def _norm(text: str) -> str:
@@ -132,9 +138,20 @@ def parse_intent(text: str, names: list[str], roles: dict[str, str]) -> Intent:
         return Intent("balance")
     if _LEVELS.search(said):
         return Intent("levels", stems)
-    if _APPLY.search(said):
-        return Intent("apply")
+    if _APPLY.search(said) or _ONLY.search(said) and stems:
+        return _apply_intent(said, stems)
     return Intent("help")
+
+
+def _apply_intent(said: str, stems: list[str]) -> Intent:
+    """"apply", "apply half of it", "just the vocals", "apply all but the pad", "apply 30 % to the keys"."""
+    share = 1.0
+    for pattern, fixed in _SHARES:
+        found = pattern.search(said)
+        if found:
+            share = fixed if fixed is not None else min(100.0, float(found.group(1))) / 100.0
+            break
+    return Intent("apply", stems, share=share, exclude=bool(stems) and bool(_EXCEPT.search(said)))
 
 
 def combine(parsed: Intent, model_kind: str | None) -> Intent:

@@ -28,7 +28,12 @@ PHRASINGS = [
     ("genre", ["set the genre to edm", "this is electronic", "treat it as dance music", "genre: edm"], {"value": "edm"}),
     ("levels", ["show the levels", "how loud is everything?", "show me the meters", "where do the stems sit?"], {}),
     ("export", ["export the mix", "bounce it", "save the mix to disk", "render a mix file"], {}),
-    ("apply", ["apply", "yes, do it", "apply the proposal", "ok go ahead"], {}),
+    ("apply", ["apply", "yes, do it", "apply the proposal", "ok go ahead"], {"share": 1.0, "stems": []}),
+    ("apply", ["apply half of it", "apply 50 % of the moves", "ok, apply half"], {"share": 0.5, "stems": []}),
+    ("apply", ["just the vocals", "only the vocals please", "apply the vocals only"],
+     {"share": 1.0, "stems": ["vocals"], "exclude": False}),
+    ("apply", ["apply all but the pad", "apply everything except the pad", "yes, but not the pad"],
+     {"stems": ["pad"], "exclude": True}),
     ("help", ["add some reverb to the vocals", "what's the weather", "compress the drums"], {}),
 ]
 
@@ -98,3 +103,26 @@ def test_reopening_resumes_and_a_corrupt_checkpoint_starts_fresh(demo_session_di
     assert list(db.parent.glob("checkpoint.sqlite.unreadable-*"))  # moved aside, not deleted
     fresh.handle("hats down 1 dB")
     assert Conversation(demo_session_dir, tmp_path).gains["hats"] == -1.0
+
+
+def test_part_of_a_proposal_is_applied_and_the_rest_stays_proposed(demo_session_dir, tmp_path):
+    chat = Conversation(demo_session_dir, tmp_path / "out")
+    chat.handle("balance")
+    proposal = dict(chat.proposal)
+    assert len(proposal) >= 3 and "vocals" in proposal
+    reply = chat.handle("apply half of it")
+    applied = next(r for r in reply.trace if r["tool"] == "apply_gains")
+    assert applied["arguments"]["changes_db"] == {n: round(v / 2, 1) for n, v in proposal.items() if round(v / 2, 1)}
+    assert applied["rationale"] == "apply 50% of the proposal" and "Still proposed" in reply.text
+    reply = chat.handle("just the vocals")
+    assert next(r for r in reply.trace if r["tool"] == "apply_gains")["arguments"]["changes_db"] == {
+        "vocals": round(proposal["vocals"] - round(proposal["vocals"] / 2, 1), 1)}
+    assert "vocals" not in chat.proposal
+    other = next(n for n in chat.proposal)
+    reply = chat.handle(f"apply all but the {other}")
+    assert set(next(r for r in reply.trace if r["tool"] == "apply_gains")["arguments"]["changes_db"]) == \
+        set(proposal) - {"vocals", other}
+    assert set(chat.proposal) == {other}
+    for name, gain in chat.gains.items():  # the parts add up to the proposal; the one left out got its first half
+        expected = round(proposal[other] / 2, 1) if name == other else proposal.get(name, 0.0)
+        assert gain == pytest.approx(expected, abs=0.11)
