@@ -11,6 +11,8 @@ from pathlib import Path
 
 from anchormix.model.corpus import find_sessions
 from anchormix.model.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
+from anchormix.model.intervals import coverage, fit_intervals, load_intervals, write_intervals
+from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path
 from anchormix.tools.audio import write_text_atomic
 
 from .planners import LOOP_PLANNERS, PREDICTORS, check_planner, make_predictor, planner_factory
@@ -74,6 +76,9 @@ def _eval_parser(sub) -> None:
     ev.add_argument("--limit", type=int, help="evaluate at most this many sessions")
     ev.add_argument("--checkpoint", type=Path, help="ALM checkpoint for alm and its ablations (default: the shipped one)")
     ev.add_argument("--json", type=Path, dest="json_out", help="write the metrics to this JSON file")
+    ev.add_argument("--fit-intervals", type=Path, metavar="FILE",
+                    help="fit the ALM's 80 %% intervals on this split's errors (per role, split-conformal) and write "
+                         "them to FILE (the shipped ones: model/checkpoints/alm/intervals.json); needs --planner alm")
     ev.add_argument("--agent", action="store_true",
                     help="run the whole agent loop per draw (planners: rules, alm) and report iterations, "
                          "convergence and tool calls")
@@ -179,9 +184,12 @@ def _eval(args: argparse.Namespace) -> int:
     sessions = find_sessions(args.sessions, None if args.split == "all" else args.split)[: args.limit]
     if args.agent:
         return _eval_agent(args, sessions, names)
+    if args.fit_intervals and "alm" not in names:
+        raise ValueError("--fit-intervals: fits the ALM's intervals; add alm to --planner")
     predictors = {name: _flagged("--planner", make_predictor, name, args.sessions, args.conventions, args.checkpoint)
                   for name in names}
-    body = {}
+    body: dict = {}
+    fitted: dict[str, list[float]] = {}
     for protocol in _protocols(args):
         with progress() as bar:
             task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
@@ -190,8 +198,28 @@ def _eval(args: argparse.Namespace) -> int:
         groups = {"source": result.by_source, "role": result.by_role, "genre": result.by_genre}
         for table in eval_tables(_heading(args, protocol, result.sessions), names, overall, groups, summarise):
             console.print(table)
+        if "alm" in names:
+            for role, errors in result.by_role["alm"].items():
+                fitted.setdefault(role, []).extend(errors)
+            overall["alm"]["inside_80_interval"] = _calibration(args, result.by_role["alm"])
         body[protocol] = {"sessions": result.sessions, "draws": args.draws, "seed": args.seed, "split": args.split,
                           "overall": overall, **{f"by_{label}": {p: {k: summarise(v) for k, v in by[p].items()}
                                                                  for p in names} for label, by in groups.items()}}
     _write_json(args.json_out, body if args.protocol == "both" else body[args.protocol])
+    if args.fit_intervals:
+        intervals = fit_intervals(fitted)
+        path = write_intervals(args.fit_intervals, intervals, f"{args.sessions} split={args.split} "
+                                                              f"protocol={args.protocol}")
+        console.print(f"wrote {path}: 80 % half-widths per role (pooled {intervals['pooled']:.1f} dB)")
     return 0
+
+
+def _calibration(args: argparse.Namespace, by_role: dict[str, list[float]]) -> float | None:
+    """The share of the ALM's errors inside its shipped 80 % intervals (printed; None when it has none)."""
+    intervals = load_intervals(intervals_path(args.checkpoint or DEFAULT_CHECKPOINT))
+    if intervals is None or args.fit_intervals:
+        return None
+    inside = coverage(intervals, by_role)
+    console.print(f"alm: {100 * inside:.0f} % of targets inside its stated 80 % interval "
+                  f"(fitted on {intervals.get('fitted_on', '?')}; honest: 70-90 %)")
+    return inside

@@ -27,7 +27,9 @@ from anchormix.tools import ToolContext
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from .draws import AUDIBLE_DB
 from .features import DEEP_FLOOR_DB, FLOOR_DB, log_mel
+from .intervals import half_width, load_intervals
 from .prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
+from .shipped import intervals_path
 
 __all__ = ["ALMBalancer", "ALMPlanner", "busiest_window", "listening_windows", "shared_balancer", "ANCHOR_LUFS"]
 
@@ -43,7 +45,12 @@ class ALMBalancer:
 
     def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
         self.alm = load_checkpoint(checkpoint)
+        self.intervals = load_intervals(intervals_path(checkpoint))  # None for a checkpoint without them
         self._session, self._mel = None, None  # one session's log-mel at unity gain
+
+    def interval_db(self, role: str) -> float | None:
+        """Half-width (dB) of the 80 % interval around a move of a stem of ``role`` (None when not fitted)."""
+        return half_width(self.intervals, role) if self.intervals else None
 
     def features(self, ctx: ToolContext) -> np.ndarray:
         """Log-mel at the current gains ``(W, S, n_mels, frames)`` over the :func:`listening_windows`, the whole
@@ -215,7 +222,9 @@ class ALMPlanner:
                 return call
         if not moves:
             return Action(tool=FINISH, rationale="the model proposes no further moves")
-        return _apply_call(state, moves, levels, anchor, damping, "model" if text is not None else "model (head only)")
+        sure = {n: self.balancer.interval_db(ctx.session.roles[n]) for n in moves}
+        return _apply_call(state, moves, levels, anchor, damping, "model" if text is not None else "model (head only)",
+                           sure)
 
 
 def _written_call(text: str, names: list[str], moves: dict[str, float], levels: dict, anchor: str) -> str | None:
@@ -241,13 +250,18 @@ def _written_call(text: str, names: list[str], moves: dict[str, float], levels: 
 
 
 def _apply_call(state: AgentState, moves: dict[str, float], levels: dict, anchor: str, damping: float,
-                how: str) -> str:
+                how: str, interval_db: dict[str, float | None]) -> str:
     """The apply_gains call of ``moves`` as JSON text, with a reason per stem that covers the whole balance (the
-    graph keeps the latest reason per stem), not this step alone."""
+    graph keeps the latest reason per stem), not this step alone, and how sure the model is (its 80 % interval)."""
     start = state.get("initial_lu_vs_anchor") or {}
     masking = masking_results(state)
+
+    def sure(name: str) -> str:
+        return f" (±{interval_db[name]:.1f} dB, 80 % interval)" if interval_db.get(name) is not None else ""
+
     reasons = {n: (f"was {start.get(n, levels[n]['lu_vs_anchor']):+.1f} LU against the {anchor}; the model "
-                   f"puts it at {levels[n]['lu_vs_anchor'] + g / damping:+.1f} LU" + masking_reason(masking.get(n)))
+                   f"puts it at {levels[n]['lu_vs_anchor'] + g / damping:+.1f} LU{sure(n)}"
+                   + masking_reason(masking.get(n)))
                for n, g in moves.items()}
     # The call goes to the graph as JSON text, validated against the registry like any model output.
     return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,

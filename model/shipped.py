@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_INTENT_CHECKPOINT"]
+__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_INTENT_CHECKPOINT", "intervals_path"]
 
 _CHECKPOINTS = Path(__file__).with_name("checkpoints")
 DEFAULT_CHECKPOINT = _CHECKPOINTS / "alm" / "alm.safetensors"  # the ALM (model card: checkpoints/alm/README.md)
 DEFAULT_INTENT_CHECKPOINT = _CHECKPOINTS / "intent" / "intent.safetensors"  # the conversation's intent model
+
+
+def intervals_path(checkpoint: str | Path) -> Path:
+    """The 80 % intervals fitted for a checkpoint, beside it (model/intervals.py)."""
+    return Path(checkpoint).with_name("intervals.json")

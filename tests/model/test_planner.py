@@ -39,6 +39,7 @@ def balance(session_dir, texts, max_steps=8, genre=None):
     ctx = ToolContext.of(load_session(session_dir))
     balancer = ALMBalancer.__new__(ALMBalancer)
     balancer.alm, balancer._session, balancer._mel = ScriptedALM(texts), None, None
+    balancer.intervals = {"pooled": 3.0, "roles": {"vocals": 2.5}}
     start = start_state("t", ctx.session.anchor, "alm", {n: 0.0 for n in ctx.session.names})
     state = run_balance(ALMPlanner(balancer, genre=genre), ctx, start, max_steps=max_steps)
     return ctx, balancer.alm, state
@@ -140,3 +141,22 @@ def test_the_listeners_windows_combine_per_stem_over_the_windows_where_it_plays(
     mel[2, 1] = -5.0  # stem 2 plays in the third window only
     prompts = [StemPrompt(1, "bass", 0.0, True), StemPrompt(2, "pad", -3.0, False)]
     assert balancer.listened(mel, prompts, "pop").tolist() == [-20.0, -5.0]  # the median; the window it plays in
+
+
+def test_each_move_says_how_sure_the_model_is(demo_session_dir):
+    """The reasons carry the 80 % interval of the stem's role (the pooled one for a role without its own)."""
+    ctx, model, state = balance(demo_session_dir, ['{"tool": "apply_gains"}', '{"tool": "finish"}'])
+    reasons = state["reasons"]
+    assert reasons and all("80 % interval" in r for r in reasons.values())
+    for name, reason in reasons.items():
+        assert f"(±{2.5 if ctx.session.roles[name] == 'vocals' else 3.0:.1f} dB, 80 % interval)" in reason
+
+
+def test_intervals_are_conformal_quantiles_per_role_and_coverage_counts_inside():
+    from anchormix.model.intervals import coverage, fit_intervals, half_width
+
+    errors = {"bass": [float(e) for e in range(1, 31)], "pad": [-1.0, 2.0, 9.0]}  # pad: too few for its own
+    intervals = fit_intervals(errors)
+    assert intervals["roles"] == {"bass": 25.0}  # the ceil(31 * 0.8) = 25th smallest |e|
+    assert half_width(intervals, "pad") == intervals["pooled"] == 25.0  # the 28th (ceil(34 * 0.8)) of the pooled 33
+    assert coverage(intervals, {"bass": [24.0, -25.0, 26.0, 30.0]}) == 0.5

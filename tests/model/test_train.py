@@ -1,5 +1,7 @@
 """One real training step of the ALM on generated audio, then a save/load round trip."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -178,6 +180,19 @@ def test_the_alm_drives_the_agent_loop_and_the_eval(tiny_corpus, tmp_path, demo_
     alm = make_predictor("alm", tiny_corpus, checkpoint=checkpoint)
     result = run_protocol(find_sessions(tiny_corpus, None)[:1], {"alm": alm}, draws=1, seed=0)
     assert np.isfinite(summarise(result.errors["alm"])["mae_db"])
+
+    # Its 80 % intervals: fitted on one split by the eval command, written beside the checkpoint, then checked.
+    from anchormix.cli import main
+
+    fitted = tmp_path / "ckpt" / "intervals.json"
+    eval_args = ["eval", "--sessions", str(tiny_corpus), "--split", "train", "--planner", "alm", "--draws", "2",
+                 "--checkpoint", str(checkpoint), "--protocol", "both"]
+    assert main(eval_args + ["--fit-intervals", str(fitted)]) == 0
+    intervals = json.loads(fitted.read_text())
+    assert intervals["coverage"] == 0.8 and intervals["pooled"] > 0 and "split=train" in intervals["fitted_on"]
+    assert main(eval_args + ["--json", str(tmp_path / "m.json")]) == 0
+    inside = json.loads((tmp_path / "m.json").read_text())["perturb"]["overall"]["alm"]["inside_80_interval"]
+    assert 0.5 <= inside <= 1.0  # the same songs: at least about the 80 % it was fitted to
 
 
 def test_a_planning_step_trains_on_oracle_calls_and_the_checkpoint_says_it_plans(tiny_corpus, tmp_path):
