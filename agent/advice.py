@@ -28,8 +28,9 @@ def advice_markdown(state: dict[str, Any], names: list[str], planner_advice: str
         lines += [f"Applied at {strength:g} % of the advised moves (the full advice: {full or 'no change'}).", ""]
     if moved:
         for name in sorted(moved, key=lambda n: -abs(relative[n])):
-            why = reasons.get(name)
-            lines.append(f"- **{name} {relative[name]:+.1f} dB** against the {anchor}" + (f": {why}." if why else "."))
+            why, flag = reasons.get(name), (state.get("flags") or {}).get(name)
+            lines.append(f"- **{name} {relative[name]:+.1f} dB** against the {anchor}" + (f": {why}." if why else ".")
+                         + (f" **Check by ear:** {flag}." if flag else ""))
     else:
         lines.append(f"- No changes: every stem already sits where it should against the {anchor}.")
     kept = [n for n in names if n != anchor and n not in moved]

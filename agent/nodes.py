@@ -75,14 +75,16 @@ def listen(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
 
 
 def _tidy(action: Action) -> Action:
-    """An action whose free-text fields are text and whose reasons map stems to text (arguments are the registry's)."""
+    """An action whose free-text fields are text and whose reasons and flags map stems to text (arguments are the
+    registry's)."""
     tidy = dict(action)
     for key in ("rationale", "advice"):
         if key in tidy and not isinstance(tidy[key], str):
             tidy[key] = str(tidy[key])
-    reasons = tidy.get("reasons")
-    if reasons is not None:
-        tidy["reasons"] = {str(k): str(v) for k, v in reasons.items()} if isinstance(reasons, dict) else {}
+    for key in ("reasons", "flags"):
+        texts = tidy.get(key)
+        if texts is not None:
+            tidy[key] = {str(k): str(v) for k, v in texts.items()} if isinstance(texts, dict) else {}
     return Action(**tidy)
 
 
@@ -178,6 +180,9 @@ def act(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
     update: dict[str, Any] = {"gains_db": after, "step": _step(state)}
     if action["tool"] == "apply_gains" and error is None:
         update["reasons"] = {**state.get("reasons", {}), **(action.get("reasons") or {})}
+        moved = arguments.get("changes_db") or {}
+        update["flags"] = {**{n: f for n, f in (state.get("flags") or {}).items() if n not in moved},
+                           **(action.get("flags") or {})}
         update["last_rationale"] = action.get("rationale", "")
     update["messages"] = [{"tool": action["tool"], "arguments": arguments, "result": result, "error": error}]
     update["trace"] = [trace_record(_step(state), "act", deps.ctx.at(gains), started, tool=action["tool"],

@@ -23,6 +23,7 @@ class Action(TypedDict, total=False):
     arguments: dict[str, Any]
     rationale: str  # why, in words a person can check (quotes measured numbers)
     reasons: dict[str, str]  # per stem, for apply_gains: why this stem moves
+    flags: dict[str, str]  # per stem, for apply_gains: why this move needs a person's ear before it is trusted
     advice: str  # for finish: the planner's own closing advice (optional)
 
 
@@ -42,6 +43,7 @@ class AgentState(TypedDict, total=False):
     messages: Annotated[list[dict[str, Any]], operator.add]  # tool observations the planner reads
     trace: Annotated[list[dict[str, Any]], operator.add]  # one record per node run
     reasons: dict[str, str]  # latest reason per moved stem
+    flags: dict[str, str]  # moves to check by ear (unlike anything in the corpus), per stem, as of its latest move
     last_rationale: str
     iteration: int  # planner calls so far
     invalid_calls: int  # invalid JSON tool calls in a row

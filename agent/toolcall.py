@@ -30,7 +30,7 @@ def parse_tool_call(text: str, stems: list[str] | None = None) -> Action:
         raise ToolCallError(f"not a JSON tool call ({err.msg} at character {err.pos})") from None
     if not isinstance(data, dict) or not isinstance(data.get("tool"), str):
         raise ToolCallError('a tool call is a JSON object with a "tool" name')
-    unknown = sorted(set(data) - {"tool", "arguments", "rationale", "reasons", "advice"})
+    unknown = sorted(set(data) - {"tool", "arguments", "rationale", "reasons", "flags", "advice"})
     if unknown:
         raise ToolCallError(f"unknown keys {unknown} in the tool call")
     tool, rationale = data["tool"], data.get("rationale", "")
@@ -46,10 +46,12 @@ def parse_tool_call(text: str, stems: list[str] | None = None) -> Action:
         raise ToolCallError(str(err)) from None
     if stems is not None:
         _check_stems(data.get("arguments") or {}, stems)
-    reasons = data.get("reasons") or {}
-    if not isinstance(reasons, dict) or not all(isinstance(v, str) for v in reasons.values()):
-        raise ToolCallError('"reasons" must map stem names to strings')
-    return Action(tool=tool, arguments=data.get("arguments", {}), rationale=rationale, reasons=reasons)
+    texts = {}
+    for key in ("reasons", "flags"):
+        texts[key] = data.get(key) or {}
+        if not isinstance(texts[key], dict) or not all(isinstance(v, str) for v in texts[key].values()):
+            raise ToolCallError(f'"{key}" must map stem names to strings')
+    return Action(tool=tool, arguments=data.get("arguments", {}), rationale=rationale, **texts)
 
 
 def _check_stems(arguments: dict, stems: list[str]) -> None:
@@ -63,4 +65,5 @@ def _check_stems(arguments: dict, stems: list[str]) -> None:
 
 def format_tool_call(action: Action) -> str:
     """The JSON text of an action (the inverse of :func:`parse_tool_call`)."""
-    return json.dumps({k: action[k] for k in ("tool", "arguments", "rationale", "reasons", "advice") if k in action})
+    keys = ("tool", "arguments", "rationale", "reasons", "flags", "advice")
+    return json.dumps({k: action[k] for k in keys if k in action})

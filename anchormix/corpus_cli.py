@@ -36,7 +36,7 @@ EPILOG_DATA = """examples:
   anchormix data procedural --out corpus --count 40
   anchormix data modules --from-debian --install --out corpus   # tracker modules, one stem per instrument
   anchormix data modules --modules ~/mods --out corpus
-  anchormix data stats --sessions corpus
+  anchormix data stats --sessions corpus modules --ranges model/checkpoints/alm/ranges.json
 """
 
 def add_parsers(sub) -> None:
@@ -70,7 +70,10 @@ def add_parsers(sub) -> None:
     stats = dsub.add_parser("stats", help="what a corpus holds per source (songs, stems, minutes, licences, roles, "
                             "anchors, rejections) and its per-role offsets from the bass (the conventions table)")
     stats.set_defaults(func=_stats)
-    stats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
+    stats.add_argument("--sessions", type=Path, nargs="+", required=True, help="corpus folders")
+    stats.add_argument("--ranges", type=Path, metavar="FILE",
+                       help="also write each role's lowest and highest level against the bass over the train splits "
+                            "of all of them (the shipped model's: model/checkpoints/alm/ranges.json)")
     feats = dsub.add_parser("features", help="build or refresh the log-mel feature cache")
     feats.set_defaults(func=_data_features)
     feats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
@@ -208,19 +211,32 @@ def _tag_modules(root: Path) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    summary = corpus_summary(args.sessions)
-    console.print(corpus_summary_view(f"corpus {args.sessions}", summary))
-    sessions = find_sessions(args.sessions, "train")
-    kinds = {e["id"]: e.get("kind", "sessions") for e in load_manifest(args.sessions)["sessions"].values()}
-    for kind in summary:
-        try:
-            table = conventions_table(args.sessions, [(f, s) for f, s in sessions if kinds.get(f.name) == kind])
-        except ValueError:  # no train session of this source has a bass anchor
-            continue
-        console.print(conventions_table_view(table, f"{kind}, train split"))
-    table = conventions_table(args.sessions)
-    path = write_text_atomic(args.sessions / CONVENTIONS_FILE, json.dumps(table, indent=2) + "\n")
-    console.print(f"wrote {path} (every source's train split: what --planner conventions reads)")
+    ranges: dict[str, dict] = {}
+    for root in args.sessions:
+        _stats_of(root)
+        for role, row in conventions_table(root).items():
+            if row["count"]:
+                seen = ranges.setdefault(role, {"min": row["min"], "max": row["max"], "count": 0})
+                seen.update(min=min(seen["min"], row["min"]), max=max(seen["max"], row["max"]),
+                            count=seen["count"] + row["count"])
+    if args.ranges:
+        body = {"roles": {r: {k: round(v, 2) for k, v in row.items()} for r, row in sorted(ranges.items())},
+                "from": [str(r) for r in args.sessions], "anchor": "bass", "split": "train"}
+        console.print(f"wrote {write_text_atomic(args.ranges, json.dumps(body, indent=2) + chr(10))}")
     return 0
 
 
+def _stats_of(root: Path) -> None:
+    """One corpus: its summary per source, per-role offsets per source, and its conventions.json."""
+    summary = corpus_summary(root)
+    console.print(corpus_summary_view(f"corpus {root}", summary))
+    sessions = find_sessions(root, "train")
+    kinds = {e["id"]: e.get("kind", "sessions") for e in load_manifest(root)["sessions"].values()}
+    for kind in summary:
+        try:
+            table = conventions_table(root, [(f, s) for f, s in sessions if kinds.get(f.name) == kind])
+        except ValueError:  # no train session of this source has a bass anchor
+            continue
+        console.print(conventions_table_view(table, f"{kind}, train split"))
+    path = write_text_atomic(root / CONVENTIONS_FILE, json.dumps(conventions_table(root), indent=2) + "\n")
+    console.print(f"wrote {path} (every source's train split: what --planner conventions reads)")

@@ -29,7 +29,7 @@ Predictor = Callable[[ToolContext], dict[str, float]]
 
 
 def conventions_table(root: Path, sessions: list[tuple[Path, str]] | None = None) -> dict[str, dict[str, float]]:
-    """Per-role LU offset from the bass on the train split: {role: {mean, std, count}}."""
+    """Per-role LU offset from the bass on the train split: {role: {mean, std, count, min, max}}."""
     offsets: dict[str, list[float]] = {}
     for folder, split in sessions if sessions is not None else find_sessions(root, "train"):
         if split not in ("train", "all"):
@@ -43,8 +43,9 @@ def conventions_table(root: Path, sessions: list[tuple[Path, str]] | None = None
                 offsets.setdefault(roles.get(name, "other"), []).append(float(lu))
     if not offsets:
         raise ValueError(f"{root}: no train-split sessions with a bass anchor and reference_lu to learn conventions from")
-    table = {r: {"mean": float(np.mean(v)), "std": float(np.std(v)), "count": len(v)} for r, v in sorted(offsets.items())}
-    table.setdefault("bass", {"mean": 0.0, "std": 0.0, "count": 0})
+    table = {r: {"mean": float(np.mean(v)), "std": float(np.std(v)), "count": len(v), "min": float(np.min(v)),
+                 "max": float(np.max(v))} for r, v in sorted(offsets.items())}
+    table.setdefault("bass", {"mean": 0.0, "std": 0.0, "count": 0, "min": 0.0, "max": 0.0})
     return table
 
 

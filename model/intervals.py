@@ -1,4 +1,5 @@
-"""How sure the model is: an 80 % interval around each move, fitted on songs it was not trained on.
+"""How sure the model is: an 80 % interval around each move, fitted on songs it was not trained on, and whether a
+move leaves what the corpus has ever seen.
 
 Split-conformal, per role: on the validation split, the model's absolute errors
 (where it put a stem against the anchor minus where the composer had it) are
@@ -11,6 +12,10 @@ split; ``anchormix eval`` reports the share of targets inside on another split
 
     anchormix eval --sessions modules --split valid --protocol both --planner alm \
         --fit-intervals model/checkpoints/alm/intervals.json
+
+The ranges (``ranges.json`` beside the checkpoint, from ``anchormix data stats --sessions corpus modules --ranges
+FILE``) are each role's lowest and highest level against a bass anchor in the training songs; a target outside
+them, by more than :data:`RANGE_MARGIN_DB`, is flagged ("check it by ear") and the chat asks before applying it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ import numpy as np
 
 from anchormix.tools.audio import write_text_atomic
 
-__all__ = ["COVERAGE", "MIN_ERRORS", "fit_intervals", "write_intervals", "load_intervals", "half_width", "coverage"]
+__all__ = ["COVERAGE", "MIN_ERRORS", "RANGE_MARGIN_DB", "fit_intervals", "write_intervals", "load_intervals",
+           "half_width", "coverage", "outside_range"]
 
 COVERAGE = 0.8
 MIN_ERRORS = 20  # a role with fewer validation errors than this takes the pooled half-width
+RANGE_MARGIN_DB = 1.0  # a target this far beyond the corpus's range for its role is flagged
 
 
 def _conformal_quantile(errors: list[float], level: float) -> float:
@@ -51,7 +58,7 @@ def write_intervals(path: Path, intervals: dict, fitted_on: str) -> Path:
 
 
 def load_intervals(path: Path) -> dict | None:
-    """The intervals at ``path``, or None when there are none (an older checkpoint)."""
+    """The JSON table at ``path`` (intervals or ranges), or None when there is none (an older checkpoint)."""
     path = Path(path)
     if not path.exists():
         return None
@@ -70,3 +77,15 @@ def coverage(intervals: dict, by_role: dict[str, list[float]]) -> float:
     """The share of errors inside their role's interval (the calibration check)."""
     inside = [abs(e) <= half_width(intervals, role) for role, errors in by_role.items() for e in errors]
     return float(np.mean(inside)) if inside else float("nan")
+
+
+def outside_range(ranges: dict | None, role: str, anchor_role: str, target_lu: float) -> str | None:
+    """Why a target ``target_lu`` (LU against the anchor) is unlike anything the corpus has for ``role``, or None
+    (also when the anchor is not a bass, the only anchor the ranges are measured against, or the role is unknown)."""
+    row = (ranges or {}).get("roles", {}).get(role)
+    if row is None or anchor_role != "bass" or role in ("other", "bass"):
+        return None
+    if row["min"] - RANGE_MARGIN_DB <= target_lu <= row["max"] + RANGE_MARGIN_DB:
+        return None
+    return (f"{target_lu:+.1f} LU is outside what the corpus has for a {role} against the bass "
+            f"({row['min']:+.1f} to {row['max']:+.1f} LU over {row['count']} stems): check it by ear")

@@ -27,7 +27,7 @@ from anchormix.tools import ToolContext
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from .draws import AUDIBLE_DB
 from .features import DEEP_FLOOR_DB, FLOOR_DB, log_mel
-from .intervals import half_width, load_intervals
+from .intervals import half_width, load_intervals, outside_range
 from .prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
 from .shipped import intervals_path
 
@@ -46,11 +46,16 @@ class ALMBalancer:
     def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
         self.alm = load_checkpoint(checkpoint)
         self.intervals = load_intervals(intervals_path(checkpoint))  # None for a checkpoint without them
+        self.ranges = load_intervals(Path(checkpoint).with_name("ranges.json"))  # what the corpus has seen, per role
         self._session, self._mel = None, None  # one session's log-mel at unity gain
 
     def interval_db(self, role: str) -> float | None:
         """Half-width (dB) of the 80 % interval around a move of a stem of ``role`` (None when not fitted)."""
         return half_width(self.intervals, role) if self.intervals else None
+
+    def unusual(self, role: str, anchor_role: str, target_lu: float) -> str | None:
+        """Why a target is unlike anything the corpus has for the role against a bass, or None."""
+        return outside_range(self.ranges, role, anchor_role, target_lu)
 
     def features(self, ctx: ToolContext) -> np.ndarray:
         """Log-mel at the current gains ``(W, S, n_mels, frames)`` over the :func:`listening_windows`, the whole
@@ -222,9 +227,12 @@ class ALMPlanner:
                 return call
         if not moves:
             return Action(tool=FINISH, rationale="the model proposes no further moves")
-        sure = {n: self.balancer.interval_db(ctx.session.roles[n]) for n in moves}
+        roles = ctx.session.roles
+        sure = {n: self.balancer.interval_db(roles[n]) for n in moves}
+        flags = {n: self.balancer.unusual(roles[n], roles[anchor], levels[n]["lu_vs_anchor"] + g / damping)
+                 for n, g in moves.items()}
         return _apply_call(state, moves, levels, anchor, damping, "model" if text is not None else "model (head only)",
-                           sure)
+                           sure, {n: f for n, f in flags.items() if f})
 
 
 def _written_call(text: str, names: list[str], moves: dict[str, float], levels: dict, anchor: str) -> str | None:
@@ -250,7 +258,7 @@ def _written_call(text: str, names: list[str], moves: dict[str, float], levels: 
 
 
 def _apply_call(state: AgentState, moves: dict[str, float], levels: dict, anchor: str, damping: float,
-                how: str, interval_db: dict[str, float | None]) -> str:
+                how: str, interval_db: dict[str, float | None], flags: dict[str, str]) -> str:
     """The apply_gains call of ``moves`` as JSON text, with a reason per stem that covers the whole balance (the
     graph keeps the latest reason per stem), not this step alone, and how sure the model is (its 80 % interval)."""
     start = state.get("initial_lu_vs_anchor") or {}
@@ -265,6 +273,7 @@ def _apply_call(state: AgentState, moves: dict[str, float], levels: dict, anchor
                for n, g in moves.items()}
     # The call goes to the graph as JSON text, validated against the registry like any model output.
     return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,
+                                   flags=flags,
                                    rationale=f"{how}: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))
 
 

@@ -50,7 +50,7 @@ from ..rules import RulePlanner
 from ..state import start_state
 from ..trace import trace_record
 from . import answers
-from .proposal import split_proposal
+from .proposal import proposal_text, split_proposal
 from .request_rules import Intent, combine, parse_intent
 from .store import ConversationStore
 
@@ -93,6 +93,7 @@ class Conversation:
         self.genre = self.session.genre
         self.proposal: dict[str, float] = {}  # changes (dB) the last balance proposes, not yet applied
         self.reasons: dict[str, str] = {}  # why each stem was moved, from the balance that moved it
+        self.flags: dict[str, str] = {}  # proposed moves to check by ear first: applied only when named
         self.undo_stack: list[dict] = []
         self.redo_stack: list[dict] = []
         self.transcript: list[dict[str, str]] = []
@@ -121,8 +122,9 @@ class Conversation:
 
     def _state(self) -> dict:
         return {"fingerprint": self.session.fingerprint(), "gains": self.gains, "anchor": self.anchor,
-                "genre": self.genre, "proposal": self.proposal, "reasons": self.reasons, "undo": self.undo_stack,
-                "redo": self.redo_stack, "transcript": self.transcript[-200:], "last_trace": self.last_trace}
+                "genre": self.genre, "proposal": self.proposal, "reasons": self.reasons, "flags": self.flags,
+                "undo": self.undo_stack, "redo": self.redo_stack, "transcript": self.transcript[-200:],
+                "last_trace": self.last_trace}
 
     def _restore(self, saved: dict, anchor: str | None) -> None:
         self.gains.update({n: float(g) for n, g in saved.get("gains", {}).items() if n in self.gains})
@@ -130,7 +132,7 @@ class Conversation:
             self._set_anchor(saved["anchor"])
         self.genre = saved.get("genre", self.genre)
         self.proposal = {n: v for n, v in saved.get("proposal", {}).items() if n in self.gains}
-        self.reasons = saved.get("reasons", {})
+        self.reasons, self.flags = saved.get("reasons", {}), saved.get("flags", {})
         self.undo_stack, self.redo_stack = saved.get("undo", []), saved.get("redo", [])
         self.transcript, self.last_trace = saved.get("transcript", []), saved.get("last_trace", [])
         self.notice = f"resumed the conversation ({len(self.transcript) // 2} earlier requests)"
@@ -216,31 +218,27 @@ class Conversation:
         start = start_state(self.id, self.anchor, self.planner.name, self.gains)
         final = run_balance(self.planner, ctx, start, on_step=on_step)
         trace.extend(final.get("trace", []))
-        proposal = {n: round(final["gains_db"][n] - self.gains[n], 1) for n in self.session.names}
-        self.proposal = {n: v for n, v in proposal.items() if abs(v) >= 0.05}
+        self.proposal = {n: round(g - self.gains[n], 1) for n, g in final["gains_db"].items()
+                         if abs(round(g - self.gains[n], 1)) >= 0.05}
         self.reasons.update({n: r for n, r in final.get("reasons", {}).items() if n in self.proposal})
+        self.flags = {n: f for n, f in (final.get("flags") or {}).items() if n in self.proposal}
         if not self.proposal:
             return f"Nothing to move: every stem is within {CONVERGENCE_DB} dB of where I would put it against the " \
                    f"{self.anchor}.", False
-        lines = [f"Against the {self.anchor} I would move ({final.get('status')} after {final.get('iteration')} steps):"]
-        for n in sorted(self.proposal, key=lambda k: -abs(self.proposal[k])):
-            lines.append(f"- {n} {self.proposal[n]:+.1f} dB" + (f": {self.reasons[n]}" if n in self.reasons else ""))
-        lines.append("Say \"apply\" to apply it (F2 in the chat app).")
-        return "\n".join(lines), False
+        heading = f"Against the {self.anchor} I would move ({final.get('status')} after {final.get('iteration')} steps):"
+        return proposal_text(heading, self.proposal, self.reasons, self.flags), False
 
     def _do_apply(self, intent, trace, on_step):
         """The proposal, or part of it ("half of it", "just the vocals", "all but the pad"); the rest stays proposed."""
         if not self.proposal:
             return "There is no proposal to apply; ask me to balance first.", False
-        changes, rest, what = split_proposal(self.proposal, intent.stems, intent.exclude, intent.share)
-        if not changes:
-            return f"That leaves nothing to apply; the proposal moves {', '.join(self.proposal)}.", False
-        self._apply(trace, changes, f"apply {what}")
-        self.proposal = rest
-        text = f"Applied {what}: " + ", ".join(f"{n} {v:+.1f} dB" for n, v in changes.items()) + "."
-        if rest:
-            text += " Still proposed: " + ", ".join(f"{n} {v:+.1f} dB" for n, v in rest.items()) + "."
-        return text, True
+        part = split_proposal(self.proposal, self.flags, intent.stems, intent.exclude, intent.share)
+        if not part.changes:
+            held = f" {', '.join(part.held)} waits for you to name it (check it by ear)." if part.held else ""
+            return f"That leaves nothing to apply; the proposal moves {', '.join(self.proposal)}.{held}", False
+        self._apply(trace, part.changes, f"apply {part.what}")
+        self.proposal = part.rest
+        return part.text(), True
 
     def _do_nudge(self, intent, trace, on_step):
         if not intent.stems:

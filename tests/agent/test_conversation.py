@@ -126,3 +126,19 @@ def test_part_of_a_proposal_is_applied_and_the_rest_stays_proposed(demo_session_
     for name, gain in chat.gains.items():  # the parts add up to the proposal; the one left out got its first half
         expected = round(proposal[other] / 2, 1) if name == other else proposal.get(name, 0.0)
         assert gain == pytest.approx(expected, abs=0.11)
+
+
+def test_a_flagged_move_waits_until_it_is_named(demo_session_dir, tmp_path):
+    from anchormix.agent import ScriptedPlanner
+
+    flagged = {"tool": "apply_gains", "arguments": {"changes_db": {"pad": 12.0, "vocals": 3.0}},
+               "rationale": "scripted", "reasons": {"pad": "a test", "vocals": "a test"},
+               "flags": {"pad": "+2.0 LU is outside what the corpus has for a pad against the bass"}}
+    chat = Conversation(demo_session_dir, tmp_path / "out", planner=lambda genre: ScriptedPlanner([flagged]))
+    reply = chat.handle("balance")
+    assert "check it by ear: +2.0 LU is outside" in reply.text and chat.flags == {"pad": flagged["flags"]["pad"]}
+    reply = chat.handle("apply")
+    assert chat.gains["vocals"] == 3.0 and chat.gains["pad"] == 0.0 and chat.proposal == {"pad": 12.0}
+    assert "Held back until you name it: pad" in reply.text
+    assert not chat.handle("apply").changed  # still waiting: a plain apply does not confirm it
+    assert chat.handle("apply the pad").changed and chat.gains["pad"] == 12.0 and not chat.proposal

@@ -28,8 +28,11 @@ def test_invalid_calls_are_rejected_with_a_reason(text, message):
 
 
 def test_valid_calls_round_trip():
-    action = {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 2.5}}, "rationale": "r", "reasons": {}}
+    action = {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 2.5}}, "rationale": "r", "reasons": {},
+              "flags": {"vocals": "check it by ear"}}
     assert parse_tool_call(format_tool_call(action)) == action
+    with pytest.raises(ToolCallError, match='"flags" must map stem names to strings'):
+        parse_tool_call('{"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 1}}, "flags": {"vocals": 3}}')
     assert parse_tool_call('{"tool": "finish", "rationale": "done"}')["tool"] == "finish"
 
 

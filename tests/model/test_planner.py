@@ -40,6 +40,7 @@ def balance(session_dir, texts, max_steps=8, genre=None):
     balancer = ALMBalancer.__new__(ALMBalancer)
     balancer.alm, balancer._session, balancer._mel = ScriptedALM(texts), None, None
     balancer.intervals = {"pooled": 3.0, "roles": {"vocals": 2.5}}
+    balancer.ranges = {"roles": {"pad": {"min": -20.0, "max": -8.0, "count": 40}}}  # -3 LU is no pad's place
     start = start_state("t", ctx.session.anchor, "alm", {n: 0.0 for n in ctx.session.names})
     state = run_balance(ALMPlanner(balancer, genre=genre), ctx, start, max_steps=max_steps)
     return ctx, balancer.alm, state
@@ -160,3 +161,11 @@ def test_intervals_are_conformal_quantiles_per_role_and_coverage_counts_inside()
     assert intervals["roles"] == {"bass": 25.0}  # the ceil(31 * 0.8) = 25th smallest |e|
     assert half_width(intervals, "pad") == intervals["pooled"] == 25.0  # the 28th (ceil(34 * 0.8)) of the pooled 33
     assert coverage(intervals, {"bass": [24.0, -25.0, 26.0, 30.0]}) == 0.5
+
+
+def test_a_move_unlike_anything_in_the_corpus_is_flagged_in_the_advice(demo_session_dir):
+    ctx, model, state = balance(demo_session_dir, ['{"tool": "apply_gains"}', '{"tool": "finish"}'])
+    pad = next(n for n in ctx.session.names if ctx.session.roles[n] == "pad")
+    assert set(state["flags"]) == {pad}  # the head puts every stem at -3 LU; only the pad's range excludes it
+    assert "outside what the corpus has for a pad against the bass (-20.0 to -8.0 LU over 40 stems)" in state["flags"][pad]
+    assert f"**Check by ear:** -3.0 LU is outside" in state["advice"]
