@@ -5,11 +5,14 @@ also kick, drums, vocals/lead, keys when present), a subset of 2..max_stems stem
 a window of the song where the anchor plays (those stems that rest there are left
 out), and perturbs every stem by p_i ~ U(-12, +12) dB (or, in a share of draws,
 starts them flat: every stem at the anchor's loudness, as the flat-start protocol
-does). What the model sees: each stem's log-mel shifted by p_i (exact: a gain moves log power by its dB; silence
-stays at the floor, see features.shift_mel), its role (replaced by "other" in a
-share of draws, as an unhelpful name would be), its measured LU against the
-anchor, and the session's genre ("unknown" in a share of draws). What it must
-predict: the stem's reference LU against that anchor. Nothing re-decodes audio.
+does). What the model sees: each stem's log-mel shifted by p_i (exact: a gain
+moves log power by its dB; silence stays at the floor, see features.shift_mel),
+its role (replaced by "other" in a share of draws, as an unhelpful name would
+be), its measured LU against the anchor, and the session's genre ("unknown" in a
+share of draws). What it must predict: the stem's reference LU against that
+anchor. Nothing re-decodes audio. Which session a draw comes from is the
+:class:`SessionSampler`'s choice: a source (module, MIDI, procedural) by the
+config's weights, then one of its sessions.
 
 A *plan draw* is one state of a planning trajectory played by an oracle that knows
 the reference balance. The planner's loop is: listen, choose a tool call, act,
@@ -45,7 +48,8 @@ from anchormix.agent.planning import CONVERGENCE_DB
 from .features import FLOOR_DB, CorpusSession, shift_mel
 from .prompt import StemPrompt, call_text, history_entry, proposal_text, read_call
 
-__all__ = ["PERTURB_DB", "Draw", "make_draw", "SessionSampler", "MASKING_DB", "PlanDraw", "oracle_call", "make_plan_draw"]
+__all__ = ["PERTURB_DB", "Draw", "make_draw", "SessionSampler", "MASKING_DB", "PlanDraw", "oracle_call",
+           "make_plan_draw"]
 
 ANCHOR_ROLES = {"bass": 0.5, "kick": 0.15, "drums": 0.1, "vocals": 0.1, "lead": 0.05, "keys": 0.1}
 PERTURB_DB = 12.0  # every stem moves by U(-PERTURB_DB, +PERTURB_DB) dB (DESIGN.md, AnchorBalance)
