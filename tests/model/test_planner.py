@@ -169,3 +169,23 @@ def test_a_move_unlike_anything_in_the_corpus_is_flagged_in_the_advice(demo_sess
     assert set(state["flags"]) == {pad}  # the head puts every stem at -3 LU; only the pad's range excludes it
     assert "outside what the corpus has for a pad against the bass (-20.0 to -8.0 LU over 40 stems)" in state["flags"][pad]
     assert f"**Check by ear:** -3.0 LU is outside" in state["advice"]
+
+
+def test_after_its_move_the_model_does_not_chase_a_second_opinion(demo_session_dir):
+    """A head whose answer drifts when it hears the moved stems (+2 LU each time it listens) still ends at its first
+    answer: the targets are fixed at the first listen, so the next proposal is what is left to them, nothing."""
+    class Drifting(ScriptedALM):
+        def _targets(self, stems):  # one more listen, two more LU (histories grows once per planning step)
+            drift = 2.0 * (len(self.histories) - 1)
+            return torch.tensor([0.0 if s.is_anchor else self.target_lu + drift for s in stems])
+
+    ctx = ToolContext.of(load_session(demo_session_dir))
+    balancer = ALMBalancer.__new__(ALMBalancer)
+    balancer.alm, balancer._session, balancer._mel = Drifting(['{"tool": "apply_gains"}'] * 4), None, None
+    balancer.intervals = balancer.ranges = None
+    start = start_state("t", ctx.session.anchor, "alm", {n: 0.0 for n in ctx.session.names})
+    state = run_balance(ALMPlanner(balancer), ctx, start, max_steps=8)
+    applies = [r for r in state["trace"] if r["node"] == "act" and r["tool"] == "apply_gains"]
+    assert len(applies) == 1 and state["status"] == "converged"
+    levels = state["measurements"]["loudness"]["stems"]
+    assert all(abs(levels[n]["lu_vs_anchor"] + 3.0) <= 0.06 for n in levels if n != ctx.session.anchor)
