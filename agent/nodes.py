@@ -181,8 +181,9 @@ def act(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
     if action["tool"] == "apply_gains" and error is None:
         update["reasons"] = {**state.get("reasons", {}), **(action.get("reasons") or {})}
         moved = arguments.get("changes_db") or {}
-        update["flags"] = {**{n: f for n, f in (state.get("flags") or {}).items() if n not in moved},
-                           **(action.get("flags") or {})}
+        for key in ("flags", "intervals"):  # a stem's latest move decides both
+            update[key] = {**{n: v for n, v in (state.get(key) or {}).items() if n not in moved},
+                           **(action.get(key) or {})}
         update["last_rationale"] = action.get("rationale", "")
     update["messages"] = [{"tool": action["tool"], "arguments": arguments, "result": result, "error": error}]
     update["trace"] = [trace_record(_step(state), "act", deps.ctx.at(gains), started, tool=action["tool"],

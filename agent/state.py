@@ -24,6 +24,7 @@ class Action(TypedDict, total=False):
     rationale: str  # why, in words a person can check (quotes measured numbers)
     reasons: dict[str, str]  # per stem, for apply_gains: why this stem moves
     flags: dict[str, str]  # per stem, for apply_gains: why this move needs a person's ear before it is trusted
+    intervals: dict[str, float]  # per stem, for apply_gains: half-width (dB) of the move's 80 % interval
     advice: str  # for finish: the planner's own closing advice (optional)
 
 
@@ -44,6 +45,7 @@ class AgentState(TypedDict, total=False):
     trace: Annotated[list[dict[str, Any]], operator.add]  # one record per node run
     reasons: dict[str, str]  # latest reason per moved stem
     flags: dict[str, str]  # moves to check by ear (unlike anything in the corpus), per stem, as of its latest move
+    intervals: dict[str, float]  # 80 % interval half-width (dB) of each stem's latest move, where the planner says
     last_rationale: str
     iteration: int  # planner calls so far
     invalid_calls: int  # invalid JSON tool calls in a row

@@ -30,7 +30,7 @@ def parse_tool_call(text: str, stems: list[str] | None = None) -> Action:
         raise ToolCallError(f"not a JSON tool call ({err.msg} at character {err.pos})") from None
     if not isinstance(data, dict) or not isinstance(data.get("tool"), str):
         raise ToolCallError('a tool call is a JSON object with a "tool" name')
-    unknown = sorted(set(data) - {"tool", "arguments", "rationale", "reasons", "flags", "advice"})
+    unknown = sorted(set(data) - {"tool", "arguments", "rationale", "reasons", "flags", "intervals", "advice"})
     if unknown:
         raise ToolCallError(f"unknown keys {unknown} in the tool call")
     tool, rationale = data["tool"], data.get("rationale", "")
@@ -51,6 +51,11 @@ def parse_tool_call(text: str, stems: list[str] | None = None) -> Action:
         texts[key] = data.get(key) or {}
         if not isinstance(texts[key], dict) or not all(isinstance(v, str) for v in texts[key].values()):
             raise ToolCallError(f'"{key}" must map stem names to strings')
+    intervals = data.get("intervals") or {}
+    if not isinstance(intervals, dict) or not all(isinstance(v, (int, float)) and v >= 0 for v in intervals.values()):
+        raise ToolCallError('"intervals" must map stem names to non-negative numbers (dB)')
+    if intervals:
+        texts["intervals"] = {k: float(v) for k, v in intervals.items()}
     return Action(tool=tool, arguments=data.get("arguments", {}), rationale=rationale, **texts)
 
 
@@ -65,5 +70,5 @@ def _check_stems(arguments: dict, stems: list[str]) -> None:
 
 def format_tool_call(action: Action) -> str:
     """The JSON text of an action (the inverse of :func:`parse_tool_call`)."""
-    keys = ("tool", "arguments", "rationale", "reasons", "flags", "advice")
+    keys = ("tool", "arguments", "rationale", "reasons", "flags", "intervals", "advice")
     return json.dumps({k: action[k] for k in keys if k in action})

@@ -285,8 +285,9 @@ def _apply_call(state: AgentState, moves: dict[str, float], levels: dict, anchor
                    + masking_reason(masking.get(n)))
                for n, g in moves.items()}
     # The call goes to the graph as JSON text, validated against the registry like any model output.
+    intervals = {n: round(v, 2) for n, v in interval_db.items() if v is not None}
     return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,
-                                   flags=flags,
+                                   flags=flags, **({"intervals": intervals} if intervals else {}),
                                    rationale=f"{how}: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))
 
 

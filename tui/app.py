@@ -40,6 +40,14 @@ def level_bar(lu: float | None, width: int = 10, low: float = -24.0, high: float
     return "█" * filled + "·" * (width - filled)
 
 
+def _sure(chat: Conversation, name: str) -> str:
+    """The proposed move's 80 % interval ("±3.8"), "!" after it when the move is flagged (check it by ear)."""
+    if name not in chat.proposal:
+        return ""
+    sure = chat.intervals.get(name)
+    return ("" if sure is None else f"±{sure:.1f}") + ("!" if name in chat.flags else "")
+
+
 def _signed(value: float | None) -> str:
     return "" if value is None else f"{round(value, 1) + 0.0:+.1f}"  # + 0.0: no "-0.0"
 
@@ -94,7 +102,7 @@ class ChatApp(App):
         self.sub_title = f"{self.session_path.name}: opening…"
         stems = self.query_one("#stems", DataTable)
         for key, label in (("stem", "stem"), ("role", "role"), ("anchor", "⚓"), ("lufs", "LUFS"), ("lu", "vs ⚓"),
-                           ("gain", "gain"), ("proposed", "prop."), ("bar", "level")):
+                           ("gain", "gain"), ("proposed", "prop."), ("sure", "±80%"), ("bar", "level")):
             stems.add_column(label, key=key)
         trace = self.query_one("#trace", DataTable)
         for label in ("step", "node", "tool", "arguments", "result", "error", "ms"):
@@ -208,7 +216,7 @@ class ChatApp(App):
             proposed = chat.proposal.get(name)
             table.add_row(name, r["role"], "⚓" if name == chat.anchor else "",
                           "silent" if r["lufs"] is None else f"{r['lufs']:.1f}", _signed(lu), _signed(relative[name]),
-                          _signed(proposed), level_bar(lu), key=name)
+                          _signed(proposed), _sure(chat, name), level_bar(lu), key=name)
         table.move_cursor(row=min(row, len(report) - 1))
         self.title = f"anchormix · anchor {chat.anchor}"
 

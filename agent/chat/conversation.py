@@ -94,6 +94,7 @@ class Conversation:
         self.proposal: dict[str, float] = {}  # changes (dB) the last balance proposes, not yet applied
         self.reasons: dict[str, str] = {}  # why each stem was moved, from the balance that moved it
         self.flags: dict[str, str] = {}  # proposed moves to check by ear first: applied only when named
+        self.intervals: dict[str, float] = {}  # 80 % interval half-width (dB) of each proposed move, when known
         self.undo_stack: list[dict] = []
         self.redo_stack: list[dict] = []
         self.transcript: list[dict[str, str]] = []
@@ -123,8 +124,8 @@ class Conversation:
     def _state(self) -> dict:
         return {"fingerprint": self.session.fingerprint(), "gains": self.gains, "anchor": self.anchor,
                 "genre": self.genre, "proposal": self.proposal, "reasons": self.reasons, "flags": self.flags,
-                "undo": self.undo_stack, "redo": self.redo_stack, "transcript": self.transcript[-200:],
-                "last_trace": self.last_trace}
+                "intervals": self.intervals, "undo": self.undo_stack, "redo": self.redo_stack,
+                "transcript": self.transcript[-200:], "last_trace": self.last_trace}
 
     def _restore(self, saved: dict, anchor: str | None) -> None:
         self.gains.update({n: float(g) for n, g in saved.get("gains", {}).items() if n in self.gains})
@@ -132,7 +133,7 @@ class Conversation:
             self._set_anchor(saved["anchor"])
         self.genre = saved.get("genre", self.genre)
         self.proposal = {n: v for n, v in saved.get("proposal", {}).items() if n in self.gains}
-        self.reasons, self.flags = saved.get("reasons", {}), saved.get("flags", {})
+        self.reasons, self.flags, self.intervals = (saved.get(k, {}) for k in ("reasons", "flags", "intervals"))
         self.undo_stack, self.redo_stack = saved.get("undo", []), saved.get("redo", [])
         self.transcript, self.last_trace = saved.get("transcript", []), saved.get("last_trace", [])
         self.notice = f"resumed the conversation ({len(self.transcript) // 2} earlier requests)"
@@ -221,7 +222,8 @@ class Conversation:
         self.proposal = {n: round(g - self.gains[n], 1) for n, g in final["gains_db"].items()
                          if abs(round(g - self.gains[n], 1)) >= 0.05}
         self.reasons.update({n: r for n, r in final.get("reasons", {}).items() if n in self.proposal})
-        self.flags = {n: f for n, f in (final.get("flags") or {}).items() if n in self.proposal}
+        self.flags, self.intervals = ({n: v for n, v in (final.get(k) or {}).items() if n in self.proposal}
+                                      for k in ("flags", "intervals"))
         if not self.proposal:
             return f"Nothing to move: every stem is within {CONVERGENCE_DB} dB of where I would put it against the " \
                    f"{self.anchor}.", False

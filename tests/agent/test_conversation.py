@@ -133,10 +133,12 @@ def test_a_flagged_move_waits_until_it_is_named(demo_session_dir, tmp_path):
 
     flagged = {"tool": "apply_gains", "arguments": {"changes_db": {"pad": 12.0, "vocals": 3.0}},
                "rationale": "scripted", "reasons": {"pad": "a test", "vocals": "a test"},
-               "flags": {"pad": "+2.0 LU is outside what the corpus has for a pad against the bass"}}
+               "flags": {"pad": "+2.0 LU is outside what the corpus has for a pad against the bass"},
+               "intervals": {"pad": 6.2, "vocals": 3.8}}
     chat = Conversation(demo_session_dir, tmp_path / "out", planner=lambda genre: ScriptedPlanner([flagged]))
     reply = chat.handle("balance")
     assert "check it by ear: +2.0 LU is outside" in reply.text and chat.flags == {"pad": flagged["flags"]["pad"]}
+    assert chat.intervals == {"pad": 6.2, "vocals": 3.8}  # what the chat app's stems table shows beside each move
     reply = chat.handle("apply")
     assert chat.gains["vocals"] == 3.0 and chat.gains["pad"] == 0.0 and chat.proposal == {"pad": 12.0}
     assert "Held back until you name it: pad" in reply.text

@@ -29,8 +29,10 @@ def test_invalid_calls_are_rejected_with_a_reason(text, message):
 
 def test_valid_calls_round_trip():
     action = {"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 2.5}}, "rationale": "r", "reasons": {},
-              "flags": {"vocals": "check it by ear"}}
+              "flags": {"vocals": "check it by ear"}, "intervals": {"vocals": 3.8}}
     assert parse_tool_call(format_tool_call(action)) == action
+    with pytest.raises(ToolCallError, match='"intervals" must map stem names to non-negative numbers'):
+        parse_tool_call('{"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 1}}, "intervals": {"vocals": "3"}}')
     with pytest.raises(ToolCallError, match='"flags" must map stem names to strings'):
         parse_tool_call('{"tool": "apply_gains", "arguments": {"changes_db": {"vocals": 1}}, "flags": {"vocals": 3}}')
     assert parse_tool_call('{"tool": "finish", "rationale": "done"}')["tool"] == "finish"
