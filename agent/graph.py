@@ -59,7 +59,11 @@ def run_balance(planner: Planner, ctx: ToolContext, start: AgentState | None, *,
     graph = build_graph(checkpointer)
     config = _config(max_steps, thread_id)
     final: AgentState = {}
-    for final in graph.stream(start, config, context=LoopDeps(planner, ctx, max_steps), stream_mode="values"):
+    # "sync": each step is in the checkpoint before the next starts, so what on_step shows (the trace a batch writes)
+    # never runs ahead of what a killed run resumes from (LangGraph's default writes it while the next step runs).
+    durability = {"durability": "sync"} if checkpointer is not None else {}
+    for final in graph.stream(start, config, context=LoopDeps(planner, ctx, max_steps), stream_mode="values",
+                              **durability):
         if on_step:
             on_step(final)
     return graph.get_state(config).values if checkpointer is not None else final
