@@ -213,8 +213,7 @@ def _tag_modules(root: Path) -> None:
 def _stats(args: argparse.Namespace) -> int:
     ranges: dict[str, dict] = {}
     for root in args.sessions:
-        _stats_of(root)
-        for role, row in conventions_table(root).items():
+        for role, row in _stats_of(root).items():
             if row["count"]:
                 seen = ranges.setdefault(role, {"min": row["min"], "max": row["max"], "count": 0})
                 seen.update(min=min(seen["min"], row["min"]), max=max(seen["max"], row["max"]),
@@ -226,8 +225,8 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stats_of(root: Path) -> None:
-    """One corpus: its summary per source, per-role offsets per source, and its conventions.json."""
+def _stats_of(root: Path) -> dict[str, dict]:
+    """One corpus: its summary per source, per-role offsets per source, and its conventions.json (returned)."""
     summary = corpus_summary(root)
     console.print(corpus_summary_view(f"corpus {root}", summary))
     sessions = find_sessions(root, "train")
@@ -238,5 +237,7 @@ def _stats_of(root: Path) -> None:
         except ValueError:  # no train session of this source has a bass anchor
             continue
         console.print(conventions_table_view(table, f"{kind}, train split"))
-    path = write_text_atomic(root / CONVENTIONS_FILE, json.dumps(conventions_table(root), indent=2) + "\n")
+    table = conventions_table(root)
+    path = write_text_atomic(root / CONVENTIONS_FILE, json.dumps(table, indent=2) + "\n")
     console.print(f"wrote {path} (every source's train split: what --planner conventions reads)")
+    return table

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from anchormix.model.corpus import find_sessions
 from anchormix.model.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
-from anchormix.model.intervals import coverage, fit_intervals, load_intervals, write_intervals
+from anchormix.model.intervals import coverage, fit_intervals, load_table, write_intervals
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path
 from anchormix.tools.audio import write_text_atomic
 
@@ -216,7 +216,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _calibration(args: argparse.Namespace, by_role: dict[str, list[float]]) -> float | None:
     """The share of the ALM's errors inside its shipped 80 % intervals (printed; None when it has none)."""
-    intervals = load_intervals(intervals_path(args.checkpoint or DEFAULT_CHECKPOINT))
+    intervals = load_table(intervals_path(args.checkpoint or DEFAULT_CHECKPOINT))
     if intervals is None or args.fit_intervals:
         return None
     inside = coverage(intervals, by_role)

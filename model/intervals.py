@@ -28,7 +28,7 @@ import numpy as np
 
 from anchormix.tools.audio import write_text_atomic
 
-__all__ = ["COVERAGE", "MIN_ERRORS", "RANGE_MARGIN_DB", "fit_intervals", "write_intervals", "load_intervals",
+__all__ = ["COVERAGE", "MIN_ERRORS", "RANGE_MARGIN_DB", "fit_intervals", "write_intervals", "load_table",
            "half_width", "coverage", "outside_range"]
 
 COVERAGE = 0.8
@@ -57,7 +57,7 @@ def write_intervals(path: Path, intervals: dict, fitted_on: str) -> Path:
     return write_text_atomic(Path(path), json.dumps({**intervals, "fitted_on": fitted_on}, indent=2) + "\n")
 
 
-def load_intervals(path: Path) -> dict | None:
+def load_table(path: Path) -> dict | None:
     """The JSON table at ``path`` (intervals or ranges), or None when there is none (an older checkpoint)."""
     path = Path(path)
     if not path.exists():

@@ -28,9 +28,9 @@ from anchormix.tools import ToolContext
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from .draws import AUDIBLE_DB
 from .features import DEEP_FLOOR_DB, FLOOR_DB, log_mel
-from .intervals import half_width, load_intervals, outside_range
+from .intervals import half_width, load_table, outside_range
 from .prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
-from .shipped import intervals_path
+from .shipped import intervals_path, ranges_path
 
 __all__ = ["ALMBalancer", "ALMPlanner", "busiest_window", "listening_windows", "shared_balancer", "ANCHOR_LUFS"]
 
@@ -46,8 +46,8 @@ class ALMBalancer:
 
     def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
         self.alm = load_checkpoint(checkpoint)
-        self.intervals = load_intervals(intervals_path(checkpoint))  # None for a checkpoint without them
-        self.ranges = load_intervals(Path(checkpoint).with_name("ranges.json"))  # what the corpus has seen, per role
+        self.intervals = load_table(intervals_path(checkpoint))  # None for a checkpoint without them
+        self.ranges = load_table(ranges_path(checkpoint))  # what the corpus has seen, per role
         self._session, self._mel = None, None  # one session's log-mel at unity gain
 
     def interval_db(self, role: str) -> float | None:

@@ -116,8 +116,7 @@ def labelled_stems(roots: list[Path], split: str) -> Labelled:
     instrument or samples (the manifest's role source says); ``other`` is never a label."""
     xs, roles, sources = [], [], []
     for root in roots:
-        manifest = json.loads((Path(root) / "manifest.json").read_text(encoding="utf-8"))
-        entries = {e["id"]: e for e in manifest["sessions"]}
+        entries = load_manifest(root)["sessions"]
         for folder, _ in find_sessions(root, split):
             entry, cache = entries.get(folder.name, {}), Path(root) / "features" / f"{folder.name}.npz"
             if not cache.exists():

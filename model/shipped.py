@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_INTENT_CHECKPOINT", "intervals_path"]
+__all__ = ["DEFAULT_CHECKPOINT", "DEFAULT_INTENT_CHECKPOINT", "intervals_path", "ranges_path"]
 
 _CHECKPOINTS = Path(__file__).with_name("checkpoints")
 DEFAULT_CHECKPOINT = _CHECKPOINTS / "alm" / "alm.safetensors"  # the ALM (model card: checkpoints/alm/README.md)
@@ -14,3 +14,8 @@ DEFAULT_INTENT_CHECKPOINT = _CHECKPOINTS / "intent" / "intent.safetensors"  # th
 def intervals_path(checkpoint: str | Path) -> Path:
     """The 80 % intervals fitted for a checkpoint, beside it (model/intervals.py)."""
     return Path(checkpoint).with_name("intervals.json")
+
+
+def ranges_path(checkpoint: str | Path) -> Path:
+    """Each role's range against the bass in the checkpoint's training songs, beside it (model/intervals.py)."""
+    return Path(checkpoint).with_name("ranges.json")
