@@ -14,8 +14,9 @@ def gains_vs_anchor(gains_db: dict[str, float], anchor: str, names: list[str]) -
 
 
 def advice_markdown(state: dict[str, Any], names: list[str], planner_advice: str | None = None) -> str:
-    """Markdown advice for a finished balance, built from the state's applied gains and reasons (with part of the
-    advice applied, the full advice is quoted after it)."""
+    """Markdown advice for a finished balance, built from the state's applied gains and, per move, the planner's
+    own sentence where it wrote one (``written``), else the move's reason (with part of the advice applied, the full
+    advice is quoted after it)."""
     anchor = state["anchor"]
     relative = gains_vs_anchor(state.get("applied_gains_db") or state.get("gains_db", {}), anchor, names)
     reasons = state.get("reasons", {})
@@ -29,7 +30,9 @@ def advice_markdown(state: dict[str, Any], names: list[str], planner_advice: str
     if moved:
         for name in sorted(moved, key=lambda n: -abs(relative[n])):
             why, flag = reasons.get(name), (state.get("flags") or {}).get(name)
-            lines.append(f"- **{name} {relative[name]:+.1f} dB** against the {anchor}" + (f": {why}." if why else ".")
+            said = (state.get("written") or {}).get(name)  # the model's own sentence, when it wrote one
+            lines.append(f"- **{name} {relative[name]:+.1f} dB**" + (f" — {said}" if said else f" against the {anchor}"
+                                                                     + (f": {why}." if why else "."))
                          + (f" **Check by ear:** {flag}." if flag else ""))
     else:
         lines.append(f"- No changes: every stem already sits where it should against the {anchor}.")

@@ -206,12 +206,26 @@ def finish(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
         result, error, _ = _call(deps, "render", {}, gains)
     action = state.get("pending") or {}
     update["render"] = result or {}
-    update["advice"] = advice_markdown({**state, **update}, deps.ctx.session.names, action.get("advice"))
+    update["written"], failure = _written_advice({**state, **update}, deps)
+    notes = "\n".join(n for n in (action.get("advice"), failure) if n)
+    update["advice"] = advice_markdown({**state, **update}, deps.ctx.session.names, notes or None)
     arguments = {"strength_pct": strength, "applied_gains_db": gains} if strength < 100.0 else None
     update["trace"] = [trace_record(_step(state), "finish", deps.ctx.at(gains), started,
                                     tool="render" if deps.ctx.out_dir else None, arguments=arguments, result=result,
                                     rationale=action.get("rationale"), error=error)]
     return update
+
+
+def _written_advice(state: AgentState, deps: LoopDeps) -> tuple[dict[str, str], str | None]:
+    """The planner's own sentence per move when it writes advice (the ALM's writer), else {}; and why writing
+    failed, if it did (the advice then quotes the moves' reasons instead, and says so)."""
+    write = getattr(deps.planner, "write_advice", None)
+    if write is None:
+        return {}, None
+    try:
+        return write(state, deps.ctx), None
+    except Exception as err:  # noqa: BLE001 - a failed sentence must not lose a finished balance
+        return {}, f"(The advice writer failed, {type(err).__name__}: {err}; the moves' reasons are quoted instead.)"
 
 
 def after_plan(state: AgentState) -> str:

@@ -52,6 +52,7 @@ class AgentState(TypedDict, total=False):
     step: int  # node runs so far
     converged: bool
     status: str  # running | converged | step cap | stuck | planner error | invalid tool calls
+    written: dict[str, str]  # the planner's own sentence per move (the ALM's writer; agent/grounding.py backs it)
     advice: str
     render: dict[str, Any]  # result of the final render
 

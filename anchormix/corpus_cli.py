@@ -215,9 +215,10 @@ def _stats(args: argparse.Namespace) -> int:
     for root in args.sessions:
         for role, row in _stats_of(root).items():
             if row["count"]:
-                seen = ranges.setdefault(role, {"min": row["min"], "max": row["max"], "count": 0})
-                seen.update(min=min(seen["min"], row["min"]), max=max(seen["max"], row["max"]),
-                            count=seen["count"] + row["count"])
+                seen = ranges.setdefault(role, {"min": row["min"], "max": row["max"], "mean": 0.0, "count": 0})
+                count = seen["count"] + row["count"]  # the mean over every corpus's stems (advice quotes it)
+                seen.update(min=min(seen["min"], row["min"]), max=max(seen["max"], row["max"]), count=count,
+                            mean=(seen["mean"] * seen["count"] + row["mean"] * row["count"]) / count)
     if args.ranges:
         body = {"roles": {r: {k: round(v, 2) for k, v in row.items()} for r, row in sorted(ranges.items())},
                 "from": [str(r) for r in args.sessions], "anchor": "bass", "split": "train"}

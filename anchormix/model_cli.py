@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from anchormix.agent.grounding import advice_checks, advice_summary
 from anchormix.model.corpus import find_sessions
 from anchormix.model.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
 from anchormix.model.intervals import coverage, fit_intervals, load_table, write_intervals
-from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path
+from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
 
 from .planners import LOOP_PLANNERS, PREDICTORS, check_planner, make_predictor, planner_factory
-from .views import agent_eval_table, console, eval_tables, progress, tagger_table
+from .views import (advice_check_table, advice_example, advice_examples_markdown, agent_eval_table, console,
+                    eval_tables, progress, tagger_table)
 
 __all__ = ["add_parsers"]
 
@@ -39,7 +42,9 @@ def _train_parser(sub) -> None:
                         epilog="examples:\n  anchormix train --config model/conf/alm_listener.yaml   (the shipped run)\n"
                                "  anchormix train --config model/conf/alm_listener.yaml --steps 20 --out /tmp/alm\n"
                                "  anchormix train --intents\n"
-                               "  anchormix train --tagger --sessions corpus modules\n",
+                               "  anchormix train --tagger --sessions corpus modules\n"
+                               "  anchormix train --writer --sessions corpus modules\n"
+                               "  anchormix train --calls --sessions corpus modules\n",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.set_defaults(func=_train)
     tr.add_argument("--config", type=Path, help="YAML training config (model/conf/...: the ALM's, or with --intents "
@@ -50,8 +55,14 @@ def _train_parser(sub) -> None:
     tr.add_argument("--tagger", action="store_true",
                     help="train the role tagger instead (model/role_tagger.py) on the stems of --sessions whose role "
                          "is known; prints its held-out accuracy (seconds on 2 CPU cores)")
+    tr.add_argument("--writer", action="store_true",
+                    help="train the advice writer instead (model/writer.py) on oracle balances of the train split of "
+                         "--sessions (~20 min on 2 CPU cores)")
+    tr.add_argument("--calls", action="store_true",
+                    help="fit the planner's call head (model/call_head.py) on oracle planning states of --sessions, "
+                         "the rest of the shipped checkpoint frozen, and write the checkpoint with it (~25 min)")
     tr.add_argument("--sessions", type=Path, nargs="+", default=[Path("corpus"), Path("modules")],
-                    help="with --tagger: the corpora it learns from and is tested on (default: corpus modules)")
+                    help="with --tagger, --writer or --calls: the corpora it learns from (default: corpus modules)")
     tr.add_argument("--steps", type=int, help="override the config's steps")
     tr.add_argument("--out", help="override the config's output folder")
 
@@ -83,6 +94,11 @@ def _eval_parser(sub) -> None:
                     help="run the whole agent loop per draw (planners: rules, alm) and report iterations, "
                          "convergence and tool calls")
     ev.add_argument("--max-steps", type=int, default=16, help="step cap of the loop with --agent (default: 16)")
+    ev.add_argument("--advice", action="store_true",
+                    help="with --agent --planner alm: check every move's advice against its trace (explained, claims "
+                         "grounded, move figure = applied, length), the model's writer and the template side by side")
+    ev.add_argument("--advice-examples", type=Path, metavar="FILE",
+                    help="with --advice: write the first 20 balances' advice, model and template, to FILE (Markdown)")
 
 
 def _train_tagger(args: argparse.Namespace) -> int:
@@ -104,9 +120,47 @@ def _train_tagger(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_writer(args: argparse.Namespace) -> int:
+    from anchormix.model import writer_data as wd  # lazy: loads torch and the LLM
+    from anchormix.model.writer import WRITER_CHECKPOINT  # lazy: as above
+
+    sessions = [s for root in args.sessions for s in find_sessions(root, "train")]
+    with progress() as bar:
+        task = bar.add_task("oracle balances", total=len(sessions))
+        examples = wd.writer_examples(sessions, 1, 0, load_table(intervals_path(DEFAULT_CHECKPOINT)),
+                                      load_table(ranges_path(DEFAULT_CHECKPOINT)), lambda _: bar.advance(task))
+    console.print(f"{len(examples)} sentences from {len(sessions)} train-split sessions")
+    writer, summary = wd.train_writer(examples, args.steps or 240, log=lambda line: console.print(line, highlight=False))
+    path = writer.save(Path(args.out) / "writer.safetensors" if args.out else WRITER_CHECKPOINT)
+    write_text_atomic(path.with_name("train.json"), json.dumps({**summary, "sessions": [str(r) for r in args.sessions]},
+                                                               indent=2) + "\n")
+    console.print(f"wrote {path}")
+    return 0
+
+
+def _train_calls(args: argparse.Namespace) -> int:
+    from anchormix.model.call_head import fit_call_head  # lazy: loads torch and the LLM
+    from anchormix.model.checkpoint import load_checkpoint, save_checkpoint
+    from anchormix.model.features import load_corpus
+
+    alm = load_checkpoint(DEFAULT_CHECKPOINT)
+    train, valid = ([s for root in args.sessions for s in load_corpus(root, split)] for split in ("train", "valid"))
+    report = fit_call_head(alm, train, valid, args.steps or 1500, log=lambda line: console.print(line, highlight=False))
+    folder = Path(args.out) if args.out else DEFAULT_CHECKPOINT.parent
+    meta = json.loads((DEFAULT_CHECKPOINT.parent / "train.json").read_text(encoding="utf-8"))
+    save_checkpoint(alm, folder, {**meta, "call_head": {**report, "sessions": [str(r) for r in args.sessions]}})
+    console.print(f"wrote {folder / 'alm.safetensors'} (call head on {report['inputs']}: valid call accuracy "
+                  f"{report['valid'][report['inputs']]['call_accuracy']:.1%})")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.tagger:
         return _train_tagger(args)
+    if args.writer:
+        return _train_writer(args)
+    if args.calls:
+        return _train_calls(args)
     if args.intents:
         from anchormix.model.intent_model import (DEFAULT_INTENT_CHECKPOINT, IntentConfig,  # lazy: loads torch
                                                   train_intents)
@@ -158,18 +212,41 @@ def _write_json(path: Path | None, body: dict) -> None:
 
 
 def _eval_agent(args: argparse.Namespace, sessions: list[tuple[Path, str]], names: list[str]) -> int:
-    factories = {name: _flagged("--planner", planner_factory, name, args.checkpoint) for name in names}
+    if (args.advice or args.advice_examples) and "alm" not in names:
+        raise ValueError("--advice: checks the ALM's written advice; add alm to --planner")
+    factories = {name: _flagged("--planner", planner_factory, name, args.checkpoint, args.advice) for name in names}
     body = {}
+    ranges = load_table(ranges_path(args.checkpoint or DEFAULT_CHECKPOINT))
+    examples: list[str] = []
     for protocol in _protocols(args):
+        checked: dict[str, list] = {"model, as written": [], "model": [], "template": []}
+
+        def check(draw, name: str, state: dict, planner) -> None:
+            if args.advice and name == "alm":
+                found = advice_checks(state, draw.session.roles, ranges)
+                raw = advice_checks({**state, "written": planner.raw_advice}, draw.session.roles, ranges)["model"]
+                for source, rows in {**found, "model, as written": raw}.items():
+                    checked[source] += rows
+                if len(examples) < 20 and state.get("written"):
+                    examples.append(advice_example(f"{draw.folder.name} ({protocol}, draw {draw.draw})", state,
+                                                   {**found, "model, as written": raw}))
+
         with progress() as bar:
             task = bar.add_task(f"balancing ({protocol})", total=len(sessions))
             result = run_agent_protocol(sessions, factories, args.draws, args.seed, args.max_steps,
-                                        lambda _: bar.advance(task), protocol)
+                                        lambda _: bar.advance(task), protocol, check)
         summaries = {name: result.summary(name) for name in names}
         title = f"Agent loop, {_heading(args, protocol, len(sessions))}, step cap {args.max_steps}"
         console.print(agent_eval_table(title, summaries))
         body[protocol] = {"sessions": len(sessions), "draws": args.draws, "seed": args.seed, "split": args.split,
                           "summary": summaries, "runs": result.runs}
+        if args.advice:
+            advice = {source: advice_summary(rows) for source, rows in checked.items()}
+            console.print(advice_check_table(f"Advice check, {_heading(args, protocol, len(sessions))}", advice))
+            body[protocol]["advice"] = advice
+    if args.advice_examples:
+        write_text_atomic(args.advice_examples, advice_examples_markdown(examples, " ".join(sys.argv[1:])))
+        console.print(f"wrote {args.advice_examples}")
     console.print("iterations: planner calls per balance; tool calls: registry calls the planner chose "
                   "(apply_gains, measure_masking, ...), listens not counted", style="dim")
     _write_json(args.json_out, body if args.protocol == "both" else body[args.protocol])

@@ -48,20 +48,21 @@ def _balancer(checkpoint: Path | None):
     return shared_balancer(checkpoint or DEFAULT_CHECKPOINT)
 
 
-def make_planner(name: str, genre: str | None = None, checkpoint: Path | None = None) -> Planner:
-    """The loop planner called ``name`` following ``genre`` (None: the session's)."""
+def make_planner(name: str, genre: str | None = None, checkpoint: Path | None = None, writes: bool = True) -> Planner:
+    """The loop planner called ``name`` following ``genre`` (None: the session's); ``writes``: the ALM's advice
+    writer writes a sentence per move at the end (the rule planner's advice is its reasons)."""
     check_planner(name, LOOP_PLANNERS, checkpoint)
     if name == "alm":
         from anchormix.model.planner import ALMPlanner  # lazy: as in _balancer
 
-        return ALMPlanner(_balancer(checkpoint), genre=genre)
+        return ALMPlanner(_balancer(checkpoint), genre=genre, writes=writes)
     return RulePlanner(genre=genre)
 
 
-def planner_factory(name: str, checkpoint: Path | None = None) -> Callable[[str | None], Planner]:
+def planner_factory(name: str, checkpoint: Path | None = None, writes: bool = True) -> Callable[[str | None], Planner]:
     """genre -> a fresh planner called ``name`` (what the conversation and the agent eval take); checks ``name`` now."""
     check_planner(name, LOOP_PLANNERS, checkpoint)
-    return lambda genre=None: make_planner(name, genre, checkpoint)
+    return lambda genre=None: make_planner(name, genre, checkpoint, writes)
 
 
 def make_predictor(name: str, sessions_root: Path, conventions: Path | None = None,

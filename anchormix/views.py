@@ -15,7 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 __all__ = ["console", "errors", "progress", "levels_table", "masking_table", "before_after_table", "summary_table",
-           "trace_panels", "eval_tables", "agent_eval_table", "corpus_table", "conventions_table_view"]
+           "trace_panels", "eval_tables", "agent_eval_table", "advice_check_table", "advice_example",
+           "advice_examples_markdown", "corpus_table",
+           "conventions_table_view"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -153,11 +155,24 @@ def eval_tables(title: str, names: list[str], overall: dict[str, dict], groups: 
 
 def agent_eval_table(title: str, summaries: dict[str, dict]) -> Table:
     table = _table(title, ("planner", "final MAE (dB)", "median", "within 2 dB", "converged", "iterations",
-                           "tool calls", "masking checks", "invalid calls", "runs"), left=("planner",))
+                           "tool calls", "masking checks", "checked when raising 6 dB+", "invalid calls", "runs"),
+                   left=("planner",))
     for name, m in summaries.items():
         table.add_row(name, f"{m['mae_db']:.2f}", f"{m['median_db']:.2f}", f"{m['within_2db']:.0%}",
                       f"{m['converged']:.0%}", f"{m['iterations']:.1f}", f"{m['tool_calls']:.1f}",
-                      f"{m['masking_checks']:.1f}", str(m["invalid_calls"]), str(m["runs"]))
+                      f"{m['masking_checks']:.1f}", f"{m['checked_when_raised']:.0%} of {m['raised_6db']}",
+                      str(m["invalid_calls"]), str(m["runs"]))
+    return table
+
+
+def advice_check_table(title: str, summaries: dict[str, dict]) -> Table:
+    """``eval --advice``: per source of the advice text (model, template), agent/grounding.advice_summary's shares."""
+    table = _table(title, ("advice", "moves >= 1 dB", "explained", "claims", "grounded", "move = applied",
+                           "words per move"), left=("advice",))
+    for source, m in summaries.items():
+        if m.get("moves"):
+            table.add_row(source, str(m["moves"]), f"{m['explained']:.0%}", str(m["claims"]), f"{m['grounded']:.0%}",
+                          f"{m['numbers_applied']:.0%}", f"{m['words']:.0f}")
     return table
 
 
@@ -210,3 +225,28 @@ def corpus_summary_view(title: str, summary: dict[str, dict]) -> Table:
                      listed(row["role_sources"]), listed(row["anchor_rules"]),
                      f"{row['rejected_null_test']} / {row['rejected_other']}", str(len(row["licences"])))
     return view
+
+
+def advice_example(title: str, state: dict, found: dict[str, list]) -> str:
+    """One balance's advice for docs/advice_examples.md: per move, the model's sentence and the template's, each
+    with what the check found (agent/grounding.check_sentence)."""
+    lines = [f"### {title}", "", f"Anchor: {state['anchor']}.", ""]
+    template, raw = ({c.stem: c for c in found.get(k, [])} for k in ("template", "model, as written"))
+    for said in found["model"]:
+        lines.append(f"- **{said.stem}**")
+        written = raw.get(said.stem)
+        for source, c in (("model", said), ("model, as written", written if written and written.text != said.text
+                                            else None), ("template", template.get(said.stem))):
+            if c is not None:
+                verdict = "; ".join(c.problems) or ("explained" if c.explained else "grounded, not explained")
+                lines.append(f"  - {source}: {c.text} _({verdict})_")
+    return "\n".join(lines) + "\n"
+
+
+def advice_examples_markdown(examples: list[str], command: str) -> str:
+    return ("# Advice examples: the model's writer and the template, on the same balances\n\n"
+            f"Written by `anchormix {command}` (the first {len(examples)} balances). Each move of at least 1 dB: "
+            "the sentence the advice writer wrote (model/writer.py) as the advice shows it, the writer's own "
+            "sentence where the check dropped a clause the trace does not back, and the template's; each with what "
+            "the advice check found (agent/grounding.py): a problem, or whether a grounded masking or convention "
+            "claim explains the move.\n\n" + "\n".join(examples))

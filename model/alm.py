@@ -28,7 +28,8 @@ from torch import nn
 
 from anchormix.tools.conventions import GENRES, ROLES
 
-from .prompt import END_OF_TURN, StemPrompt, plan_suffix, prompt_prefix, stem_line
+from .call_head import CALLS, CallHead, call_inputs, masking_target, proposal_numbers
+from .prompt import END_OF_TURN, StemPrompt, call_text, plan_suffix, prompt_prefix, stem_line
 
 __all__ = ["ALMConfig", "AudioEncoder", "Listener", "ALM", "ROLE_VOCAB", "GENRE_VOCAB"]
 
@@ -50,6 +51,8 @@ class ALMConfig:
     genre_in_prompt: bool = False  # the prompt names the session's genre ("unknown" when nobody said)
     listener: bool = False  # a direct audio path whose estimate the hidden-state head corrects (see above)
     level_blind: bool = False  # ablation: each stem's excerpt level is subtracted before the encoder (shape only)
+    call_head: bool = False  # the planner's call comes from a classifier (model/call_head.py) ...
+    call_inputs: str = "both"  # ... over the LM's state and the proposal's numbers, or one of them ("state", "numbers")
 
     @classmethod
     def from_dict(cls, data: dict) -> "ALMConfig":
@@ -133,6 +136,7 @@ class ALM(nn.Module):
         self.projector = nn.Linear(cfg.encoder_dim, hidden)
         self.head = nn.Sequential(nn.Linear(hidden, 256), nn.GELU(), nn.Linear(256, 1))
         self.listener = Listener(cfg) if cfg.listener else None
+        self.call_head = CallHead(hidden) if cfg.call_head else None
         if self.listener is not None:  # the head starts as "no correction" on top of the pre-trained listener
             nn.init.zeros_(self.head[-1].weight)
             nn.init.zeros_(self.head[-1].bias)
@@ -242,10 +246,16 @@ class ALM(nn.Module):
         listened = heard if listened is None else listened
         out = self.llm(inputs_embeds=self.embed(audio, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
         predicted = self._head(out, positions) + listened
-        suffix = self._ids(plan_suffix(history, propose(predicted))) + self._ids(END_OF_TURN)
+        proposal = propose(predicted)
+        suffix = self._ids(plan_suffix(history, proposal)) + self._ids(END_OF_TURN)
         embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
-        out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1)
-        return predicted, self._decode(out, max_new_tokens, None)
+        out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1,
+                       output_hidden_states=self.call_head is not None)
+        if self.call_head is None:
+            return predicted, self._decode(out, max_new_tokens, None)
+        inputs = call_inputs(out.hidden_states[-1][0, -1], proposal_numbers(proposal, history), self.cfg.call_inputs)
+        call = CALLS[int(self.call_head(*inputs).argmax())]
+        return predicted, call_text(call, masking_target(proposal) if call == "measure_masking" else None)
 
     def _decode(self, out, max_new_tokens: int, on_token: Callable[[str], None] | None) -> str:
         """Greedy continuation of a prompt pass ``out`` until the end of the turn."""
@@ -270,7 +280,8 @@ class ALM(nn.Module):
         state = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
         state.update({f"projector.{k}": v for k, v in self.projector.state_dict().items()})
         state.update({f"head.{k}": v for k, v in self.head.state_dict().items()})
-        if self.listener is not None:
-            state.update({f"listener.{k}": v for k, v in self.listener.state_dict().items()})
+        for part in ("listener", "call_head"):
+            if getattr(self, part) is not None:
+                state.update({f"{part}.{k}": v for k, v in getattr(self, part).state_dict().items()})
         state.update({f"llm.{k}": v for k, v in self.llm.state_dict().items() if "lora_" in k})
         return {k: v.detach().contiguous() for k, v in state.items()}

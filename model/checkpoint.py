@@ -70,7 +70,7 @@ def load_checkpoint(path: str | Path, llm=None, tokenizer=None) -> ALM:
     """Rebuild the ALM from a shipped ``alm.safetensors`` (safetensors only: no pickle from disk)."""
     cfg, state = _read_checkpoint(path)
     alm = build_alm(cfg, llm, tokenizer)
-    for part in ("encoder", "projector", "head") + (("listener",) if cfg.listener else ()):
+    for part in ("encoder", "projector", "head") + (("listener",) if cfg.listener else ()) + (("call_head",) if cfg.call_head else ()):
         getattr(alm, part).load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
     _set_adapters(alm, state, path)
     return alm.eval()

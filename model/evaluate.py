@@ -27,7 +27,7 @@ from anchormix.tools import Measurements, Session, ToolContext, load_session
 
 from .baselines import Predictor
 from .corpus import load_manifest
-from .draws import PERTURB_DB
+from .draws import MASKING_DB, PERTURB_DB
 
 __all__ = ["PROTOCOLS", "Evaluation", "AgentEvaluation", "protocol_draws", "run_protocol", "run_agent_protocol",
            "summarise"]
@@ -142,27 +142,36 @@ class AgentEvaluation:
             return float(np.mean([r.get(key, 0) for r in runs])) if runs else 0.0
 
         errors = [e for r in runs for e in r["errors"]]
+        raised = [r["masking_checks"] > 0 for r in runs if r.get("raised_6db")]  # balances that raise a stem 6 dB+
         return {**summarise(errors), "runs": len(runs), "converged": mean("converged"), "iterations": mean("iterations"),
                 "tool_calls": mean("tool_calls"), "masking_checks": mean("masking_checks"),
-                "invalid_calls": int(sum(r["invalid_calls"] for r in runs))}
+                "invalid_calls": int(sum(r["invalid_calls"] for r in runs)), "raised_6db": len(raised),
+                "checked_when_raised": float(np.mean(raised)) if raised else 0.0}
 
 
 def run_agent_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Callable[[], Planner]],
                        draws: int, seed: int, max_steps: int = 16,
-                       on_session: Callable[[Path], None] | None = None, protocol: str = "perturb") -> AgentEvaluation:
-    """The same draws, each balanced by the whole agent loop (listen, plan, act ... finish) with a fresh planner."""
+                       on_session: Callable[[Path], None] | None = None, protocol: str = "perturb",
+                       on_state: Callable[[ProtocolDraw, str, dict, Planner], None] | None = None) -> AgentEvaluation:
+    """The same draws, each balanced by the whole agent loop (listen, plan, act ... finish) with a fresh planner
+    (``on_state``: called with each draw, planner name, final state and planner, e.g. to check its advice)."""
     result = AgentEvaluation()
     for d in protocol_draws(sessions, draws, seed, protocol, on_session):
         for name, make in planners.items():
             start = start_state(d.folder.name, d.session.anchor, name, {n: 0.0 for n in d.session.names})
-            state = run_balance(make(), d.context(), start, max_steps=max_steps)
+            planner = make()
+            state = run_balance(planner, d.context(), start, max_steps=max_steps)
+            if on_state:
+                on_state(d, name, state, planner)
             trace = state["trace"]
+            gains = state["gains_db"]
+            raised = max((gains[n] - gains[d.session.anchor] for n in d.scored), default=0.0) >= MASKING_DB
             result.runs.setdefault(name, []).append({
                 "session": d.folder.name, "draw": d.draw, "status": state.get("status"),
                 "converged": bool(state.get("converged")), "iterations": state.get("iteration", 0),
                 "tool_calls": sum(1 for r in trace if r["node"] == "act"),
                 "masking_checks": sum(1 for r in trace if r["node"] == "act" and r["tool"] == "measure_masking"),
-                "invalid_calls": sum(1 for r in trace if r["tool"] == "invalid_call"),
+                "invalid_calls": sum(1 for r in trace if r["tool"] == "invalid_call"), "raised_6db": raised,
                 "errors": d.errors(state["gains_db"])})
     return result
 

@@ -32,7 +32,7 @@ from anchormix.tools.session import SESSION_FILE, Session
 from .corpus import find_sessions, load_manifest, song_features_path
 
 __all__ = ["N_MELS", "FLOOR_DB", "DEEP_FLOOR_DB", "log_mel", "shift_mel", "cached_features", "CorpusSession",
-           "load_corpus"]
+           "load_corpus", "listening_windows", "busiest_window"]
 
 N_MELS = 64
 _N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
@@ -132,3 +132,33 @@ def load_corpus(root: Path, split: str = "train") -> list[CorpusSession]:
     if not sessions:
         raise ValueError(f"{root}: no '{split}' sessions with cached features; run `anchormix data features`")
     return sessions
+
+
+LISTENING_WINDOWS = 3  # parts of the session the listener hears besides its busiest window (listening_windows)
+
+
+def listening_windows(mel: np.ndarray, frames: int, count: int = LISTENING_WINDOWS) -> list[int]:
+    """Starts of the windows the model hears: the busiest of the whole session first (the LLM's), then the
+    busiest of each of ``count`` equal parts of it (so every section is heard), without repeats."""
+    total = mel.shape[-1]
+    starts = [busiest_window(mel, frames)]
+    if total > frames:
+        edges = np.linspace(0, total, count + 1).astype(int)
+        for low, high in zip(edges[:-1], edges[1:]):
+            start = min(low + busiest_window(mel[:, :, low : max(high, low + frames)], frames), total - frames)
+            if all(abs(start - s) >= frames // 2 for s in starts):  # a window mostly heard already adds nothing
+                starts.append(start)
+    return starts
+
+
+def busiest_window(mel: np.ndarray, frames: int, floor_db: float = -90.0) -> int:
+    """Start of the ``frames``-long window where the stems are audible most (frames above ``floor_db`` summed over
+    stems; the one nearest the middle among equals), so the model hears as many stems playing as the excerpt has."""
+    total = mel.shape[-1]
+    if total <= frames:
+        return 0
+    power = 10.0 * np.log10(np.power(10.0, mel.astype(np.float64) / 10.0).sum(axis=1) + 1e-20)  # (S, T)
+    audible = (power > floor_db).sum(axis=0)
+    scores = np.convolve(audible, np.ones(frames), "valid")  # window starting at each frame
+    best = np.flatnonzero(scores == scores.max())
+    return int(best[np.argmin(np.abs(best - (total - frames) / 2))])

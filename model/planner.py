@@ -7,10 +7,9 @@ are combined per stem (median over the windows where the stem plays) and the
 LLM, hearing the busiest window, corrects that. :class:`ALMPlanner` wraps it in the
 agent's one-method interface: at each step the model, trained on an oracle's
 planning trajectories, writes its next tool call (check masking, apply, finish);
-its head's moves are what it applies; it listens again after each apply, and
-the balance ends when it says finish or its proposal falls under 0.5 dB (the
-graph's test). Its targets are fixed at its first listen, so the loop ends where
-the one-shot answer is (ALMPlanner's doc says why).
+its head's moves are what it applies; the balance ends when it says finish or
+its proposal falls under 0.5 dB. At the end its advice writer (model/writer.py)
+writes a sentence per move from the facts the trace backs.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from anchormix.agent.grounding import keep_grounded, stem_facts
 from anchormix.agent.planning import clamp_move, masking_reason, masking_results
 from anchormix.agent.state import FINISH, INVALID, Action, AgentState
 from anchormix.agent.toolcall import format_tool_call
@@ -27,18 +27,18 @@ from anchormix.tools import ToolContext
 
 from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from .draws import AUDIBLE_DB
-from .features import DEEP_FLOOR_DB, FLOOR_DB, log_mel
+from .features import DEEP_FLOOR_DB, FLOOR_DB, listening_windows, log_mel
 from .intervals import half_width, load_table, outside_range
 from .prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
 from .shipped import intervals_path, ranges_path
+from .writer import shared_writer
 
-__all__ = ["ALMBalancer", "ALMPlanner", "busiest_window", "listening_windows", "shared_balancer", "ANCHOR_LUFS"]
+__all__ = ["ALMBalancer", "ALMPlanner", "shared_balancer", "ANCHOR_LUFS"]
 
 # The level the model hears the anchor at, whatever level the session arrives at: every stem is moved by the
 # same dB so the anchor reads this (about the train split's median anchor level, -24.5 LUFS). Advice against the
 # anchor then cannot depend on the session's overall level (DESIGN.md, "Flat start"; tests/model/test_invariance.py).
 ANCHOR_LUFS = -24.0
-LISTENING_WINDOWS = 3  # parts of the session the listener hears besides its busiest window (listening_windows)
 
 
 class ALMBalancer:
@@ -138,33 +138,6 @@ def _to_reference(anchor_lufs: float) -> float:
     return ANCHOR_LUFS - anchor_lufs if np.isfinite(anchor_lufs) else 0.0
 
 
-def listening_windows(mel: np.ndarray, frames: int, count: int = LISTENING_WINDOWS) -> list[int]:
-    """Starts of the windows the model hears: the busiest of the whole session first (the LLM's), then the
-    busiest of each of ``count`` equal parts of it (so every section is heard), without repeats."""
-    total = mel.shape[-1]
-    starts = [busiest_window(mel, frames)]
-    if total > frames:
-        edges = np.linspace(0, total, count + 1).astype(int)
-        for low, high in zip(edges[:-1], edges[1:]):
-            start = min(low + busiest_window(mel[:, :, low : max(high, low + frames)], frames), total - frames)
-            if all(abs(start - s) >= frames // 2 for s in starts):  # a window mostly heard already adds nothing
-                starts.append(start)
-    return starts
-
-
-def busiest_window(mel: np.ndarray, frames: int, floor_db: float = -90.0) -> int:
-    """Start of the ``frames``-long window where the stems are audible most (frames above ``floor_db`` summed over
-    stems; the one nearest the middle among equals), so the model hears as many stems playing as the excerpt has."""
-    total = mel.shape[-1]
-    if total <= frames:
-        return 0
-    power = 10.0 * np.log10(np.power(10.0, mel.astype(np.float64) / 10.0).sum(axis=1) + 1e-20)  # (S, T)
-    audible = (power > floor_db).sum(axis=0)
-    scores = np.convolve(audible, np.ones(frames), "valid")  # window starting at each frame
-    best = np.flatnonzero(scores == scores.max())
-    return int(best[np.argmin(np.abs(best - (total - frames) / 2))])
-
-
 _SHARED: dict[str, ALMBalancer] = {}
 
 
@@ -179,12 +152,11 @@ def shared_balancer(checkpoint: str | Path = DEFAULT_CHECKPOINT) -> ALMBalancer:
 class ALMPlanner:
     """The agent planner backed by the ALM (``--planner alm``).
 
-    A checkpoint trained on the oracle's planning trajectories (``cfg.plans``) chooses each call itself: the
-    LM writes it as JSON ("measure_masking" on a stem it names, "apply_gains", "finish"), the gain head
-    supplies the amounts, and the text goes to the graph to be validated like any model output. If the model
-    writes something that is not a call, the graph records it as invalid and the next step falls back on the
-    head alone (apply its moves, or finish when there are none). An older checkpoint runs that fallback
-    throughout: apply, listen again, finish.
+    A checkpoint trained on the oracle's planning trajectories (``cfg.plans``) chooses each call itself
+    ("measure_masking" on a stem, "apply_gains", "finish"; its call head's choice, model/call_head.py, or JSON its
+    LM writes), the gain head supplies the amounts, and the call goes to the graph to be validated like any model
+    output. A text that is not a call is recorded as invalid and the next step falls back on the head alone (apply
+    its moves, or finish when there are none); an older checkpoint runs that fallback throughout.
 
     The targets (where each stem should sit against the anchor) are the model's at its first listen. After a move
     it listens again, measures where the stems landed and proposes only what is left to those targets: the part a
@@ -196,9 +168,11 @@ class ALMPlanner:
     name = "alm"
 
     def __init__(self, balancer: ALMBalancer | None = None, genre: str | None = None,
-                 checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
+                 checkpoint: str | Path = DEFAULT_CHECKPOINT, writes: bool = True) -> None:
         self.balancer = balancer or ALMBalancer(checkpoint)
         self.genre = genre  # what the prompt names (a conversation may have set one); the session's when None
+        self.writes = writes  # the advice writer writes a sentence per move at the end (off: the moves' reasons)
+        self.raw_advice: dict[str, str] = {}  # the writer's sentences before unbacked clauses were dropped
         self._targets: tuple[tuple, dict[str, float]] | None = None  # (session, anchor) -> LU per stem, this balance
 
     def plan(self, state: AgentState, ctx: ToolContext) -> Action | str:
@@ -246,6 +220,16 @@ class ALMPlanner:
                  for n, g in moves.items()}
         return _apply_call(state, moves, levels, anchor, damping, "model" if text is not None else "model (head only)",
                            sure, {n: f for n, f in flags.items() if f})
+
+
+    def write_advice(self, state: AgentState, ctx: ToolContext) -> dict[str, str]:
+        """The advice writer's sentence per move of at least 1 dB, from the facts the trace backs (model/writer.py),
+        less any clause the trace does not back (what it wrote first is kept in ``self.raw_advice``)."""
+        if not self.writes:
+            return {}
+        facts = stem_facts(state, ctx.session.roles, self.balancer.ranges)
+        self.raw_advice = dict(zip((f.name for f in facts), shared_writer().write(facts)))
+        return {f.name: keep_grounded(self.raw_advice[f.name], f, ctx.session.names) for f in facts}
 
 
 def _written_call(text: str, names: list[str], moves: dict[str, float], levels: dict, anchor: str) -> str | None:

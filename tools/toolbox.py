@@ -123,11 +123,22 @@ def measure_masking(ctx: ToolContext, target: str, masker: str | None = None, ma
         "target": target,
         "masker": masker or "rest of mix",
         "masked_share": round(result.share, 3),
+        # Against the rest of the mix: which stems do the masking, each on its own (advice names them).
+        "maskers": _maskers(ctx, levels, t, margin_db) if masker is None else [],
         "worst_bands": [{"band_hz": hz, "band": format_hz(hz), "share": round(s, 3)} for hz, s in result.worst_bands()],
         "worst_range": (format_hz(span[0]) if span[0] == span[1] else f"{format_hz(span[0])}-{format_hz(span[1])}")
         if span
         else None,
     }
+
+
+def _maskers(ctx: ToolContext, levels, target: int, margin_db: float, count: int = 2) -> list[dict[str, Any]]:
+    """The (up to ``count``) other active stems that on their own mask stem ``target`` most, at least 10 % of the
+    time, worst first."""
+    names = ctx.session.names
+    shares = [(masked_share(levels[target], levels[i], margin_db).share, n) for i, n in enumerate(names)
+              if i != target and ctx.session.active[n]]
+    return [{"stem": n, "share": round(s, 3)} for s, n in sorted(shares, reverse=True)[:count] if s >= 0.1]
 
 
 @REGISTRY.register

@@ -22,7 +22,8 @@ def answer_help(chat: Any, intent: Intent, trace: list) -> str:
 
 
 def answer_why(chat: Any, intent: Intent, trace: list) -> str:
-    stems = intent.stems or sorted(chat.reasons, key=lambda n: -abs(chat.relative_gains().get(n, 0)))[:1]
+    moved = {**chat.reasons, **chat.written}
+    stems = intent.stems or sorted(moved, key=lambda n: -abs(chat.relative_gains().get(n, 0)))[:1]
     if not stems:
         return "I have not moved anything yet; ask me to balance, or name a stem."
     levels = chat.levels()["stems"]
@@ -31,8 +32,10 @@ def answer_why(chat: Any, intent: Intent, trace: list) -> str:
     for n in stems:
         now = levels[n]["lu_vs_anchor"]
         where = f"now {now:+.1f} LU against the {chat.anchor}" if now is not None else "silent"
-        if n in chat.reasons:
-            pending = f" (proposed {chat.proposal[n]:+.1f} dB, not applied yet)" if n in chat.proposal else ""
+        pending = f" (proposed {chat.proposal[n]:+.1f} dB, not applied yet)" if n in chat.proposal else ""
+        if n in chat.written:  # the model's own sentence, every claim in it backed by the balance's trace
+            lines.append(f"{n}{pending}: {chat.written[n]} It is {where}.")
+        elif n in chat.reasons:
             lines.append(f"{n}: moved {rel[n]:+.1f} dB against the {chat.anchor}{pending} because it {chat.reasons[n]}"
                          f"; {where}.")
         else:

@@ -10,7 +10,7 @@ balance  run the agent loop against the anchor; its moves become a proposal
 apply    apply the proposal, or part of it ("half of it", "just the vocals", "all but the pad")
 anchor   change the anchor ("use the kick as anchor")
 nudge    move one or more stems ("vocals a bit louder", "guitars down 2 dB")
-why      explain a move from the trace's measured numbers
+why      explain a move: the model's grounded sentence, else the trace's measured numbers
 masking  what masks a stem, per masker and frequency range
 undo     undo the last change of gains or anchor
 redo     redo it
@@ -20,13 +20,11 @@ export   render the mix to the output folder
 help     anything else: what it can do
 ======== ==================================================================
 
-:func:`~anchormix.agent.chat.request_rules.parse_intent` reads intents with rules (keywords, stem names and role
-words, amounts in dB). With the intent model loaded (model/intent_model.py) both read every request: the rules
-decide when they recognise it, the model when they do not (:func:`combine`); without the model the rules decide
-alone. The rules fill the slots (stems, amounts, genre) either way. The conversation (gains, anchor, proposal,
-undo history, transcript) is kept in the session's ``checkpoint.sqlite`` (agent/chat/store.py), so reopening the
-same session with the same output folder picks it up again. The read-only answers (why, masking, levels, help)
-are in agent/chat/answers.py; applying part of a proposal in agent/chat/proposal.py.
+:func:`~anchormix.agent.chat.request_rules.parse_intent` reads intents with rules; with the intent model loaded
+(model/intent_model.py) the rules decide when they recognise a request, the model when they do not
+(:func:`combine`). The rules fill the slots (stems, amounts, genre) either way. The conversation is kept in the
+session's ``checkpoint.sqlite`` (agent/chat/store.py): reopening it with the same output folder picks it up again.
+Read-only answers are in agent/chat/answers.py; applying part of a proposal in agent/chat/proposal.py.
 """
 
 from __future__ import annotations
@@ -95,6 +93,7 @@ class Conversation:
         self.reasons: dict[str, str] = {}  # why each stem was moved, from the balance that moved it
         self.flags: dict[str, str] = {}  # proposed moves to check by ear first: applied only when named
         self.intervals: dict[str, float] = {}  # 80 % interval half-width (dB) of each proposed move, when known
+        self.written: dict[str, str] = {}  # the model's own sentence per proposed move (its advice writer)
         self.undo_stack: list[dict] = []
         self.redo_stack: list[dict] = []
         self.transcript: list[dict[str, str]] = []
@@ -124,7 +123,7 @@ class Conversation:
     def _state(self) -> dict:
         return {"fingerprint": self.session.fingerprint(), "gains": self.gains, "anchor": self.anchor,
                 "genre": self.genre, "proposal": self.proposal, "reasons": self.reasons, "flags": self.flags,
-                "intervals": self.intervals, "undo": self.undo_stack, "redo": self.redo_stack,
+                "intervals": self.intervals, "written": self.written, "undo": self.undo_stack, "redo": self.redo_stack,
                 "transcript": self.transcript[-200:], "last_trace": self.last_trace}
 
     def _restore(self, saved: dict, anchor: str | None) -> None:
@@ -133,7 +132,8 @@ class Conversation:
             self._set_anchor(saved["anchor"])
         self.genre = saved.get("genre", self.genre)
         self.proposal = {n: v for n, v in saved.get("proposal", {}).items() if n in self.gains}
-        self.reasons, self.flags, self.intervals = (saved.get(k, {}) for k in ("reasons", "flags", "intervals"))
+        self.reasons, self.flags, self.intervals, self.written = (saved.get(k, {}) for k in ("reasons", "flags",
+                                                                                            "intervals", "written"))
         self.undo_stack, self.redo_stack = saved.get("undo", []), saved.get("redo", [])
         self.transcript, self.last_trace = saved.get("transcript", []), saved.get("last_trace", [])
         self.notice = f"resumed the conversation ({len(self.transcript) // 2} earlier requests)"
@@ -222,13 +222,13 @@ class Conversation:
         self.proposal = {n: round(g - self.gains[n], 1) for n, g in final["gains_db"].items()
                          if abs(round(g - self.gains[n], 1)) >= 0.05}
         self.reasons.update({n: r for n, r in final.get("reasons", {}).items() if n in self.proposal})
-        self.flags, self.intervals = ({n: v for n, v in (final.get(k) or {}).items() if n in self.proposal}
-                                      for k in ("flags", "intervals"))
+        self.flags, self.intervals, self.written = ({n: v for n, v in (final.get(k) or {}).items() if n in self.proposal}
+                                                    for k in ("flags", "intervals", "written"))
         if not self.proposal:
             return f"Nothing to move: every stem is within {CONVERGENCE_DB} dB of where I would put it against the " \
                    f"{self.anchor}.", False
         heading = f"Against the {self.anchor} I would move ({final.get('status')} after {final.get('iteration')} steps):"
-        return proposal_text(heading, self.proposal, self.reasons, self.flags), False
+        return proposal_text(heading, self.proposal, self.reasons, self.flags, self.written), False
 
     def _do_apply(self, intent, trace, on_step):
         """The proposal, or part of it ("half of it", "just the vocals", "all but the pad"); the rest stays proposed."""

@@ -40,11 +40,14 @@ def split_proposal(proposal: dict[str, float], flags: dict[str, str], stems: lis
     return PartialApply(changes, {n: v for n, v in rest.items() if abs(v) >= 0.05}, held, what)
 
 
-def proposal_text(heading: str, proposal: dict[str, float], reasons: dict[str, str], flags: dict[str, str]) -> str:
-    """A balance's proposal as the person reads it: the largest move first, each with its reason and its flag."""
+def proposal_text(heading: str, proposal: dict[str, float], reasons: dict[str, str], flags: dict[str, str],
+                  written: dict[str, str] | None = None) -> str:
+    """A balance's proposal as the person reads it: the largest move first, each with the model's sentence where it
+    wrote one (``written``), else its reason, and its flag."""
     lines = [heading]
     for n in sorted(proposal, key=lambda k: -abs(proposal[k])):
-        lines.append(f"- {n} {proposal[n]:+.1f} dB" + (f": {reasons[n]}" if n in reasons else "")
+        said = (written or {}).get(n)
+        lines.append((f"- {said}" if said else f"- {n} {proposal[n]:+.1f} dB" + (f": {reasons[n]}" if n in reasons else ""))
                      + (f" (check it by ear: {flags[n]}; apply it by naming it)" if n in flags else ""))
     lines.append("Say \"apply\" to apply it (F2 in the chat app).")
     return "\n".join(lines)

@@ -144,3 +144,51 @@ def test_a_flagged_move_waits_until_it_is_named(demo_session_dir, tmp_path):
     assert "Held back until you name it: pad" in reply.text
     assert not chat.handle("apply").changed  # still waiting: a plain apply does not confirm it
     assert chat.handle("apply the pad").changed and chat.gains["pad"] == 12.0 and not chat.proposal
+
+
+class WritingPlanner:
+    """The rule planner's moves, and a sentence per move as the ALM's advice writer would hand them back."""
+
+    name = "writing"
+
+    def __init__(self, genre=None):
+        from anchormix.agent import RulePlanner
+
+        self.rules = RulePlanner(genre=genre)
+
+    def plan(self, state, ctx):
+        return self.rules.plan(state, ctx)
+
+    def write_advice(self, state, ctx):
+        gains = state["gains_db"]
+        return {n: f"Raise the {n} {gains[n] - gains['bass']:+.1f} dB against the bass: it sat low."
+                for n in ("vocals",) if abs(gains[n] - gains["bass"]) >= 1.0}
+
+
+def test_why_answers_from_the_models_written_sentence(demo_session_dir, tmp_path):
+    chat = Conversation(demo_session_dir, tmp_path / "out", planner=WritingPlanner)
+    proposed = chat.handle("balance everything against the bass")
+    sentence = chat.written["vocals"]
+    assert sentence in proposed.text  # the proposal quotes the model's sentence for its move
+    why = chat.handle("why did you turn the vocals up?")
+    assert why.intent.kind == "why" and sentence in why.text
+    other = next(n for n in chat.proposal if n != "vocals")
+    plain = chat.handle(f"why did you move the {other}?")  # no sentence written: the move's reason, as before
+    assert "because it" in plain.text
+    reopened = Conversation(demo_session_dir, tmp_path / "out", planner=WritingPlanner)
+    assert reopened.written == chat.written  # kept with the conversation
+
+
+def test_a_failing_writer_never_loses_the_balance(demo_session_dir, tmp_path):
+    from anchormix.agent import run_balance, start_state
+    from anchormix.tools import ToolContext, load_session
+
+    class Broken(WritingPlanner):
+        def write_advice(self, state, ctx):
+            raise RuntimeError("out of memory")
+
+    ctx = ToolContext.of(load_session(demo_session_dir))
+    final = run_balance(Broken(), ctx, start_state("s", "bass", "broken", {n: 0.0 for n in ctx.session.names}))
+    assert final["status"] == "converged" and final["written"] == {}
+    assert "advice writer failed, RuntimeError: out of memory" in final["advice"]
+    assert "- **vocals" in final["advice"]  # the moves are still there, with their reasons

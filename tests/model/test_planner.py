@@ -99,7 +99,7 @@ def test_the_model_hears_the_sessions_genre_or_the_one_the_user_set(demo_session
 def test_the_model_listens_where_most_stems_play():
     import numpy as np
 
-    from anchormix.model.planner import busiest_window
+    from anchormix.model.features import busiest_window
 
     mel = np.full((3, 8, 300), -120.0, dtype=np.float32)
     mel[0] = -40.0  # plays throughout
@@ -114,7 +114,7 @@ def test_the_model_listens_where_most_stems_play():
 def test_the_model_hears_every_part_of_the_session_and_the_busiest_first():
     import numpy as np
 
-    from anchormix.model.planner import busiest_window, listening_windows
+    from anchormix.model.features import busiest_window, listening_windows
 
     mel = np.full((2, 8, 600), -120.0, dtype=np.float32)
     mel[0] = -40.0

@@ -1,0 +1,58 @@
+"""The advice writer's constrained decoding: the figures it writes are the facts', the move exactly."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from anchormix.agent.grounding import StemFacts, check_sentence
+from anchormix.model.writer import AdviceWriter
+from anchormix.model.writer_data import reference_segments, train_writer
+
+MASKING = {"masked_share": 0.42, "worst_range": "500 Hz-1.25 kHz", "maskers": [{"stem": "gtr 2", "share": 0.3}]}
+
+
+@pytest.fixture(scope="module")
+def writer():
+    return AdviceWriter(checkpoint=None)  # fresh LoRA: the base LLM's wording, the decoder's constraints
+
+
+def facts():
+    return [StemFacts("lead vox", "vocals", "bass", 6.8, -5.1, 1.5, MASKING, 1.7),
+            StemFacts("pad 3", "pad", "bass", -11.3, 2.0, None, None, None, "beyond the corpus"),
+            StemFacts("kick", "kick", "bass", 1.0, -1.4)]
+
+
+def test_the_first_signed_figure_is_the_move_and_every_figure_is_a_facts(writer):
+    written = writer.write(facts(), max_new_tokens=40)
+    assert len(written) == 3
+    for text, f in zip(written, facts()):
+        moves = re.findall(r"[+-]\d+\.\d dB", text)
+        assert moves and moves[0] == f"{f.move_db:+.1f} dB", text  # parsed back: the head's number, exactly
+        literals = f.literals.values()
+        for figure in re.findall(r"\d+(?:\.\d+)?", text):  # no figure that is not in one of its literals
+            assert any(figure in lit for lit in literals), (figure, text)
+
+
+def test_one_training_step_on_reference_sentences_lowers_the_loss(writer):
+    rng = np.random.default_rng(0)
+    examples = [(f, reference_segments(f, rng)) for f in facts()]
+    with torch.no_grad():
+        before = float(writer.loss(examples))
+    trained, summary = train_writer(examples, steps=3, batch=3, lr=3e-3, writer=writer, log=lambda _: None)
+    with torch.no_grad():
+        assert float(trained.loss(examples)) < before and summary["steps"] == 3
+    vox = facts()[0]
+    text = trained.write([vox], max_new_tokens=60)[0]
+    assert check_sentence(text, vox, ["lead vox", "gtr 2", "bass"]).number_ok, text
+
+
+def test_reference_sentences_say_only_what_the_facts_back():
+    rng = np.random.default_rng(1)
+    for f in facts():
+        for _ in range(5):
+            text = "".join(t for t, _ in reference_segments(f, rng))
+            check = check_sentence(text, f, ["lead vox", "gtr 2", "pad 3", "kick", "bass"])
+            assert check.number_ok and check.grounded == check.claims, (text, check.problems)
+            assert check.explained == (f.masking is not None or f.typical_lu is not None), text
