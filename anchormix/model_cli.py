@@ -140,8 +140,8 @@ def _train_writer(args: argparse.Namespace) -> int:
 
 def _train_calls(args: argparse.Namespace) -> int:
     from anchormix.model.call_head import fit_call_head  # lazy: loads torch and the LLM
-    from anchormix.model.checkpoint import load_checkpoint, save_checkpoint
-    from anchormix.model.features import load_corpus
+    from anchormix.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: as above
+    from anchormix.model.features import load_corpus  # lazy: as above
 
     alm = load_checkpoint(DEFAULT_CHECKPOINT)
     train, valid = ([s for root in args.sessions for s in load_corpus(root, split)] for split in ("train", "valid"))
