@@ -235,8 +235,8 @@ def advice_example(title: str, state: dict, found: dict[str, list]) -> str:
     for said in found["model"]:
         lines.append(f"- **{said.stem}**")
         written = raw.get(said.stem)
-        for source, c in (("model", said), ("model, as written", written if written and written.text != said.text
-                                            else None), ("template", template.get(said.stem))):
+        for source, c in (("model", said), ("model, as written", written if written and written.text.rstrip(". ") !=
+                                            said.text.rstrip(". ") else None), ("template", template.get(said.stem))):
             if c is not None:
                 verdict = "; ".join(c.problems) or ("explained" if c.explained else "grounded, not explained")
                 lines.append(f"  - {source}: {c.text} _({verdict})_")

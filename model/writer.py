@@ -137,7 +137,16 @@ class AdviceWriter:
             position = position[:, -1:] + 1
             out = self.llm(input_ids=torch.tensor([[t] for t in tokens]), attention_mask=mask, position_ids=position,
                            cache=out.cache, use_cache=True)
-        return ["".join(text for text, _ in o) + self.tokenizer.decode(row.emitted).rstrip() for o, row in zip(openings, rows)]
+        return ["".join(text for text, _ in o) + _finished(self.tokenizer.decode(row.emitted).rstrip(), row.done)
+                for o, row in zip(openings, rows)]
+
+
+def _finished(reasons: str, done: bool) -> str:
+    """The reasons as written; cut back to the last whole clause when the token budget ran out mid-clause."""
+    if done:
+        return reasons
+    cut = max(reasons.rfind(";"), reasons.rfind(", and"), reasons.rfind(":"))
+    return reasons[:cut] + "." if cut > 0 else "."
 
 
 _SHARED: list[AdviceWriter] = []

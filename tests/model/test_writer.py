@@ -56,3 +56,11 @@ def test_reference_sentences_say_only_what_the_facts_back():
             check = check_sentence(text, f, ["lead vox", "gtr 2", "pad 3", "kick", "bass"])
             assert check.number_ok and check.grounded == check.claims, (text, check.problems)
             assert check.explained == (f.masking is not None or f.typical_lu is not None), text
+
+
+def test_a_sentence_cut_by_the_token_budget_ends_at_its_last_whole_clause():
+    from anchormix.model.writer import _finished
+
+    assert _finished(": it sat at -5.1 LU; the corpus puts a vocals part at", False) == ": it sat at -5.1 LU."
+    assert _finished(": it sat at -5.1 LU.", True) == ": it sat at -5.1 LU."
+    assert _finished(" but then", False) == "."
