@@ -233,7 +233,8 @@ class ALM(nn.Module):
     def plan_step(self, mel: torch.Tensor, stems: list[StemPrompt], history: list[str],
                   propose: Callable[[torch.Tensor], str], max_new_tokens: int = 40,
                   genre: str = "unknown", listened: torch.Tensor | None = None) -> tuple[torch.Tensor, str]:
-        """One planning step: the head's LU per stem, then the next tool call as the LM writes it (greedy).
+        """One planning step: the head's LU per stem, then the next tool call: the call head's choice, or (a
+        checkpoint without one) the JSON the LM writes, greedily.
 
         The stems' part of the prompt is run once: its hidden states feed the head, ``propose`` turns the
         head's numbers into the proposal text, and the planning suffix continues from the same KV cache.

@@ -6,7 +6,7 @@ session (the busiest, and the busiest of each third): the listener's estimates
 are combined per stem (median over the windows where the stem plays) and the
 LLM, hearing the busiest window, corrects that. :class:`ALMPlanner` wraps it in the
 agent's one-method interface: at each step the model, trained on an oracle's
-planning trajectories, writes its next tool call (check masking, apply, finish);
+planning trajectories, chooses its next tool call (check masking, apply, finish);
 its head's moves are what it applies; the balance ends when it says finish or
 its proposal falls under 0.5 dB. At the end its advice writer (model/writer.py)
 writes a sentence per move from the facts the trace backs.
