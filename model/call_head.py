@@ -70,19 +70,17 @@ def prompt_state(alm, mel: torch.Tensor, stems, history: list[str], proposal: st
 
 
 @torch.no_grad()
-def planning_states(alm, sessions: list[CorpusSession], count: int, seed: int, max_stems: int,
-                    on_state: Callable[[], None] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def planning_states(alm, sessions: list[CorpusSession], count: int, seed: int,
+                    max_stems: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``count`` oracle planning states (model/draws.py): the LM's states, the proposal numbers, the oracle's call."""
     rng = np.random.default_rng(seed)
     states, numbers, labels = [], [], []
-    for i in range(count):
+    for _ in range(count):
         plan = make_plan_draw(sessions[int(rng.integers(len(sessions)))], rng, alm.cfg.frames, max_stems)
         draw = plan.draw
         states.append(prompt_state(alm, torch.from_numpy(draw.mel), draw.stems, plan.history, plan.proposal, draw.genre))
         numbers.append(proposal_numbers(plan.proposal, plan.history))
         labels.append(CALLS.index(read_call(plan.call)[0]))
-        if on_state:
-            on_state()
     return torch.stack(states), torch.stack(numbers), torch.tensor(labels)
 
 
@@ -94,17 +92,13 @@ def call_inputs(states: torch.Tensor, numbers: torch.Tensor, use: str) -> tuple[
             numbers if use != "state" else torch.zeros_like(numbers))
 
 
-def _inputs(data: tuple, use: str) -> tuple[torch.Tensor, torch.Tensor]:
-    return call_inputs(data[0], data[1], use)
-
-
 def train_call_head(head: CallHead, data: tuple, use: str = "both", epochs: int = 400, lr: float = 3e-3,
                     seed: int = 0) -> dict:
     """Full-batch AdamW on cached planning states, the calls weighted by their inverse frequency (masking and
-    finish are rarer than apply); ``use``: see :func:`_inputs`."""
+    finish are rarer than apply); ``use``: see :func:`call_inputs`."""
     torch.manual_seed(seed)
     labels = data[2]
-    states, numbers = _inputs(data, use)
+    states, numbers = call_inputs(data[0], data[1], use)
     counts = torch.bincount(labels, minlength=len(CALLS)).clamp(min=1).float()
     loss_fn = nn.CrossEntropyLoss(weight=counts.sum() / (len(CALLS) * counts))
     optimiser = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
@@ -123,7 +117,7 @@ def call_accuracy(head: CallHead, data: tuple, use: str = "both") -> dict[str, f
     """Share of states where the head's call is the oracle's, overall and per call (the masking check's stem is
     the proposal's largest raise by construction, the oracle's own choice)."""
     labels = data[2]
-    said = head(*_inputs(data, use)).argmax(dim=1)
+    said = head(*call_inputs(data[0], data[1], use)).argmax(dim=1)
     result = {"call_accuracy": float((said == labels).float().mean()), "states": int(len(labels))}
     for k, call in enumerate(CALLS):
         rows = labels == k

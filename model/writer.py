@@ -128,7 +128,7 @@ class AdviceWriter:
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         position = (mask.cumsum(dim=1) - 1).clamp(min=0)
         out = self.llm(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
-        rows = [_Row(f, {k: self.ids(" " + v) for k, v in f.literals.items()}) for f in facts]
+        rows = [_Row({k: self.ids(" " + v) for k, v in f.literals.items()}) for f in facts]
         for _ in range(max_new_tokens):
             tokens = [row.choose(out.logits[b, -1], self) for b, row in enumerate(rows)]
             if all(row.done for row in rows):
@@ -162,7 +162,7 @@ def shared_writer() -> AdviceWriter:
 class _Row:
     """One sentence being decoded after its opening: the literals it may use, and where it is inside one."""
 
-    def __init__(self, facts: StemFacts, literals: dict[str, list[int]]) -> None:
+    def __init__(self, literals: dict[str, list[int]]) -> None:
         self.literals = literals
         self.emitted: list[int] = []
         self.inside: list[str] = []  # the literals the tokens since entering one can still be
