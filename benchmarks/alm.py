@@ -13,7 +13,8 @@ features cached, as later iterations of a balance run. "Whole balance" is the
 agent loop from a freshly loaded session to its finish (no render), the
 planner already built, the ALM's advice writing included. Advice: the rules
 quote their reasons; the ALM's writer writes a sentence per move (all moves in
-one batch, constrained greedy decoding), timed again on its own.
+one batch, constrained greedy decoding drafted from its phrasebook), timed again
+on its own, and against token-by-token decoding (the baseline; same words).
 Exits 1 if a planner fails to propose a move on the spoiled session.
 """
 
@@ -75,7 +76,7 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
     started = time.perf_counter()
     planner_obj = make_planner(planner)
     if planner == "alm":  # its advice writer too (loaded on first use otherwise, inside the balance)
-        from anchormix.model.writer import shared_writer
+        from anchormix.model.writer import DRAFT_TOKENS, shared_writer
 
         shared_writer()
     load_s = time.perf_counter() - started
@@ -93,6 +94,13 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
         tokens = sum(len(shared_writer().ids(t)) for t in written.values())
         row.update(tokens=tokens, tokens_per_s=tokens / write_s, write_s=write_s, advice=written,
                    prompt_tokens=len(ids))
+        from anchormix.agent.grounding import stem_facts  # the writer alone, drafted vs token by token (baseline)
+
+        facts = stem_facts(balance, ctx.session.roles, planner_obj.balancer.ranges)
+        for key, draft in (("drafted", DRAFT_TOKENS), ("one_by_one", 0)):
+            started = time.perf_counter()
+            row[key] = shared_writer().write(facts, draft_tokens=draft)
+            row[key + "_s"] = time.perf_counter() - started
     row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return row
 
@@ -145,6 +153,8 @@ def main() -> int:
     print(f"first call: rules {rules['action']}, ALM {alm['action']} (an ALM step: listen, head, call head)")
     print(f"whole balance after loading: ALM {alm['balance_s']:.1f} s ({alm['balance_status']}), rules "
           f"{rules['balance_s']:.1f} s ({rules['balance_status']}); issue 16's bar for the ALM: <= 6 s on 2 cores")
+    print(f"advice writing alone: drafted {alm['drafted_s']:.1f} s, token by token (baseline) {alm['one_by_one_s']:.1f} s "
+          f"({alm['one_by_one_s'] / alm['drafted_s']:.1f}x); the same words: {alm['drafted'] == alm['one_by_one']}")
     for stem, sentence in alm["advice"].items():
         print(f"ALM advice, {stem}: {sentence}")
     failed = [r["planner"] for r in rows if r["action"] not in ("apply_gains", "measure_masking")]

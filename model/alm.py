@@ -237,7 +237,8 @@ class ALM(nn.Module):
         checkpoint without one) the JSON the LM writes, greedily.
 
         The stems' part of the prompt is run once: its hidden states feed the head, ``propose`` turns the
-        head's numbers into the proposal text, and the planning suffix continues from the same KV cache.
+        head's numbers into the proposal text, and the planning suffix continues from the same KV cache (not
+        run when the call head reads the proposal's numbers alone, as the shipped one does).
         ``listened``: as in :meth:`forward`.
         """
         ids, positions = self.layout(stems, genre=genre)
@@ -248,13 +249,18 @@ class ALM(nn.Module):
         out = self.llm(inputs_embeds=self.embed(audio, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
         predicted = self._head(out, positions) + listened
         proposal = propose(predicted)
-        suffix = self._ids(plan_suffix(history, proposal)) + self._ids(END_OF_TURN)
-        embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
-        out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1,
-                       output_hidden_states=self.call_head is not None)
-        if self.call_head is None:
-            return predicted, self._decode(out, max_new_tokens, None)
-        inputs = call_inputs(out.hidden_states[-1][0, -1], proposal_numbers(proposal, history), self.cfg.call_inputs)
+        numbers = proposal_numbers(proposal, history)
+        if self.call_head is not None and self.cfg.call_inputs == "numbers":  # the LM's state unread: no suffix pass
+            state = torch.zeros(self.llm.get_input_embeddings().embedding_dim)
+        else:
+            suffix = self._ids(plan_suffix(history, proposal)) + self._ids(END_OF_TURN)
+            embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
+            out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1,
+                           output_hidden_states=self.call_head is not None)
+            if self.call_head is None:
+                return predicted, self._decode(out, max_new_tokens, None)
+            state = out.hidden_states[-1][0, -1]
+        inputs = call_inputs(state, numbers, self.cfg.call_inputs)
         call = CALLS[int(self.call_head(*inputs).argmax())]
         return predicted, call_text(call, masking_target(proposal) if call == "measure_masking" else None)
 

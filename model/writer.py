@@ -18,8 +18,10 @@ corpus with real tool results (model/writer_data.py); ``anchormix train --writer
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -28,25 +30,15 @@ from anchormix.agent.grounding import StemFacts
 from anchormix.tools.audio import atomic_path
 
 from .backbone import load_backbone
+from .phrasing import LOWER, RAISE, Segments, opening, reference_segments
 
-__all__ = ["WRITER_CHECKPOINT", "AdviceWriter", "shared_writer", "facts_prompt", "opening", "Segments", "RAISE", "LOWER"]
+__all__ = ["WRITER_CHECKPOINT", "AdviceWriter", "shared_writer", "facts_prompt"]
 
 WRITER_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "writer" / "writer.safetensors"
 SYSTEM = "You write one sentence of mixing advice from measured facts, copying figures and names exactly."
-Segments = list[tuple[str, bool]]  # a sentence as (text, is a literal) pieces; literals keep their leading space
-
-
-RAISE = ("Raise", "Bring up", "Lift", "Push up")  # the opening's verbs (the writer opens with the first)
-LOWER = ("Lower", "Pull down", "Bring down", "Turn down")
-
-
-def opening(facts: StemFacts, verb: str) -> Segments:
-    """The sentence's opening, the move: "Raise the vocals +6.8 dB (±1.5 dB) against the bass"."""
-    lit = facts.literals
-    out: Segments = [(verb + " the", False), (" " + lit["stem"], True), (" " + lit["move"], True)]
-    if "interval" in lit:
-        out.append((" " + lit["interval"], True))
-    return out + [(" against the", False), (" " + lit["anchor"], True)]
+PROMPT_HEAD = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"  # every prompt's start, run once a batch
+DRAFT_TOKENS = 16  # tokens proposed per row and decoding pass (see AdviceWriter.write)
+PHRASEBOOK = 16  # reference sentences per move the drafts are looked up in
 
 
 def facts_prompt(facts: StemFacts) -> str:
@@ -64,8 +56,7 @@ def facts_prompt(facts: StemFacts) -> str:
         parts.append(f"corpus mean for {facts.role}: {lit['typical']}")
     if facts.flag:
         parts.append("flag: beyond the corpus")
-    return (f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n" + "; ".join(parts)
-            + "<|im_end|>\n<|im_start|>assistant\n")
+    return PROMPT_HEAD + "; ".join(parts) + "<|im_end|>\n<|im_start|>assistant\n"
 
 
 class AdviceWriter:
@@ -116,29 +107,44 @@ class AdviceWriter:
         return self.llm(input_ids=ids, attention_mask=mask, labels=target).loss
 
     @torch.no_grad()
-    def write(self, facts: list[StemFacts], max_new_tokens: int = 48) -> list[str]:
-        """One sentence per move, all moves decoded together after their openings (a batch, left-padded)."""
+    def write(self, facts: list[StemFacts], max_new_tokens: int = 48, draft_tokens: int = DRAFT_TOKENS) -> list[str]:
+        """One sentence per move, all moves decoded together after their openings (a batch, left-padded).
+
+        Greedy and constrained (see :class:`_Row`), and drafted: each pass feeds every row's pending token and up
+        to ``draft_tokens`` tokens that one of its phrasebook's sentences (the reference grammar's wordings of its
+        facts) says next; a row keeps the drafted tokens up to the first that its own choice disagrees with, plus
+        that choice. The words are token-by-token decoding's (``draft_tokens=0``) in a few passes, not one a token.
+        """
         if not facts:
             return []
-        openings = [opening(f, RAISE[0] if f.move_db > 0 else LOWER[0]) for f in facts]
-        prompts = [self.ids(facts_prompt(f)) + [t for text, _ in o for t in self.ids(text)] for f, o in zip(facts, openings)]
-        width = max(map(len, prompts))
-        pad = self.tokenizer.eos_token_id
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        position = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        out = self.llm(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
-        rows = [_Row({k: self.ids(" " + v) for k, v in f.literals.items()}) for f in facts]
-        for _ in range(max_new_tokens):
-            tokens = [row.choose(out.logits[b, -1], self) for b, row in enumerate(rows)]
-            if all(row.done for row in rows):
-                break
-            mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype)], dim=1)
-            position = position[:, -1:] + 1
-            out = self.llm(input_ids=torch.tensor([[t] for t in tokens]), attention_mask=mask, position_ids=position,
-                           cache=out.cache, use_cache=True)
-        return ["".join(text for text, _ in o) + _finished(self.tokenizer.decode(row.emitted).rstrip(), row.done)
-                for o, row in zip(openings, rows)]
+        rows = [_Row(self, f, opening(f, RAISE[0] if f.move_db > 0 else LOWER[0])) for f in facts]
+        head, pad = self.ids(PROMPT_HEAD), self.tokenizer.eos_token_id
+        cache = self.llm(input_ids=torch.tensor([head]), use_cache=True, logits_to_keep=1).cache
+        cache.batch_repeat_interleave(len(rows))  # the shared start, once; then each prompt's rest, right-padded
+        rests = [self.ids(facts_prompt(f))[len(head):] + row.context for f, row in zip(facts, rows)]
+        width = max(map(len, rests)) - 1  # each rest but its last token, the row's first pending token
+        ids = torch.tensor([r[:-1] + [pad] * (width + 1 - len(r)) for r in rests])
+        mask = torch.tensor([[1] * (len(head) + len(r) - 1) + [0] * (width + 1 - len(r)) for r in rests])
+        cache = self.llm(input_ids=ids, attention_mask=mask, position_ids=len(head) + torch.arange(width).expand(len(rows), -1),
+                         cache=cache, use_cache=True, logits_to_keep=1).cache
+        pending, position = [r[-1] for r in rests], torch.tensor([len(head) + len(r) - 1 for r in rests])
+        while not all(row.finished(max_new_tokens) for row in rows):
+            drafts = [[] if row.finished(max_new_tokens) else row.draft(draft_tokens) for row in rows]
+            span = 1 + max(map(len, drafts))
+            ids = torch.tensor([[t] + d + [pad] * (span - 1 - len(d)) for t, d in zip(pending, drafts)])
+            live = [[int(not row.finished(max_new_tokens))] * (1 + len(d)) + [0] * (span - 1 - len(d))
+                    for row, d in zip(rows, drafts)]
+            mask = torch.cat([mask, torch.tensor(live, dtype=mask.dtype)], dim=1)
+            out = self.llm(input_ids=ids, attention_mask=mask, position_ids=position[:, None] + torch.arange(span),
+                           cache=cache, use_cache=True)
+            cache = out.cache
+            for b, (row, draft) in enumerate(zip(rows, drafts)):
+                if live[b][0]:
+                    kept = row.verify(out.logits[b], draft, max_new_tokens)
+                    mask[b, mask.shape[1] - span + 1 + kept:] = 0  # the drafted tokens it did not keep
+                    pending[b], position[b] = row.emitted[-1] if row.emitted else pad, position[b] + 1 + kept
+        return ["".join(text for text, _ in row.opening) + _finished(self.tokenizer.decode(row.emitted).rstrip(), row.done)
+                for row in rows]
 
 
 def _finished(reasons: str, done: bool) -> str:
@@ -160,20 +166,53 @@ def shared_writer() -> AdviceWriter:
 
 
 class _Row:
-    """One sentence being decoded after its opening: the literals it may use, and where it is inside one."""
+    """One sentence being decoded after its opening: the literals it may use, where it is inside one, and its
+    phrasebook (the reference grammar's sentences for its facts, as tokens) to draft from."""
 
-    def __init__(self, literals: dict[str, list[int]]) -> None:
-        self.literals = literals
+    def __init__(self, writer: AdviceWriter, facts: StemFacts, opening: Segments) -> None:
+        self.writer, self.opening = writer, opening
+        self.literals = {k: writer.ids(" " + v) for k, v in facts.literals.items()}
+        self.context = [t for text, _ in opening for t in writer.ids(text)]  # the opening, then what it emits
+        rng, end = np.random.default_rng(0), writer.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self.phrasebook = [[t for text, _ in reference_segments(facts, rng) for t in writer.ids(text)] + [end]
+                           for _ in range(PHRASEBOOK)]
         self.emitted: list[int] = []
         self.inside: list[str] = []  # the literals the tokens since entering one can still be
         self.depth = 0
         self.done = False
 
-    def choose(self, logits: torch.Tensor, writer: AdviceWriter) -> int:
+    def finished(self, budget: int) -> bool:
+        return self.done or len(self.emitted) >= budget
+
+    def draft(self, limit: int) -> list[int]:
+        """Up to ``limit`` tokens the phrasebook says next: of its sentences that hold the longest run (up to 8) of
+        the last tokens, what most of them say after it, token by token."""
+        for n in range(8, 0, -1):
+            tail = self.context[-n:]
+            follows = [sentence[i + n:] for sentence in self.phrasebook for i in range(len(sentence) - n)
+                       if sentence[i:i + n] == tail]
+            if follows:
+                break
+        out: list[int] = []
+        while follows and len(out) < limit:
+            token = Counter(f[0] for f in follows).most_common(1)[0][0]
+            out.append(token)
+            follows = [f[1:] for f in follows if f[0] == token and len(f) > 1]
+        return out
+
+    def verify(self, logits: torch.Tensor, draft: list[int], budget: int) -> int:
+        """Choose the tokens after the pending one from ``logits`` (one row per fed token) while they agree with
+        ``draft``; the number of drafted tokens kept (the last choice, kept too, becomes the pending token)."""
+        for i in range(len(draft) + 1):
+            token = self.choose(logits[i])
+            if self.finished(budget) or i == len(draft) or token != draft[i]:
+                return i
+        return len(draft)
+
+    def choose(self, logits: torch.Tensor) -> int:
         """The next token: within a literal, the best of its possible continuations; outside, the best token that
         holds no figure, or one that starts a literal."""
-        if self.done:
-            return writer.tokenizer.eos_token_id
+        writer = self.writer
         if self.inside:
             allowed = {self.literals[k][self.depth] for k in self.inside}
             token = max(allowed, key=lambda t: float(logits[t]))
@@ -192,4 +231,5 @@ class _Row:
             if any(len(self.literals[k]) == self.depth for k in self.inside):  # a literal is complete
                 self.inside = []
         self.emitted.append(token)
+        self.context.append(token)
         return token

@@ -5,10 +5,8 @@ the oracle's moves are the reference balance blurred by the size of the head's
 error; the trace it leaves is what the agent's would hold: the levels before,
 a masking check (``measure_masking`` on the real stems) of the stem it raises
 most when that is 6 dB or more, as the planner does, and of one other raised
-stem half the time; the shipped intervals and ranges. :func:`reference_segments`
-says those facts as an engineer would, in a wording drawn at random per
-sentence; which facts it says is decided by the facts (a masking check that found
-the stem buried, a corpus mean the move goes towards, a flag).
+stem half the time; the shipped intervals and ranges. Each move's facts are then
+said as an engineer would by the reference grammar (model/phrasing.py).
 """
 
 from __future__ import annotations
@@ -26,42 +24,12 @@ from anchormix.tools import REGISTRY
 from .draws import MASKING_DB
 from .evaluate import ProtocolDraw, protocol_draws
 from .intervals import half_width, outside_range
-from .writer import LOWER, RAISE, AdviceWriter, Segments, opening
+from .phrasing import Segments, reference_segments
+from .writer import AdviceWriter
 
-__all__ = ["reference_segments", "oracle_facts", "writer_examples", "train_writer", "HEAD_ERROR_DB"]
+__all__ = ["oracle_facts", "writer_examples", "train_writer", "HEAD_ERROR_DB"]
 
 HEAD_ERROR_DB = 2.0  # the oracle's moves are blurred by N(0, s), s ~ U(0, this) per draw
-
-
-def reference_segments(facts: StemFacts, rng: np.random.Generator) -> Segments:
-    """One sentence of advice saying ``facts`` (literals marked), its wording drawn with ``rng``."""
-    lit = facts.literals
-
-    def pick(*options: str) -> str:
-        return options[int(rng.integers(len(options)))]
-
-    out = opening(facts, pick(*(RAISE if facts.move_db > 0 else LOWER)))
-    reasons: list[Segments] = []
-    if facts.masking:
-        maskers = [lit[k] for k in sorted(lit) if k.startswith("masker")]
-        who: Segments = [(" the rest of the mix", False)] if not maskers else \
-            [(" the", False), (" " + maskers[0], True)] + ([(" and the", False), (" " + maskers[1], True)] if len(maskers) > 1 else [])
-        verb_mask = " masks" if len(maskers) == 1 else " mask" if maskers else " masks"
-        reasons.append(who + [(verb_mask + " it", False), (" " + lit["share"], True), (pick(" of the time at", " of the time around"), False),
-                              (" " + lit["range"], True)])
-    if "typical" in lit:
-        reasons.append([(pick(" a " + facts.role + " part sits", " the corpus puts a " + facts.role + " part at"), False),
-                        (" " + lit["typical"], True), (" against a bass on average", False)])
-    if "before" in lit:
-        reasons.append([(pick(" it sat at", " it was", " it started at"), False), (" " + lit["before"], True)])
-    order = list(rng.permutation(len(reasons))) if rng.random() < 0.3 else list(range(len(reasons)))
-    for k, i in enumerate(order):
-        out.append((":" if k == 0 else pick(";", ", and", ";"), False))
-        out += reasons[i]
-    if facts.flag:
-        out.append(("; that is beyond what the corpus has for it, so check it by ear", False))
-    out.append((".", False))
-    return out
 
 
 def oracle_facts(draw: ProtocolDraw, rng: np.random.Generator, intervals: dict | None, ranges: dict | None) -> list[StemFacts]:

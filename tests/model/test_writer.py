@@ -58,6 +58,20 @@ def test_reference_sentences_say_only_what_the_facts_back():
             assert check.explained == (f.masking is not None or f.typical_lu is not None), text
 
 
+def test_drafted_decoding_writes_what_token_by_token_decoding_writes_in_fewer_passes():
+    shipped = AdviceWriter()  # the trained LoRA: it mostly says what its phrasebook says, so drafts are kept
+    passes = []
+    forward = shipped.llm.forward
+    shipped.llm.forward = lambda *a, **k: passes.append(k["input_ids"].shape) or forward(*a, **k)
+    one_by_one = shipped.write(facts(), draft_tokens=0)
+    stepped = len(passes)
+    passes.clear()
+    drafted = shipped.write(facts())
+    assert drafted == one_by_one
+    assert len(passes) < stepped / 2, (len(passes), stepped)
+    assert sum(s[1] - 1 for s in passes[2:]) > 0  # drafted tokens were fed (the first two passes: the prompts)
+
+
 def test_a_sentence_cut_by_the_token_budget_ends_at_its_last_whole_clause():
     from anchormix.model.writer import _finished
 
