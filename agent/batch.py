@@ -2,7 +2,9 @@
 
 Outputs go to ``<out>/<session id>/``: ``mix.wav``, ``gains.json``,
 ``advice.md``, ``trace.jsonl`` and ``checkpoint.sqlite`` (LangGraph's SQLite
-checkpointer, thread id = session id). Every file is written atomically; a
+checkpointer, thread id = session id); with ``daw``, an Ardour session
+(``ardour/<id>.ardour``) and a REAPER project (``<id>.RPP``) whose faders are the
+gains ``mix.wav`` got (tools/daw/). Every file is written atomically; a
 run killed at any point resumes from its last completed step when started
 again with the same output folder, unless the source files changed since.
 """
@@ -20,14 +22,17 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from anchormix.tools import Session, ToolContext, load_session
 from anchormix.tools.audio import check_output_path, write_text_atomic
+from anchormix.tools.daw import daw_stems, staged_folder, write_ardour_session, write_reaper_project
 
-from .advice import gains_vs_anchor
+from .advice import gains_vs_anchor, stem_notes
 from .checkpoint import open_checkpoint
 from .graph import MAX_STEPS, run_balance, saved_state
 from .planning import Planner
 from .state import AgentState, start_state
 
-__all__ = ["BalanceResult", "balance_session", "session_id", "reference_error_db"]
+__all__ = ["BalanceResult", "balance_session", "session_id", "reference_error_db", "DAW_FORMATS"]
+
+DAW_FORMATS = ("ardour", "reaper")
 
 
 @dataclass
@@ -106,9 +111,11 @@ def balance_session(
     on_step: Callable[[AgentState], None] | None = None,
     step_delay_s: float = 0.0,
     strength_pct: float = 100.0,
+    daw: tuple[str, ...] = (),
 ) -> BalanceResult:
     """Balance one session and write its outputs; resumes an interrupted run of the same session. The mix gets
-    ``strength_pct`` % of each advised move (gains.json and the advice say both)."""
+    ``strength_pct`` % of each advised move (gains.json and the advice say both); ``daw``: the DAW sessions to write
+    too (:data:`DAW_FORMATS`)."""
     session = load_session(session_path, anchor)
     sid = session_id(session.path)
     protected = [session.path.resolve(), *(f.resolve() for f in session.files.values())]
@@ -136,6 +143,8 @@ def balance_session(
     write_text_atomic(paths["gains.json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n", protected)
     write_text_atomic(paths["advice.md"], final["advice"], protected)
     _write_trace(paths["trace.jsonl"], final.get("trace", []), protected)
+    if daw:
+        paths.update(_write_daw(daw, session, sid, out_dir, final, report))
     return BalanceResult(
         session_id=sid, out_dir=out_dir, status=report["status"], converged=report["converged"],
         iterations=report["iterations"], resumed=resumed, gains_vs_anchor_db=report["gains_vs_anchor_db"],
@@ -143,6 +152,23 @@ def balance_session(
         advice=final["advice"], error_db=report["reference_error_db"], reference_lu=session.reference_lu,
         files={k: str(v) for k, v in paths.items()}, notice=unreadable or notice,
     )
+
+
+def _write_daw(formats: tuple[str, ...], session: Session, sid: str, out_dir: Path, final: AgentState,
+               report: dict[str, Any]) -> dict[str, Path]:
+    """The DAW sessions of a finished balance, every fader at the gain ``mix.wav`` got, the master at its trim."""
+    unknown = sorted(set(formats) - set(DAW_FORMATS))
+    if unknown:
+        raise ValueError(f"--daw: unknown format {', '.join(unknown)}; choose from {', '.join(DAW_FORMATS)}")
+    stems = daw_stems(session, report["gains_db"], stem_notes(final, session.names), out_dir / "daw-audio")
+    trim, written = report["trim_db"] or 0.0, {}
+    if "ardour" in formats:
+        with staged_folder(out_dir / "ardour") as staging:
+            write_ardour_session(staging, sid, stems, session.sample_rate, trim)
+        written["ardour"] = out_dir / "ardour" / f"{sid}.ardour"
+    if "reaper" in formats:
+        written["reaper"] = write_reaper_project(out_dir / f"{sid}.RPP", stems, session.sample_rate, trim, final["advice"])
+    return written
 
 
 def _report(final: AgentState, session: Session, sid: str, planner: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from rich.markdown import Markdown
 
 from anchormix import corpus_cli, model_cli
 from anchormix.agent import balance_session
+from anchormix.agent.batch import DAW_FORMATS
 from anchormix.agent.batch import session_id
 from anchormix.agent.trace import read_trace
 from anchormix.tools import REGISTRY, ToolContext, load_session
@@ -40,6 +41,7 @@ EPILOG_BALANCE = """examples:
   anchormix balance song1 song2 --anchor kick --out mixes --jobs 2
   anchormix balance song1 --out mixes --fresh    # ignore an earlier run
   anchormix balance song1 --out mixes --strength 50   # apply half of each advised move
+  anchormix balance song1 --out mixes --daw ardour,reaper   # open the balance in Ardour or REAPER
 
 An interrupted run resumes from its last step when run again with the same --out.
 Exit code 1 if any session failed (the others still finish).
@@ -134,12 +136,21 @@ def _percent(text: str) -> float:
     return value
 
 
+def _daw_formats(text: str) -> tuple[str, ...]:
+    """argparse type of ``--daw``: comma-separated DAW formats."""
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    unknown = [f for f in formats if f not in DAW_FORMATS]
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(f"'{text}': choose from {', '.join(DAW_FORMATS)} (comma-separated)")
+    return formats
+
+
 def _balance_one(job: tuple) -> tuple[str, object]:
     """Worker: balance one session; never raises (a failure is a row in the summary)."""
-    path, out, planner, anchor, max_steps, fresh, delay, strength = job
+    path, out, planner, anchor, max_steps, fresh, delay, strength, daw = job
     try:
         return "ok", balance_session(path, out, make_planner(planner), anchor, max_steps, fresh, step_delay_s=delay,
-                                     strength_pct=strength)
+                                     strength_pct=strength, daw=daw)
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason
@@ -156,7 +167,7 @@ def _balance(args: argparse.Namespace) -> int:
             raise ValueError(f"{path}: has the same session id '{sid}' as {ids[sid]}; rename one folder")
         ids[sid] = path
     delay = float(os.environ.get("ANCHORMIX_STEP_DELAY_S", "0"))  # tests: widen the window to kill a run
-    jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay, args.strength)
+    jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay, args.strength, args.daw)
             for p in args.sessions]
     outcomes = {job[0]: outcome for job, outcome in
                 run_jobs(_balance_one, jobs, args.jobs, "balancing", label=lambda job: job[0].name)}
@@ -222,6 +233,9 @@ def _user_parsers(sub) -> None:
     balance.add_argument("--strength", type=_percent, default=100.0, metavar="0-100",
                          help="apply this share of each advised move to the mix (default: 100); gains.json and "
                               "advice.md give the whole advice too")
+    balance.add_argument("--daw", type=_daw_formats, default=(), metavar="ardour,reaper",
+                         help="also write each balance as an Ardour session (OUT/<session>/ardour/) and/or a REAPER "
+                              "project (OUT/<session>/<session>.RPP), every fader at its gain, the sources referenced")
 
     trace = _command(sub, "trace", _trace, "show a trace.jsonl step by step", EPILOG_TRACE)
     trace.add_argument("file", type=Path, help="a trace.jsonl written by balance or demo")

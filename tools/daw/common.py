@@ -1,0 +1,76 @@
+"""What a DAW session needs of each stem: its audio file as the DAW will read it, its fader gain, its advice.
+
+A stem's source file is referenced where it lies when the DAW can play it as it
+is: WAV, FLAC or AIFF, mono or stereo, at the session's rate (a mono file plays
+on both sides at unity, as anchormix hears it). Anything else (another rate, MP3,
+Ogg, more channels) is written once as the stereo stem anchormix measured, a
+WAV in the output folder that both DAWs' sessions reference. Sources are never
+moved or changed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ..audio import probe_audio, write_audio_atomic
+from ..session import Session
+
+__all__ = ["DawStem", "daw_stems", "PLAYABLE", "staged_folder"]
+
+PLAYABLE = (".wav", ".flac", ".aif", ".aiff")  # what both DAWs read as they are (libsndfile)
+
+
+@dataclass(frozen=True)
+class DawStem:
+    """One track: ``file`` (absolute; ``frames`` long at the session's rate, ``channels`` 1 or 2), ``gain_db`` on
+    its fader, ``note`` its advice."""
+
+    name: str
+    file: Path
+    frames: int
+    channels: int
+    gain_db: float
+    is_anchor: bool
+    note: str = ""
+
+
+def daw_stems(session: Session, gains_db: dict[str, float], notes: dict[str, str], copies: Path) -> list[DawStem]:
+    """The session's stems as tracks; a stem the DAWs cannot play as it is gets a WAV copy in ``copies``."""
+    stems = []
+    for name in session.names:
+        source = session.files[name].resolve()
+        info = probe_audio(source)
+        if source.suffix.lower() in PLAYABLE and info.channels in (1, 2) and info.sample_rate == session.sample_rate:
+            file, frames, channels = source, int(info.frames), info.channels
+        else:
+            file, frames, channels = copies / f"{name}.wav", session.num_samples, 2
+            copies.mkdir(parents=True, exist_ok=True)
+            write_audio_atomic(file, session.stems[name], session.sample_rate)
+        stems.append(DawStem(name, file, frames, channels, float(gains_db.get(name, 0.0)), name == session.anchor,
+                             notes.get(name, "")))
+    return stems
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A fresh folder beside ``target`` to fill; on success it replaces ``target`` (a reader never sees half of it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.part", dir=target.parent))
+    try:
+        yield staging
+        os.chmod(staging, 0o755)
+        old = target.with_name(f".{target.name}.old")
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
