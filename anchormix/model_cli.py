@@ -13,10 +13,11 @@ from pathlib import Path
 from anchormix.agent.grounding import advice_checks, advice_summary
 from anchormix.model.corpus import find_sessions
 from anchormix.model.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
-from anchormix.model.intervals import coverage, fit_intervals, load_table, write_intervals
+from anchormix.model.intervals import coverage_by_role, fit_intervals, load_table, write_intervals
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
 
+from .plots import calibration_svg
 from .planners import LOOP_PLANNERS, PREDICTORS, check_planner, make_predictor, planner_factory
 from .views import (advice_check_table, advice_example, advice_examples_markdown, agent_eval_table, console,
                     eval_tables, progress, tagger_table)
@@ -90,6 +91,8 @@ def _eval_parser(sub) -> None:
     ev.add_argument("--fit-intervals", type=Path, metavar="FILE",
                     help="fit the ALM's 80 %% intervals on this split's errors (per role, split-conformal) and write "
                          "them to FILE (the shipped ones: model/checkpoints/alm/intervals.json); needs --planner alm")
+    ev.add_argument("--calibration-plot", type=Path, metavar="SVG",
+                    help="with --planner alm: plot the share of targets inside its 80 %% intervals, per role and protocol")
     ev.add_argument("--agent", action="store_true",
                     help="run the whole agent loop per draw (planners: rules, alm) and report iterations, "
                          "convergence and tool calls")
@@ -267,6 +270,7 @@ def _eval(args: argparse.Namespace) -> int:
                   for name in names}
     body: dict = {}
     fitted: dict[str, list[float]] = {}
+    calibrated: dict[str, dict] = {}
     for protocol in _protocols(args):
         with progress() as bar:
             task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
@@ -278,25 +282,29 @@ def _eval(args: argparse.Namespace) -> int:
         if "alm" in names:
             for role, errors in result.by_role["alm"].items():
                 fitted.setdefault(role, []).extend(errors)
-            overall["alm"]["inside_80_interval"] = _calibration(args, result.by_role["alm"])
+            calibrated[protocol] = _calibration(args, result.by_role["alm"])
+            overall["alm"]["inside_80_interval"] = calibrated[protocol].get("all", (None,))[0]
         body[protocol] = {"sessions": result.sessions, "draws": args.draws, "seed": args.seed, "split": args.split,
                           "overall": overall, **{f"by_{label}": {p: {k: summarise(v) for k, v in by[p].items()}
                                                                  for p in names} for label, by in groups.items()}}
     _write_json(args.json_out, body if args.protocol == "both" else body[args.protocol])
+    if args.calibration_plot and any(calibrated.values()):
+        title = f"The ALM's 80 % intervals on {args.sessions} split={args.split} ({len(sessions)} sessions)"
+        console.print(f"wrote {calibration_svg(calibrated, args.calibration_plot, title)}")
     if args.fit_intervals:
         intervals = fit_intervals(fitted)
-        path = write_intervals(args.fit_intervals, intervals, f"{args.sessions} split={args.split} "
-                                                              f"protocol={args.protocol}")
+        path = write_intervals(args.fit_intervals, intervals, f"{args.sessions} split={args.split} protocol={args.protocol}")
         console.print(f"wrote {path}: 80 % half-widths per role (pooled {intervals['pooled']:.1f} dB)")
     return 0
 
 
-def _calibration(args: argparse.Namespace, by_role: dict[str, list[float]]) -> float | None:
-    """The share of the ALM's errors inside its shipped 80 % intervals (printed; None when it has none)."""
+def _calibration(args: argparse.Namespace, by_role: dict[str, list[float]]) -> dict[str, tuple[float, int]]:
+    """The share of the ALM's errors inside its shipped 80 % intervals, per role and "all" (printed; {} when it has
+    none or is fitting them)."""
     intervals = load_table(intervals_path(args.checkpoint or DEFAULT_CHECKPOINT))
     if intervals is None or args.fit_intervals:
-        return None
-    inside = coverage(intervals, by_role)
-    console.print(f"alm: {100 * inside:.0f} % of targets inside its stated 80 % interval "
+        return {}
+    shares = coverage_by_role(intervals, by_role)
+    console.print(f"alm: {100 * shares['all'][0]:.0f} % of targets inside its stated 80 % interval "
                   f"(fitted on {intervals.get('fitted_on', '?')}; honest: 70-90 %)")
-    return inside
+    return shares

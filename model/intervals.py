@@ -29,7 +29,7 @@ import numpy as np
 from anchormix.tools.audio import write_text_atomic
 
 __all__ = ["COVERAGE", "MIN_ERRORS", "RANGE_MARGIN_DB", "fit_intervals", "write_intervals", "load_table",
-           "half_width", "coverage", "outside_range"]
+           "half_width", "coverage", "coverage_by_role", "outside_range"]
 
 COVERAGE = 0.8
 MIN_ERRORS = 20  # a role with fewer validation errors than this takes the pooled half-width
@@ -77,6 +77,12 @@ def coverage(intervals: dict, by_role: dict[str, list[float]]) -> float:
     """The share of errors inside their role's interval (the calibration check)."""
     inside = [abs(e) <= half_width(intervals, role) for role, errors in by_role.items() for e in errors]
     return float(np.mean(inside)) if inside else float("nan")
+
+
+def coverage_by_role(intervals: dict, by_role: dict[str, list[float]]) -> dict[str, tuple[float, int]]:
+    """{role: (share inside, n)} for every role with errors, and "all" pooled."""
+    shares = {role: (coverage(intervals, {role: e}), len(e)) for role, e in by_role.items() if e}
+    return {**shares, "all": (coverage(intervals, by_role), sum(len(e) for e in by_role.values()))}
 
 
 def outside_range(ranges: dict | None, role: str, anchor_role: str, target_lu: float) -> str | None:

@@ -190,9 +190,11 @@ def test_the_alm_drives_the_agent_loop_and_the_eval(tiny_corpus, tmp_path, demo_
     assert main(eval_args + ["--fit-intervals", str(fitted)]) == 0
     intervals = json.loads(fitted.read_text())
     assert intervals["coverage"] == 0.8 and intervals["pooled"] > 0 and "split=train" in intervals["fitted_on"]
-    assert main(eval_args + ["--json", str(tmp_path / "m.json")]) == 0
+    plot = tmp_path / "calibration.svg"
+    assert main(eval_args + ["--json", str(tmp_path / "m.json"), "--calibration-plot", str(plot)]) == 0
     inside = json.loads((tmp_path / "m.json").read_text())["perturb"]["overall"]["alm"]["inside_80_interval"]
     assert 0.5 <= inside <= 1.0  # the same songs: at least about the 80 % it was fitted to
+    assert f"{100 * inside:.0f} % (n=" in plot.read_text()  # the figure is drawn from the same numbers
 
 
 def test_a_planning_step_trains_on_oracle_calls_and_the_checkpoint_says_it_plans(tiny_corpus, tmp_path):
