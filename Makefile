@@ -36,12 +36,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/alm.py
 	$(BIN)/python benchmarks/soak.py
 
-# The README's screenshot of the chat app (SVG), on the demo session.
+# The README's screenshots: the chat app (SVG) on the demo session ...
 screenshot: $(STAMP)
 	test -f out/demo/session-pop-seed0/session.json || $(BIN)/anchormix demo
 	$(BIN)/anchormix chat out/demo/session-pop-seed0 --out out/screenshot --fresh --rules-only \
 	  --screenshot docs/chat.svg --say "balance everything against the bass" --say apply \
 	  --say "why did you turn the vocals up?"
+	# ... and of the HTML report in headless Chromium (Debian chromium + chromium-driver).
+	$(BIN)/anchormix report out/demo/balanced/session-pop-seed0
+	$(BIN)/python -m tests.browser out/demo/balanced/session-pop-seed0/report.html docs/report.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info

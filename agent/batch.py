@@ -198,4 +198,5 @@ def _report(final: AgentState, session: Session, sid: str, planner: str) -> dict
         "reference_lu": session.reference_lu,
         "reference_error_db": error,
         "trim_db": (final.get("render") or {}).get("trim_db"),
+        "intervals_db": final.get("intervals") or None,  # the planner's 80 % half-widths per stem, where it gives them
     }

@@ -18,8 +18,7 @@ from rich.markdown import Markdown
 
 from anchormix import corpus_cli, model_cli
 from anchormix.agent import balance_session
-from anchormix.agent.batch import DAW_FORMATS
-from anchormix.agent.batch import session_id
+from anchormix.agent.batch import DAW_FORMATS, session_id
 from anchormix.agent.trace import read_trace
 from anchormix.tools import REGISTRY, ToolContext, load_session
 from anchormix.tools.demo import write_demo_session
@@ -28,6 +27,7 @@ from anchormix.tui.screenshot import screenshot
 
 from .jobs import run_jobs
 from .planners import DEFAULT_PLANNER, LOOP_PLANNERS, check_planner, make_planner
+from .report import write_report
 from .views import before_after_table, console, errors, levels_table, masking_table, summary_table, trace_panels
 
 __all__ = ["main", "build_parser"]
@@ -99,7 +99,7 @@ def _demo(args: argparse.Namespace) -> int:
     result = balance_session(folder, args.out / "balanced", make_planner(args.planner), fresh=True)
     console.print(Markdown(result.advice))
     console.print(before_after_table(result))
-    console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl)")
+    console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl, {write_report(result.out_dir).name})")
     console.print(f"see why each gain was chosen: [bold]{_invocation()} trace {result.files['trace.jsonl']}[/]")
     console.print(f"mix it by conversation: [bold]{_invocation()} chat {folder}[/]  (F2 apply, F3 undo, Ctrl+Q quit)")
     return 0
@@ -139,18 +139,20 @@ def _percent(text: str) -> float:
 def _daw_formats(text: str) -> tuple[str, ...]:
     """argparse type of ``--daw``: comma-separated DAW formats."""
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    unknown = [f for f in formats if f not in DAW_FORMATS]
-    if unknown or not formats:
+    if not formats or any(f not in DAW_FORMATS for f in formats):
         raise argparse.ArgumentTypeError(f"'{text}': choose from {', '.join(DAW_FORMATS)} (comma-separated)")
     return formats
 
 
 def _balance_one(job: tuple) -> tuple[str, object]:
     """Worker: balance one session; never raises (a failure is a row in the summary)."""
-    path, out, planner, anchor, max_steps, fresh, delay, strength, daw = job
+    path, out, planner, anchor, max_steps, fresh, delay, strength, daw, report = job
     try:
-        return "ok", balance_session(path, out, make_planner(planner), anchor, max_steps, fresh, step_delay_s=delay,
-                                     strength_pct=strength, daw=daw)
+        result = balance_session(path, out, make_planner(planner), anchor, max_steps, fresh, step_delay_s=delay,
+                                 strength_pct=strength, daw=daw)
+        if report:
+            result.files["report.html"] = str(write_report(result.out_dir))
+        return "ok", result
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason
@@ -167,8 +169,8 @@ def _balance(args: argparse.Namespace) -> int:
             raise ValueError(f"{path}: has the same session id '{sid}' as {ids[sid]}; rename one folder")
         ids[sid] = path
     delay = float(os.environ.get("ANCHORMIX_STEP_DELAY_S", "0"))  # tests: widen the window to kill a run
-    jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay, args.strength, args.daw)
-            for p in args.sessions]
+    jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay, args.strength, args.daw,
+             args.report) for p in args.sessions]
     outcomes = {job[0]: outcome for job, outcome in
                 run_jobs(_balance_one, jobs, args.jobs, "balancing", label=lambda job: job[0].name)}
     problems = [value for kind, value in outcomes.values() if kind == "error"]
@@ -182,6 +184,12 @@ def _balance(args: argparse.Namespace) -> int:
     if problems:
         errors.print(f"[bold red]{len(problems)} of {len(args.sessions)} sessions failed[/]")
     return 1 if problems else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    for folder in args.folders:
+        console.print(f"wrote {write_report(folder)}")
+    return 0
 
 
 def _trace(args: argparse.Namespace) -> int:
@@ -233,9 +241,14 @@ def _user_parsers(sub) -> None:
     balance.add_argument("--strength", type=_percent, default=100.0, metavar="0-100",
                          help="apply this share of each advised move to the mix (default: 100); gains.json and "
                               "advice.md give the whole advice too")
+    balance.add_argument("--report", action="store_true",
+                         help="also write OUT/<session>/report.html (charts, masking, advice, trace, loudness-matched players)")
     balance.add_argument("--daw", type=_daw_formats, default=(), metavar="ardour,reaper",
                          help="also write each balance as an Ardour session (OUT/<session>/ardour/) and/or a REAPER "
                               "project (OUT/<session>/<session>.RPP), every fader at its gain, the sources referenced")
+
+    report = _command(sub, "report", _report, "write report.html for a balanced session (open it in a browser)")
+    report.add_argument("folders", type=Path, nargs="+", metavar="OUT/SESSION", help="folders `balance` wrote")
 
     trace = _command(sub, "trace", _trace, "show a trace.jsonl step by step", EPILOG_TRACE)
     trace.add_argument("file", type=Path, help="a trace.jsonl written by balance or demo")

@@ -1,7 +1,8 @@
-"""Figures drawn with matplotlib and written as SVG, atomically: the calibration of the ALM's intervals.
+"""Figures drawn with matplotlib as SVG: the calibration of the ALM's intervals (a file, written atomically), and the
+report's levels and masking charts (SVG text to inline).
 
-Each function takes plain numbers (what a command already measured) and a path;
-nothing here measures anything. matplotlib is imported when a figure is drawn,
+Each function takes plain numbers (what a command already measured); nothing
+here measures anything. matplotlib is imported when a figure is drawn,
 with the Agg backend (no display needed).
 """
 
@@ -10,9 +11,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
+
 from anchormix.tools.audio import write_text_atomic
 
-__all__ = ["calibration_svg"]
+__all__ = ["calibration_svg", "levels_svg", "masking_svg"]
 
 HONEST = (0.7, 0.9)  # the share inside a stated 80 % interval that is honest (issue 16)
 
@@ -59,5 +62,59 @@ def calibration_svg(coverage: dict[str, dict[str, tuple[float, int]]], path: Pat
     ax.legend(loc="lower right", fontsize=7)
     try:
         return _write_svg(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def levels_svg(names: list[str], before: dict, after: dict, reference: dict | None, intervals: dict | None,
+               anchor: str) -> str:
+    """Each stem's level against the anchor (LU) before and after, the reference where there is one, and the
+    stated 80 % interval around the after bar where the planner gave one: an SVG string."""
+    plt = _pyplot()
+    stems = [n for n in names if n != anchor]
+    series = [("before", before, "#b0b0b0"), ("after", after, "#2b7bba")] + ([("reference", reference, "#e8a33d")]
+                                                                              if reference else [])
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(stems) * len(series) / 2 + 1.2))
+    height = 0.8 / len(series)
+    for k, (label, values, colour) in enumerate(series):
+        ys = [i + (k - (len(series) - 1) / 2) * height for i in range(len(stems))]
+        xs = [values.get(n) if values.get(n) is not None else float("nan") for n in stems]
+        errors = [intervals.get(n, 0.0) for n in stems] if label == "after" and intervals else None
+        ax.barh(ys, xs, height=height * 0.9, color=colour, label=label, xerr=errors, capsize=2,
+                error_kw={"elinewidth": 0.8, "ecolor": "#1a4d75"})
+    ax.axvline(0.0, color="#333333", lw=0.8)
+    ax.set_yticks(range(len(stems)), stems)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"LU against the {anchor} (the anchor, 0)")
+    ax.legend(loc="lower right", fontsize=7)
+    return _svg_text(fig, plt)
+
+
+def masking_svg(names: list[str], bands_hz: list[float], before: list[list[float]], after: list[list[float]]) -> str:
+    """Per stem and third-octave band, the share of the stem's active cells the rest of the mix masks, before and
+    after, side by side: an SVG string (a blank cell: the stem is not active in that band)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 0.3 * len(names) + 1.6), sharey=True)
+    for ax, title, grid in zip(axes, ("before", "after"), (before, after)):
+        image = ax.imshow(np.array(grid, dtype=float), aspect="auto", cmap="magma_r", vmin=0.0, vmax=1.0,
+                          interpolation="nearest")
+        ax.set_title(f"masked by the rest of the mix, {title}", fontsize=9)
+        ticks = range(0, len(bands_hz), 3)
+        ax.set_xticks(list(ticks), [_hz(bands_hz[i]) for i in ticks], rotation=60, fontsize=7)
+        ax.set_yticks(range(len(names)), names)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="share of the stem's active cells masked")
+    return _svg_text(fig, plt)
+
+
+def _hz(hz: float) -> str:
+    return f"{hz / 1000:g}k" if hz >= 1000 else f"{hz:g}"
+
+
+def _svg_text(fig, plt) -> str:
+    try:
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        text = buffer.getvalue()
+        return text[text.index("<svg"):]  # inline in HTML: no XML declaration or doctype
     finally:
         plt.close(fig)

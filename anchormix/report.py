@@ -1,0 +1,125 @@
+"""``anchormix report OUT/<session>``: one self-contained HTML page to judge a balance by eye and by ear.
+
+From a balance's outputs (gains.json, advice.md, trace.jsonl) and its source
+stems: a chart of each stem's level against the anchor before and after (the
+reference too, and the 80 % intervals where the planner gave them), a masking
+heat map (stem x third-octave band) before and after, the advice, the trace as a
+timeline, and two players, the mix before and after, **matched in integrated
+loudness** so the ear judges the balance, not the volume. Charts are matplotlib
+SVG inlined, audio Ogg Vorbis inlined as data URIs: nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from pedalboard.io import AudioFile
+
+from anchormix.tools import load_session
+from anchormix.tools.audio import write_text_atomic
+from anchormix.tools.loudness import integrated_loudness
+from anchormix.tools.masking import BAND_CENTRES_HZ, band_levels, masked_share, rest_of_mix
+from anchormix.tools.render import mix_down
+
+from .plots import levels_svg, masking_svg
+
+__all__ = ["write_report", "REPORT_FILE", "matched_loudness"]
+
+REPORT_FILE = "report.html"
+STYLE = """body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+.players{display:flex;gap:2em}.players figure{margin:0}.advice{white-space:pre-wrap;background:#f7f7f7;padding:1em}
+ol.trace li{margin:.3em 0}.tool{font-family:monospace;background:#eef;padding:0 .3em}.muted{color:#777}"""
+
+
+def _read_outputs(out_dir: Path) -> tuple[dict, str, list[dict]]:
+    """gains.json, advice.md and trace.jsonl of a balance; ``ValueError`` naming what is missing."""
+    missing = [n for n in ("gains.json", "advice.md", "trace.jsonl") if not (out_dir / n).is_file()]
+    if missing:
+        raise ValueError(f"{out_dir}: no {', '.join(missing)} here; report reads a folder `anchormix balance` wrote")
+    try:
+        gains = json.loads((out_dir / "gains.json").read_text(encoding="utf-8"))
+        trace = [json.loads(line) for line in (out_dir / "trace.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{out_dir}: gains.json or trace.jsonl is not valid JSON ({err})") from None
+    return gains, (out_dir / "advice.md").read_text(encoding="utf-8"), trace
+
+
+def matched_loudness(mixes: list[np.ndarray], sample_rate: int, ceiling_dbfs: float = -1.0) -> tuple[list[np.ndarray], float]:
+    """The mixes gained to one integrated loudness: -16 LUFS, or lower so that none peaks above ``ceiling_dbfs``."""
+    lufs = [integrated_loudness(m, sample_rate) for m in mixes]
+    headroom = [ceiling_dbfs - 20 * np.log10(float(np.abs(m).max()) + 1e-12) + level for m, level in zip(mixes, lufs)]
+    target = min(-16.0, *headroom)
+    return [(m * 10 ** ((target - level) / 20)).astype(np.float32) for m, level in zip(mixes, lufs)], target
+
+
+def _ogg_data_uri(audio: np.ndarray, sample_rate: int) -> str:
+    buffer = io.BytesIO()
+    buffer.name = "mix.ogg"
+    with AudioFile(buffer, "w", sample_rate, audio.shape[0], format="ogg", quality="128 kbps") as f:
+        f.write(audio)
+    return "data:audio/ogg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _masking_grid(levels: np.ndarray, gains: list[float]) -> list[list[float]]:
+    """Per stem, per band: the share of its active cells the rest of the mix masks at ``gains`` (nan: inactive)."""
+    shifted = levels + np.asarray(gains, dtype=np.float32)[:, None, None]
+    return [[np.nan if s is None else s for s in masked_share(shifted[i], rest_of_mix(shifted, i)).band_share]
+            for i in range(len(gains))]
+
+
+def _timeline(trace: list[dict]) -> str:
+    """The trace as an ordered list: when (s since the start), which tool, what it found or why."""
+    items, clock = [], 0.0
+    for record in trace:
+        clock += float(record.get("wall_ms") or 0.0) / 1000.0
+        found = record.get("error") or record.get("rationale") or _summary(record.get("result"))
+        items.append(f"<li><span class=muted>{clock:6.2f} s · step {record.get('step')} · {html.escape(str(record.get('node')))}"
+                     f"</span> <span class=tool>{html.escape(str(record.get('tool') or '-'))}</span> {html.escape(found)}</li>")
+    return "<ol class=trace>" + "".join(items) + "</ol>"
+
+
+def _summary(result) -> str:
+    if not isinstance(result, dict):
+        return ""
+    if "masked_share" in result:
+        return f"masked {100 * result['masked_share']:.0f} % of the time at {result.get('worst_range') or '-'}"
+    if "lu_vs_anchor" in result:
+        return ", ".join(f"{n} {v:+.1f} LU" for n, v in result["lu_vs_anchor"].items() if v is not None)
+    return ""
+
+
+def write_report(out_dir: Path) -> Path:
+    """Write ``out_dir/report.html`` for the balance in ``out_dir`` (atomically); its path."""
+    out_dir = Path(out_dir)
+    gains, advice, trace = _read_outputs(out_dir)
+    session = load_session(gains["session_path"], gains["anchor"])
+    names, anchor = session.names, session.anchor
+    start = gains.get("start_gains_db") or {n: 0.0 for n in names}
+    after = gains["gains_db"]
+    (before_mix, after_mix), target = matched_loudness([mix_down(session, start).audio, mix_down(session, after).audio],
+                                                       session.sample_rate)
+    levels = band_levels(session.array(), session.sample_rate)
+    charts = levels_svg(names, gains["lu_vs_anchor_before"], gains["lu_vs_anchor_after"], gains.get("reference_lu"),
+                        gains.get("intervals_db"), anchor)
+    heat = masking_svg(names, list(BAND_CENTRES_HZ), _masking_grid(levels, [start[n] for n in names]),
+                       _masking_grid(levels, [after.get(n, 0.0) for n in names]))
+    players = "".join(
+        f"<figure><figcaption>{label}</figcaption><audio id={key} controls preload=auto src='{_ogg_data_uri(mix, session.sample_rate)}'>"
+        f"</audio></figure>" for key, label, mix in (("before", "Before", before_mix), ("after", "After", after_mix)))
+    title = f"anchormix: {gains['session']} against the {anchor}"
+    page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p class=muted>Planner {html.escape(str(gains.get('planner')))}, {html.escape(str(gains.get('status')))} "
+            f"after {gains.get('iterations')} steps.</p>"
+            f"<h2>Listen: before and after, both at {target:.1f} LUFS</h2><div class=players>{players}</div>"
+            f"<h2>Levels against the {html.escape(anchor)}</h2><div id=levels-chart>{charts}</div>"
+            f"<h2>Masking per band</h2><div id=masking-chart>{heat}</div>"
+            f"<h2>Advice</h2><div class=advice>{html.escape(advice)}</div>"
+            f"<h2>Trace</h2>{_timeline(trace)}</body></html>\n")
+    return write_text_atomic(out_dir / REPORT_FILE, page)

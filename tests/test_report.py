@@ -1,0 +1,71 @@
+"""The report: one offline HTML page, drawn in headless Chromium, its two players loudness-matched."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from anchormix.cli import main
+from anchormix.report import matched_loudness, write_report
+from anchormix.tools.loudness import integrated_loudness
+from tests.conftest import sine, tree_hash
+
+
+def test_both_mixes_are_matched_in_loudness_under_the_ceiling():
+    quiet, loud = sine(220, 3.0, 44100, 0.05), sine(440, 3.0, 44100, 0.9)
+    (a, b), target = matched_loudness([quiet, loud], 44100)
+    assert integrated_loudness(a, 44100) == pytest.approx(target, abs=0.05)
+    assert integrated_loudness(b, 44100) == pytest.approx(target, abs=0.05)
+    assert max(np.abs(a).max(), np.abs(b).max()) <= 10 ** (-1 / 20) + 1e-6
+
+
+def test_report_of_a_folder_that_is_not_a_balance_is_named(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert str(tmp_path) in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def balanced(demo_session_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "mixes"
+    before = tree_hash(demo_session_dir)
+    assert main(["balance", str(demo_session_dir), "--out", str(out), "--planner", "rules", "--report"]) == 0
+    assert tree_hash(demo_session_dir) == before
+    return out / demo_session_dir.name
+
+
+def test_the_page_is_self_contained(balanced):
+    page = (balanced / "report.html").read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched: no CDN, no remote audio
+    assert page.count("data:audio/ogg;base64,") == 2 and page.count("<svg") == 2
+    assert write_report(balanced).read_text().count("<audio") == 2  # written again: the same page
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
+                    reason="no chromium + chromium-driver (Debian packages; .ci/run installs them)")
+def test_chromium_draws_both_charts_and_both_players(balanced, tmp_path):
+    pytest.importorskip("selenium")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser import chromium
+
+    driver = chromium()
+    try:
+        driver.get((balanced / "report.html").resolve().as_uri())
+        for chart in ("levels-chart", "masking-chart"):
+            svg = driver.find_element(By.CSS_SELECTOR, f"#{chart} svg")
+            assert svg.size["width"] > 300 and svg.size["height"] > 150, chart
+            assert len(svg.find_elements(By.CSS_SELECTOR, "path, image, rect")) > 5, chart
+        players = driver.find_elements(By.TAG_NAME, "audio")
+        assert [p.get_attribute("id") for p in players] == ["before", "after"]
+        durations = WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+            "const a = [...document.querySelectorAll('audio')];"
+            "return a.every(x => x.readyState >= 1 && isFinite(x.duration)) ? a.map(x => x.duration) : null"))
+        assert all(d == pytest.approx(4.0, abs=0.1) for d in durations)  # both decoded: the 4 s demo
+        assert driver.save_screenshot(str(tmp_path / "report.png"))
+    finally:
+        driver.quit()
+    assert (tmp_path / "report.png").stat().st_size > 10_000
