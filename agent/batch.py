@@ -22,17 +22,15 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from anchormix.tools import Session, ToolContext, load_session
 from anchormix.tools.audio import check_output_path, write_text_atomic
-from anchormix.tools.daw import daw_stems, staged_folder, write_ardour_session, write_reaper_project
 
 from .advice import gains_vs_anchor, stem_notes
 from .checkpoint import open_checkpoint
+from .daw import write_daw_sessions
 from .graph import MAX_STEPS, run_balance, saved_state
 from .planning import Planner
 from .state import AgentState, start_state
 
-__all__ = ["BalanceResult", "balance_session", "session_id", "reference_error_db", "DAW_FORMATS"]
-
-DAW_FORMATS = ("ardour", "reaper")
+__all__ = ["BalanceResult", "balance_session", "session_id", "reference_error_db"]
 
 
 @dataclass
@@ -54,8 +52,9 @@ class BalanceResult:
 
 
 def session_id(path: Path) -> str:
-    """A file-system-safe id from the session folder's name."""
-    return re.sub(r"[^\w.\-]+", "_", Path(path).resolve().name).strip("._") or "session"
+    """A file-system-safe id from the session folder's name (a DAW session's file name, without its suffix)."""
+    path = Path(path).resolve()
+    return re.sub(r"[^\w.\-]+", "_", path.stem if path.is_file() else path.name).strip("._") or "session"
 
 
 def reference_error_db(lu_vs_anchor: dict[str, float | None], reference: dict[str, float] | None,
@@ -115,10 +114,12 @@ def balance_session(
 ) -> BalanceResult:
     """Balance one session and write its outputs; resumes an interrupted run of the same session. The mix gets
     ``strength_pct`` % of each advised move (gains.json and the advice say both); ``daw``: the DAW sessions to write
-    too (:data:`DAW_FORMATS`)."""
+    too (agent/daw.py)."""
     session = load_session(session_path, anchor)
     sid = session_id(session.path)
-    protected = [session.path.resolve(), *(f.resolve() for f in session.files.values())]
+    # The sources, and a folder of stems or a DAW session's whole folder: never written.
+    protected = [(session.path.parent if session.path.is_file() else session.path).resolve(),
+                 *(f.resolve() for f in session.source_files())]
     out_dir = _output_dir(session, out_root, protected)
     paths = {name: out_dir / name for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl")}
 
@@ -143,8 +144,9 @@ def balance_session(
     write_text_atomic(paths["gains.json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n", protected)
     write_text_atomic(paths["advice.md"], final["advice"], protected)
     _write_trace(paths["trace.jsonl"], final.get("trace", []), protected)
-    if daw:
-        paths.update(_write_daw(daw, session, sid, out_dir, final, report))
+    if daw or session.project is not None:
+        paths.update(write_daw_sessions(daw, session, sid, out_dir, report["gains_db"], stem_notes(final, session.names),
+                                        final["advice"], report["trim_db"] or 0.0))
     return BalanceResult(
         session_id=sid, out_dir=out_dir, status=report["status"], converged=report["converged"],
         iterations=report["iterations"], resumed=resumed, gains_vs_anchor_db=report["gains_vs_anchor_db"],
@@ -152,23 +154,6 @@ def balance_session(
         advice=final["advice"], error_db=report["reference_error_db"], reference_lu=session.reference_lu,
         files={k: str(v) for k, v in paths.items()}, notice=unreadable or notice,
     )
-
-
-def _write_daw(formats: tuple[str, ...], session: Session, sid: str, out_dir: Path, final: AgentState,
-               report: dict[str, Any]) -> dict[str, Path]:
-    """The DAW sessions of a finished balance, every fader at the gain ``mix.wav`` got, the master at its trim."""
-    unknown = sorted(set(formats) - set(DAW_FORMATS))
-    if unknown:
-        raise ValueError(f"--daw: unknown format {', '.join(unknown)}; choose from {', '.join(DAW_FORMATS)}")
-    stems = daw_stems(session, report["gains_db"], stem_notes(final, session.names), out_dir / "daw-audio")
-    trim, written = report["trim_db"] or 0.0, {}
-    if "ardour" in formats:
-        with staged_folder(out_dir / "ardour") as staging:
-            write_ardour_session(staging, sid, stems, session.sample_rate, trim)
-        written["ardour"] = out_dir / "ardour" / f"{sid}.ardour"
-    if "reaper" in formats:
-        written["reaper"] = write_reaper_project(out_dir / f"{sid}.RPP", stems, session.sample_rate, trim, final["advice"])
-    return written
 
 
 def _report(final: AgentState, session: Session, sid: str, planner: str) -> dict[str, Any]:
@@ -183,6 +168,7 @@ def _report(final: AgentState, session: Session, sid: str, planner: str) -> dict
                  "after": reference_error_db(after, session.reference_lu, session.anchor)}
     return {
         "session": sid,
+        "daw_levels_db": session.faders_db or None,  # a DAW session's track levels the balance started from
         "session_path": str(session.path.resolve()),
         "anchor": session.anchor,
         "planner": planner,

@@ -18,7 +18,8 @@ from rich.markdown import Markdown
 
 from anchormix import corpus_cli, model_cli
 from anchormix.agent import balance_session
-from anchormix.agent.batch import DAW_FORMATS, session_id
+from anchormix.agent.batch import session_id
+from anchormix.agent.daw import daw_formats
 from anchormix.agent.trace import read_trace
 from anchormix.tools import REGISTRY, ToolContext, load_session
 from anchormix.tools.demo import write_demo_session
@@ -136,12 +137,11 @@ def _percent(text: str) -> float:
     return value
 
 
-def _daw_formats(text: str) -> tuple[str, ...]:
-    """argparse type of ``--daw``: comma-separated DAW formats."""
-    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
-    if not formats or any(f not in DAW_FORMATS for f in formats):
-        raise argparse.ArgumentTypeError(f"'{text}': choose from {', '.join(DAW_FORMATS)} (comma-separated)")
-    return formats
+def _daw_formats(text: str) -> tuple[str, ...]:  # argparse type of --daw
+    try:
+        return daw_formats(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _balance_one(job: tuple) -> tuple[str, object]:
@@ -231,7 +231,7 @@ def _user_parsers(sub) -> None:
 
     balance = _command(sub, "balance", _balance, "balance sessions against their anchor and write mixes, gains and advice",
                        EPILOG_BALANCE)
-    balance.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="session folders")
+    balance.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="stem folders, .ardour or .RPP files")
     balance.add_argument("--out", type=Path, required=True, help="output folder; each session gets OUT/<session>/")
     balance.add_argument("--anchor", help="anchor stem for every session (default: session.json, else the bass)")
     _planner_flag(balance)
@@ -257,12 +257,12 @@ def _user_parsers(sub) -> None:
     trace.add_argument("--json", action="store_true", help="print the (filtered) records as JSON lines")
 
     measure = _command(sub, "measure", _measure, "loudness and masking of a session, relative to its anchor", EPILOG_MEASURE)
-    measure.add_argument("session", type=Path, help="session folder (audio files + optional session.json)")
+    measure.add_argument("session", type=Path, help="session folder (audio files + optional session.json), .ardour or .RPP")
     measure.add_argument("--anchor", help="stem to balance against (default: session.json, else the bass stem)")
     measure.add_argument("--json", type=Path, dest="json_out", help="also write the measurements to this JSON file")
 
     chat = _command(sub, "chat", _chat, "mix a session by conversation in a terminal app (Textual)", EPILOG_CHAT)
-    chat.add_argument("session", type=Path, help="session folder")
+    chat.add_argument("session", type=Path, help="session folder, Ardour session (.ardour) or REAPER project (.RPP)")
     chat.add_argument("--anchor", help="stem to balance against (default: the conversation's, session.json, else the bass)")
     chat.add_argument("--out", type=Path, default=Path("out/chat"),
                       help="output folder; exports and the conversation go to OUT/<session>/ (default: out/chat)")

@@ -100,7 +100,7 @@ def write_report(out_dir: Path) -> Path:
     gains, advice, trace = _read_outputs(out_dir)
     session = load_session(gains["session_path"], gains["anchor"])
     names, anchor = session.names, session.anchor
-    start = gains.get("start_gains_db") or {n: 0.0 for n in names}
+    start = {n: 0.0 for n in names}  # the stems as loaded (a DAW session's faders are in them: the rough mix)
     after = gains["gains_db"]
     (before_mix, after_mix), target = matched_loudness([mix_down(session, start).audio, mix_down(session, after).audio],
                                                        session.sample_rate)

@@ -5,7 +5,8 @@ from .loudness import integrated_loudness, short_term_loudness, true_peak_dbtp
 from .registry import ToolCall, ToolError, ToolRegistry
 from .measurements import MeasuredAt, Measurements
 from .render import mix_down, write_outputs
-from .session import Session, infer_role, load_session
+from .load import load_session
+from .session import Session, infer_role
 from .toolbox import REGISTRY, ToolContext
 
 __all__ = [

@@ -1,6 +1,6 @@
 """A session: a folder of stems, their roles, and the anchor they are balanced against.
 
-``load_session(path)`` reads every audio file in the folder (see
+``load_stem_folder(path)`` reads every audio file in the folder (see
 :data:`anchormix.tools.audio.AUDIO_EXTENSIONS`) plus an optional ``session.json``::
 
     {"anchor": "bass", "genre": "pop", "roles": {"Track 7": "vocals"}}
@@ -19,13 +19,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .audio import AUDIO_EXTENSIONS, probe_audio, read_audio, to_stereo
 from .conventions import ROLES
 
-__all__ = ["Session", "infer_role", "load_session", "SESSION_FILE"]
+__all__ = ["Session", "infer_role", "load_stem_folder", "session_from_files", "SESSION_FILE"]
 
 SESSION_FILE = "session.json"
 # Keys session.json may hold; anything else is a typo we would rather report than ignore.
@@ -81,6 +82,9 @@ class Session:
     reference_lu: dict[str, float] | None = None
     ignored_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # loadable, but worth a look (DC offset, clipping)
+    faders_db: dict[str, float] = field(default_factory=dict)  # a DAW session's faders, applied to the stems as loaded
+    project: Any = None  # the DAW session it was read from (tools/daw/project.py), if any
+    channel_files: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # a stem read from one mono file a channel
 
     @property
     def names(self) -> list[str]:
@@ -98,10 +102,16 @@ class Session:
         """All stems stacked, ``(stems, 2, samples)`` float32, in ``names`` order."""
         return np.stack(list(self.stems.values()))
 
+    def source_files(self) -> list[Path]:
+        """Every file the stems are read from (and a DAW session's own file): what anchormix must never write."""
+        files = {*self.files.values(), *(f for group in self.channel_files.values() for f in group)}
+        return sorted(files | ({self.path} if self.path.is_file() else set()))
+
     def fingerprint(self) -> str:
-        """Name, size and mtime of every source file and session.json: changes when the audio does."""
+        """Name, size and mtime of every source file and session.json (or the DAW session file): changes when the
+        audio or the faders do."""
         digest = hashlib.sha256()
-        for file in sorted([*self.files.values(), self.path / SESSION_FILE]):
+        for file in sorted(self.source_files() + [self.path if self.path.is_file() else self.path / SESSION_FILE]):
             if file.exists():
                 st = file.stat()
                 digest.update(f"{file.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -145,7 +155,7 @@ def _check_anchor(session: Session, anchor: str, where: Path) -> None:
         raise ValueError(f"{session.files.get(anchor, where)}: anchor '{anchor}' is silent; choose an audible stem")
 
 
-def load_session(path: str | Path, anchor: str | None = None) -> Session:
+def load_stem_folder(path: str | Path, anchor: str | None = None) -> Session:
     """Load the session folder ``path``; ``anchor`` overrides ``session.json`` and the bass default."""
     path = Path(path)
     if not path.is_dir():
@@ -164,25 +174,36 @@ def load_session(path: str | Path, anchor: str | None = None) -> Session:
         if file.stem in by_name:
             raise ValueError(f"{file}: stem name '{file.stem}' is also used by {by_name[file.stem].name}")
         by_name[file.stem] = file
+    json_path = path / SESSION_FILE
+    for stem in list(meta.get("roles", {})) + list(meta.get("reference_lu", {})):
+        if stem not in by_name:
+            raise ValueError(f"{json_path}: names stem '{stem}', which is not in the folder; stems: {', '.join(by_name)}")
+    session = session_from_files(path, by_name, meta, anchor, json_path if "anchor" in meta and not anchor else path)
+    session.ignored_files = [i.name for i in ignored]
+    return session
 
-    infos = {f: probe_audio(f) for f in files}
+
+def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], meta: dict, anchor: str | None, where: Path,
+                       faders_db: dict[str, float] | None = None) -> Session:
+    """A session of the audio files ``by_name`` (stem name -> file, or its channels' mono files), described by
+    ``meta`` (session.json's keys);
+    ``faders_db``: gains already applied to the stems as loaded (a DAW session's faders). ``where`` is named when
+    the anchor is wrong."""
+    groups = {n: (f,) if isinstance(f, Path) else tuple(f) for n, f in by_name.items()}
+    infos = {f: probe_audio(f) for group in groups.values() for f in group}
     rates = Counter(i.sample_rate for i in infos.values())
     sample_rate = max(rates, key=lambda r: (rates[r], r))
     _check_memory(path, {f: i.frames * sample_rate / i.sample_rate for f, i in infos.items()}, sample_rate)
     stems, channels, active, warnings = {}, {}, {}, []
-    for name, file in by_name.items():
-        audio, _ = read_audio(file, sample_rate)
+    for name, group in groups.items():
+        file = group[0]
+        audio = np.concatenate(_same_length([read_audio(f, sample_rate)[0] for f in group]), axis=0)
         channels[name] = audio.shape[0]
-        stems[name] = to_stereo(audio, file)
+        stems[name] = to_stereo(audio, file) * np.float32(10.0 ** ((faders_db or {}).get(name, 0.0) / 20.0))
         active[name] = _audible(stems[name])  # before padding: the pad's step is not the stem's sound
         warnings += _warnings(file, stems[name])
     length = max(a.shape[1] for a in stems.values())
     stems = {n: np.pad(a, ((0, 0), (0, length - a.shape[1]))) for n, a in stems.items()}
-
-    json_path = path / SESSION_FILE
-    for stem in list(meta.get("roles", {})) + list(meta.get("reference_lu", {})):
-        if stem not in stems:
-            raise ValueError(f"{json_path}: names stem '{stem}', which is not in the folder; stems: {', '.join(stems)}")
     roles = {n: meta.get("roles", {}).get(n) or infer_role(n) for n in stems}
     session = Session(
         path=path,
@@ -191,16 +212,23 @@ def load_session(path: str | Path, anchor: str | None = None) -> Session:
         roles=roles,
         anchor="",
         genre=meta.get("genre", "unknown"),
-        files=by_name,
+        files={n: g[0] for n, g in groups.items()},
+        channel_files={n: g for n, g in groups.items() if len(g) > 1},
         active=active,
         source_channels=channels,
         reference_lu={k: float(v) for k, v in meta["reference_lu"].items()} if "reference_lu" in meta else None,
-        ignored_files=[i.name for i in ignored],
         warnings=warnings,
+        faders_db=dict(faders_db or {}),
     )
     session.anchor = anchor or meta.get("anchor") or _default_anchor(session)
-    _check_anchor(session, session.anchor, json_path if "anchor" in meta and not anchor else path)
+    _check_anchor(session, session.anchor, where)
     return session
+
+
+def _same_length(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """Channels read from separate files, zero-padded to the longest."""
+    longest = max(p.shape[1] for p in parts)
+    return [np.pad(p, ((0, 0), (0, longest - p.shape[1]))) for p in parts]
 
 
 def _audible(audio: np.ndarray) -> bool:

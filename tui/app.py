@@ -25,7 +25,7 @@ from anchormix.agent.chat import Conversation, Intent, Reply
 from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
 from anchormix.planners import planner_factory
 
-from .screens import AnchorPicker, ErrorScreen
+from .screens import AnchorPicker, ErrorScreen, ExportPicker
 
 __all__ = ["ChatApp", "level_bar"]
 
@@ -250,7 +250,15 @@ class ChatApp(App):
         self._run_key(Intent("redo"), "[F4] redo")
 
     def action_export(self) -> None:
-        self._run_key(Intent("export"), "[F6] export the mix")
+        if self.busy or self.chat is None:
+            self.bell()
+            return
+
+        def picked(formats: str | None) -> None:
+            if formats is not None:
+                self._run_key(Intent("export", value=formats or None), f"[F6] export the mix{' + ' + formats if formats else ''}")
+
+        self.push_screen(ExportPicker(), picked)
 
     def action_pick_anchor(self) -> None:
         if self.busy or self.chat is None:

@@ -1,4 +1,4 @@
-"""The chat app's modal screens: the anchor picker and the error screen."""
+"""The chat app's modal screens: the anchor picker, the export picker and the error screen."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-__all__ = ["AnchorPicker", "ErrorScreen"]
+__all__ = ["AnchorPicker", "ExportPicker", "ErrorScreen"]
 
 
 class AnchorPicker(ModalScreen[str | None]):
@@ -37,6 +37,26 @@ class AnchorPicker(ModalScreen[str | None]):
     @on(OptionList.OptionSelected)
     def picked(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
+
+
+class ExportPicker(ModalScreen[str | None]):
+    """What F6 writes besides the mix and gains.json: "" (nothing more), "ardour", "reaper" or both; Escape cancels."""
+
+    BINDINGS = [("escape", "dismiss(None)", "Cancel")]
+    CHOICES = (("", "the mix only"), ("ardour", "+ an Ardour session"), ("reaper", "+ a REAPER project"),
+               ("ardour,reaper", "+ both"))
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker"):
+            yield Static("Export: mix.wav and gains.json, and a DAW session to open the balance in?", id="picker-title")
+            yield OptionList(*(Option(label, id=key or "mix") for key, label in self.CHOICES), id="export-options")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss("" if event.option.id == "mix" else event.option.id)
 
 
 class ErrorScreen(Screen):

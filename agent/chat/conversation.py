@@ -16,7 +16,7 @@ undo     undo the last change of gains or anchor
 redo     redo it
 genre    set the genre (the rule planner's targets follow it)
 levels   show the levels against the anchor
-export   render the mix to the output folder
+export   render the mix to the output folder (and, asked, an Ardour session or a REAPER project)
 help     anything else: what it can do
 ======== ==================================================================
 
@@ -30,14 +30,13 @@ Read-only answers are in agent/chat/answers.py; applying part of a proposal in a
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from anchormix.tools import REGISTRY, ToolContext, ToolError, load_session
-from anchormix.tools.audio import check_output_path, write_text_atomic
+from anchormix.tools.audio import check_output_path
 from anchormix.tools.conventions import GENRE_REFERENCE_LU
 
 from ..advice import gains_vs_anchor
@@ -48,6 +47,7 @@ from ..rules import RulePlanner
 from ..state import start_state
 from ..trace import trace_record
 from . import answers
+from .exporting import export_mix
 from .proposal import proposal_text, split_proposal
 from .request_rules import Intent, combine, parse_intent
 from .store import ConversationStore
@@ -80,7 +80,8 @@ class Conversation:
                  intent_model: Callable[[str], str] | None = None) -> None:
         self.session = load_session(session_path, anchor)
         self.id = session_id(self.session.path)
-        protected = [self.session.path.resolve(), *(f.resolve() for f in self.session.files.values())]
+        protected = [(self.session.path.parent if self.session.path.is_file() else self.session.path).resolve(),
+                     *(f.resolve() for f in self.session.source_files())]
         self.out_dir = check_output_path(Path(out_root) / self.id, protected)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.ctx = ToolContext.of(self.session, self.out_dir)  # at unity gain: the gains are ours
@@ -303,8 +304,4 @@ class Conversation:
         return f"Genre set to {self.genre}; the next balance uses its conventions.", False
 
     def _do_export(self, intent, trace, on_step):
-        result = self.tool(trace, "render", {}, "export the mix")
-        gains = {"session": self.id, "anchor": self.anchor, "gains_db": self.gains, "gains_vs_anchor_db": self.relative_gains()}
-        write_text_atomic(self.out_dir / "gains.json", json.dumps(gains, indent=2) + "\n")
-        return (f"Wrote {result['mix']} ({result['lufs']:.1f} LUFS, true peak {result['true_peak_dbtp']:.1f} dBTP"
-                + (f", trimmed {result['trim_db']:+.1f} dB" if result["trim_db"] else "") + ") and gains.json."), False
+        return export_mix(self, tuple(intent.value.split(",")) if intent.value else (), trace), False

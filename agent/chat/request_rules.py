@@ -113,8 +113,8 @@ def parse_intent(text: str, names: list[str], roles: dict[str, str]) -> Intent:
         return Intent("why", stems)
     if _MASK.search(said):
         return Intent("masking", stems)
-    if _EXPORT.search(said):
-        return Intent("export")
+    if _EXPORT.search(said):  # "export it for ardour and reaper": the DAW sessions too
+        return Intent("export", value=",".join(d for d in ("ardour", "reaper") if d in said) or None)
     genre = next((g for w, g in GENRE_WORDS.items() if re.search(rf"\b{re.escape(w)}\b", said)), None)
     if genre and (_GENRE.search(said) or len(said.split()) <= 2):
         return Intent("genre", value=genre)

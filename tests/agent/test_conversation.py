@@ -85,7 +85,25 @@ def test_a_conversation_balances_explains_nudges_undoes_and_exports(demo_session
     exported = chat.handle("export the mix")
     mix = tmp_path / "out" / chat.id / "mix.wav"
     assert mix.exists() and str(mix) in exported.text and (mix.parent / "gains.json").exists()
+    assert not (mix.parent / f"{chat.id}.RPP").exists()  # a DAW session only when asked
+    assert "REAPER" in chat.handle("export it for reaper").text and (mix.parent / f"{chat.id}.RPP").exists()
     assert tree_hash(demo_session_dir) == before  # the sources are untouched
+
+
+def test_a_chat_on_a_reaper_project_starts_from_its_faders_and_exports_it_back(demo_session_dir, tmp_path):
+    from anchormix.tools import load_session
+    from anchormix.tools.daw import daw_stems, read_project, write_reaper_project
+
+    session = load_session(demo_session_dir)
+    rough = write_reaper_project(tmp_path / "rough" / "Rough.RPP",
+                                 daw_stems(session, {"vocals": -4.0}, {}, tmp_path / "x"), session.sample_rate)
+    before = tree_hash(rough.parent)
+    chat = Conversation(rough, tmp_path / "out")
+    assert chat.session.faders_db["vocals"] == pytest.approx(-4.0) and chat.gains["vocals"] == 0.0  # their mix: the start
+    chat.handle("bring the vocals up 2 dB")
+    assert "REAPER" in chat.handle("export the mix").text  # their project back, always
+    back = {t.name: t.fader_db for t in read_project(tmp_path / "out" / chat.id / "Rough.RPP").tracks}
+    assert back["vocals"] == pytest.approx(-2.0) and tree_hash(rough.parent) == before
 
 
 def test_reopening_resumes_and_a_corrupt_checkpoint_starts_fresh(demo_session_dir, tmp_path):

@@ -4,7 +4,7 @@ import asyncio
 import functools
 
 from anchormix.tui.app import ChatApp, level_bar
-from anchormix.tui.screens import AnchorPicker, ErrorScreen
+from anchormix.tui.screens import AnchorPicker, ErrorScreen, ExportPicker
 from tests.conftest import tree_hash
 
 
@@ -78,10 +78,15 @@ async def test_advice_apply_undo_anchor_and_export(demo_session_dir, tmp_path):
         await say(app, pilot, "what's masking the vocal?")
         assert app.query_one("#trace").row_count == len(app.chat.session.names)
 
-        await pilot.press("f6")  # export
+        await pilot.press("f6")  # export: it asks which DAW session to write too
+        await pilot.pause()
+        assert isinstance(app.screen, ExportPicker)
+        app.screen.query_one("#export-options").highlighted = 3  # + both
+        await pilot.press("enter")
         await settle(app, pilot)
-        mix = tmp_path / app.chat.id / "mix.wav"
-        assert mix.exists() and "Wrote" in messages(app)[-1][1]
+        out = tmp_path / app.chat.id
+        assert (out / "mix.wav").exists() and "Wrote" in messages(app)[-1][1]
+        assert (out / "ardour" / f"{app.chat.id}.ardour").exists() and (out / f"{app.chat.id}.RPP").exists()
     assert tree_hash(demo_session_dir) == before
 
 

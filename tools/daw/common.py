@@ -10,20 +10,55 @@ moved or changed.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
 
 from ..audio import probe_audio, write_audio_atomic
 from ..session import Session
 
-__all__ = ["DawStem", "daw_stems", "PLAYABLE", "staged_folder"]
+__all__ = ["DawStem", "DawTrack", "DawProject", "daw_stems", "PLAYABLE", "staged_folder", "strip_anchor_mark", "db"]
 
 PLAYABLE = (".wav", ".flac", ".aif", ".aiff")  # what both DAWs read as they are (libsndfile)
+
+
+@dataclass(frozen=True)
+class DawTrack:
+    """A track read from a DAW session: its name, its source files (one, or one mono file per channel), its level
+    (fader + trim + region gain, dB) and its fader alone."""
+
+    name: str
+    files: tuple[Path, ...]
+    level_db: float
+    fader_db: float
+
+
+@dataclass
+class DawProject:
+    """A DAW session read: ``kind`` ("ardour" or "reaper"), its file, its tracks, and tracks left out (why)."""
+
+    kind: str
+    path: Path
+    tracks: list[DawTrack]
+    skipped: list[str] = field(default_factory=list)
+
+
+def strip_anchor_mark(name: str) -> str:
+    """A track name without the " (anchor)" anchormix gives the anchor's track."""
+    return name.removesuffix(" (anchor)")
+
+
+def db(linear: float | str) -> float:
+    """A linear gain factor in dB (silence: -inf)."""
+    value = float(linear)
+    return 20.0 * math.log10(value) if value > 0 else float("-inf")
 
 
 @dataclass(frozen=True)
@@ -46,14 +81,16 @@ def daw_stems(session: Session, gains_db: dict[str, float], notes: dict[str, str
     for name in session.names:
         source = session.files[name].resolve()
         info = probe_audio(source)
-        if source.suffix.lower() in PLAYABLE and info.channels in (1, 2) and info.sample_rate == session.sample_rate:
+        fader = session.faders_db.get(name, 0.0)  # a DAW session's level, already in the stem as loaded
+        if (source.suffix.lower() in PLAYABLE and info.channels in (1, 2) and info.sample_rate == session.sample_rate
+                and name not in session.channel_files):
             file, frames, channels = source, int(info.frames), info.channels
         else:
             file, frames, channels = copies / f"{name}.wav", session.num_samples, 2
             copies.mkdir(parents=True, exist_ok=True)
-            write_audio_atomic(file, session.stems[name], session.sample_rate)
-        stems.append(DawStem(name, file, frames, channels, float(gains_db.get(name, 0.0)), name == session.anchor,
-                             notes.get(name, "")))
+            write_audio_atomic(file, session.stems[name] * np.float32(10 ** (-fader / 20)), session.sample_rate)
+        stems.append(DawStem(name, file, frames, channels, fader + float(gains_db.get(name, 0.0)),
+                             name == session.anchor, notes.get(name, "")))
     return stems
 
 

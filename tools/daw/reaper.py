@@ -7,19 +7,24 @@ backtick when they hold spaces. ``VOLPAN``'s first argument is the fader as a
 linear factor; ``MASTER_VOLUME`` the master's (it carries the mix's true-peak
 trim, so REAPER's render is anchormix's ``mix.wav``). The anchor's track is
 named "<stem> (anchor)" and coloured; the advice is the project's notes.
+
+An engineer's project is read for its tracks (:func:`read_reaper_project`) and
+copied with only the track faders' ``VOLPAN`` and the ``FILE`` paths (made
+absolute) changed (:func:`balanced_reaper`).
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audio import write_text_atomic
-from .common import DawStem
+from .common import DawProject, DawStem, DawTrack, db
 
-__all__ = ["write_reaper_project", "read_rpp", "RppChunk", "ANCHOR_PEAKCOL"]
+__all__ = ["write_reaper_project", "read_rpp", "RppChunk", "ANCHOR_PEAKCOL", "read_reaper_project", "balanced_reaper"]
 
 ANCHOR_PEAKCOL = 0x1000000 | (0x3D << 16) | (0xA3 << 8) | 0xE8  # custom colour flag | B G R: amber
 _SOURCE_TYPES = {".flac": "FLAC", ".mp3": "MP3", ".ogg": "VORBIS"}  # anything else: WAVE (wav, aiff)
@@ -95,3 +100,55 @@ def read_rpp(path: Path) -> RppChunk:
     if root is None or root.name != "REAPER_PROJECT" or stack:
         raise ValueError(f"{path}: not a REAPER project (.RPP): " + ("unclosed chunks" if stack else "no <REAPER_PROJECT"))
     return root
+
+
+def _item_file(path: Path, item: RppChunk, track: str) -> Path:
+    sources = item.chunks("SOURCE")
+    file = sources[0].value("FILE") if len(sources) == 1 else None
+    if not file:
+        raise ValueError(f"{path}: track '{track}' plays an item anchormix cannot read as one file; bounce it first")
+    return Path(file[0]) if Path(file[0]).is_absolute() else path.parent / file[0]
+
+
+def read_reaper_project(path: Path) -> DawProject:
+    """The tracks of the project ``path`` that play one item from the start (tools/daw/project.py)."""
+    tracks, skipped = [], []
+    for chunk in read_rpp(path).chunks("TRACK"):
+        name = (chunk.value("NAME") or [""])[0] or "(unnamed)"
+        items = chunk.chunks("ITEM")
+        if (chunk.value("MUTESOLO") or ["0"])[0] not in ("0", ""):
+            skipped.append(f"'{name}' (muted)")
+            continue
+        if not items:
+            skipped.append(f"'{name}' (no item)")
+            continue
+        item = items[0]
+        if len(items) > 1 or abs(float((item.value("POSITION") or ["0"])[0])) > 1e-9 or \
+                abs(float((item.value("SOFFS") or ["0"])[0])) > 1e-9:
+            raise ValueError(f"{path}: track '{name}' is not one item from the project start ({len(items)} items); "
+                             f"bounce it to one file first")
+        fader = db((chunk.value("VOLPAN") or ["1"])[0])
+        tracks.append(DawTrack(name, (_item_file(path, item, name),), fader + db((item.value("VOLPAN") or ["1"])[0]), fader))
+    return DawProject("reaper", Path(path), tracks, skipped)
+
+
+def balanced_reaper(project: DawProject, moves_db: dict[str, float], folder: Path) -> Path:
+    """``folder/<name>.RPP``: the project with each track's fader (its ``VOLPAN``) moved by ``moves_db`` (by track
+    name) and its sources' paths absolute; every other line as it was."""
+    names = [(c.value("NAME") or [""])[0] for c in read_rpp(project.path).chunks("TRACK")]
+    lines, stack, track = project.path.read_text(encoding="utf-8").splitlines(keepends=True), [], -1
+    for k, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith("<"):
+            stack.append(text[1:].split()[0] if len(text) > 1 else "")
+            track += stack == ["REAPER_PROJECT", "TRACK"]
+        elif text == ">":
+            stack.pop()
+        elif stack[-1:] == ["TRACK"] and text.startswith("VOLPAN ") and names[track] in moves_db:
+            volume = float(text.split()[1]) * 10.0 ** (moves_db[names[track]] / 20.0)
+            lines[k] = re.sub(r"^(\s*VOLPAN\s+)\S+", lambda m: m.group(1) + repr(volume), line)
+        elif stack[-1:] == ["SOURCE"] and text.startswith("FILE "):
+            file = shlex.split(text.replace("`", '"'))[1]
+            absolute = (Path(file) if Path(file).is_absolute() else project.path.parent / file).resolve()
+            lines[k] = line[: len(line) - len(line.lstrip())] + f"FILE {quote(str(absolute))}" + line[len(line.rstrip()):]
+    return write_text_atomic(folder / project.path.name, "".join(lines))

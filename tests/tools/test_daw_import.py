@@ -1,0 +1,114 @@
+"""An engineer's rough mix in Ardour or REAPER: read, balanced from their faders, written back with only the
+faders moved; a session with a missing or unreadable file is named and left untouched."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from anchormix.cli import main
+from anchormix.tools import load_session
+from anchormix.tools.audio import read_audio
+from anchormix.tools.daw import daw_stems, read_project, write_ardour_session, write_reaper_project
+from anchormix.tools.loudness import integrated_loudness
+from tests.conftest import tree_hash
+
+@pytest.fixture(scope="module")
+def demo_session_dir(tmp_path_factory):
+    """A 4 s pop demo at 44.1 kHz (Ardour's headless engine renders silence for a 22.05 kHz session)."""
+    from anchormix.tools.demo import write_demo_session
+
+    return write_demo_session(tmp_path_factory.mktemp("demo44") / "song", "pop", 4.0, 0, 44100,
+                              {"vocals": -6.0, "kick": 3.0})
+
+
+ROUGH = {"bass": 0.0, "kick": -2.0, "snare": 1.0, "hats": -3.0, "keys": 4.0, "pad": -1.0, "lead": 2.0, "vocals": -6.0}
+
+
+def _rough_mix(demo_session_dir, tmp_path, kind: str):
+    """The demo's stems as an engineer's session at the ROUGH faders, with settings anchormix must not touch."""
+    session = load_session(demo_session_dir)
+    stems = daw_stems(session, {n: ROUGH[n] for n in session.names}, {}, tmp_path / "unused")
+    if kind == "ardour":
+        path = write_ardour_session(tmp_path / "Rough", "Rough", stems, session.sample_rate)
+        # A setting anchormix does not hear (the LFE send of the master's panner) and an attribute it does not know.
+        text = path.read_text().replace('name="pan-azimuth" id="', 'name="pan-azimuth" data-test="kept" id="')
+        text = re.sub(r'(name="pan-lfe"[^>]*value=")0"', r'\g<1>0.25"', text, count=1)
+    else:
+        path = write_reaper_project(tmp_path / "Rough" / "Rough.RPP", stems, session.sample_rate)
+        text = path.read_text().replace("    NCHAN 2\n", "    NCHAN 2\n    <FXCHAIN\n      SHOW 0\n    >\n", 1)
+    path.write_text(text)
+    return path
+
+
+def _masked(text: str) -> str:
+    """A session's text without the fader values and source paths anchormix may change."""
+    text = re.sub(r'(<Controllable name="gaincontrol"[^>]*value=")[^"]*', r"\1", text)
+    text = re.sub(r'(<Source name=")[^"]*', r"\1", text)
+    text = re.sub(r"(?m)^(\s*TRACK-VOLPAN|\s*VOLPAN)\s+\S+", r"\1", text)
+    return re.sub(r"(?m)^(\s*FILE)\s+.*$", r"\1", text)
+
+
+@pytest.mark.parametrize("kind", ["ardour", "reaper"])
+def test_a_rough_mix_is_balanced_from_its_faders_and_written_back_with_only_the_faders_moved(
+        kind, demo_session_dir, tmp_path):
+    rough = _rough_mix(demo_session_dir, tmp_path, kind)
+    before_session, before_sources = tree_hash(rough.parent), tree_hash(demo_session_dir)
+    session = load_session(rough)
+    assert session.faders_db == pytest.approx({n: ROUGH[n] for n in session.names}, abs=1e-6)
+    assert session.anchor == "bass"  # the track named "bass (anchor)"
+    out = tmp_path / "mixes"
+    assert main(["balance", str(rough), "--out", str(out), "--planner", "rules"]) == 0
+    folder = out / "Rough"
+    gains = json.loads((folder / "gains.json").read_text())
+    copy = folder / "ardour" / "Rough.ardour" if kind == "ardour" else folder / "Rough.RPP"
+    back = {t.name.removesuffix(" (anchor)"): t.fader_db for t in read_project(copy).tracks}
+    for name, move in gains["gains_db"].items():  # each fader = the engineer's + the move anchormix advised
+        assert back[name] == pytest.approx(ROUGH[name] + move, abs=1e-6), name
+    assert _masked(copy.read_text()) == _masked(rough.read_text())  # every other byte as the engineer left it
+    for track in read_project(copy).tracks:  # the copy finds the engineer's files where they lie
+        assert all(f.is_absolute() and f.exists() for f in track.files)
+    assert tree_hash(rough.parent) == before_session and tree_hash(demo_session_dir) == before_sources
+    if kind == "ardour" and shutil.which("ardour7-export"):  # Ardour plays the balanced copy as anchormix's mix
+        render = tmp_path / "render.wav"
+        subprocess.run(["ardour7-export", "-b", "float", "-o", str(render), str(copy.parent), "Rough"],
+                       capture_output=True, timeout=300, check=True)
+        mix, rate = read_audio(folder / "mix.wav", session.sample_rate)
+        heard, _ = read_audio(render, session.sample_rate)
+        trim = gains["trim_db"] or 0.0  # the mix's true-peak trim is not a fader move
+        assert integrated_loudness(heard, rate) + trim == pytest.approx(integrated_loudness(mix, rate), abs=0.5)
+
+
+@pytest.mark.parametrize("kind", ["ardour", "reaper"])
+def test_a_missing_or_unreadable_file_is_named_and_nothing_is_touched(kind, demo_session_dir, tmp_path, capsys):
+    rough = _rough_mix(demo_session_dir, tmp_path, kind)
+    text = rough.read_text()
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really a wav file at all")
+    for target, expected in ((str(tmp_path / "gone" / "vocals.wav"), "vocals.wav"), (str(broken), "broken.wav")):
+        rough.write_text(text.replace(str((demo_session_dir / "vocals.wav").resolve()), target))
+        before = tree_hash(rough.parent)
+        assert main(["balance", str(rough), "--out", str(tmp_path / "mixes"), "--planner", "rules"]) == 1
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err
+        assert tree_hash(rough.parent) == before
+
+
+def test_a_track_with_two_regions_is_refused_by_name(demo_session_dir, tmp_path):
+    rough = _rough_mix(demo_session_dir, tmp_path, "reaper")
+    text = rough.read_text()
+    start = text.index("    <ITEM", text.index("NAME vocals"))
+    end = text.index("    >\n  >", start) + len("    >\n")
+    rough.write_text(text[:end] + text[start:end] + text[end:])
+    with pytest.raises(ValueError, match="vocals.*2 items"):
+        load_session(rough)
+
+
+def test_a_file_that_is_not_a_session_is_named(tmp_path):
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(ValueError, match="notes.txt: not a session"):
+        load_session(tmp_path / "notes.txt")
