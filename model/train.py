@@ -18,10 +18,10 @@ The same loop runs unchanged on a GPU (Accelerate picks the device).
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -30,79 +30,27 @@ import torch
 
 from .alm import ALM, ALMConfig
 from .checkpoint import build_alm, load_adapters, load_checkpoint, save_checkpoint
-from .config import read_config, strict_fields
 from .draws import Draw, PlanDraw, SessionSampler, make_draw, make_plan_draw
+from .listener_stage import cosine, pretrain_listener
+from .train_config import TrainConfig
 from .features import CorpusSession, load_corpus
 from .prompt import advice_text, read_call
 
-__all__ = ["TrainConfig", "train", "draw_loss", "validate_plans"]
+__all__ = ["TrainConfig", "train", "draw_loss", "validate_plans"]  # TrainConfig: model/train_config.py
 
 
-@dataclass
-class TrainConfig:
-    corpus: str | list[str] = "corpus"  # one corpus folder or several (e.g. [corpus, modules])
-    out: str = "runs/alm"
-    steps: int = 240
-    draws_per_step: int = 4
-    max_stems: int = 10
-    lr: float = 5e-4
-    lora_lr: float = 2e-4
-    lm_weight: float = 0.1
-    valid_every: int = 60
-    valid_draws: int = 40
-    seed: int = 0
-    threads: int = 2
-    schedule: str = "constant"  # or "cosine": linear warm-up over warmup_steps, then cosine decay to 10 %
-    warmup_steps: int = 0
-    plan_share: float = 0.0  # share of draws that are oracle planning states (model/trajectories.py)
-    plan_lm_weight: float = 0.5  # weight of the tool-call LM loss on those draws
-    init: str | None = None  # start from this checkpoint (its model config) instead of fresh adapters
-    listener_steps: int = 0  # steps of the encoder + listener stage before the LLM stage (needs model.listener)
-    listener_batch: int = 16  # balance draws per listener step
-    listener_lr: float = 1e-3  # peak learning rate of that stage (cosine decay to 10 %)
-    encoder_lr: float | None = None  # encoder and listener in the LLM stage (default: lr)
-    init_adapters: str | None = None  # take only the LoRA weights from this checkpoint (the rest starts fresh)
-    source_weights: dict = field(default_factory=dict)  # share of draws per source (module, midi, procedural);
-    # empty: every session equally likely. A source left out is not drawn from.
-    flat_share: float = 0.0  # share of balance draws that start flat (every stem at the anchor's loudness)
-    model: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "TrainConfig":
-        """The config at ``path`` with its ``include:`` chain (model/config.py), checked; ``ValueError`` names the file."""
-        path = Path(path)
-        config = strict_fields(cls, read_config(path), str(path))
-        ALMConfig.from_dict(config.model)  # validate the model block too
-        if config.schedule not in ("constant", "cosine"):
-            raise ValueError(f"{path}: schedule must be 'constant' or 'cosine', got '{config.schedule}'")
-        if not 0.0 <= config.plan_share <= 1.0:
-            raise ValueError(f"{path}: plan_share must be within 0..1, got {config.plan_share}")
-        if config.listener_steps and not (config.model.get("listener") or config.init):
-            raise ValueError(f"{path}: listener_steps needs model.listener: true")
-        if config.init and config.init_adapters:
-            raise ValueError(f"{path}: give either init (the whole checkpoint) or init_adapters (its LoRA only)")
-        if config.init is not None and config.model:
-            raise ValueError(f"{path}: give either init (the checkpoint's model config is used) or a model block")
-        if not 0.0 <= config.flat_share <= 1.0:
-            raise ValueError(f"{path}: flat_share must be within 0..1, got {config.flat_share}")
-        if any(not isinstance(w, (int, float)) or w < 0 for w in config.source_weights.values()):
-            raise ValueError(f"{path}: source_weights must be non-negative numbers, got {config.source_weights}")
-        return config
-
-    @property
-    def corpora(self) -> list[Path]:
-        return [Path(c) for c in ([self.corpus] if isinstance(self.corpus, str) else self.corpus)]
-
-
-def draw_loss(alm: ALM, draw: Draw | PlanDraw, lm_weight: float) -> tuple[torch.Tensor, float]:
-    """Loss of one draw (a balance draw, or a planning state) and its gain MAE (dB) over the non-anchor stems."""
+def draw_loss(model, draw: Draw | PlanDraw, lm_weight: float, alm: ALM | None = None) -> tuple[torch.Tensor, float]:
+    """Loss of one draw (a balance draw, or a planning state) and its gain MAE (dB) over the non-anchor stems.
+    ``model`` is called for the forward (the ALM, or Accelerate's wrapper of it, which syncs gradients); ``alm``
+    is the ALM itself when ``model`` wraps it."""
+    alm = alm or model
     history = proposal = None
     if isinstance(draw, PlanDraw):
         history, proposal, text, draw = draw.history, draw.proposal, draw.call, draw.draw
     else:
         text = advice_text(draw.stems, draw.target_lu - draw.measured_lu)
     target_ids = alm._ids(" " + text + "<|im_end|>") if lm_weight > 0 else None
-    predicted, lm_loss = alm(torch.from_numpy(draw.mel), draw.stems, target_ids, history, proposal, draw.genre)
+    predicted, lm_loss = model(torch.from_numpy(draw.mel), draw.stems, target_ids, history, proposal, draw.genre)
     mask = torch.ones(len(draw.stems), dtype=torch.bool)
     mask[draw.anchor] = False
     l1 = (predicted[mask] - torch.from_numpy(draw.target_lu)[mask]).abs().mean()
@@ -149,63 +97,13 @@ def validate_plans(alm: ALM, sessions: list[CorpusSession], count: int, seed: in
     return result
 
 
-def _listener_batch(alm: ALM, draws: list[Draw]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The listener's estimates and the targets over the non-anchor stems of ``draws`` (one encoder pass)."""
-    audio = alm.encoder(torch.from_numpy(np.concatenate([d.mel for d in draws])))
-    predicted, target, start = [], [], 0
-    for d in draws:
-        listened = alm.listener_estimate(audio[start : start + len(d.stems)], d.stems, d.genre)
-        mask = np.arange(len(d.stems)) != d.anchor
-        predicted.append(listened[torch.from_numpy(mask)])
-        target.append(torch.from_numpy(d.target_lu[mask]))
-        start += len(d.stems)
-    return torch.cat(predicted), torch.cat(target)
-
-
-def pretrain_listener(alm: ALM, sample: SessionSampler, valid_set: list[CorpusSession], config: TrainConfig,
-                      rng: np.random.Generator, log: Callable[[str], None]) -> list[dict]:
-    """The first stage: encoder + listener on ``listener_steps`` batches of balance draws, L1 in dB."""
-    cfg = alm.cfg
-    params = list(alm.encoder.parameters()) + list(alm.listener.parameters())
-    optimiser = torch.optim.AdamW(params, lr=config.listener_lr, weight_decay=0.01)
-    valid_rng = np.random.default_rng(config.seed + 30_000)
-    valid = [make_draw(valid_set[i % len(valid_set)], valid_rng, cfg.frames, config.max_stems, unhelpful_share=0.0,
-                       genre_drop=0.0) for i in range(max(config.valid_draws, 200))]
-    history, started = [], time.perf_counter()
-    every = max(1, config.listener_steps // 10)
-    for step in range(1, config.listener_steps + 1):
-        for group in optimiser.param_groups:
-            group["lr"] = config.listener_lr * _cosine(step / config.listener_steps)
-        draws = [make_draw(sample(rng), rng, cfg.frames, config.max_stems, flat_share=config.flat_share)
-                 for _ in range(config.listener_batch)]
-        predicted, target = _listener_batch(alm, draws)
-        loss = (predicted - target).abs().mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        if step % every == 0 or step == config.listener_steps:
-            with torch.no_grad():
-                predicted, target = _listener_batch(alm, valid)
-            record = {"listener_step": step, "train_mae_db": round(float(loss.detach()), 3),
-                      "valid_mae_db": round(float((predicted - target).abs().mean()), 3),
-                      "elapsed_s": round(time.perf_counter() - started, 1)}
-            history.append(record)
-            log(json.dumps(record))
-    return history
-
-
 def lr_factor(config: TrainConfig, step: int) -> float:
     """Learning-rate multiplier at optimiser step ``step`` (0-based)."""
     if config.schedule == "constant":
         return 1.0
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
-    return _cosine(min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)))
-
-
-def _cosine(progress: float) -> float:
-    """Cosine decay from 1 to 10 % as ``progress`` goes from 0 to 1."""
-    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return cosine(min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)))
 
 
 def _optimiser(alm: ALM, config: TrainConfig) -> torch.optim.Optimizer:
@@ -228,47 +126,77 @@ def _validation_record(alm: ALM, valid_set: list[CorpusSession], config: TrainCo
     return record
 
 
-def _llm_stage(alm: ALM, sample: SessionSampler, valid_set: list[CorpusSession], config: TrainConfig,
-               rng: np.random.Generator, log: Callable[[str], None], history: list[dict], started: float) -> str:
-    """The stage with the LLM: ``steps`` optimiser steps of ``draws_per_step`` draws (balance or planning), validated
-    and checkpointed every ``valid_every`` steps. Returns the device it ran on."""
-    from accelerate import Accelerator  # lazy: accelerate imports torch.distributed machinery
+def _next_draw(sample: SessionSampler, rng: np.random.Generator, config: TrainConfig, frames: int):
+    """The next draw of the stream (a planning state with probability ``plan_share``) and its LM weight."""
+    session = sample(rng)
+    if config.plan_share > 0 and rng.random() < config.plan_share:
+        return make_plan_draw(session, rng, frames, config.max_stems, flat_share=config.flat_share), config.plan_lm_weight
+    return make_draw(session, rng, frames, config.max_stems, flat_share=config.flat_share), config.lm_weight
 
-    cfg = alm.cfg
+
+def _llm_stage(alm: ALM, sample: SessionSampler, valid_set: list[CorpusSession], config: TrainConfig,
+               rng: np.random.Generator, log: Callable[[str], None], history: list[dict], started: float) -> tuple[str, bool]:
+    """The stage with the LLM: ``steps`` optimiser steps of ``draws_per_step`` draws (balance or planning) per
+    process, validated and checkpointed every ``valid_every`` steps by the main process. (device, is main process).
+
+    Under ``accelerate launch --num_processes N`` every process draws the same stream (same seed) and trains on
+    its own N-th of it (draw k goes to process k mod N: no overlap); the forward runs through the prepared model,
+    so DistributedDataParallel averages the gradients and every process holds the same weights after each step.
+    """
+    from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs  # lazy: torch.distributed
+
+    accelerator = Accelerator(gradient_accumulation_steps=config.draws_per_step, cpu=not torch.cuda.is_available(),
+                              mixed_precision=config.mixed_precision,
+                              dataloader_config=DataLoaderConfiguration(split_batches=True),  # one LR step a step
+                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
     optimiser = _optimiser(alm, config)
-    accelerator = Accelerator(gradient_accumulation_steps=config.draws_per_step, cpu=not torch.cuda.is_available())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: lr_factor(config, step))
-    alm, optimiser, scheduler = accelerator.prepare(alm, optimiser, scheduler)
-    alm.train()
+    model, optimiser, scheduler = accelerator.prepare(alm, optimiser, scheduler)
+    ranks, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    _log_rank(config, alm, rank, 0)
+    model.train()
     for step in range(1, config.steps + 1):
-        maes = []
-        for _ in range(config.draws_per_step):
-            with accelerator.accumulate(alm):
-                session = sample(rng)
-                if config.plan_share > 0 and rng.random() < config.plan_share:
-                    draw = make_plan_draw(session, rng, cfg.frames, config.max_stems, flat_share=config.flat_share)
-                    weight = config.plan_lm_weight
-                else:
-                    draw = make_draw(session, rng, cfg.frames, config.max_stems, flat_share=config.flat_share)
-                    weight = config.lm_weight
-                loss, mae = draw_loss(accelerator.unwrap_model(alm), draw, weight)
+        maes, taken = [], []
+        for k in range(config.draws_per_step * ranks):
+            draw, weight = _next_draw(sample, rng, config, alm.cfg.frames)
+            if k % ranks != rank:
+                continue
+            taken.append((step - 1) * config.draws_per_step * ranks + k)
+            with accelerator.accumulate(model):
+                loss, mae = draw_loss(model, draw, weight, alm)
                 accelerator.backward(loss)
                 optimiser.step()
                 scheduler.step()
                 optimiser.zero_grad()
                 maes.append(mae)
+        _log_rank(config, alm, rank, step, taken)
         record = {"step": step, "train_mae_db": round(float(np.mean(maes)), 3),
                   "elapsed_s": round(time.perf_counter() - started, 1)}
-        if step % config.valid_every == 0 or step == config.steps:
+        if main and (step % config.valid_every == 0 or step == config.steps):
             alm.eval()
-            record.update(_validation_record(accelerator.unwrap_model(alm), valid_set, config))
-            alm.train()
-            save_checkpoint(accelerator.unwrap_model(alm), Path(config.out),
-                            {"config": asdict(config), "history": history + [record]})
+            record.update(_validation_record(alm, valid_set, config))
+            model.train()
+            save_checkpoint(alm, Path(config.out), {"config": asdict(config), "history": history + [record]})
+        accelerator.wait_for_everyone()
         history.append(record)
-        log(json.dumps(record))
-    accelerator.unwrap_model(alm).eval()
-    return str(accelerator.device)
+        if main:
+            log(json.dumps(record))
+    alm.eval()
+    return str(accelerator.device), main
+
+
+def _log_rank(config: TrainConfig, alm: ALM, rank: int, step: int, draws: list[int] | None = None) -> None:
+    """With ``rank_log``: this process's trainable weights' sha256 after ``step`` and the positions in the draw
+    stream it trained on, a line in out/rank-<rank>.jsonl (the test that the processes stay in sync reads them)."""
+    if not config.rank_log:
+        return
+    digest = hashlib.sha256()
+    for name, p in sorted(alm.named_parameters()):
+        if p.requires_grad:
+            digest.update(name.encode() + p.detach().cpu().float().numpy().tobytes())
+    Path(config.out).mkdir(parents=True, exist_ok=True)
+    with open(Path(config.out) / f"rank-{rank}.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps({"step": step, "rank": rank, "sha256": digest.hexdigest(), "draws": draws or []}) + "\n")
 
 
 def _valid_sessions(root: Path) -> list[CorpusSession]:
@@ -302,9 +230,10 @@ def train(config: TrainConfig, log: Callable[[str], None] = print, alm: ALM | No
             raise ValueError("listener_steps: the model has no listener (model.listener: true)")
         alm.train()
         history += pretrain_listener(alm, sample, valid_set, config, rng, log)
-    device = _llm_stage(alm, sample, valid_set, config, rng, log, history, started)
+    device, main = _llm_stage(alm, sample, valid_set, config, rng, log, history, started)
     summary = {"config": asdict(config), "history": history, "wall_s": round(time.perf_counter() - started, 1),
                "device": device, "train_sessions": len(train_set), "valid_sessions": len(valid_set),
                "draws_per_source": sample.shares()}
-    save_checkpoint(alm, Path(config.out), summary)
+    if main:  # one process writes the checkpoint
+        save_checkpoint(alm, Path(config.out), summary)
     return summary
