@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,19 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int, fmt: str = "float
 def sine(freq_hz: float, seconds: float, sample_rate: int, amplitude: float = 0.5, channels: int = 2) -> np.ndarray:
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     return np.repeat((amplitude * np.sin(2 * np.pi * freq_hz * t))[None], channels, axis=0).astype(np.float32)
+
+
+def ardour_render(folder: Path, name: str, wav: Path) -> Path:
+    """Ardour's own headless render of the session ``folder/name.ardour`` (``ardour7-export``, 32-bit float), once
+    more if Ardour dies of a signal: ardour7-export 7.3 now and then aborts on a busy machine (seen once in CI)."""
+    for attempt in (1, 2):
+        done = subprocess.run(["ardour7-export", "-b", "float", "-o", str(wav), str(folder), name],
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode == 0 and wav.exists():
+            return wav
+        if done.returncode >= 0 or attempt == 2:
+            raise AssertionError(f"ardour7-export exited {done.returncode}: {done.stdout[-800:]} {done.stderr[-800:]}")
+    return wav
 
 
 def tree_hash(folder: Path) -> dict[str, str]:

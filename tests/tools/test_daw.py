@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from anchormix.tools.daw import daw_stems, write_ardour_session, write_reaper_pr
 from anchormix.tools.daw.reaper import read_rpp
 from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.render import mix_down
-from tests.conftest import sine, tree_hash, write_wav
+from tests.conftest import ardour_render, sine, tree_hash, write_wav
 
 GAINS = {"bass": 0.0, "vocals": 4.5, "keys": -3.0, "pad": 1.5}
 
@@ -70,20 +69,14 @@ def test_ardour_renders_the_session_at_the_loudness_of_anchormix_own_mix(session
     mix = mix_down(session, GAINS)
     folder = tmp_path / "out" / "ardour"
     path = write_ardour_session(folder, "song", _stems(session, tmp_path), session.sample_rate, mix.trim_db)
-    render = tmp_path / "render.wav"
-    done = subprocess.run(["ardour7-export", "-b", "float", "-o", str(render), str(folder), "song"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and render.exists(), done.stdout + done.stderr
-    audio, rate = read_audio(render, session.sample_rate)
+    audio, rate = read_audio(ardour_render(folder, "song", tmp_path / "render.wav"), session.sample_rate)
     assert rate == session.sample_rate and audio.shape[1] == pytest.approx(session.num_samples, abs=2)
     assert integrated_loudness(audio, rate) == pytest.approx(mix.lufs, abs=0.5)
-    for name in ("vocals", "keys"):  # per track too: each stem alone at its fader, solo'd by muting the others
+    for name in ("vocals", "keys"):  # per track too: each stem alone at its fader (the others at -200 dB)
         alone = {n: (GAINS[n] if n == name else -200.0) for n in session.names}
         ref = mix_down(session, alone)
-        write_ardour_session(folder, "song", _stems(session, tmp_path, alone), session.sample_rate, ref.trim_db)
-        subprocess.run(["ardour7-export", "-b", "float", "-o", str(render), str(folder), "song"], capture_output=True,
-                       timeout=300, check=True)
-        audio, _ = read_audio(render, session.sample_rate)
+        write_ardour_session(tmp_path / name, "song", _stems(session, tmp_path, alone), session.sample_rate, ref.trim_db)
+        audio, _ = read_audio(ardour_render(tmp_path / name, "song", tmp_path / f"{name}.wav"), session.sample_rate)
         assert integrated_loudness(audio, rate) == pytest.approx(ref.lufs, abs=0.5), name
     assert tree_hash(session_dir) == before and path.name == "song.ardour"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 
 import pytest
 
@@ -15,7 +14,7 @@ from anchormix.tools import load_session
 from anchormix.tools.audio import read_audio
 from anchormix.tools.daw import daw_stems, read_project, write_ardour_session, write_reaper_project
 from anchormix.tools.loudness import integrated_loudness
-from tests.conftest import tree_hash
+from tests.conftest import ardour_render, tree_hash
 
 @pytest.fixture(scope="module")
 def demo_session_dir(tmp_path_factory):
@@ -74,9 +73,7 @@ def test_a_rough_mix_is_balanced_from_its_faders_and_written_back_with_only_the_
         assert all(f.is_absolute() and f.exists() for f in track.files)
     assert tree_hash(rough.parent) == before_session and tree_hash(demo_session_dir) == before_sources
     if kind == "ardour" and shutil.which("ardour7-export"):  # Ardour plays the balanced copy as anchormix's mix
-        render = tmp_path / "render.wav"
-        subprocess.run(["ardour7-export", "-b", "float", "-o", str(render), str(copy.parent), "Rough"],
-                       capture_output=True, timeout=300, check=True)
+        render = ardour_render(copy.parent, "Rough", tmp_path / "render.wav")
         mix, rate = read_audio(folder / "mix.wav", session.sample_rate)
         heard, _ = read_audio(render, session.sample_rate)
         trim = gains["trim_db"] or 0.0  # the mix's true-peak trim is not a fader move
