@@ -27,7 +27,9 @@ from anchormix.tui.app import ChatApp
 from anchormix.tui.screenshot import screenshot
 
 from .jobs import run_jobs
+from .batch_jobs import BalanceJob, balance_job
 from .planners import DEFAULT_PLANNER, LOOP_PLANNERS, check_planner, make_planner
+from .ray_batch import run_ray_balance
 from .report import write_report
 from .views import before_after_table, console, errors, levels_table, masking_table, summary_table, trace_panels
 
@@ -43,6 +45,7 @@ EPILOG_BALANCE = """examples:
   anchormix balance song1 --out mixes --fresh    # ignore an earlier run
   anchormix balance song1 --out mixes --strength 50   # apply half of each advised move
   anchormix balance song1 --out mixes --daw ardour,reaper   # open the balance in Ardour or REAPER
+  anchormix balance songs/* --out /shared/mixes --ray --jobs 2   # on Ray (a local one here; --ray ADDRESS: a cluster)
 
 An interrupted run resumes from its last step when run again with the same --out.
 Exit code 1 if any session failed (the others still finish).
@@ -144,23 +147,6 @@ def _daw_formats(text: str) -> tuple[str, ...]:  # argparse type of --daw
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _balance_one(job: tuple) -> tuple[str, object]:
-    """Worker: balance one session; never raises (a failure is a row in the summary)."""
-    path, out, planner, anchor, max_steps, fresh, delay, strength, daw, report = job
-    try:
-        result = balance_session(path, out, make_planner(planner), anchor, max_steps, fresh, step_delay_s=delay,
-                                 strength_pct=strength, daw=daw)
-        if report:
-            result.files["report.html"] = str(write_report(result.out_dir))
-        return "ok", result
-    except ValueError as err:
-        return "error", str(err)
-    except OSError as err:  # full or read-only disk: the path and the reason
-        return "error", f"{err.filename or path}: {err.strerror or err}"
-    except Exception as err:  # a bug must not take the other sessions down
-        return "error", f"{path}: internal error ({type(err).__name__}: {err})"
-
-
 def _balance(args: argparse.Namespace) -> int:
     ids: dict[str, Path] = {}
     for path in args.sessions:
@@ -169,10 +155,11 @@ def _balance(args: argparse.Namespace) -> int:
             raise ValueError(f"{path}: has the same session id '{sid}' as {ids[sid]}; rename one folder")
         ids[sid] = path
     delay = float(os.environ.get("ANCHORMIX_STEP_DELAY_S", "0"))  # tests: widen the window to kill a run
-    jobs = [(p, args.out, args.planner, args.anchor, args.max_steps, args.fresh, delay, args.strength, args.daw,
-             args.report) for p in args.sessions]
-    outcomes = {job[0]: outcome for job, outcome in
-                run_jobs(_balance_one, jobs, args.jobs, "balancing", label=lambda job: job[0].name)}
+    jobs = [BalanceJob(p, args.out.resolve(), args.planner, args.anchor, args.max_steps, args.fresh, delay, args.strength,
+                       args.daw, args.report) for p in args.sessions]
+    runs = run_ray_balance(jobs, args.jobs, args.ray or None) if args.ray is not None else \
+        run_jobs(balance_job, jobs, args.jobs, "balancing", label=lambda job: job.path.name)
+    outcomes = {job.path: outcome for job, outcome in runs}
     problems = [value for kind, value in outcomes.values() if kind == "error"]
     for kind, value in (outcomes[p] for p in args.sessions):
         if kind == "ok" and value.notice:
@@ -241,6 +228,9 @@ def _user_parsers(sub) -> None:
     balance.add_argument("--strength", type=_percent, default=100.0, metavar="0-100",
                          help="apply this share of each advised move to the mix (default: 100); gains.json and "
                               "advice.md give the whole advice too")
+    balance.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                         help="balance on Ray: a local Ray with --jobs workers, or the cluster at ADDRESS (auto, "
+                              "ray://host:10001); OUT must be a folder every worker can reach")
     balance.add_argument("--report", action="store_true",
                          help="also write OUT/<session>/report.html (charts, masking, advice, trace, loudness-matched players)")
     balance.add_argument("--daw", type=_daw_formats, default=(), metavar="ardour,reaper",

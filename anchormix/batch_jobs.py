@@ -1,0 +1,55 @@
+"""One session's balance as a batch job: never raises, a failure is a row of the summary.
+
+Shared by the local runs (anchormix/jobs.py: here, or a process pool) and the
+Ray actors (anchormix/ray_batch.py), so every path writes the same outputs,
+traces and SQLite checkpoints and reports errors the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from anchormix.agent import balance_session
+from anchormix.agent.planning import Planner
+
+from .planners import make_planner
+from .report import write_report
+
+__all__ = ["BalanceJob", "balance_job"]
+
+
+@dataclass(frozen=True)
+class BalanceJob:
+    """What to balance and how (the ``balance`` command's arguments for one session)."""
+
+    path: Path
+    out: Path
+    planner: str
+    anchor: str | None = None
+    max_steps: int = 16
+    fresh: bool = False
+    delay_s: float = 0.0
+    strength: float = 100.0
+    daw: tuple[str, ...] = ()
+    report: bool = False
+
+    def resumed(self) -> "BalanceJob":
+        """The same job, taken up again after its worker died: it resumes from its checkpoint, never afresh."""
+        return replace(self, fresh=False)
+
+
+def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, object]:
+    """("ok", BalanceResult) or ("error", one line naming the file); ``planner``: one already built (a worker's)."""
+    try:
+        result = balance_session(job.path, job.out, planner or make_planner(job.planner), job.anchor, job.max_steps,
+                                 job.fresh, step_delay_s=job.delay_s, strength_pct=job.strength, daw=job.daw)
+        if job.report:
+            result.files["report.html"] = str(write_report(result.out_dir))
+        return "ok", result
+    except ValueError as err:
+        return "error", str(err)
+    except OSError as err:  # full or read-only disk: the path and the reason
+        return "error", f"{err.filename or job.path}: {err.strerror or err}"
+    except Exception as err:  # a bug must not take the other sessions down
+        return "error", f"{job.path}: internal error ({type(err).__name__}: {err})"
