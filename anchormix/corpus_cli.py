@@ -19,8 +19,7 @@ from anchormix.model.corpus.debian import installed, package_files
 from anchormix.model.corpus.stats import corpus_summary
 from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules
 from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
-from anchormix.model.features import cached_features, log_mel
-from anchormix.tools import load_session
+from anchormix.model.features import log_mel, session_features
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.demo import PRESETS
 
@@ -77,6 +76,10 @@ def add_parsers(sub) -> None:
     feats = dsub.add_parser("features", help="build or refresh the log-mel feature cache")
     feats.set_defaults(func=_data_features)
     feats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
+    feats.add_argument("--jobs", type=int, default=1, help="sessions in parallel (processes, or Ray workers; default 1)")
+    feats.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                       help="as Ray tasks: a local Ray with --jobs CPUs, or the cluster at ADDRESS (the corpus on a "
+                            "file system every worker reaches)")
 
 
 def _render_flags(parser: argparse.ArgumentParser, sample_rate: int) -> None:
@@ -120,9 +123,12 @@ def _build(jobs: list[tuple], out: Path, workers: int) -> None:
                   f"built in {time.perf_counter() - started:.0f} s")
 
 
-def _features(root: Path) -> None:
-    for folder, _ in find_sessions(root, None):
-        cached_features(load_session(folder), root / "features")
+def _features(root: Path, jobs: int = 1, ray_address: str | None = None) -> None:
+    """Build the feature cache of every session of ``root``: here, in ``jobs`` processes, or as Ray tasks."""
+    folders = [(folder, root / "features") for folder, _ in find_sessions(root, None)]
+    for (folder, _), problem in run_jobs(session_features, folders, jobs, "features", ray_address=ray_address):
+        if problem:
+            raise ValueError(problem)
 
 
 def _install_debian(packages: list[str], install: bool) -> None:
@@ -193,7 +199,7 @@ def _data_procedural(args: argparse.Namespace) -> int:
 
 
 def _data_features(args: argparse.Namespace) -> int:
-    _features(args.sessions)
+    _features(args.sessions.resolve(), args.jobs, args.ray)
     console.print(f"feature cache up to date in {args.sessions / 'features'}")
     if any(e.get("kind") == "module" for e in load_manifest(args.sessions)["sessions"].values()):
         _tag_modules(args.sessions)

@@ -1,4 +1,4 @@
-"""Run one function over many jobs, here or in a pool of worker processes, advancing one progress bar."""
+"""Run one function over many jobs, here, in a pool of worker processes or as Ray tasks, advancing one progress bar."""
 
 from __future__ import annotations
 
@@ -8,15 +8,41 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .views import progress
 
-__all__ = ["run_jobs"]
+__all__ = ["run_jobs", "connect_ray", "RAY_NAMESPACE"]
+
+RAY_NAMESPACE = "anchormix"
+
+
+def connect_ray(address: str | None, workers: int):
+    """The ``ray`` module, connected: to the cluster at ``address`` (``auto``, ``ray://host:10001``), else to a
+    local Ray started for this run with ``workers`` CPUs (or one already running in this process)."""
+    import ray  # lazy: Ray takes seconds to import and only --ray needs it
+
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, namespace=RAY_NAMESPACE, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(1, workers), namespace=RAY_NAMESPACE, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=200 * 1024 * 1024)
+    return ray
 
 
 def run_jobs(work: Callable[[Any], Any], jobs: Sequence[Any], workers: int, description: str,
-             label: Callable[[Any], str] | None = None) -> Iterator[tuple[Any, Any]]:
+             label: Callable[[Any], str] | None = None, ray_address: str | None = None) -> Iterator[tuple[Any, Any]]:
     """Yield ``(job, work(job))`` as each finishes. ``work`` must not raise (a failure is a value) and, with
-    ``workers`` > 1, must be importable by a worker process. ``label`` names the running job when one at a time."""
+    ``workers`` > 1 or on Ray, must be importable by a worker process. ``label`` names the running job when one at
+    a time. ``ray_address``: run each job as a Ray task ("" for a local Ray with ``workers`` CPUs)."""
     with progress() as bar:
         task = bar.add_task(description, total=len(jobs))
+        if ray_address is not None:
+            ray = connect_ray(ray_address or None, workers)
+            remote = ray.remote(num_cpus=1)(work)
+            futures = {remote.remote(job): job for job in jobs}
+            while futures:
+                done, _ = ray.wait(list(futures), num_returns=1)
+                yield futures.pop(done[0]), ray.get(done[0])
+                bar.advance(task)
+            return
         if workers <= 1:
             for job in jobs:
                 if label:

@@ -16,13 +16,14 @@ import os
 from typing import Callable, Iterator, Sequence
 
 from .batch_jobs import BalanceJob, balance_job
+from .jobs import RAY_NAMESPACE as NAMESPACE
+from .jobs import connect_ray
 from .planners import make_planner
 from .views import progress
 
 __all__ = ["run_ray_balance", "ACTOR_PREFIX", "NAMESPACE"]
 
 ACTOR_PREFIX = "anchormix-balance-"  # actors are named ACTOR_PREFIX + a number, in NAMESPACE
-NAMESPACE = "anchormix"
 
 
 class _Worker:
@@ -36,23 +37,11 @@ class _Worker:
         return balance_job(job, self.planner)
 
 
-def _connect(address: str | None, workers: int):
-    import ray  # lazy: Ray takes seconds to import and only --ray needs it
-
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
-        else:
-            ray.init(num_cpus=max(1, workers), namespace=NAMESPACE, include_dashboard=False, log_to_driver=False,
-                     object_store_memory=200 * 1024 * 1024)
-    return ray
-
-
 def run_ray_balance(jobs: Sequence[BalanceJob], workers: int, address: str | None = None,
                     on_start: Callable[[BalanceJob, str], None] | None = None) -> Iterator[tuple[BalanceJob, tuple]]:
     """Yield ``(job, balance_job's outcome)`` as each session finishes on ``workers`` actors; ``on_start(job,
     actor name)`` as each starts (a test kills that actor)."""
-    ray = _connect(address, workers)
+    ray = connect_ray(address, workers)
     actor = ray.remote(num_cpus=1, max_restarts=0)(_Worker)
     pending, running, free, made = list(jobs), {}, [], 0
 

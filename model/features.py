@@ -26,12 +26,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft
 
+from anchormix.tools import load_session
 from anchormix.tools.audio import atomic_path
 from anchormix.tools.session import SESSION_FILE, Session
 
 from .corpus import find_sessions, load_manifest, song_features_path
 
-__all__ = ["N_MELS", "FLOOR_DB", "DEEP_FLOOR_DB", "log_mel", "shift_mel", "cached_features", "CorpusSession",
+__all__ = ["N_MELS", "FLOOR_DB", "DEEP_FLOOR_DB", "log_mel", "shift_mel", "cached_features", "session_features", "CorpusSession",
            "load_corpus", "listening_windows", "busiest_window"]
 
 N_MELS = 64
@@ -94,6 +95,16 @@ def cached_features(session: Session, cache_dir: str | Path) -> np.ndarray:
     with atomic_path(path) as tmp:
         np.savez(tmp, mel=mel.astype(np.float16), names=np.array(session.names), fingerprint=np.array(fingerprint))
     return mel
+
+
+def session_features(job: tuple[Path, Path]) -> str | None:
+    """A worker's job (a process or a Ray task): the cached features of the session folder ``job[0]`` in the
+    cache ``job[1]``; None, or one line naming what failed (a worker never raises)."""
+    try:
+        cached_features(load_session(job[0]), job[1])
+    except (ValueError, OSError) as err:
+        return f"{job[0]}: {err}"
+    return None
 
 
 @dataclass

@@ -86,3 +86,21 @@ def test_the_balance_command_runs_on_ray(local_ray, sessions, sequential, tmp_pa
                  "--jobs", "2"]) == 0
     assert "converged" in capsys.readouterr().out
     _assert_same(_gains(tmp_path), {k: v for k, v in sequential.items() if k in {s.name for s in sessions[:3]}})
+
+
+def test_the_feature_cache_builds_on_ray_as_it_does_here(local_ray, sessions, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from anchormix.cli import main
+
+    for where in ("here", "ray"):  # two copies of four sessions (folders with a session.json: a corpus)
+        for s in sessions[:4]:
+            shutil.copytree(s, tmp_path / where / s.name)
+    assert main(["data", "features", "--sessions", str(tmp_path / "here")]) == 0
+    assert main(["data", "features", "--sessions", str(tmp_path / "ray"), "--ray", "--jobs", "2"]) == 0
+    for s in sessions[:4]:
+        with np.load(tmp_path / "here" / "features" / f"{s.name}.npz") as a, \
+                np.load(tmp_path / "ray" / "features" / f"{s.name}.npz") as b:
+            assert np.array_equal(a["mel"], b["mel"]) and list(a["names"]) == list(b["names"])
