@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/loudness.py
 	$(BIN)/python benchmarks/alm.py
 	$(BIN)/python benchmarks/soak.py
+	$(BIN)/python benchmarks/batch.py
 
 # The README's screenshots: the chat app (SVG) on the demo session ...
 screenshot: $(STAMP)
