@@ -46,6 +46,9 @@ screenshot: $(STAMP)
 	# ... and of the HTML report in headless Chromium (Debian chromium + chromium-driver).
 	$(BIN)/anchormix report out/demo/balanced/session-pop-seed0
 	$(BIN)/python -m tests.browser out/demo/balanced/session-pop-seed0/report.html docs/report.png
+	# ... and of the listening test's page (a test built from the demo session).
+	$(BIN)/anchormix listen build out/demo/session-pop-seed0 --conditions reference,rules,loudness,none --out out/listen-demo
+	$(BIN)/python -m tests.browser --listen out/listen-demo docs/listening.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.markdown import Markdown
 
-from anchormix import corpus_cli, model_cli
+from anchormix import corpus_cli, listen_cli, model_cli
 from anchormix.agent import balance_session
 from anchormix.agent.batch import session_id
 from anchormix.agent.daw import daw_formats
@@ -274,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     _user_parsers(sub)
     corpus_cli.add_parsers(sub)
     model_cli.add_parsers(sub)
+    listen_cli.add_parsers(sub)
     return parser
 
 

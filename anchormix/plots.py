@@ -15,7 +15,7 @@ import numpy as np
 
 from anchormix.tools.audio import write_text_atomic
 
-__all__ = ["calibration_svg", "levels_svg", "masking_svg"]
+__all__ = ["calibration_svg", "levels_svg", "masking_svg", "mushra_svg"]
 
 HONEST = (0.7, 0.9)  # the share inside a stated 80 % interval that is honest (issue 16)
 
@@ -116,5 +116,26 @@ def _svg_text(fig, plt) -> str:
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
         text = buffer.getvalue()
         return text[text.index("<svg"):]  # inline in HTML: no XML declaration or doctype
+    finally:
+        plt.close(fig)
+
+
+def mushra_svg(conditions: dict[str, dict], path: Path, title: str) -> Path:
+    """A MUSHRA result: each condition's mean rating (0-100) with its 95 % confidence interval."""
+    plt = _pyplot()
+    names = list(conditions)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    means = [conditions[n]["mean"] for n in names]
+    errors = [0.0 if np.isnan(conditions[n]["ci95"]) else conditions[n]["ci95"] for n in names]
+    ax.bar(names, means, yerr=errors, capsize=4, color="#2b7bba")
+    for k, value in enumerate(means):
+        ax.text(k, 2, f"{value:.0f}", ha="center", color="white", fontsize=8)
+    ax.set_ylim(0, 100)
+    for level, word in zip((10, 30, 50, 70, 90), ("bad", "poor", "fair", "good", "excellent")):
+        ax.text(len(names) - 0.4, level, word, fontsize=7, color="#777777", va="center")
+    ax.set_ylabel("rating (MUSHRA, 0-100)")
+    ax.set_title(title, fontsize=9)
+    try:
+        return _write_svg(fig, path)
     finally:
         plt.close(fig)

@@ -1,6 +1,7 @@
 """Headless Chromium through selenium (Debian's chromium + chromium-driver): open a page, read it, screenshot it.
 
-    python -m tests.browser PAGE.html SHOT.png     # the README's report screenshot (make screenshot)
+    python -m tests.browser PAGE.html SHOT.png          # the README's report screenshot (make screenshot)
+    python -m tests.browser --listen TEST/ SHOT.png     # the listening test's first trial, as a listener sees it
 """
 
 from __future__ import annotations
@@ -39,5 +40,29 @@ def screenshot(page: Path, png: Path) -> Path:
         driver.quit()
 
 
+def listening_screenshot(test: Path, png: Path) -> Path:
+    """The listening test in ``test`` served here, its first trial as listener "demo" sees it."""
+    from selenium.webdriver.common.by import By  # lazy: as in chromium()
+
+    from anchormix.listen.server import serve_in_thread
+
+    server, base = serve_in_thread(test)
+    driver = chromium(1000, 640)
+    try:
+        driver.get(base + "/")
+        driver.find_element(By.ID, "listener").send_keys("demo")
+        driver.find_element(By.ID, "begin").click()
+        driver.implicitly_wait(5)
+        driver.find_element(By.ID, "rate-A")
+        driver.save_screenshot(str(png))
+        return png
+    finally:
+        driver.quit()
+        server.shutdown()
+
+
 if __name__ == "__main__":
-    print(screenshot(Path(sys.argv[1]), Path(sys.argv[2])))
+    if sys.argv[1] == "--listen":
+        print(listening_screenshot(Path(sys.argv[2]), Path(sys.argv[3])))
+    else:
+        print(screenshot(Path(sys.argv[1]), Path(sys.argv[2])))
