@@ -117,9 +117,7 @@ def balance_session(
     too (agent/daw.py)."""
     session = load_session(session_path, anchor)
     sid = session_id(session.path)
-    # The sources, and a folder of stems or a DAW session's whole folder: never written.
-    protected = [(session.path.parent if session.path.is_file() else session.path).resolve(),
-                 *(f.resolve() for f in session.source_files())]
+    protected = session.read_only()
     out_dir = _output_dir(session, out_root, protected)
     paths = {name: out_dir / name for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl")}
 

@@ -107,6 +107,13 @@ class Session:
         files = {*self.files.values(), *(f for group in self.channel_files.values() for f in group)}
         return sorted(files | ({self.path} if self.path.is_file() else set()))
 
+    def read_only(self) -> list[Path]:
+        """What anchormix must never write into: the folder of stems (an Ardour session's whole folder; a REAPER
+        project's file alone, its folder may be anywhere), and every source file."""
+        kind = getattr(self.project, "kind", None)
+        folder = [] if kind == "reaper" else [self.path.parent if self.path.is_file() else self.path]
+        return [p.resolve() for p in folder + self.source_files()]
+
     def fingerprint(self) -> str:
         """Name, size and mtime of every source file and session.json (or the DAW session file): changes when the
         audio or the faders do."""

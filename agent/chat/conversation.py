@@ -80,8 +80,7 @@ class Conversation:
                  intent_model: Callable[[str], str] | None = None) -> None:
         self.session = load_session(session_path, anchor)
         self.id = session_id(self.session.path)
-        protected = [(self.session.path.parent if self.session.path.is_file() else self.session.path).resolve(),
-                     *(f.resolve() for f in self.session.source_files())]
+        protected = self.session.read_only()
         self.out_dir = check_output_path(Path(out_root) / self.id, protected)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.ctx = ToolContext.of(self.session, self.out_dir)  # at unity gain: the gains are ours

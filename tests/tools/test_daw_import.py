@@ -109,3 +109,11 @@ def test_a_file_that_is_not_a_session_is_named(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(ValueError, match="notes.txt: not a session"):
         load_session(tmp_path / "notes.txt")
+
+
+def test_a_reaper_project_beside_other_work_does_not_forbid_writing_next_to_it(demo_session_dir, tmp_path):
+    rough = _rough_mix(demo_session_dir, tmp_path, "reaper")
+    assert main(["balance", str(rough), "--out", str(rough.parent / "mixes"), "--planner", "rules"]) == 0
+    assert (rough.parent / "mixes" / "Rough" / "Rough.RPP").exists()
+    ardour = _rough_mix(demo_session_dir, tmp_path / "a", "ardour")  # an Ardour session's folder is its own
+    assert main(["balance", str(ardour), "--out", str(ardour.parent / "mixes"), "--planner", "rules"]) == 1
