@@ -117,3 +117,12 @@ def test_a_reaper_project_beside_other_work_does_not_forbid_writing_next_to_it(d
     assert (rough.parent / "mixes" / "Rough" / "Rough.RPP").exists()
     ardour = _rough_mix(demo_session_dir, tmp_path / "a", "ardour")  # an Ardour session's folder is its own
     assert main(["balance", str(ardour), "--out", str(ardour.parent / "mixes"), "--planner", "rules"]) == 1
+
+
+def test_a_track_with_its_fader_all_the_way_down_is_left_out_with_a_note(demo_session_dir, tmp_path):
+    rough = _rough_mix(demo_session_dir, tmp_path, "reaper")
+    text = rough.read_text()
+    start = text.index("VOLPAN", text.index("NAME pad"))
+    rough.write_text(text[:start] + "VOLPAN 0 0 -1 -1 1" + text[text.index("\n", start):])
+    session = load_session(rough)
+    assert "pad" not in session.names and any("'pad' (fader all the way down)" in w for w in session.warnings)

@@ -1,16 +1,18 @@
 """An engineer's DAW session as anchormix reads it: its tracks, each one source file and a fader.
 
 A track counts when it plays one audio file from the session's start (one
-region or item at position 0, not muted); its level is its fader, plus its trim
-and the region's or item's own gain (dB). A track anchormix cannot read as one
-stem (several regions, two mono files, an offset) is refused with a line naming
-it: bounce it to one file first. Pans, plugins, sends and automation are not
+region or item at position 0; Ardour's own recordings, one mono file a channel,
+count as one stereo stem), unless it is muted or its fader is all the way down;
+its level is its fader, plus its trim and the region's or item's own gain (dB).
+A track anchormix cannot read as one stem (several regions or items, an offset)
+is refused with a line naming it: bounce it to one file first. Pans, plugins, sends and automation are not
 heard here (anchormix balances levels) and are left as they are in the copy it
 writes back (:func:`write_balanced_copy`), where only the faders change.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..session import Session, session_from_files
@@ -27,6 +29,8 @@ PROJECT_SUFFIXES = (".ardour", ".rpp")
 def read_project(path: Path) -> DawProject:
     """The tracks of an ``.ardour`` or ``.RPP`` file; ``ValueError`` naming the file (and track) when it cannot."""
     project = read_ardour(path) if path.suffix.lower() == ".ardour" else read_reaper_project(path)
+    project.skipped += [f"'{t.name}' (fader all the way down)" for t in project.tracks if not math.isfinite(t.level_db)]
+    project.tracks = [t for t in project.tracks if math.isfinite(t.level_db)]
     if not project.tracks:
         raise ValueError(f"{path}: no audio track that plays a file" + (f" ({'; '.join(project.skipped)})"
                                                                          if project.skipped else ""))
