@@ -37,7 +37,10 @@ def write_daw_sessions(formats: tuple[str, ...], session: Session, sid: str, out
         written["ardour"] = out_dir / "ardour" / name
     elif own == "reaper":
         written["reaper"] = write_balanced_copy(session, gains_db, out_dir)
-    fresh = tuple(f for f in daw_formats(",".join(formats)) if f != own) if formats else ()
+    unknown = [f for f in formats if f not in DAW_FORMATS]
+    if unknown:
+        raise ValueError(f"--daw: unknown format {', '.join(unknown)}; choose from {', '.join(DAW_FORMATS)}")
+    fresh = tuple(f for f in formats if f != own)
     stems = daw_stems(session, gains_db, notes, out_dir / "daw-audio") if fresh else []
     if "ardour" in fresh:
         with staged_folder(out_dir / "ardour") as staging:

@@ -43,7 +43,7 @@ def run_ray_balance(jobs: Sequence[BalanceJob], workers: int, address: str | Non
     actor name)`` as each starts (a test kills that actor)."""
     ray = connect_ray(address, workers)
     actor = ray.remote(num_cpus=1, max_restarts=0)(_Worker)
-    pending, running, free, made = list(jobs), {}, [], 0
+    pending, running, made = list(jobs), {}, 0
 
     def spawn():
         nonlocal made

@@ -50,18 +50,16 @@ def excerpt_start(session, seconds: float) -> int:
     return best * rate
 
 
-def _gains(name: str, session, work: Path) -> tuple[dict[str, float], str | None]:
-    """A condition's gains (dB per stem) and, for a planner, its advice."""
+def _gains(name: str, ctx: ToolContext, work: Path) -> tuple[dict[str, float], str | None]:
+    """A condition's gains (dB per stem) and, for a planner, its advice; ``ctx`` the session measured once."""
+    session = ctx.session
+    anchor = ctx.lufs(session.anchor)
     if name == "reference":
         if not session.reference_lu:
             raise ValueError(f"{session.path}: no reference_lu in its session.json: the hidden reference needs it")
-        ctx = ToolContext.of(session)
-        anchor = ctx.lufs(session.anchor)
         return {n: (session.reference_lu.get(n, ctx.lufs(n) - anchor) + anchor - ctx.lufs(n)) if n != session.anchor
                 else 0.0 for n in session.names}, None
     if name in ("anchor", "loudness"):
-        ctx = ToolContext.of(session)
-        anchor = ctx.lufs(session.anchor)
         return {n: (anchor - ctx.lufs(n)) if np.isfinite(ctx.lufs(n)) else 0.0 for n in session.names}, None
     if name == "none":
         return {n: 0.0 for n in session.names}, None
@@ -89,9 +87,9 @@ def build_test(sessions: list[Path], conditions: list[str], out: Path, excerpt_s
         session = load_session(path)
         start = excerpt_start(session, excerpt_s)
         stop = min(session.num_samples, start + int(excerpt_s * session.sample_rate))
-        gains, advice = {}, {}
+        gains, advice, ctx = {}, {}, ToolContext.of(session)
         for name in wanted:
-            gains[name], said = _gains(name, session, out / "work" / session_id(path))
+            gains[name], said = _gains(name, ctx, out / "work" / session_id(path))
             if said is not None:
                 advice[name] = said
         excerpts[f"t{k:02d}"] = (session, {n: _fade(mix_down(session, g).audio[:, start:stop], session.sample_rate)

@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..audio import write_text_atomic
-from .common import DawStem
+from .common import DawStem, anchor_mark
 
 __all__ = ["write_ardour_session", "ANCHOR_COLOUR", "SUPERCLOCK_RATE"]
 
@@ -35,7 +35,7 @@ _REGION = {"muted": "0", "opaque": "1", "locked": "0", "video-locked": "0", "aut
 
 
 def track_name(stem: DawStem) -> str:
-    return f"{stem.name} (anchor)" if stem.is_anchor else stem.name
+    return anchor_mark(stem.name, stem.is_anchor)
 
 
 def write_ardour_session(folder: Path, name: str, stems: list[DawStem], sample_rate: int, trim_db: float = 0.0) -> Path:

@@ -24,7 +24,7 @@ import numpy as np
 from ..audio import probe_audio, write_audio_atomic
 from ..session import Session
 
-__all__ = ["DawStem", "DawTrack", "DawProject", "daw_stems", "PLAYABLE", "staged_folder", "strip_anchor_mark", "db"]
+__all__ = ["DawStem", "DawTrack", "DawProject", "daw_stems", "PLAYABLE", "staged_folder", "anchor_mark", "strip_anchor_mark", "db"]
 
 PLAYABLE = (".wav", ".flac", ".aif", ".aiff")  # what both DAWs read as they are (libsndfile)
 
@@ -48,6 +48,11 @@ class DawProject:
     path: Path
     tracks: list[DawTrack]
     skipped: list[str] = field(default_factory=list)
+
+
+def anchor_mark(name: str, is_anchor: bool) -> str:
+    """The track name anchormix gives a stem: "<stem> (anchor)" for the anchor's."""
+    return f"{name} (anchor)" if is_anchor else name
 
 
 def strip_anchor_mark(name: str) -> str:

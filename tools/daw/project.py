@@ -47,7 +47,7 @@ def load_daw_session(path: Path, anchor: str | None = None) -> Session:
     names = {strip_anchor_mark(t.name): t for t in project.tracks}
     if len(names) < len(project.tracks):
         raise ValueError(f"{path}: two tracks share a name; rename one so each stem has its own")
-    marked = next((strip_anchor_mark(t.name) for t in project.tracks if t.name.endswith(" (anchor)")), None)
+    marked = next((n for n, t in names.items() if t.name != n), None)  # the track anchormix named the anchor
     session = session_from_files(Path(path), {n: t.files for n, t in names.items()}, {"anchor": marked} if marked else {},
                                  anchor, Path(path), {n: t.level_db for n, t in names.items()})
     session.project = project

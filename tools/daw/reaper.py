@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audio import write_text_atomic
-from .common import DawProject, DawStem, DawTrack, db
+from .common import DawProject, DawStem, DawTrack, anchor_mark, db
 
 __all__ = ["write_reaper_project", "read_rpp", "RppChunk", "ANCHOR_PEAKCOL", "read_reaper_project", "balanced_reaper"]
 
@@ -49,7 +49,7 @@ def write_reaper_project(path: Path, stems: list[DawStem], sample_rate: int, tri
         seconds = stem.frames / sample_rate
         kind = _SOURCE_TYPES.get(stem.file.suffix.lower(), "WAVE")
         lines += [f"  <TRACK {{{uuid.uuid5(uuid.NAMESPACE_URL, str(stem.file)).hex.upper()}}}",
-                  f"    NAME {quote(f'{stem.name} (anchor)' if stem.is_anchor else stem.name)}",
+                  f"    NAME {quote(anchor_mark(stem.name, stem.is_anchor))}",
                   f"    PEAKCOL {ANCHOR_PEAKCOL if stem.is_anchor else 16576}",
                   f"    VOLPAN {10.0 ** (stem.gain_db / 20.0)!r} 0 -1 -1 1", "    MUTESOLO 0 0 0", "    NCHAN 2",
                   "    <ITEM", "      POSITION 0", f"      LENGTH {seconds!r}", f"      NAME {quote(stem.file.name)}",
