@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test bench screenshot venv clean
+.PHONY: demo test bench screenshot venv clean debian-packages
 
 venv: $(STAMP)
 
@@ -26,8 +26,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/anchormix demo
 
+# The Debian packages the tests need (Ardour, Chromium, FluidSynth, libxmp): installed as root, else named.
+debian-packages:
+	@scripts/debian-packages
+
 # The one-way layers first (import-linter contracts in pyproject.toml), then every test.
-test: $(STAMP)
+test: $(STAMP) debian-packages
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Any, Callable
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from anchormix.tools import Session, ToolContext, load_session
-from anchormix.tools.audio import check_output_path, write_text_atomic
+from anchormix.tools.audio import write_text_atomic
+from anchormix.tools.outputs import session_output_folder
 
 from .advice import gains_vs_anchor, stem_notes
 from .checkpoint import open_checkpoint
@@ -71,13 +73,13 @@ def _write_trace(path: Path, trace: list[dict[str, Any]], protected: list[Path])
     write_text_atomic(path, "".join(json.dumps(r, default=str) + "\n" for r in trace), protected)
 
 
-def _output_dir(session: Session, out_root: str | Path, protected: list[Path]) -> Path:
-    """``out_root/<session id>``, checked against the sources, created, cleared of a killed run's temp files."""
-    out_dir = check_output_path(Path(out_root) / session_id(session.path), protected)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _output_dir(session: Session, out_root: str | Path, protected: list[Path]) -> tuple[Path, str | None]:
+    """``out_root/<session id>`` (``<id>-anchormix`` when that is the session's own folder, and a notice saying so),
+    claimed by the output guard (tools/outputs.py), cleared of a killed run's temp files."""
+    out_dir, notice = session_output_folder(out_root, session_id(session.path), protected)
     for stale in out_dir.glob(".*.part*"):  # temp files of a run killed mid-write
-        stale.unlink(missing_ok=True)
-    return out_dir
+        stale.unlink(missing_ok=True) if stale.is_file() else shutil.rmtree(stale, ignore_errors=True)
+    return out_dir, notice
 
 
 def _resume_point(saver: SqliteSaver, sid: str, session: Session, planner: Planner, fresh: bool,
@@ -118,7 +120,25 @@ def balance_session(
     session = load_session(session_path, anchor)
     sid = session_id(session.path)
     protected = session.read_only()
-    out_dir = _output_dir(session, out_root, protected)
+    new_folder = not (Path(out_root) / sid).exists() and not (Path(out_root) / f"{sid}-anchormix").exists()
+    out_dir, moved = _output_dir(session, out_root, protected)
+    try:
+        return _balance_into(out_dir, session, sid, protected, planner, max_steps, fresh, on_step, step_delay_s,
+                             strength_pct, daw, moved)
+    except Exception:
+        if new_folder and not _has_progress(out_dir):  # nothing to resume from: leave no empty outputs behind
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _has_progress(out_dir: Path) -> bool:
+    trace = out_dir / "trace.jsonl"
+    return trace.is_file() and trace.stat().st_size > 0
+
+
+def _balance_into(out_dir: Path, session: Session, sid: str, protected: list[Path], planner: Planner, max_steps: int,
+                  fresh: bool, on_step: Callable[[AgentState], None] | None, step_delay_s: float, strength_pct: float,
+                  daw: tuple[str, ...], moved: str | None) -> BalanceResult:
     paths = {name: out_dir / name for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl")}
 
     def step(state: AgentState) -> None:
@@ -150,7 +170,7 @@ def balance_session(
         iterations=report["iterations"], resumed=resumed, gains_vs_anchor_db=report["gains_vs_anchor_db"],
         lu_vs_anchor_before=report["lu_vs_anchor_before"], lu_vs_anchor_after=report["lu_vs_anchor_after"],
         advice=final["advice"], error_db=report["reference_error_db"], reference_lu=session.reference_lu,
-        files={k: str(v) for k, v in paths.items()}, notice=unreadable or notice,
+        files={k: str(v) for k, v in paths.items()}, notice="; ".join(n for n in (moved, unreadable, notice) if n) or None,
     )
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from rich.markdown import Markdown
+from rich.text import Text
 
 from anchormix import corpus_cli, listen_cli, model_cli
 from anchormix.agent import balance_session
@@ -22,7 +23,9 @@ from anchormix.agent.batch import session_id
 from anchormix.agent.daw import daw_formats
 from anchormix.agent.trace import read_trace
 from anchormix.tools import REGISTRY, ToolContext, load_session
+from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.demo import write_demo_session
+from anchormix.tools.outputs import check_replaceable
 from anchormix.tui.app import ChatApp
 from anchormix.tui.screenshot import screenshot
 
@@ -31,10 +34,11 @@ from .batch_jobs import BalanceJob, balance_job
 from .planners import DEFAULT_PLANNER, LOOP_PLANNERS, check_planner, make_planner
 from .ray_batch import run_ray_balance
 from .report import write_report
-from .views import before_after_table, console, errors, levels_table, masking_table, summary_table, trace_panels
+from .views import before_after_table, console, errors, levels_table, say, shown, masking_table, summary_table, trace_panels
 
 __all__ = ["main", "build_parser"]
 
+MEASURE_MARK = "anchormix measure"  # measure --json's "written_by": a file it may replace
 EPILOG_DEMO = """examples:
   anchormix demo                       # pop demo with spoiled levels, balanced, in ./out/demo
   anchormix demo --genre edm --seed 3
@@ -71,22 +75,27 @@ EPILOG_MEASURE = """examples:
 
 
 def _measure(args: argparse.Namespace) -> int:
+    if args.json_out:  # before decoding: never onto a source, never into the session's folder
+        check_replaceable(args.json_out, [args.session if args.session.is_dir() else args.session.parent],
+                          "measurement file", MEASURE_MARK)
     session = load_session(args.session, args.anchor)
     ctx = ToolContext.of(session)
     levels = REGISTRY.call("measure_loudness", {}, ctx)
     masking = [REGISTRY.call("measure_masking", {"target": n}, ctx) for n in session.names if session.active[n]]
-    console.print(
-        f"[bold]{session.path}[/]  {len(session.stems)} stems, {session.duration_s:.1f} s at "
-        f"{session.sample_rate} Hz, genre {session.genre}, anchor [bold]{session.anchor}[/]"
-    )
+    console.print(Text.assemble(
+        (str(shown(session.path)), "bold"), f"  {len(session.stems)} stems, {session.duration_s:.1f} s at "
+        f"{session.sample_rate} Hz, genre {shown(session.genre)}, anchor ", (str(shown(session.anchor)), "bold")))
     if session.ignored_files:
-        console.print(f"[dim]ignored (not audio): {', '.join(session.ignored_files)}[/]")
+        console.print(Text(f"ignored (not audio): {shown(', '.join(session.ignored_files))}", style="dim"))
     for warning in session.warnings:
-        console.print(f"[yellow]note:[/] {warning}", highlight=False)
+        console.print(Text.assemble(("note:", "yellow"), " ", shown(warning)), highlight=False)
     console.print(levels_table(levels, session.reference_lu))
     console.print(masking_table(masking))
     if args.json_out:
-        args.json_out.write_text(json.dumps({"levels": levels, "masking": masking}, indent=2) + "\n", encoding="utf-8")
+        body = {"written_by": MEASURE_MARK, "session": str(session.path.resolve()), "levels": levels, "masking": masking}
+        protected = session.read_only()
+        write_text_atomic(check_replaceable(args.json_out, protected, "measurement file", MEASURE_MARK),
+                          json.dumps(body, indent=2) + "\n", protected)
         console.print(f"wrote {args.json_out}")
     return 0
 
@@ -163,11 +172,11 @@ def _balance(args: argparse.Namespace) -> int:
     problems = [value for kind, value in outcomes.values() if kind == "error"]
     for kind, value in (outcomes[p] for p in args.sessions):
         if kind == "ok" and value.notice:
-            errors.print(f"[yellow]note:[/] {value.notice}", highlight=False, soft_wrap=True)
+            say("note", value.notice, "yellow")
     rows = [(p.name, outcomes[p][1] if outcomes[p][0] == "ok" else None) for p in args.sessions]
     console.print(summary_table(rows, str(args.out)))
     for problem in problems:
-        errors.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        say("error", problem)
     if problems:
         errors.print(f"[bold red]{len(problems)} of {len(args.sessions)} sessions failed[/]")
     return 1 if problems else 0
@@ -286,11 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ValueError as err:
-        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        say("error", err)
         return 2
     except OSError as err:  # a full or read-only disk, a vanished folder: one line, the path and the reason
         where = f"{err.filename}: " if err.filename else ""
-        errors.print(f"[bold red]error:[/] {where}{err.strerror or err}", highlight=False, soft_wrap=True)
+        say("error", f"{where}{err.strerror or err}")
         return 1
     except KeyboardInterrupt:
         errors.print("interrupted")

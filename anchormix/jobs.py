@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator, Sequence
 
+from .ray_watchdog import watch_local_ray
 from .views import progress
 
-__all__ = ["run_jobs", "connect_ray", "RAY_NAMESPACE"]
+__all__ = ["run_jobs", "connect_ray", "die_with_parent", "RAY_NAMESPACE"]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 RAY_NAMESPACE = "anchormix"
 
@@ -24,7 +32,27 @@ def connect_ray(address: str | None, workers: int):
         else:
             ray.init(num_cpus=max(1, workers), namespace=RAY_NAMESPACE, include_dashboard=False, log_to_driver=False,
                      object_store_memory=200 * 1024 * 1024)
+            watch_local_ray()  # a killed run leaves none of this local Ray's processes behind
     return ray
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """A worker's first act: end when the batch that started it ends, even killed with SIGKILL, so no worker goes
+    on writing into the outputs or holds a checkpoint open. Linux: the kernel's parent-death signal
+    (``prctl(PR_SET_PDEATHSIG)``); everywhere: a watchdog thread that sees the parent gone."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the watchdog alone
+        pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was set
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="die-with-parent").start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def run_jobs(work: Callable[[Any], Any], jobs: Sequence[Any], workers: int, description: str,
@@ -52,7 +80,8 @@ def run_jobs(work: Callable[[Any], Any], jobs: Sequence[Any], workers: int, desc
             return
         # spawn, not fork: a forked child of a process that has run torch (OpenMP threads) can deadlock.
         spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn, initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(work, job): job for job in jobs}
             for future in as_completed(futures):
                 yield futures[future], future.result()

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from markdown_it import MarkdownIt
 from pedalboard.io import AudioFile
 
 from anchormix.tools import load_session
@@ -28,13 +29,18 @@ from anchormix.tools.render import mix_down
 
 from .plots import levels_svg, masking_svg
 
-__all__ = ["write_report", "REPORT_FILE", "matched_loudness"]
+__all__ = ["write_report", "REPORT_FILE", "matched_loudness", "advice_html"]
 
 REPORT_FILE = "report.html"
 STYLE = """body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
-.players{display:flex;gap:2em}.players figure{margin:0}.advice{white-space:pre-wrap;background:#f7f7f7;padding:1em}
+.players{display:flex;gap:2em}.players figure{margin:0}.advice{background:#f7f7f7;padding:0 1em}
 ol.trace li{margin:.3em 0}.tool{font-family:monospace;background:#eef;padding:0 .3em}.muted{color:#777}"""
+
+
+def advice_html(advice: str) -> str:
+    """advice.md as HTML (CommonMark; any HTML inside it is shown as text, never run)."""
+    return MarkdownIt("commonmark", {"html": False}).render(advice)
 
 
 def _read_outputs(out_dir: Path) -> tuple[dict, str, list[dict]]:
@@ -120,6 +126,6 @@ def write_report(out_dir: Path) -> Path:
             f"<h2>Listen: before and after, both at {target:.1f} LUFS</h2><div class=players>{players}</div>"
             f"<h2>Levels against the {html.escape(anchor)}</h2><div id=levels-chart>{charts}</div>"
             f"<h2>Masking per band</h2><div id=masking-chart>{heat}</div>"
-            f"<h2>Advice</h2><div class=advice>{html.escape(advice)}</div>"
+            f"<h2>Advice</h2><div class=advice>{advice_html(advice)}</div>"
             f"<h2>Trace</h2>{_timeline(trace)}</body></html>\n")
     return write_text_atomic(out_dir / REPORT_FILE, page)

@@ -6,6 +6,7 @@ The commands compute; these functions only turn their results into renderables.
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any, Iterable
 
 from rich.console import Console, Group
@@ -14,13 +15,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["console", "errors", "progress", "levels_table", "masking_table", "before_after_table", "summary_table",
+__all__ = ["console", "errors", "shown", "say", "progress", "levels_table", "masking_table", "before_after_table", "summary_table",
            "trace_panels", "eval_tables", "agent_eval_table", "advice_check_table", "advice_example",
            "advice_examples_markdown", "corpus_table",
            "conventions_table_view"]
 
 console = Console()
 errors = Console(stderr=True)
+
+
+def shown(text: Any) -> Text:
+    """A name or message from the user's files as the terminal shows it: never read as rich markup, and control
+    characters (an ESC would drive the terminal) as "?"."""
+    return Text("".join("?" if unicodedata.category(c) == "Cc" and c not in "\n\t" else c for c in str(text)))
+
+
+def say(kind: str, message: Any, style: str = "bold red") -> None:
+    """One line on stderr: ``kind:`` in ``style``, then ``message`` as it is (:func:`shown`)."""
+    errors.print(Text.assemble((f"{kind}:", style), " ", shown(message)), highlight=False, soft_wrap=True)
 
 
 def progress() -> Progress:
@@ -49,7 +61,7 @@ def levels_table(report: dict, reference: dict[str, float] | None = None, title:
     table = _table(title, columns, left=("stem", "role"))
     for name, row in report["stems"].items():
         marker = " (anchor)" if name == report["anchor"] else ""
-        cells = [name + marker, row["role"], _fmt(row["lufs"]), _fmt(row["lu_vs_anchor"], signed=True),
+        cells = [shown(name + marker), row["role"], _fmt(row["lufs"]), _fmt(row["lu_vs_anchor"], signed=True),
                  _fmt(row["true_peak_dbtp"], " dBTP")]
         if reference:
             ref = reference.get(name)
@@ -65,7 +77,7 @@ def masking_table(rows: list[dict]) -> Table:
         table.add_column(column, justify=justify)
     for row in rows:
         bands = ", ".join(f"{b['band']} ({b['share']:.0%})" for b in row["worst_bands"]) or "-"
-        table.add_row(row["target"], f"{row['masked_share']:.0%}", bands, row["worst_range"] or "-")
+        table.add_row(shown(row["target"]), f"{row['masked_share']:.0%}", shown(bands), shown(row["worst_range"] or "-"))
     return table
 
 
@@ -73,10 +85,10 @@ def before_after_table(result) -> Table:
     """Levels against the anchor before and after a balance (and the reference when known)."""
     reference = result.reference_lu
     columns = ("stem", "before", "move", "after") + (("reference",) if reference else ())
-    table = _table(f"{result.session_id}: levels against the anchor (LU)", columns, left=("stem",))
+    table = _table(f"{shown(result.session_id)}: levels against the anchor (LU)", columns, left=("stem",))
     for name, before in result.lu_vs_anchor_before.items():
         after = result.lu_vs_anchor_after.get(name)
-        row = [name, _fmt(before, signed=True), _fmt(result.gains_vs_anchor_db.get(name, 0.0), " dB", signed=True),
+        row = [shown(name), _fmt(before, signed=True), _fmt(result.gains_vs_anchor_db.get(name, 0.0), " dB", signed=True),
                _fmt(after, signed=True)]
         if reference:
             row.append(_fmt(reference[name], signed=True) if name in reference else "-")
@@ -94,12 +106,12 @@ def summary_table(rows: list[tuple[str, Any]], out: str) -> Table:
         table.add_column(column)
     for name, value in rows:
         if value is None:
-            table.add_row(name, "[red]failed[/]", "-", "-", "-")
+            table.add_row(shown(name), "[red]failed[/]", "-", "-", "-")
             continue
         moves = sorted(((n, g) for n, g in value.gains_vs_anchor_db.items() if abs(g) >= 0.05), key=lambda m: -abs(m[1]))
         error = f"{value.error_db['before']:.1f} -> {value.error_db['after']:.1f} dB" if value.error_db else "-"
         status = value.status + (" (resumed)" if value.resumed else "")
-        table.add_row(name, status, str(value.iterations), ", ".join(f"{n} {g:+.1f}" for n, g in moves[:3]) or "none",
+        table.add_row(shown(name), status, str(value.iterations), shown(", ".join(f"{n} {g:+.1f}" for n, g in moves[:3]) or "none"),
                       error)
     return table
 

@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from anchormix.cli import main
-from anchormix.listen.answers import order
+from anchormix.listen.answers import AnswerStore, order
 from anchormix.tools import ToolContext, load_session
 from anchormix.tools.audio import read_audio
 from anchormix.tools.demo import write_demo_session
@@ -49,10 +49,10 @@ def test_every_stimulus_is_loudness_matched_and_the_hidden_reference_is_the_refe
         assert list(trial["advice"]) == ["rules"]
 
 
-def _rate(driver, listener, trial, ratings):
+def _rate(driver, secret, listener, trial, ratings):
     from selenium.webdriver.common.by import By
 
-    for letter, name in zip("ABCDE", order(listener, trial, CONDITIONS)):
+    for letter, name in zip("ABCDE", order(secret, listener, trial, CONDITIONS)):
         driver.execute_script("const e = document.getElementById(arguments[0]); e.value = arguments[1];"
                               "e.dispatchEvent(new Event('input'));", f"rate-{letter}", ratings[name])
     driver.find_element(By.ID, "to-advice").click()
@@ -91,7 +91,7 @@ def test_two_listeners_in_chromium_and_the_analysis_reproduces_the_statistics(te
                     _begin(driver, base, listener)  # stopped and back: it resumes at the trial not yet answered
                     WebDriverWait(driver, 10).until(lambda d: d.find_element("id", "progress").text == "Trial 2 of 3")
                 ratings = {c: (CAREFUL[c][k] if listener == "careful" else 40) for c in CONDITIONS}
-                _rate(driver, listener, trial, ratings)
+                _rate(driver, AnswerStore(test_dir).secret, listener, trial, ratings)
             WebDriverWait(driver, 10).until(lambda d: d.find_element("id", "done").is_displayed())
     finally:
         driver.quit()

@@ -19,9 +19,13 @@ from typing import Iterator, NamedTuple
 import numpy as np
 from pedalboard.io import AudioFile
 
+from .outputs import check_output_path
+
 __all__ = [
     "AUDIO_EXTENSIONS",
     "MIN_DURATION_S",
+    "MIN_SAMPLE_RATE",
+    "MAX_SAMPLE_RATE",
     "AudioInfo",
     "probe_audio",
     "read_audio",
@@ -46,6 +50,9 @@ _FILE_MODE = _umask_mode()  # read once: os.umask() is process-wide and not thre
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
 # One BS.1770 gating block is 400 ms; a shorter stem has no integrated loudness.
 MIN_DURATION_S = 0.4
+# Telephone band to high-resolution studio rates; anything outside is not music to balance (a 100 Hz "stem" holds
+# nothing above 50 Hz and would be called silent).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 384_000
 
 
 class AudioInfo(NamedTuple):
@@ -76,22 +83,37 @@ def _check_wav_length(path: Path) -> None:
             offset += 8 + chunk_size + (chunk_size & 1)
 
 
-def probe_audio(path: str | Path) -> AudioInfo:
-    """Sample rate, length and channels of ``path`` from its header; ``ValueError`` naming the file if it is not audio."""
-    path = Path(path)
+def _check_file(path: Path) -> None:
+    """What the header and the file system decide, before any decoding: ``ValueError`` naming the file."""
     if path.is_symlink() and not path.exists():
         raise ValueError(f"{path}: symbolic link to {os.readlink(path)}, which does not exist")
     if not path.is_file():
         raise ValueError(f"{path}: not a file")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"{path}: permission denied (anchormix cannot read it)")
     if path.stat().st_size == 0:
         raise ValueError(f"{path}: file is empty (0 bytes)")
     if path.suffix.lower() == ".wav":
         _check_wav_length(path)
+
+
+def _check_rate(path: Path, sample_rate: int) -> None:
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise ValueError(f"{path}: a sample rate of {sample_rate} Hz is not audio anchormix can balance "
+                         f"({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)")
+
+
+def probe_audio(path: str | Path) -> AudioInfo:
+    """Sample rate, length and channels of ``path`` from its header; ``ValueError`` naming the file if it is not audio."""
+    path = Path(path)
+    _check_file(path)
     try:
         with AudioFile(str(path)) as f:
-            return AudioInfo(int(round(f.samplerate)), int(f.frames), int(f.num_channels))
+            info = AudioInfo(int(round(f.samplerate)), int(f.frames), int(f.num_channels))
     except Exception as err:
         raise ValueError(f"{path}: cannot decode as audio ({err})") from None
+    _check_rate(path, info.sample_rate)
+    return info
 
 
 def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
@@ -101,18 +123,20 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     shorter than 400 ms, or holds NaN/inf samples.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: not a file")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: file is empty (0 bytes)")
-    if path.suffix.lower() == ".wav":
-        _check_wav_length(path)
+    _check_file(path)
     try:
         with AudioFile(str(path)) as f:
             native_rate = int(round(f.samplerate))
+            _check_rate(path, native_rate)
             reader = f.resampled_to(float(sample_rate)) if sample_rate and sample_rate != native_rate else f
             frames = int(reader.frames)
             audio = reader.read(frames)
+    except MemoryError:
+        raise ValueError(f"{path}: not enough memory to decode it") from None
+    except ValueError as err:
+        if str(err).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: cannot decode as audio ({err})") from None
     except Exception as err:  # pedalboard raises RuntimeError/ValueError with terse text
         raise ValueError(f"{path}: cannot decode as audio ({err})") from None
     rate = int(sample_rate or native_rate)
@@ -152,16 +176,6 @@ def to_stereo(audio: np.ndarray, path: str | Path = "<audio>") -> np.ndarray:
         mid = audio.mean(axis=0, dtype=np.float32)
         return np.stack([mid, mid])
     raise ValueError(f"{path}: no channels")
-
-
-def check_output_path(target: str | Path, protected: list[Path] | tuple[Path, ...] = ()) -> Path:
-    """Return ``target`` resolved, refusing any path inside a protected folder or onto a protected file."""
-    target = Path(target).resolve()
-    for item in protected:
-        item = Path(item).resolve()
-        if target == item or item in target.parents:
-            raise ValueError(f"{target}: refusing to write inside {item} (source material is read-only)")
-    return target
 
 
 @contextmanager

@@ -108,11 +108,10 @@ class Session:
         return sorted(files | ({self.path} if self.path.is_file() else set()))
 
     def read_only(self) -> list[Path]:
-        """What anchormix must never write into: the folder of stems (an Ardour session's whole folder; a REAPER
-        project's file alone, its folder may be anywhere), and every source file."""
-        kind = getattr(self.project, "kind", None)
-        folder = [] if kind == "reaper" else [self.path.parent if self.path.is_file() else self.path]
-        return [p.resolve() for p in folder + self.source_files()]
+        """What anchormix must never write into: the folder of stems (a DAW project's whole folder: an Ardour
+        session's, a REAPER project's), and every source file wherever it lies."""
+        folder = self.path.parent if self.path.is_file() else self.path
+        return [p.resolve() for p in [folder] + self.source_files()]
 
     def fingerprint(self) -> str:
         """Name, size and mtime of every source file and session.json (or the DAW session file): changes when the
@@ -204,7 +203,11 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
     stems, channels, active, warnings = {}, {}, {}, []
     for name, group in groups.items():
         file = group[0]
-        audio = np.concatenate(_same_length([read_audio(f, sample_rate)[0] for f in group]), axis=0)
+        try:
+            audio = np.concatenate(_same_length([read_audio(f, sample_rate)[0] for f in group]), axis=0)
+        except MemoryError:
+            raise ValueError(f"{file}: not enough memory to decode it (lower ANCHORMIX_MAX_MEMORY_GB to refuse such "
+                             f"sessions before decoding)") from None
         channels[name] = audio.shape[0]
         stems[name] = to_stereo(audio, file) * np.float32(10.0 ** ((faders_db or {}).get(name, 0.0) / 20.0))
         active[name] = _audible(stems[name])  # before padding: the pad's step is not the stem's sound

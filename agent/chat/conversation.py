@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from anchormix.tools import REGISTRY, ToolContext, ToolError, load_session
-from anchormix.tools.audio import check_output_path
+from anchormix.tools.outputs import session_output_folder
 from anchormix.tools.conventions import GENRE_REFERENCE_LU
 
 from ..advice import gains_vs_anchor
@@ -81,8 +81,7 @@ class Conversation:
         self.session = load_session(session_path, anchor)
         self.id = session_id(self.session.path)
         protected = self.session.read_only()
-        self.out_dir = check_output_path(Path(out_root) / self.id, protected)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir, moved = session_output_folder(out_root, self.id, protected)
         self.ctx = ToolContext.of(self.session, self.out_dir)  # at unity gain: the gains are ours
         self.make_planner = planner
         self._planner: Planner | None = None
@@ -100,6 +99,7 @@ class Conversation:
         self.last_trace: list[dict[str, Any]] = []
         self.store = ConversationStore(self.out_dir / "checkpoint.sqlite")
         saved, self.notice = self.store.load() if resume else (None, None)
+        self.notice = "; ".join(n for n in (moved, self.notice) if n) or None
         if saved and saved.get("fingerprint") != self.session.fingerprint():
             self.notice = "the session's audio changed since the last conversation: starting fresh"
         elif saved:

@@ -94,15 +94,25 @@ def analyse(folder: Path, sessions: list[str] | None = None, genres: list[str] |
             row[key] /= row["n"]
     result = {"listeners": len(listeners), "excluded": excluded, "trials": len({t for _, t in kept}),
               "ratings_per_condition": len(kept), "conditions": means, "wilcoxon": tests, "advice": advice,
-              "subset": {"sessions": sessions, "genres": genres}}
+              "subset": {"sessions": sessions, "genres": genres},
+              "reference_from": {t["id"]: t.get("reference_from", "reference_lu") for t in trials.values()}}
     _write(folder, result)
     return result
+
+
+def _reference_line(sources: dict[str, str]) -> str:
+    delivered = sorted(t for t, s in sources.items() if s == "as delivered")
+    if not delivered:
+        return "The hidden reference is each session's reference balance."
+    return (f"The hidden reference is the levels as delivered (the producer's own balance) in {len(delivered)} of "
+            f"{len(sources)} trials ({', '.join(delivered)}), the session's reference balance in the others.")
 
 
 def _write(folder: Path, result: dict) -> None:
     write_text_atomic(folder / "analysis.json", json.dumps(result, indent=2) + "\n")
     lines = [f"Listeners: {result['listeners']}, excluded by post-screening: {len(result['excluded'])} "
              f"({', '.join(result['excluded']) or 'none'}); {result['ratings_per_condition']} ratings per condition.",
+             _reference_line(result["reference_from"]),
              "", "| condition | mean | 95 % CI | n |", "|---|---:|---:|---:|"]
     lines += [f"| {c} | {m['mean']:.1f} | ±{m['ci95']:.1f} | {m['n']} |" for c, m in result["conditions"].items()]
     lines += ["", "| comparison (Wilcoxon signed-rank, paired) | p | p (Holm) |", "|---|---:|---:|"]

@@ -1,14 +1,18 @@
 """The listeners' answers in SQLite: one transaction per trial, never overwritten; and the order each hears.
 
 Each listener hears a trial's stimuli under letters (A, B, ...) in their own
-random order (seeded by listener and trial, so a page reload or a resumed
-session shows the same order); :func:`order` is that mapping, the server turns
+random order (keyed by a secret of the test's, kept here and never sent, with
+the listener and trial, so a page reload or a resumed session shows the same
+order and no one can predict it from a name); :func:`order` is that mapping, the server turns
 letters back into conditions before anything is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
+import secrets
 import sqlite3
 import time
 from pathlib import Path
@@ -20,21 +24,25 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (listener TEXT, trial TEXT, at REAL, PRIMARY KEY (listener, trial));
 CREATE TABLE IF NOT EXISTS ratings (listener TEXT, trial TEXT, condition TEXT, rating REAL,
                                     PRIMARY KEY (listener, trial, condition));
+CREATE TABLE IF NOT EXISTS secret (value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS advice (listener TEXT, trial TEXT, planner TEXT, clear INTEGER, actionable INTEGER,
                                    musically_right INTEGER, PRIMARY KEY (listener, trial, planner));
 """
 
 
-def order(listener: str, trial: str, conditions: list[str]) -> list[str]:
-    """The conditions in the order ``listener`` hears them in ``trial`` (letters A, B, ... in this order)."""
+def order(secret: str, listener: str, trial: str, conditions: list[str]) -> list[str]:
+    """The conditions in the order ``listener`` hears them in ``trial`` (letters A, B, ... in this order). The
+    order is keyed by the test's ``secret`` (kept in answers.sqlite, never sent), so nobody can work it out from a
+    listener's name."""
     shuffled = list(conditions)
-    random.Random(f"{listener}\0{trial}").shuffle(shuffled)
+    key = hmac.new(secret.encode(), f"{listener}\0{trial}".encode(), hashlib.sha256).hexdigest()
+    random.Random(key).shuffle(shuffled)
     return shuffled
 
 
-def advice_order(listener: str, trial: str, planners: list[str]) -> list[str]:
+def advice_order(secret: str, listener: str, trial: str, planners: list[str]) -> list[str]:
     """The planners' advice in the order ``listener`` reads it (unnamed: "Advice 1", "Advice 2")."""
-    return order(listener, trial + "\0advice", sorted(planners))
+    return order(secret, listener, trial + "\0advice", sorted(planners))
 
 
 class AnswerStore:
@@ -44,6 +52,11 @@ class AnswerStore:
         self.path = Path(folder) / ANSWERS_FILE
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT 1 FROM secret").fetchone() is None:
+                db.execute("INSERT INTO secret VALUES (?)", (secrets.token_hex(32),))
+            db.execute("COMMIT")
+            self.secret: str = db.execute("SELECT value FROM secret").fetchone()[0]
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30, isolation_level=None)

@@ -17,7 +17,7 @@ from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.render import mix_down
 from tests.conftest import ardour_render, sine, tree_hash, write_wav
 
-GAINS = {"bass": 0.0, "vocals": 4.5, "keys": -3.0, "pad": 1.5}
+GAINS = {"bass": 0.0, "vocals": 9.5, "keys": -3.0, "pad": 1.5}  # vocals: past the fader's +6 dB in Ardour
 
 
 @pytest.fixture()
@@ -34,7 +34,7 @@ def session_dir(tmp_path):
 
 
 def _stems(session, tmp_path, gains=GAINS):
-    return daw_stems(session, gains, {"vocals": "vocals +4.5 dB — up"}, tmp_path / "out" / "daw-audio")
+    return daw_stems(session, gains, {"vocals": "vocals +9.5 dB — up"}, tmp_path / "out" / "daw-audio")
 
 
 def test_the_reaper_project_reads_back_with_each_track_file_and_fader(session_dir, tmp_path):
@@ -97,3 +97,74 @@ def test_balance_writes_both_daw_sessions_with_the_mix_gains(demo_session_dir, t
 def test_an_unknown_daw_format_is_named(demo_session_dir, tmp_path, capsys):
     assert main(["balance", str(demo_session_dir), "--out", str(tmp_path), "--daw", "logic"]) == 2
     assert "logic" in capsys.readouterr().err
+
+
+def test_control_characters_in_stem_names_never_break_either_daw_file(tmp_path, capsys):
+    """Issue 26, 6: a newline in a file name injected lines into the RPP, an ESC made the .ardour malformed XML."""
+    import xml.etree.ElementTree as ET
+
+    from anchormix.tools.daw import read_project
+
+    song = tmp_path / "song"
+    song.mkdir()
+    write_wav(song / "bass.wav", sine(55, 2.0, 44100, 0.4), 44100)
+    write_wav(song / "vox\nNAME injected\x1b[31m.wav", sine(440, 2.0, 44100, 0.1), 44100)
+    before = tree_hash(song)
+    assert main(["balance", str(song), "--out", str(tmp_path / "out"), "--planner", "rules", "--daw", "ardour,reaper"]) == 0
+    rpp, ardour = tmp_path / "out" / "song" / "song.RPP", tmp_path / "out" / "song" / "ardour" / "song.ardour"
+    ET.parse(ardour)  # well-formed XML
+    for project in (read_project(rpp), read_project(ardour)):  # anchormix reads its own projects back
+        names = sorted(t.name for t in project.tracks)
+        assert names == ["bass (anchor)", "vox_NAME injected_[31m"], names
+        assert all(f.exists() for t in project.tracks for f in t.files)
+    assert "injected" not in "".join(line for line in rpp.read_text().splitlines() if line.strip().startswith("NAME i"))
+    assert tree_hash(song) == before
+
+
+def test_an_ardour_file_in_any_xml_spelling_gets_every_fader_moved(tmp_path):
+    """Issue 26, 7: a fader whose value was single-quoted (valid XML) was skipped by the regex edit."""
+    from anchormix.tools.daw import read_project, write_balanced_copy
+
+    song = tmp_path / "song"
+    song.mkdir()
+    write_wav(song / "bass.wav", sine(55, 2.0, 44100, 0.4), 44100)
+    write_wav(song / "keys.wav", sine(440, 2.0, 44100, 0.1), 44100)
+    session = load_session(song)
+    path = write_ardour_session(tmp_path / "Rough", "Rough", _stems(session, tmp_path, {"bass": 0.0, "keys": -2.0}),
+                                session.sample_rate)
+    text = path.read_text()
+    at = text.index('value="', text.index('name="gaincontrol"', text.index('name="keys" default-type')))
+    end = text.index('"', at + len('value="'))
+    path.write_text(text[:at] + "value='" + text[at + len('value="'):end] + "'" + text[end + 1:])
+    rough = load_session(path)
+    copy = write_balanced_copy(rough, {"keys": 3.0, "bass": 0.0}, tmp_path / "copy")
+    faders = {t.name: t.fader_db for t in read_project(copy).tracks}
+    assert faders["keys"] == pytest.approx(1.0, abs=1e-6) and faders["bass (anchor)"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_two_thousand_tracks_are_read_and_copied_with_every_fader_moved(tmp_path):
+    """Issue 26, 11: the regex edit was quadratic in tracks (2,000 tracks: 104 s); the tree edit is one pass."""
+    from anchormix.tools.daw import DawStem, read_project
+    from anchormix.tools.daw.ardour_project import balanced_ardour
+
+    file = write_wav(tmp_path / "one.wav", sine(110, 0.5, 44100, 0.1), 44100)
+    stems = [DawStem(f"t{k}", file.resolve(), 22050, 2, -6.0, k == 0) for k in range(2000)]
+    path = write_ardour_session(tmp_path / "Big", "Big", stems, 44100)
+    project = read_project(path)
+    copy = balanced_ardour(project, {t.name: 1.0 for t in project.tracks}, tmp_path / "copy")
+    assert [t.fader_db for t in read_project(copy).tracks] == pytest.approx([-5.0] * 2000, abs=1e-6)
+
+
+def test_a_gain_past_the_daws_fader_is_carried_by_the_tracks_second_stage(session_dir, tmp_path):
+    """REAPER's fader ends at +12 dB, Ardour's at +6 dB (each clamps a higher value): the rest goes onto the item's
+    volume (REAPER) or the track's trim (Ardour), so each DAW plays the gain the mix got; both read back whole."""
+    from anchormix.tools.daw import read_project
+
+    session = load_session(session_dir)
+    gains = {**GAINS, "vocals": 15.0}
+    stems = _stems(session, tmp_path, gains)
+    rpp = read_project(write_reaper_project(tmp_path / "out" / "song.RPP", stems, session.sample_rate))
+    ardour = read_project(write_ardour_session(tmp_path / "out" / "ardour", "song", stems, session.sample_rate))
+    for project, fader_max in ((rpp, 12.0), (ardour, 20 * np.log10(2.0))):
+        vocals = next(t for t in project.tracks if t.name == "vocals")
+        assert vocals.fader_db == pytest.approx(fader_max) and vocals.level_db == pytest.approx(15.0)

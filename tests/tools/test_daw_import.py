@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -44,11 +45,18 @@ def _rough_mix(demo_session_dir, tmp_path, kind: str):
     return path
 
 
-def _masked(text: str) -> str:
-    """A session's text without the fader values and source paths anchormix may change."""
-    text = re.sub(r'(<Controllable name="gaincontrol"[^>]*value=")[^"]*', r"\1", text)
-    text = re.sub(r'(<Source name=")[^"]*', r"\1", text)
-    text = re.sub(r"(?m)^(\s*TRACK-VOLPAN|\s*VOLPAN)\s+\S+", r"\1", text)
+def _masked(path) -> str:
+    """A session without the fader values and source paths anchormix may change: an RPP's text, an Ardour
+    session's XML document in canonical form (C14N 2.0: the document, not its spelling)."""
+    if path.suffix == ".ardour":
+        root = ET.parse(path, ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))).getroot()
+        for control in root.iter("Controllable"):  # a fader, and the trim that holds what passes +6 dB
+            if control.get("name") in ("gaincontrol", "trimcontrol"):
+                control.set("value", "")
+        for source in root.iter("Source"):
+            source.set("name", "")
+        return ET.canonicalize(ET.tostring(root, encoding="unicode"), with_comments=True)
+    text = re.sub(r"(?m)^(\s*TRACK-VOLPAN|\s*VOLPAN)\s+\S+", r"\1", path.read_text())
     return re.sub(r"(?m)^(\s*FILE)\s+.*$", r"\1", text)
 
 
@@ -68,7 +76,7 @@ def test_a_rough_mix_is_balanced_from_its_faders_and_written_back_with_only_the_
     back = {t.name.removesuffix(" (anchor)"): t.fader_db for t in read_project(copy).tracks}
     for name, move in gains["gains_db"].items():  # each fader = the engineer's + the move anchormix advised
         assert back[name] == pytest.approx(ROUGH[name] + move, abs=1e-6), name
-    assert _masked(copy.read_text()) == _masked(rough.read_text())  # every other byte as the engineer left it
+    assert _masked(copy) == _masked(rough)  # everything else as the engineer left it
     for track in read_project(copy).tracks:  # the copy finds the engineer's files where they lie
         assert all(f.is_absolute() and f.exists() for f in track.files)
     assert tree_hash(rough.parent) == before_session and tree_hash(demo_session_dir) == before_sources
@@ -111,10 +119,19 @@ def test_a_file_that_is_not_a_session_is_named(tmp_path):
         load_session(tmp_path / "notes.txt")
 
 
-def test_a_reaper_project_beside_other_work_does_not_forbid_writing_next_to_it(demo_session_dir, tmp_path):
+def test_outputs_never_go_into_a_daw_projects_folder(demo_session_dir, tmp_path, capsys):
+    """Issue 26, 1: ``balance P/Rough/Rough.RPP --out P`` overwrote Rough.RPP itself; now OUT/Rough is the project's
+    own folder, so the outputs go to OUT/Rough-anchormix/ and a note says so; an --out inside it is refused."""
     rough = _rough_mix(demo_session_dir, tmp_path, "reaper")
-    assert main(["balance", str(rough), "--out", str(rough.parent / "mixes"), "--planner", "rules"]) == 0
-    assert (rough.parent / "mixes" / "Rough" / "Rough.RPP").exists()
+    (rough.parent / "Rough-old.RPP").write_text("<REAPER_PROJECT\n>\n")  # other work in the project's folder
+    before = tree_hash(rough.parent)
+    assert main(["balance", str(rough), "--out", str(tmp_path), "--planner", "rules"]) == 0
+    assert "Rough-anchormix" in capsys.readouterr().err
+    assert (tmp_path / "Rough-anchormix" / "Rough.RPP").exists() and tree_hash(rough.parent) == before
+    assert main(["balance", str(rough), "--out", str(rough.parent / "mixes"), "--planner", "rules"]) == 1
+    err = capsys.readouterr().err
+    assert "refusing to write inside" in err and str(rough.parent.resolve()) in err
+    assert tree_hash(rough.parent) == before
     ardour = _rough_mix(demo_session_dir, tmp_path / "a", "ardour")  # an Ardour session's folder is its own
     assert main(["balance", str(ardour), "--out", str(ardour.parent / "mixes"), "--planner", "rules"]) == 1
 

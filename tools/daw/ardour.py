@@ -14,17 +14,20 @@ Nothing is baked into the audio.
 from __future__ import annotations
 
 import copy
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..audio import write_text_atomic
-from .common import DawStem, anchor_mark
+from .common import DawStem, anchor_mark, safe_name, split_gain
 
-__all__ = ["write_ardour_session", "ANCHOR_COLOUR", "SUPERCLOCK_RATE"]
+__all__ = ["write_ardour_session", "set_track_gain", "ANCHOR_COLOUR", "SUPERCLOCK_RATE", "FADER_MAX_DB", "TRIM_MAX_DB"]
 
 TEMPLATE = Path(__file__).with_name("ardour_template.ardour")
 SUPERCLOCK_RATE = 282_240_000  # Ardour 7's audio time unit per second (the template's TempoMap says so)
 ANCHOR_COLOUR = 0xE8A33DFF  # RGBA: the anchor's track, amber
+# What Ardour 7 allows: the fader up to gain 2.0 (+6 dB; it clamps a higher value on load), the trim +-20 dB.
+FADER_MAX_DB, TRIM_MAX_DB = 20 * math.log10(2.0), 20.0
 _REGION = {"muted": "0", "opaque": "1", "locked": "0", "video-locked": "0", "automatic": "0", "import": "0",
            "external": "0", "sync-marked": "0", "left-of-split": "0", "right-of-split": "0", "hidden": "0",
            "position-locked": "0", "valid-transients": "0", "start": "a0", "sync-position": "a0",
@@ -95,6 +98,18 @@ def _set_gain(route: ET.Element, gain_db: float) -> None:
     control.set("value", repr(10.0 ** (gain_db / 20.0)))
 
 
+def set_track_gain(route: ET.Element, gain_db: float, trim_db: float, where: str) -> None:
+    """A track at ``gain_db`` on its fader over its trim of ``trim_db``: what the fader cannot hold above +6 dB goes
+    onto the trim (common.split_gain), so Ardour plays the gain instead of clamping the fader."""
+    fader_db, rest_db = split_gain(gain_db, FADER_MAX_DB, TRIM_MAX_DB - trim_db, where)
+    _set_gain(route, fader_db)
+    if rest_db:
+        trim = route.find("Processor[@type='trim']/Controllable[@name='trimcontrol']")
+        if trim is None:
+            raise ValueError(f"{where}: the track has no trim to carry {rest_db:+.1f} dB above the fader's +6 dB")
+        trim.set("value", repr(10.0 ** ((trim_db + rest_db) / 20.0)))
+
+
 def _track(template: ET.Element, stem: DawStem, order: int, ids: _Ids) -> ET.Element:
     """The template track cloned for ``stem``: fresh ids, its name everywhere TEMPLATE was, its fader, comment
     and (the anchor) colour."""
@@ -109,13 +124,13 @@ def _track(template: ET.Element, stem: DawStem, order: int, ids: _Ids) -> ET.Ele
     info = route.find("PresentationInfo")
     info.set("order", str(order))
     info.set("color", str(ANCHOR_COLOUR if stem.is_anchor else 0))
-    _set_gain(route, stem.gain_db)
+    set_track_gain(route, stem.gain_db, 0.0, f"track '{name}'")
     for io in route.findall("IO"):  # inputs: none (nothing is recorded); outputs: to the master, set by the caller
         for port in io:
             for connection in list(port):
                 port.remove(connection)
     if stem.note:
-        ET.SubElement(route, "Comment").text = stem.note
+        ET.SubElement(route, "Comment").text = safe_name(stem.note)
     return route
 
 

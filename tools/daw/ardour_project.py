@@ -4,26 +4,31 @@ Per audio track (``Route`` whose ``PresentationInfo`` says ``AudioTrack``): its
 playlist's one region, the region's sources (``Source`` by id: an absolute path,
 or a name in the session's ``interchange/<name>/audiofiles``), the amp's
 ``gaincontrol`` (the fader), the ``trimcontrol`` and the region's
-``scale-amplitude``, all linear factors. The copy edits the text, not a re-serialised
-tree: each moved fader's ``value`` and each source's ``name`` (made absolute)
-change, every other byte stays the engineer's.
+``scale-amplitude``, all linear factors. The copy is the session's XML tree with each moved
+fader's ``value`` and each source's ``name`` (made absolute) changed and every
+other element, attribute, comment and text as it was (re-serialised: quoting and
+entity spelling may differ, the document does not).
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..audio import write_text_atomic
-from .common import DawProject, DawTrack, db
+from .ardour import FADER_MAX_DB, TRIM_MAX_DB, set_track_gain
+from .common import DawProject, DawTrack, db, level_db
 
 __all__ = ["read_ardour", "balanced_ardour"]
 
+REGION_MAX_DB = 24.0  # a region's gain (boosts of a quiet take); beyond it the value is not a level
+MAX_CHANNELS = 64
 
-def _root(path: Path) -> ET.Element:
+
+def _root(path: Path, keep_comments: bool = False) -> ET.Element:
+    builder = ET.TreeBuilder(insert_comments=keep_comments, insert_pis=keep_comments)
     try:
-        root = ET.parse(path).getroot()
+        root = ET.parse(path, ET.XMLParser(target=builder)).getroot()
     except ET.ParseError as err:
         raise ValueError(f"{path}: not an Ardour session ({err})") from None
     if root.tag != "Session" or root.find("Routes") is None:
@@ -56,7 +61,7 @@ def read_ardour(path: Path) -> DawProject:
         name, mute = route.get("name", "?"), route.find("Controllable[@name='mute']")
         playlist = playlists.get(route.get("audio-playlist", ""))
         regions = [] if playlist is None else playlist.findall("Region")
-        if mute is not None and float(mute.get("value", "0")) > 0:
+        if mute is not None and mute.get("value", "0") not in ("0", "0.0", ""):
             skipped.append(f"'{name}' (muted)")
             continue
         if not regions:
@@ -67,46 +72,47 @@ def read_ardour(path: Path) -> DawProject:
                 not region.get("length", "").endswith("@a0"):
             raise ValueError(f"{path}: track '{name}' is not one region from the session start "
                              f"({len(regions)} regions); bounce it to one file first")
-        ids = [region.get(f"source-{k}") for k in range(int(region.get("channels", "1")))]
+        ids = [region.get(f"source-{k}") for k in range(_channels(path, name, region))]
         if any(i not in sources for i in ids):
             raise ValueError(f"{path}: track '{name}' plays a source the session does not list")
         files = tuple(dict.fromkeys(_source_path(path, root, sources[i]) for i in ids))
-        fader, trim = _control(route, "amp", "gaincontrol"), _control(route, "trim", "trimcontrol")
-        fader_db = db(fader.get("value", "1")) if fader is not None else 0.0
-        level = fader_db + (db(trim.get("value", "1")) if trim is not None else 0.0) + db(region.get("scale-amplitude", "1"))
-        tracks.append(DawTrack(name, files, level, fader_db))
+        tracks.append(DawTrack(name, files, *_levels(path, name, route, region)))
     return DawProject("ardour", Path(path), tracks, skipped)
+
+
+def _channels(path: Path, track: str, region: ET.Element) -> int:
+    """The region's channel count, 1 to 64 (Ardour's own limit is far above any stem), checked before use."""
+    text = region.get("channels", "1")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CHANNELS:
+        raise ValueError(f"{path}: track '{track}': region channels '{text}' is not a channel count (1 to {MAX_CHANNELS})")
+    return int(text)
+
+
+def _levels(path: Path, track: str, route: ET.Element, region: ET.Element) -> tuple[float, float]:
+    """(level, fader) in dB: the fader + the trim + the region's gain, each within what Ardour allows."""
+    fader, trim = _control(route, "amp", "gaincontrol"), _control(route, "trim", "trimcontrol")
+    fader_db = level_db(fader.get("value", "1"), path, track, "fader (gaincontrol)", FADER_MAX_DB) if fader is not None else 0.0
+    trim_db = level_db(trim.get("value", "1"), path, track, "trim (trimcontrol)", TRIM_MAX_DB) if trim is not None else 0.0
+    region_db = level_db(region.get("scale-amplitude", "1"), path, track, "region gain (scale-amplitude)", REGION_MAX_DB)
+    return fader_db + trim_db + region_db, fader_db
 
 
 def balanced_ardour(project: DawProject, moves_db: dict[str, float], folder: Path) -> Path:
     """``folder/<name>.ardour``: the session with each track's fader moved by ``moves_db`` (by track name) and
-    its sources' names absolute; the Ardour folders beside it."""
-    text = project.path.read_text(encoding="utf-8")
-    root = _root(project.path)
+    its sources' names absolute; the Ardour folders beside it. Edited as an XML tree (comments and processing
+    instructions kept), so every form of XML the engineer's file uses is read as Ardour reads it."""
+    root = _root(project.path, keep_comments=True)
     for route in root.find("Routes"):
-        fader = _control(route, "amp", "gaincontrol")
+        fader, trim = _control(route, "amp", "gaincontrol"), _control(route, "trim", "trimcontrol")
         if route.get("name") in moves_db and fader is not None:
-            value = float(fader.get("value", "1")) * 10.0 ** (moves_db[route.get("name")] / 20.0)
-            text = _set_attribute(text, "Controllable", fader.get("id"), "value", repr(value))
+            trim_db = db(trim.get("value", "1")) if trim is not None else 0.0
+            set_track_gain(route, db(fader.get("value", "1")) + moves_db[route.get("name")], trim_db,
+                           f"{project.path}: track '{route.get('name')}'")
     for source in root.iter("Source"):
-        absolute = _source_path(project.path, root, source).resolve()
-        text = _set_attribute(text, "Source", source.get("id"), "name", _xml_attr(str(absolute)))
+        source.set("name", str(_source_path(project.path, root, source).resolve()))
     name = root.get("name", project.path.stem)
     for sub in (f"interchange/{name}/audiofiles", f"interchange/{name}/midifiles", "analysis", "dead", "export",
                 "peaks", "plugins", "externals"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
+    text = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
     return write_text_atomic(folder / f"{name}.ardour", text)
-
-
-def _xml_attr(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
-
-
-def _set_attribute(text: str, tag: str, element_id: str, key: str, value: str) -> str:
-    """``text`` with attribute ``key`` of the ``<tag ... id="element_id" ...>`` element set to ``value``."""
-    element = re.compile(rf'<{tag}\s[^>]*\sid="{re.escape(element_id)}"[^>]*>')
-    found = element.search(text)
-    if found is None:
-        raise ValueError(f"cannot find <{tag} id=\"{element_id}\"> to edit")
-    edited = re.sub(rf'(\s{key}=")[^"]*(")', lambda m: m.group(1) + value + m.group(2), found.group(0), count=1)
-    return text[:found.start()] + edited + text[found.end():]

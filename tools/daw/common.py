@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -24,7 +25,8 @@ import numpy as np
 from ..audio import probe_audio, write_audio_atomic
 from ..session import Session
 
-__all__ = ["DawStem", "DawTrack", "DawProject", "daw_stems", "PLAYABLE", "staged_folder", "anchor_mark", "strip_anchor_mark", "db"]
+__all__ = ["DawStem", "DawTrack", "DawProject", "daw_stems", "PLAYABLE", "staged_folder", "anchor_mark", "strip_anchor_mark", "db",
+           "level_db", "safe_name", "split_gain"]
 
 PLAYABLE = (".wav", ".flac", ".aif", ".aiff")  # what both DAWs read as they are (libsndfile)
 
@@ -55,6 +57,25 @@ def anchor_mark(name: str, is_anchor: bool) -> str:
     return f"{name} (anchor)" if is_anchor else name
 
 
+def safe_name(text: str) -> str:
+    """``text`` as both DAW formats can hold it: control characters (a newline would end an RPP line, an ESC is not
+    allowed in XML 1.0) and non-characters become "_"; everything else is kept."""
+    return "".join("_" if unicodedata.category(c) in ("Cc", "Cs") or c in "\ufffe\uffff\u2028\u2029" else c
+                   for c in text)
+
+
+def split_gain(gain_db: float, fader_max_db: float, rest_max_db: float, where: str) -> tuple[float, float]:
+    """A track's gain as (fader, rest), both dB: the fader up to what the DAW allows, the rest for a second gain
+    stage of the same track (Ardour's trim, REAPER's item volume), so the DAW plays the gain the mix got instead of
+    clamping it. ``ValueError`` naming ``where`` when even both cannot hold it."""
+    if gain_db <= fader_max_db:
+        return gain_db, 0.0
+    if gain_db - fader_max_db > rest_max_db:
+        raise ValueError(f"{where}: a gain of {gain_db:+.1f} dB is more than the DAW can give one track "
+                         f"({fader_max_db + rest_max_db:+.0f} dB)")
+    return fader_max_db, gain_db - fader_max_db
+
+
 def strip_anchor_mark(name: str) -> str:
     """A track name without the " (anchor)" anchormix gives the anchor's track."""
     return name.removesuffix(" (anchor)")
@@ -66,10 +87,23 @@ def db(linear: float | str) -> float:
     return 20.0 * math.log10(value) if value > 0 else float("-inf")
 
 
+def level_db(text: str, path: Path, track: str, what: str, max_db: float) -> float:
+    """A gain the DAW file gives as a linear factor, in dB: a number from 0 (-inf, all the way down) up to what the
+    DAW itself allows (``max_db``); ``ValueError`` naming the file, the track and the value otherwise."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: track '{track}': {what} '{text}' is not a number") from None
+    if not math.isfinite(value) or value < 0 or db(value) > max_db + 0.01:
+        raise ValueError(f"{path}: track '{track}': {what} {text} is outside what the DAW allows "
+                         f"(0 to {10 ** (max_db / 20):.4g}, i.e. -inf to {max_db:+.0f} dB)")
+    return db(value)
+
+
 @dataclass(frozen=True)
 class DawStem:
-    """One track: ``file`` (absolute; ``frames`` long at the session's rate, ``channels`` 1 or 2), ``gain_db`` on
-    its fader, ``note`` its advice."""
+    """One track: ``name`` (as both formats can hold it: :func:`safe_name`), ``file`` (absolute; ``frames`` long at
+    the session's rate, ``channels`` 1 or 2), ``gain_db`` on its fader, ``note`` its advice."""
 
     name: str
     file: Path
@@ -83,18 +117,20 @@ class DawStem:
 def daw_stems(session: Session, gains_db: dict[str, float], notes: dict[str, str], copies: Path) -> list[DawStem]:
     """The session's stems as tracks; a stem the DAWs cannot play as it is gets a WAV copy in ``copies``."""
     stems = []
+    if len({safe_name(n) for n in session.names}) < len(session.names):
+        raise ValueError(f"{session.path}: two stem names differ only in control characters; rename one")
     for name in session.names:
         source = session.files[name].resolve()
         info = probe_audio(source)
         fader = session.faders_db.get(name, 0.0)  # a DAW session's level, already in the stem as loaded
         if (source.suffix.lower() in PLAYABLE and info.channels in (1, 2) and info.sample_rate == session.sample_rate
-                and name not in session.channel_files):
+                and name not in session.channel_files and safe_name(str(source)) == str(source)):
             file, frames, channels = source, int(info.frames), info.channels
-        else:
-            file, frames, channels = copies / f"{name}.wav", session.num_samples, 2
+        else:  # a copy the DAWs can play, under a name both formats can hold
+            file, frames, channels = copies / f"{safe_name(name)}.wav", session.num_samples, 2
             copies.mkdir(parents=True, exist_ok=True)
             write_audio_atomic(file, session.stems[name] * np.float32(10 ** (-fader / 20)), session.sample_rate)
-        stems.append(DawStem(name, file, frames, channels, fader + float(gains_db.get(name, 0.0)),
+        stems.append(DawStem(safe_name(name), file, frames, channels, fader + float(gains_db.get(name, 0.0)),
                              name == session.anchor, notes.get(name, "")))
     return stems
 

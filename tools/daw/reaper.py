@@ -15,6 +15,7 @@ absolute) changed (:func:`balanced_reaper`).
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import uuid
@@ -22,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..audio import write_text_atomic
-from .common import DawProject, DawStem, DawTrack, anchor_mark, db
+from .common import DawProject, DawStem, DawTrack, anchor_mark, db, level_db, safe_name, split_gain
 
 __all__ = ["write_reaper_project", "read_rpp", "RppChunk", "ANCHOR_PEAKCOL", "read_reaper_project", "balanced_reaper"]
 
 ANCHOR_PEAKCOL = 0x1000000 | (0x3D << 16) | (0xA3 << 8) | 0xE8  # custom colour flag | B G R: amber
+FADER_MAX_DB, ITEM_MAX_DB = 12.0, 24.0  # REAPER's track fader and item volume go no higher
 _SOURCE_TYPES = {".flac": "FLAC", ".mp3": "MP3", ".ogg": "VORBIS"}  # anything else: WAVE (wav, aiff)
 
 
@@ -44,15 +46,17 @@ def write_reaper_project(path: Path, stems: list[DawStem], sample_rate: int, tri
     """Write the project ``path`` (atomically) for ``stems``."""
     lines = ['<REAPER_PROJECT 0.1 "7.0/anchormix" 0', f"  SAMPLERATE {sample_rate} 0 0",
              f"  MASTER_VOLUME {10.0 ** (trim_db / 20.0)!r} 0 -1 -1 1", "  <NOTES 0 2"]
-    lines += [f"    |{line}" for line in notes.splitlines()] + ["  >"]
+    lines += [f"    |{safe_name(line)}" for line in notes.splitlines()] + ["  >"]
     for stem in stems:
         seconds = stem.frames / sample_rate
         kind = _SOURCE_TYPES.get(stem.file.suffix.lower(), "WAVE")
+        fader_db, item_db = split_gain(stem.gain_db, FADER_MAX_DB, ITEM_MAX_DB, f"{path}: track '{stem.name}'")
         lines += [f"  <TRACK {{{uuid.uuid5(uuid.NAMESPACE_URL, str(stem.file)).hex.upper()}}}",
                   f"    NAME {quote(anchor_mark(stem.name, stem.is_anchor))}",
                   f"    PEAKCOL {ANCHOR_PEAKCOL if stem.is_anchor else 16576}",
-                  f"    VOLPAN {10.0 ** (stem.gain_db / 20.0)!r} 0 -1 -1 1", "    MUTESOLO 0 0 0", "    NCHAN 2",
+                  f"    VOLPAN {10.0 ** (fader_db / 20.0)!r} 0 -1 -1 1", "    MUTESOLO 0 0 0", "    NCHAN 2",
                   "    <ITEM", "      POSITION 0", f"      LENGTH {seconds!r}", f"      NAME {quote(stem.file.name)}",
+                  f"      VOLPAN {10.0 ** (item_db / 20.0)!r} 0 1 -1",
                   f"      <SOURCE {kind}", f"        FILE {quote(str(stem.file))}", "      >", "    >", "  >"]
     return write_text_atomic(path, "\n".join(lines + [">"]) + "\n")
 
@@ -110,6 +114,17 @@ def _item_file(path: Path, item: RppChunk, track: str) -> Path:
     return Path(file[0]) if Path(file[0]).is_absolute() else path.parent / file[0]
 
 
+def _number(chunk: RppChunk, key: str, path: Path, track: str) -> float:
+    text = (chunk.value(key) or ["0"])[0]
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{path}: track '{track}': {key} '{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{path}: track '{track}': {key} {text} is not a finite number")
+    return value
+
+
 def read_reaper_project(path: Path) -> DawProject:
     """The tracks of the project ``path`` that play one item from the start (tools/daw/project.py)."""
     tracks, skipped = [], []
@@ -123,32 +138,46 @@ def read_reaper_project(path: Path) -> DawProject:
             skipped.append(f"'{name}' (no item)")
             continue
         item = items[0]
-        if len(items) > 1 or abs(float((item.value("POSITION") or ["0"])[0])) > 1e-9 or \
-                abs(float((item.value("SOFFS") or ["0"])[0])) > 1e-9:
+        if len(items) > 1 or abs(_number(item, "POSITION", path, name)) > 1e-9 or \
+                abs(_number(item, "SOFFS", path, name)) > 1e-9:
             raise ValueError(f"{path}: track '{name}' is not one item from the project start ({len(items)} items); "
                              f"bounce it to one file first")
-        fader = db((chunk.value("VOLPAN") or ["1"])[0])
-        tracks.append(DawTrack(name, (_item_file(path, item, name),), fader + db((item.value("VOLPAN") or ["1"])[0]), fader))
+        fader = level_db((chunk.value("VOLPAN") or ["1"])[0], path, name, "fader (VOLPAN)", FADER_MAX_DB)
+        item_gain = level_db((item.value("VOLPAN") or ["1"])[0], path, name, "item volume (VOLPAN)", ITEM_MAX_DB)
+        tracks.append(DawTrack(name, (_item_file(path, item, name),), fader + item_gain, fader))
     return DawProject("reaper", Path(path), tracks, skipped)
 
 
 def balanced_reaper(project: DawProject, moves_db: dict[str, float], folder: Path) -> Path:
     """``folder/<name>.RPP``: the project with each track's fader (its ``VOLPAN``) moved by ``moves_db`` (by track
-    name) and its sources' paths absolute; every other line as it was."""
-    names = [(c.value("NAME") or [""])[0] for c in read_rpp(project.path).chunks("TRACK")]
+    name; what REAPER's fader cannot hold above +12 dB goes onto its item's volume) and its sources' paths absolute;
+    every other line as it was."""
+    tracks = read_rpp(project.path).chunks("TRACK")
+    names = [(c.value("NAME") or [""])[0] for c in tracks]
+    splits = [split_gain(db((c.value("VOLPAN") or ["1"])[0]) + moves_db[n], FADER_MAX_DB, ITEM_MAX_DB,
+                         f"{project.path}: track '{n}'") if n in moves_db else None for c, n in zip(tracks, names)]
     lines, stack, track = project.path.read_text(encoding="utf-8").splitlines(keepends=True), [], -1
-    for k, line in enumerate(lines):
+    out, item_volume_seen = [], False
+    for line in lines:
         text = line.strip()
+        split = splits[track] if 0 <= track < len(splits) else None
         if text.startswith("<"):
             stack.append(text[1:].split()[0] if len(text) > 1 else "")
             track += stack == ["REAPER_PROJECT", "TRACK"]
+            item_volume_seen = item_volume_seen and stack[-1] != "ITEM"
         elif text == ">":
+            if stack[-1:] == ["ITEM"] and split and split[1] and not item_volume_seen:
+                out.append(line[: len(line) - len(line.lstrip())] + f"  VOLPAN {10.0 ** (split[1] / 20.0)!r} 0 1 -1\n")
             stack.pop()
-        elif stack[-1:] == ["TRACK"] and text.startswith("VOLPAN ") and names[track] in moves_db:
-            volume = float(text.split()[1]) * 10.0 ** (moves_db[names[track]] / 20.0)
-            lines[k] = re.sub(r"^(\s*VOLPAN\s+)\S+", lambda m: m.group(1) + repr(volume), line)
+        elif stack[-1:] == ["TRACK"] and text.startswith("VOLPAN ") and split:
+            line = re.sub(r"^(\s*VOLPAN\s+)\S+", lambda m: m.group(1) + repr(10.0 ** (split[0] / 20.0)), line)
+        elif stack[-1:] == ["ITEM"] and text.startswith("VOLPAN ") and split and split[1]:
+            item_volume_seen = True
+            volume = float(text.split()[1]) * 10.0 ** (split[1] / 20.0)
+            line = re.sub(r"^(\s*VOLPAN\s+)\S+", lambda m: m.group(1) + repr(volume), line)
         elif stack[-1:] == ["SOURCE"] and text.startswith("FILE "):
             file = shlex.split(text.replace("`", '"'))[1]
             absolute = (Path(file) if Path(file).is_absolute() else project.path.parent / file).resolve()
-            lines[k] = line[: len(line) - len(line.lstrip())] + f"FILE {quote(str(absolute))}" + line[len(line.rstrip()):]
-    return write_text_atomic(folder / project.path.name, "".join(lines))
+            line = line[: len(line) - len(line.lstrip())] + f"FILE {quote(str(absolute))}" + line[len(line.rstrip()):]
+        out.append(line)
+    return write_text_atomic(folder / project.path.name, "".join(out))
