@@ -147,6 +147,8 @@ def plan(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
     if action.get("tool") == FINISH:
         update.setdefault("status", "converged")
         update["converged"] = update["status"] == "converged"
+    if action.get("targets"):  # held in the state, so a run resumed in another process keeps them
+        update["targets"] = action["targets"]
     update["pending"] = action
     update["invalid_calls"] = 0
     update["trace"] = [trace_record(_step(state), "plan", deps.ctx.at(state.get("gains_db", {})), started,
@@ -206,7 +208,7 @@ def finish(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
         result, error, _ = _call(deps, "render", {}, gains)
     action = state.get("pending") or {}
     update["render"] = result or {}
-    update["written"], failure = _written_advice({**state, **update}, deps)
+    (update["written"], update["written_raw"]), failure = _written_advice({**state, **update}, deps)
     notes = "\n".join(n for n in (action.get("advice"), failure) if n)
     update["advice"] = advice_markdown({**state, **update}, deps.ctx.session.names, notes or None)
     arguments = {"strength_pct": strength, "applied_gains_db": gains} if strength < 100.0 else None
@@ -216,16 +218,13 @@ def finish(state: AgentState, runtime: Runtime[LoopDeps]) -> dict[str, Any]:
     return update
 
 
-def _written_advice(state: AgentState, deps: LoopDeps) -> tuple[dict[str, str], str | None]:
-    """The planner's own sentence per move when it writes advice (the ALM's writer), else {}; and why writing
-    failed, if it did (the advice then quotes the moves' reasons instead, and says so)."""
-    write = getattr(deps.planner, "write_advice", None)
-    if write is None:
-        return {}, None
+def _written_advice(state: AgentState, deps: LoopDeps) -> tuple[tuple[dict[str, str], dict[str, str]], str | None]:
+    """The planner's own sentences per move, as shown and as first written (empty for a planner that writes none);
+    and why writing failed, if it did (the advice then quotes the moves' reasons instead, and says so)."""
     try:
-        return write(state, deps.ctx), None
+        return deps.planner.write_advice(state, deps.ctx), None
     except Exception as err:  # noqa: BLE001 - a failed sentence must not lose a finished balance
-        return {}, f"(The advice writer failed, {type(err).__name__}: {err}; the moves' reasons are quoted instead.)"
+        return ({}, {}), f"(The advice writer failed, {type(err).__name__}: {err}; the moves' reasons are quoted instead.)"
 
 
 def after_plan(state: AgentState) -> str:

@@ -16,7 +16,7 @@ from anchormix.tools.toolbox import MAX_GAIN_CHANGE_DB
 
 from .state import Action, AgentState
 
-__all__ = ["Planner", "CONVERGENCE_DB", "clamp_move", "masking_results", "masking_reason"]
+__all__ = ["Planner", "CONVERGENCE_DB", "clamp_move", "masking_results", "masking_reason", "writes_nothing"]
 
 CONVERGENCE_DB = 0.5  # moves smaller than this are below what a listener would act on
 
@@ -27,6 +27,16 @@ class Planner(Protocol):
     def plan(self, state: AgentState, ctx: ToolContext) -> Action | str:
         """The next action for ``state``; ``ctx`` is the session's tool context at the state's gains."""
         ...
+
+    def write_advice(self, state: AgentState, ctx: ToolContext) -> tuple[dict[str, str], dict[str, str]]:
+        """At the finish: the planner's own sentence per move, as shown and as first written ({} and {} for a
+        planner that writes none: the advice then quotes each move's reason)."""
+        ...
+
+
+def writes_nothing(state: AgentState, ctx: ToolContext) -> tuple[dict[str, str], dict[str, str]]:
+    """``write_advice`` of a planner that writes no sentences of its own."""
+    return {}, {}
 
 
 def clamp_move(change_db: float) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from anchormix.tools import ToolContext
 from anchormix.tools.conventions import ROLE_TARGETS_LU, genre_targets
 
-from .planning import CONVERGENCE_DB, clamp_move, masking_reason, masking_results
+from .planning import CONVERGENCE_DB, clamp_move, masking_reason, masking_results, writes_nothing
 from .state import FINISH, Action, AgentState
 
 __all__ = ["RulePlanner", "ScriptedPlanner"]
@@ -22,6 +22,7 @@ class RulePlanner:
     """Loudness conventions: each role to its table offset from the anchor."""
 
     name = "rules"
+    write_advice = staticmethod(writes_nothing)  # the advice quotes each move's reason
 
     def __init__(self, targets_lu: dict[str, float] | None = None, inspect_masking: int = 4,
                  genre: str | None = None) -> None:
@@ -79,6 +80,7 @@ class ScriptedPlanner:
     """Plays back ``actions`` in order, then finishes. For tests and reproducible examples."""
 
     name = "scripted"
+    write_advice = staticmethod(writes_nothing)
 
     def __init__(self, actions: list[Action]) -> None:
         self.actions = list(actions)

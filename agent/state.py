@@ -26,6 +26,7 @@ class Action(TypedDict, total=False):
     flags: dict[str, str]  # per stem, for apply_gains: why this move needs a person's ear before it is trusted
     intervals: dict[str, float]  # per stem, for apply_gains: half-width (dB) of the move's 80 % interval
     advice: str  # for finish: the planner's own closing advice (optional)
+    targets: dict[str, float]  # where the planner puts each stem (LU vs the anchor), to be held by later steps
 
 
 class AgentState(TypedDict, total=False):
@@ -52,7 +53,9 @@ class AgentState(TypedDict, total=False):
     step: int  # node runs so far
     converged: bool
     status: str  # running | converged | step cap | stuck | planner error | invalid tool calls
+    targets: dict[str, float]  # the planner's targets (LU vs the anchor) as of its latest plan that gave them
     written: dict[str, str]  # the planner's own sentence per move (the ALM's writer; agent/grounding.py backs it)
+    written_raw: dict[str, str]  # those sentences as first written, before unbacked clauses were dropped
     advice: str
     render: dict[str, Any]  # result of the final render
 

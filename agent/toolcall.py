@@ -10,6 +10,7 @@ in the trace, tells the planner why, and never executes it.
 from __future__ import annotations
 
 import json
+import math
 
 from anchormix.tools import REGISTRY, ToolError
 
@@ -30,7 +31,7 @@ def parse_tool_call(text: str, stems: list[str] | None = None) -> Action:
         raise ToolCallError(f"not a JSON tool call ({err.msg} at character {err.pos})") from None
     if not isinstance(data, dict) or not isinstance(data.get("tool"), str):
         raise ToolCallError('a tool call is a JSON object with a "tool" name')
-    unknown = sorted(set(data) - {"tool", "arguments", "rationale", "reasons", "flags", "intervals", "advice"})
+    unknown = sorted(set(data) - {"tool", "arguments", "rationale", "reasons", "flags", "intervals", "advice", "targets"})
     if unknown:
         raise ToolCallError(f"unknown keys {unknown} in the tool call")
     tool, rationale = data["tool"], data.get("rationale", "")
@@ -56,6 +57,12 @@ def parse_tool_call(text: str, stems: list[str] | None = None) -> Action:
         raise ToolCallError('"intervals" must map stem names to non-negative numbers (dB)')
     if intervals:
         texts["intervals"] = {k: float(v) for k, v in intervals.items()}
+    targets = data.get("targets") or {}
+    if not isinstance(targets, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                and math.isfinite(v) for v in targets.values()):
+        raise ToolCallError('"targets" must map stem names to finite numbers (LU against the anchor)')
+    if targets:
+        texts["targets"] = {str(k): float(v) for k, v in targets.items()}
     return Action(tool=tool, arguments=data.get("arguments", {}), rationale=rationale, **texts)
 
 
@@ -70,5 +77,5 @@ def _check_stems(arguments: dict, stems: list[str]) -> None:
 
 def format_tool_call(action: Action) -> str:
     """The JSON text of an action (the inverse of :func:`parse_tool_call`)."""
-    keys = ("tool", "arguments", "rationale", "reasons", "flags", "intervals", "advice")
+    keys = ("tool", "arguments", "rationale", "reasons", "flags", "intervals", "advice", "targets")
     return json.dumps({k: action[k] for k in keys if k in action})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from anchormix.agent import balance_session
+from anchormix.agent import MAX_STEPS, balance_session
 from anchormix.agent.planning import Planner
 
 from .planners import make_planner
@@ -27,7 +27,7 @@ class BalanceJob:
     out: Path
     planner: str
     anchor: str | None = None
-    max_steps: int = 16
+    max_steps: int = MAX_STEPS
     fresh: bool = False
     delay_s: float = 0.0
     strength: float = 100.0

@@ -18,7 +18,7 @@ from rich.markdown import Markdown
 from rich.text import Text
 
 from anchormix import corpus_cli, listen_cli, model_cli
-from anchormix.agent import balance_session
+from anchormix.agent import MAX_STEPS, balance_session
 from anchormix.agent.batch import session_id
 from anchormix.agent.daw import daw_formats
 from anchormix.agent.trace import read_trace
@@ -232,7 +232,7 @@ def _user_parsers(sub) -> None:
     balance.add_argument("--anchor", help="anchor stem for every session (default: session.json, else the bass)")
     _planner_flag(balance)
     balance.add_argument("--jobs", type=int, default=1, help="sessions balanced in parallel (default: 1)")
-    balance.add_argument("--max-steps", type=int, default=16, help="planning steps per session before giving up (default: 16)")
+    balance.add_argument("--max-steps", type=int, default=MAX_STEPS, help=f"planning steps before giving up ({MAX_STEPS})")
     balance.add_argument("--fresh", action="store_true", help="ignore an earlier or interrupted run and start over")
     balance.add_argument("--strength", type=_percent, default=100.0, metavar="0-100",
                          help="apply this share of each advised move to the mix (default: 100); gains.json and "

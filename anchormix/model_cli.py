@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from anchormix.agent import MAX_STEPS
 from anchormix.agent.grounding import advice_checks, advice_summary
 from anchormix.model.corpus import find_sessions
 from anchormix.model.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
@@ -96,7 +97,7 @@ def _eval_parser(sub) -> None:
     ev.add_argument("--agent", action="store_true",
                     help="run the whole agent loop per draw (planners: rules, alm) and report iterations, "
                          "convergence and tool calls")
-    ev.add_argument("--max-steps", type=int, default=16, help="step cap of the loop with --agent (default: 16)")
+    ev.add_argument("--max-steps", type=int, default=MAX_STEPS, help=f"step cap of the loop with --agent (default: {MAX_STEPS})")
     ev.add_argument("--advice", action="store_true",
                     help="with --agent --planner alm: check every move's advice against its trace (explained, claims "
                          "grounded, move figure = applied, length), the model's writer and the template side by side")
@@ -227,7 +228,8 @@ def _eval_agent(args: argparse.Namespace, sessions: list[tuple[Path, str]], name
         def check(draw, name: str, state: dict, planner) -> None:
             if args.advice and name == "alm":
                 found = advice_checks(state, draw.session.roles, ranges)
-                raw = advice_checks({**state, "written": planner.raw_advice}, draw.session.roles, ranges)["model"]
+                raw = advice_checks({**state, "written": state.get("written_raw") or {}}, draw.session.roles,
+                                    ranges)["model"]
                 for source, rows in {**found, "model, as written": raw}.items():
                     checked[source] += rows
                 if len(examples) < 20 and state.get("written"):

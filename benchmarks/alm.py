@@ -89,7 +89,7 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
     if planner == "alm":  # the advice writing alone (it is part of the whole balance above)
         ids, _ = planner_obj.balancer.alm.layout(planner_obj.balancer.inputs(ctx)[1])
         started = time.perf_counter()
-        written = planner_obj.write_advice(balance, ctx)
+        written, _ = planner_obj.write_advice(balance, ctx)
         write_s = time.perf_counter() - started
         tokens = sum(len(shared_writer().ids(t)) for t in written.values())
         row.update(tokens=tokens, tokens_per_s=tokens / write_s, write_s=write_s, advice=written,

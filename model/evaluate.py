@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from anchormix.agent import Planner, run_balance, start_state
+from anchormix.agent import MAX_STEPS, Planner, run_balance, start_state
 from anchormix.tools import Measurements, Session, ToolContext, load_session
 
 from .baselines import Predictor
@@ -150,7 +150,7 @@ class AgentEvaluation:
 
 
 def run_agent_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Callable[[], Planner]],
-                       draws: int, seed: int, max_steps: int = 16,
+                       draws: int, seed: int, max_steps: int = MAX_STEPS,
                        on_session: Callable[[Path], None] | None = None, protocol: str = "perturb",
                        on_state: Callable[[ProtocolDraw, str, dict, Planner], None] | None = None) -> AgentEvaluation:
     """The same draws, each balanced by the whole agent loop (listen, plan, act ... finish) with a fresh planner

@@ -172,8 +172,6 @@ class ALMPlanner:
         self.balancer = balancer or ALMBalancer(checkpoint)
         self.genre = genre  # what the prompt names (a conversation may have set one); the session's when None
         self.writes = writes  # the advice writer writes a sentence per move at the end (off: the moves' reasons)
-        self.raw_advice: dict[str, str] = {}  # the writer's sentences before unbacked clauses were dropped
-        self._targets: tuple[tuple, dict[str, float]] | None = None  # (session, anchor) -> LU per stem, this balance
 
     def plan(self, state: AgentState, ctx: ToolContext) -> Action | str:
         messages = state.get("messages", [])
@@ -183,10 +181,10 @@ class ALMPlanner:
         levels = state["measurements"]["loudness"]["stems"]
         applied = sum(1 for m in messages if m.get("tool") == "apply_gains" and m.get("error") is None)
         anchor = ctx.session.anchor
-        # Where the model puts each stem is decided once, before its first move (see the class doc). Only a run
-        # resumed in another process has lost those targets: it re-listens, each further proposal halved.
-        key = (state.get("session_id"), anchor)
-        held = self._targets[1] if applied and self._targets and self._targets[0] == key else None
+        # Where the model puts each stem is decided once, before its first move (see the class doc), and held in the
+        # graph state (its ``targets``), so a run resumed in another process continues exactly. A state without them
+        # (a run saved by an older version) re-listens, each further proposal halved.
+        held = state.get("targets") if applied else None
         damping = 1.0 if held is not None or not applied else 0.5 ** applied
 
         def propose(predicted: torch.Tensor) -> dict[str, float]:
@@ -205,11 +203,10 @@ class ALMPlanner:
         else:  # an older checkpoint, or the model's last text was not a call: the head alone decides
             with torch.no_grad():
                 predicted, _ = alm(mel[0], prompts, genre=genre, listened=listened)
-        if not applied:
-            self._targets = (key, dict(zip(names, predicted.tolist())))
+        targets = {} if applied else {"targets": dict(zip(names, predicted.tolist()))}  # for the state to hold
         moves = {n: m for n, m in propose(predicted).items() if abs(m) >= 0.05}
         if text is not None:
-            call = _written_call(text, names, moves, levels, anchor)
+            call = _written_call(text, names, moves, levels, anchor, targets)
             if call is not None:
                 return call
         if not moves:
@@ -219,20 +216,21 @@ class ALMPlanner:
         flags = {n: self.balancer.unusual(roles[n], roles[anchor], levels[n]["lu_vs_anchor"] + g / damping)
                  for n, g in moves.items()}
         return _apply_call(state, moves, levels, anchor, damping, "model" if text is not None else "model (head only)",
-                           sure, {n: f for n, f in flags.items() if f})
+                           sure, {n: f for n, f in flags.items() if f}, targets)
 
 
-    def write_advice(self, state: AgentState, ctx: ToolContext) -> dict[str, str]:
-        """The advice writer's sentence per move of at least 1 dB, from the facts the trace backs (model/writer.py),
-        less any clause the trace does not back (what it wrote first is kept in ``self.raw_advice``)."""
+    def write_advice(self, state: AgentState, ctx: ToolContext) -> tuple[dict[str, str], dict[str, str]]:
+        """The advice writer's sentence per move of at least 1 dB, from the facts the trace backs (model/writer.py):
+        less any clause the trace does not back (as shown), and as first written."""
         if not self.writes:
-            return {}
+            return {}, {}
         facts = stem_facts(state, ctx.session.roles, self.balancer.ranges)
-        self.raw_advice = dict(zip((f.name for f in facts), shared_writer().write(facts)))
-        return {f.name: keep_grounded(self.raw_advice[f.name], f, ctx.session.names) for f in facts}
+        raw = dict(zip((f.name for f in facts), shared_writer().write(facts)))
+        return {f.name: keep_grounded(raw[f.name], f, ctx.session.names) for f in facts}, raw
 
 
-def _written_call(text: str, names: list[str], moves: dict[str, float], levels: dict, anchor: str) -> str | None:
+def _written_call(text: str, names: list[str], moves: dict[str, float], levels: dict, anchor: str,
+                  targets: dict) -> str | None:
     """The model's written call as the graph should see it: finish and masking checks spelled out with the stem's
     name, anything that is not a call (or not one of ours) as the text itself; None for apply (the head's moves)."""
     try:
@@ -246,7 +244,7 @@ def _written_call(text: str, names: list[str], moves: dict[str, float], levels: 
     if tool == "measure_masking" and index is not None and 1 <= index <= len(names):
         name = names[index - 1]
         gap = f"; the model would move it {moves[name]:+.1f} dB" if name in moves else ""
-        return format_tool_call(Action(tool="measure_masking", arguments={"target": name},
+        return format_tool_call(Action(tool="measure_masking", arguments={"target": name}, **targets,
                                        rationale=f"model: check what masks {name} "
                                                  f"({levels[name]['lu_vs_anchor']:+.1f} LU against the {anchor})" + gap))
     if tool != "apply_gains":  # another tool, or a stem it did not have: the graph validates the words
@@ -255,7 +253,7 @@ def _written_call(text: str, names: list[str], moves: dict[str, float], levels: 
 
 
 def _apply_call(state: AgentState, moves: dict[str, float], levels: dict, anchor: str, damping: float,
-                how: str, interval_db: dict[str, float | None], flags: dict[str, str]) -> str:
+                how: str, interval_db: dict[str, float | None], flags: dict[str, str], targets: dict) -> str:
     """The apply_gains call of ``moves`` as JSON text, with a reason per stem that covers the whole balance (the
     graph keeps the latest reason per stem), not this step alone, and how sure the model is (its 80 % interval)."""
     start = state.get("initial_lu_vs_anchor") or {}
@@ -271,7 +269,7 @@ def _apply_call(state: AgentState, moves: dict[str, float], levels: dict, anchor
     # The call goes to the graph as JSON text, validated against the registry like any model output.
     intervals = {n: round(v, 2) for n, v in interval_db.items() if v is not None}
     return format_tool_call(Action(tool="apply_gains", arguments={"changes_db": moves}, reasons=reasons,
-                                   flags=flags, **({"intervals": intervals} if intervals else {}),
+                                   flags=flags, **({"intervals": intervals} if intervals else {}), **targets,
                                    rationale=f"{how}: " + ", ".join(f"{n} {g:+.1f} dB" for n, g in moves.items())))
 
 

@@ -179,8 +179,9 @@ class WritingPlanner:
 
     def write_advice(self, state, ctx):
         gains = state["gains_db"]
-        return {n: f"Raise the {n} {gains[n] - gains['bass']:+.1f} dB against the bass: it sat low."
-                for n in ("vocals",) if abs(gains[n] - gains["bass"]) >= 1.0}
+        written = {n: f"Raise the {n} {gains[n] - gains['bass']:+.1f} dB against the bass: it sat low."
+                   for n in ("vocals",) if abs(gains[n] - gains["bass"]) >= 1.0}
+        return written, written
 
 
 def test_why_answers_from_the_models_written_sentence(demo_session_dir, tmp_path):

@@ -6,6 +6,7 @@ from langgraph.runtime import Runtime
 
 from anchormix.agent import ScriptedPlanner, run_balance, start_state
 from anchormix.agent.graph import MAX_STEPS
+from anchormix.agent.planning import writes_nothing
 from anchormix.agent.nodes import LoopDeps, act, listen, plan
 from anchormix.agent.trace import TRACE_FIELDS
 from anchormix.tools import Measurements, ToolContext, load_session
@@ -71,6 +72,7 @@ def test_step_cap_stops_a_planner_that_never_finishes(session):
 
 class Broken:
     name = "broken"
+    write_advice = staticmethod(writes_nothing)
 
     def plan(self, state, ctx):
         raise RuntimeError("model exploded")

@@ -52,3 +52,46 @@ def test_killed_balance_resumes_from_its_last_step(demo_session_dir, tmp_path):
     assert json.loads((run_dir / "gains.json").read_text())["gains_db"] == uninterrupted["gains_db"]
     assert not list(run_dir.glob(".*.part*"))
     assert tree_hash(demo_session_dir) == sources
+
+
+def test_an_alm_balance_resumed_in_a_new_process_ends_as_an_uninterrupted_one(demo_session_dir, tmp_path):
+    """Issue 27: the ALM's targets are held in the graph state, so a process that takes up a balance killed after its
+    first planning step and move continues exactly (it used to re-listen and halve its proposals: other gains)."""
+    import shutil
+
+    from anchormix.tools.audio import read_audio
+
+    from ..conftest import write_wav
+
+    session = shutil.copytree(demo_session_dir, tmp_path / demo_session_dir.name)
+    audio, rate = read_audio(session / "vocals.wav")  # 30 dB down: more than one move (24 dB at most) brings back
+    write_wav(session / "vocals.wav", audio * 10 ** (-30 / 20), rate)
+
+    def alm(out, delay):
+        return subprocess.Popen([sys.executable, "-m", "anchormix", "balance", str(session), "--out", str(out),
+                                 "--planner", "alm"], env={**os.environ, "ANCHORMIX_STEP_DELAY_S": delay},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    out = tmp_path / "mixes"
+    run_dir = out / session.name
+    slow = alm(out, "5")  # each node is followed by a wait: the kill lands right after the first move
+
+    def moved() -> bool:
+        return any(r["node"] == "act" and r["tool"] == "apply_gains" for r in map(json.loads, trace_lines(run_dir)))
+
+    deadline = time.time() + 600
+    while not moved() and time.time() < deadline:
+        assert slow.poll() is None, slow.communicate()[1]
+        time.sleep(0.05)
+    slow.send_signal(signal.SIGKILL)
+    slow.wait()
+    killed = [json.loads(line) for line in trace_lines(run_dir)]
+    assert killed[-1]["node"] == "act" and not (run_dir / "gains.json").exists()  # its next plan is the resumed one
+    stdout, stderr = alm(out, "0").communicate(timeout=600)
+    assert "(resumed)" in stdout, stderr
+    fresh_out = tmp_path / "uninterrupted"
+    alm(fresh_out, "0").communicate(timeout=600)
+    resumed = json.loads((run_dir / "gains.json").read_text())
+    uninterrupted = json.loads((fresh_out / session.name / "gains.json").read_text())
+    assert uninterrupted["iterations"] >= 3  # a second move after the first: the targets were held across it
+    assert resumed["gains_db"] == uninterrupted["gains_db"] and resumed["iterations"] == uninterrupted["iterations"]
