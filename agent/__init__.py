@@ -5,6 +5,7 @@ Never imports anchormix.model: the ALM planner plugs in from above through the
 """
 
 from .batch import BalanceResult, balance_session
+from .outcome import BalanceOutcome
 from .graph import MAX_STEPS, build_graph, run_balance
 from .planning import Planner
 from .rules import RulePlanner, ScriptedPlanner
@@ -14,6 +15,7 @@ __all__ = [
     "MAX_STEPS",
     "Action",
     "AgentState",
+    "BalanceOutcome",
     "BalanceResult",
     "Planner",
     "RulePlanner",

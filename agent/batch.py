@@ -29,27 +29,22 @@ from .advice import gains_vs_anchor, stem_notes
 from .checkpoint import open_checkpoint
 from .daw import write_daw_sessions
 from .graph import MAX_STEPS, run_balance, saved_state
+from .outcome import BalanceOutcome
 from .planning import Planner
 from .state import AgentState, start_state
 
-__all__ = ["BalanceResult", "balance_session", "session_id", "reference_error_db"]
+__all__ = ["BalanceResult", "balance_session", "session_id"]
 
 
 @dataclass
 class BalanceResult:
-    session_id: str
+    """A batch run of one session: its outcome (gains.json) and how the run went."""
+
+    outcome: BalanceOutcome
     out_dir: Path
-    status: str
-    converged: bool
-    iterations: int
     resumed: bool
-    gains_vs_anchor_db: dict[str, float]
-    lu_vs_anchor_before: dict[str, float | None]
-    lu_vs_anchor_after: dict[str, float | None]
     advice: str
-    error_db: dict[str, float] | None = None  # mean |error| vs. the reference balance, before/after
     notice: str | None = None  # e.g. an unreadable checkpoint that was set aside
-    reference_lu: dict[str, float] | None = None
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -57,16 +52,6 @@ def session_id(path: Path) -> str:
     """A file-system-safe id from the session folder's name (a DAW session's file name, without its suffix)."""
     path = Path(path).resolve()
     return re.sub(r"[^\w.\-]+", "_", path.stem if path.is_file() else path.name).strip("._") or "session"
-
-
-def reference_error_db(lu_vs_anchor: dict[str, float | None], reference: dict[str, float] | None,
-                       anchor: str) -> float | None:
-    """Mean |LU vs. anchor - reference| over the non-anchor stems the reference names."""
-    if not reference:
-        return None
-    errors = [abs(lu - reference[n]) for n, lu in lu_vs_anchor.items()
-              if n != anchor and n in reference and lu is not None]
-    return round(sum(errors) / len(errors), 3) if errors else None
 
 
 def _write_trace(path: Path, trace: list[dict[str, Any]], protected: list[Path]) -> None:
@@ -113,22 +98,26 @@ def balance_session(
     step_delay_s: float = 0.0,
     strength_pct: float = 100.0,
     daw: tuple[str, ...] = (),
+    on_done: Callable[[BalanceResult, Session], None] | None = None,
 ) -> BalanceResult:
     """Balance one session and write its outputs; resumes an interrupted run of the same session. The mix gets
     ``strength_pct`` % of each advised move (gains.json and the advice say both); ``daw``: the DAW sessions to write
-    too (agent/daw.py)."""
+    too (agent/daw.py); ``on_done``: called with the result and the session still in memory."""
     session = load_session(session_path, anchor)
     sid = session_id(session.path)
     protected = session.read_only()
     new_folder = not (Path(out_root) / sid).exists() and not (Path(out_root) / f"{sid}-anchormix").exists()
     out_dir, moved = _output_dir(session, out_root, protected)
     try:
-        return _balance_into(out_dir, session, sid, protected, planner, max_steps, fresh, on_step, step_delay_s,
-                             strength_pct, daw, moved)
+        result = _balance_into(out_dir, session, sid, protected, planner, max_steps, fresh, on_step, step_delay_s,
+                               strength_pct, daw, moved)
     except Exception:
         if new_folder and not _has_progress(out_dir):  # nothing to resume from: leave no empty outputs behind
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
+    if on_done:  # e.g. the report, from the session in memory
+        on_done(result, session)
+    return result
 
 
 def _has_progress(out_dir: Path) -> bool:
@@ -158,49 +147,28 @@ def _balance_into(out_dir: Path, session: Session, sid: str, protected: list[Pat
             session_path=str(session.path.resolve()), fingerprint=session.fingerprint(), strength_pct=strength_pct)
         final = run_balance(planner, ToolContext.of(session, out_dir), start, max_steps=max_steps,
                             checkpointer=saver, thread_id=sid, on_step=step)
-    report = _report(final, session, sid, planner.name)
-    write_text_atomic(paths["gains.json"], json.dumps(report, indent=2, ensure_ascii=False) + "\n", protected)
+    outcome = _outcome(final, session, sid, planner.name)
+    write_text_atomic(paths["gains.json"], outcome.to_json(), protected)
     write_text_atomic(paths["advice.md"], final["advice"], protected)
     _write_trace(paths["trace.jsonl"], final.get("trace", []), protected)
     if daw or session.project is not None:
-        paths.update(write_daw_sessions(daw, session, sid, out_dir, report["gains_db"], stem_notes(final, session.names),
-                                        final["advice"], report["trim_db"] or 0.0))
-    return BalanceResult(
-        session_id=sid, out_dir=out_dir, status=report["status"], converged=report["converged"],
-        iterations=report["iterations"], resumed=resumed, gains_vs_anchor_db=report["gains_vs_anchor_db"],
-        lu_vs_anchor_before=report["lu_vs_anchor_before"], lu_vs_anchor_after=report["lu_vs_anchor_after"],
-        advice=final["advice"], error_db=report["reference_error_db"], reference_lu=session.reference_lu,
-        files={k: str(v) for k, v in paths.items()}, notice="; ".join(n for n in (moved, unreadable, notice) if n) or None,
-    )
+        paths.update(write_daw_sessions(daw, session, sid, out_dir, outcome.gains_db, stem_notes(final, session.names),
+                                        final["advice"], outcome.trim_db or 0.0))
+    return BalanceResult(outcome, out_dir, resumed, final["advice"],
+                         "; ".join(n for n in (moved, unreadable, notice) if n) or None,
+                         {k: str(v) for k, v in paths.items()})
 
 
-def _report(final: AgentState, session: Session, sid: str, planner: str) -> dict[str, Any]:
+def _outcome(final: AgentState, session: Session, sid: str, planner: str) -> BalanceOutcome:
     """What gains.json holds: the final gains, against the anchor too, and the levels before and after."""
     levels = final["measurements"]["loudness"]["stems"]  # at the applied gains (the finish node re-measures)
     applied = final.get("applied_gains_db") or {n: round(g, 2) for n, g in final["gains_db"].items()}
     after = {n: r["lu_vs_anchor"] for n, r in levels.items()}
-    before = final.get("initial_lu_vs_anchor", after)
-    error = None
-    if session.reference_lu:
-        error = {"before": reference_error_db(before, session.reference_lu, session.anchor),
-                 "after": reference_error_db(after, session.reference_lu, session.anchor)}
-    return {
-        "session": sid,
-        "daw_levels_db": session.faders_db or None,  # a DAW session's track levels the balance started from
-        "session_path": str(session.path.resolve()),
-        "anchor": session.anchor,
-        "planner": planner,
-        "status": final.get("status"),
-        "converged": final.get("converged", False),
-        "iterations": final.get("iteration", 0),
-        "strength_pct": final.get("strength_pct", 100.0),
-        "gains_db": applied,  # what mix.wav got
-        "gains_vs_anchor_db": gains_vs_anchor(applied, session.anchor, session.names),
-        "advised_gains_db": {n: round(g, 2) for n, g in final["gains_db"].items()},  # the whole advice
-        "lu_vs_anchor_before": before,
-        "lu_vs_anchor_after": after,
-        "reference_lu": session.reference_lu,
-        "reference_error_db": error,
-        "trim_db": (final.get("render") or {}).get("trim_db"),
-        "intervals_db": final.get("intervals") or None,  # the planner's 80 % half-widths per stem, where it gives them
-    }
+    return BalanceOutcome.measured(
+        final.get("initial_lu_vs_anchor", after), after, session.reference_lu, session.anchor,
+        session=sid, daw_levels_db=session.faders_db or None, session_path=str(session.path.resolve()),
+        planner=planner, status=final.get("status"), converged=final.get("converged", False),
+        iterations=final.get("iteration", 0), strength_pct=final.get("strength_pct", 100.0), gains_db=applied,
+        gains_vs_anchor_db=gains_vs_anchor(applied, session.anchor, session.names),
+        advised_gains_db={n: round(g, 2) for n, g in final["gains_db"].items()},
+        trim_db=(final.get("render") or {}).get("trim_db"), intervals_db=final.get("intervals") or None)

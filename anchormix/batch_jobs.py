@@ -41,12 +41,13 @@ class BalanceJob:
 
 def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, object]:
     """("ok", BalanceResult) or ("error", one line naming the file); ``planner``: one already built (a worker's)."""
+    def report(result, session) -> None:  # from what the balance holds in memory: nothing decoded again
+        result.files["report.html"] = str(write_report(result.out_dir, result.outcome, session, result.advice))
+
     try:
-        result = balance_session(job.path, job.out, planner or make_planner(job.planner), job.anchor, job.max_steps,
-                                 job.fresh, step_delay_s=job.delay_s, strength_pct=job.strength, daw=job.daw)
-        if job.report:
-            result.files["report.html"] = str(write_report(result.out_dir))
-        return "ok", result
+        return "ok", balance_session(job.path, job.out, planner or make_planner(job.planner), job.anchor, job.max_steps,
+                                     job.fresh, step_delay_s=job.delay_s, strength_pct=job.strength, daw=job.daw,
+                                     on_done=report if job.report else None)
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason

@@ -109,10 +109,11 @@ def _demo(args: argparse.Namespace) -> int:
         write_demo_session(folder, args.genre, args.seconds, args.seed, offsets_db=offsets)
     _measure(argparse.Namespace(session=folder, anchor=None, json_out=None))
     console.print(f"\nbalancing with the [bold]{args.planner}[/] planner ...")
-    result = balance_session(folder, args.out / "balanced", make_planner(args.planner), fresh=True)
+    result = balance_session(folder, args.out / "balanced", make_planner(args.planner), fresh=True,
+                             on_done=lambda done, session: write_report(done.out_dir, done.outcome, session, done.advice))
     console.print(Markdown(result.advice))
-    console.print(before_after_table(result))
-    console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl, {write_report(result.out_dir).name})")
+    console.print(before_after_table(result.outcome))
+    console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl, report.html)")
     console.print(f"see why each gain was chosen: [bold]{_invocation()} trace {result.files['trace.jsonl']}[/]")
     console.print(f"mix it by conversation: [bold]{_invocation()} chat {folder}[/]  (F2 apply, F3 undo, Ctrl+Q quit)")
     return 0
@@ -138,8 +139,7 @@ def _chat(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
-def _percent(text: str) -> float:
-    """argparse type of --strength: a number from 0 to 100."""
+def _percent(text: str) -> float:  # argparse type of --strength: a number from 0 to 100
     try:
         value = float(text)
     except ValueError:

@@ -1,7 +1,7 @@
 """``anchormix report OUT/<session>``: one self-contained HTML page to judge a balance by eye and by ear.
 
-From a balance's outputs (gains.json, advice.md, trace.jsonl) and its source
-stems: a chart of each stem's level against the anchor before and after (the
+From a balance's outcome (gains.json: agent/outcome.py, in memory when the batch
+has just balanced it), its advice and trace, and its source stems: a chart of each stem's level against the anchor before and after (the
 reference too, and the 80 % intervals where the planner gave them), a masking
 heat map (stem x third-octave band) before and after, the advice, the trace as a
 timeline, and two players, the mix before and after, **matched in integrated
@@ -21,17 +21,20 @@ import numpy as np
 from markdown_it import MarkdownIt
 from pedalboard.io import AudioFile
 
-from anchormix.tools import load_session
+from anchormix.agent import BalanceOutcome
+from anchormix.tools import Session, load_session
 from anchormix.tools.audio import write_text_atomic
-from anchormix.tools.loudness import integrated_loudness
+from anchormix.tools.loudness import loudness_matched
+from anchormix.tools.outputs import claim_folder
 from anchormix.tools.masking import BAND_CENTRES_HZ, band_levels, masked_share, rest_of_mix
 from anchormix.tools.render import mix_down
 
 from .plots import levels_svg, masking_svg
 
-__all__ = ["write_report", "REPORT_FILE", "matched_loudness", "advice_html"]
+__all__ = ["write_report", "REPORT_FILE", "REPORT_LUFS", "advice_html"]
 
 REPORT_FILE = "report.html"
+REPORT_LUFS = -16.0  # both players' loudness, lower if a mix would peak above -1 dBFS
 STYLE = """body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
 .players{display:flex;gap:2em}.players figure{margin:0}.advice{background:#f7f7f7;padding:0 1em}
@@ -43,25 +46,13 @@ def advice_html(advice: str) -> str:
     return MarkdownIt("commonmark", {"html": False}).render(advice)
 
 
-def _read_outputs(out_dir: Path) -> tuple[dict, str, list[dict]]:
-    """gains.json, advice.md and trace.jsonl of a balance; ``ValueError`` naming what is missing."""
-    missing = [n for n in ("gains.json", "advice.md", "trace.jsonl") if not (out_dir / n).is_file()]
-    if missing:
-        raise ValueError(f"{out_dir}: no {', '.join(missing)} here; report reads a folder `anchormix balance` wrote")
+def _read_trace(out_dir: Path) -> list[dict]:
+    """trace.jsonl of a balance ([] for a chat export, whose tool records stay in its conversation)."""
+    path = out_dir / "trace.jsonl"
     try:
-        gains = json.loads((out_dir / "gains.json").read_text(encoding="utf-8"))
-        trace = [json.loads(line) for line in (out_dir / "trace.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line] if path.is_file() else []
     except json.JSONDecodeError as err:
-        raise ValueError(f"{out_dir}: gains.json or trace.jsonl is not valid JSON ({err})") from None
-    return gains, (out_dir / "advice.md").read_text(encoding="utf-8"), trace
-
-
-def matched_loudness(mixes: list[np.ndarray], sample_rate: int, ceiling_dbfs: float = -1.0) -> tuple[list[np.ndarray], float]:
-    """The mixes gained to one integrated loudness: -16 LUFS, or lower so that none peaks above ``ceiling_dbfs``."""
-    lufs = [integrated_loudness(m, sample_rate) for m in mixes]
-    headroom = [ceiling_dbfs - 20 * np.log10(float(np.abs(m).max()) + 1e-12) + level for m, level in zip(mixes, lufs)]
-    target = min(-16.0, *headroom)
-    return [(m * 10 ** ((target - level) / 20)).astype(np.float32) for m, level in zip(mixes, lufs)], target
+        raise ValueError(f"{path}: not valid JSON lines ({err})") from None
 
 
 def _ogg_data_uri(audio: np.ndarray, sample_rate: int) -> str:
@@ -100,32 +91,39 @@ def _summary(result) -> str:
     return ""
 
 
-def write_report(out_dir: Path) -> Path:
-    """Write ``out_dir/report.html`` for the balance in ``out_dir`` (atomically); its path."""
+def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: Session | None = None,
+                 advice: str | None = None) -> Path:
+    """Write ``out_dir/report.html`` for the balance in ``out_dir`` (atomically); its path. A balance just run
+    passes its outcome, session and advice from memory (nothing is read back, nothing decoded again); otherwise
+    they are read from the folder (a batch balance's or a chat export's)."""
     out_dir = Path(out_dir)
-    gains, advice, trace = _read_outputs(out_dir)
-    session = load_session(gains["session_path"], gains["anchor"])
+    outcome = outcome or BalanceOutcome.read(out_dir)
+    if advice is None:
+        advice = (out_dir / "advice.md").read_text(encoding="utf-8") if (out_dir / "advice.md").is_file() else ""
+    trace = _read_trace(out_dir)
+    session = session or load_session(outcome.session_path, outcome.anchor)
+    claim_folder(out_dir, session.read_only())
     names, anchor = session.names, session.anchor
     start = {n: 0.0 for n in names}  # the stems as loaded (a DAW session's faders are in them: the rough mix)
-    after = gains["gains_db"]
-    (before_mix, after_mix), target = matched_loudness([mix_down(session, start).audio, mix_down(session, after).audio],
-                                                       session.sample_rate)
+    after = outcome.gains_db
+    (before_mix, after_mix), target = loudness_matched([mix_down(session, start).audio, mix_down(session, after).audio],
+                                                       session.sample_rate, REPORT_LUFS)
     levels = band_levels(session.array(), session.sample_rate)
-    charts = levels_svg(names, gains["lu_vs_anchor_before"], gains["lu_vs_anchor_after"], gains.get("reference_lu"),
-                        gains.get("intervals_db"), anchor)
+    charts = levels_svg(names, outcome.lu_vs_anchor_before, outcome.lu_vs_anchor_after, outcome.reference_lu,
+                        outcome.intervals_db, anchor)
     heat = masking_svg(names, list(BAND_CENTRES_HZ), _masking_grid(levels, [start[n] for n in names]),
                        _masking_grid(levels, [after.get(n, 0.0) for n in names]))
     players = "".join(
         f"<figure><figcaption>{label}</figcaption><audio id={key} controls preload=auto src='{_ogg_data_uri(mix, session.sample_rate)}'>"
         f"</audio></figure>" for key, label, mix in (("before", "Before", before_mix), ("after", "After", after_mix)))
-    title = f"anchormix: {gains['session']} against the {anchor}"
+    title = f"anchormix: {outcome.session} against the {anchor}"
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p class=muted>Planner {html.escape(str(gains.get('planner')))}, {html.escape(str(gains.get('status')))} "
-            f"after {gains.get('iterations')} steps.</p>"
+            f"<p class=muted>Planner {html.escape(outcome.planner)}, {html.escape(str(outcome.status))} "
+            f"after {outcome.iterations} steps.</p>"
             f"<h2>Listen: before and after, both at {target:.1f} LUFS</h2><div class=players>{players}</div>"
             f"<h2>Levels against the {html.escape(anchor)}</h2><div id=levels-chart>{charts}</div>"
             f"<h2>Masking per band</h2><div id=masking-chart>{heat}</div>"
-            f"<h2>Advice</h2><div class=advice>{advice_html(advice)}</div>"
+            f"<h2>Advice</h2><div class=advice>{advice_html(advice or '(no advice was written)')}</div>"
             f"<h2>Trace</h2>{_timeline(trace)}</body></html>\n")
     return write_text_atomic(out_dir / REPORT_FILE, page)

@@ -81,21 +81,21 @@ def masking_table(rows: list[dict]) -> Table:
     return table
 
 
-def before_after_table(result) -> Table:
-    """Levels against the anchor before and after a balance (and the reference when known)."""
-    reference = result.reference_lu
+def before_after_table(outcome) -> Table:
+    """Levels against the anchor before and after a balance (a BalanceOutcome; and the reference when known)."""
+    reference = outcome.reference_lu
     columns = ("stem", "before", "move", "after") + (("reference",) if reference else ())
-    table = _table(f"{shown(result.session_id)}: levels against the anchor (LU)", columns, left=("stem",))
-    for name, before in result.lu_vs_anchor_before.items():
-        after = result.lu_vs_anchor_after.get(name)
-        row = [shown(name), _fmt(before, signed=True), _fmt(result.gains_vs_anchor_db.get(name, 0.0), " dB", signed=True),
+    table = _table(f"{shown(outcome.session)}: levels against the anchor (LU)", columns, left=("stem",))
+    for name, before in outcome.lu_vs_anchor_before.items():
+        after = outcome.lu_vs_anchor_after.get(name)
+        row = [shown(name), _fmt(before, signed=True), _fmt(outcome.gains_vs_anchor_db.get(name, 0.0), " dB", signed=True),
                _fmt(after, signed=True)]
         if reference:
             row.append(_fmt(reference[name], signed=True) if name in reference else "-")
         table.add_row(*row)
-    if result.error_db:
-        table.caption = (f"mean error vs. reference: {result.error_db['before']:.1f} dB before, "
-                         f"{result.error_db['after']:.1f} dB after")
+    error = outcome.reference_error_db
+    if error:
+        table.caption = f"mean error vs. reference: {error['before']:.1f} dB before, {error['after']:.1f} dB after"
     return table
 
 
@@ -108,10 +108,12 @@ def summary_table(rows: list[tuple[str, Any]], out: str) -> Table:
         if value is None:
             table.add_row(shown(name), "[red]failed[/]", "-", "-", "-")
             continue
-        moves = sorted(((n, g) for n, g in value.gains_vs_anchor_db.items() if abs(g) >= 0.05), key=lambda m: -abs(m[1]))
-        error = f"{value.error_db['before']:.1f} -> {value.error_db['after']:.1f} dB" if value.error_db else "-"
-        status = value.status + (" (resumed)" if value.resumed else "")
-        table.add_row(shown(name), status, str(value.iterations), shown(", ".join(f"{n} {g:+.1f}" for n, g in moves[:3]) or "none"),
+        outcome = value.outcome
+        moves = sorted(((n, g) for n, g in outcome.gains_vs_anchor_db.items() if abs(g) >= 0.05), key=lambda m: -abs(m[1]))
+        error = outcome.reference_error_db
+        error = f"{error['before']:.1f} -> {error['after']:.1f} dB" if error else "-"
+        status = outcome.status + (" (resumed)" if value.resumed else "")
+        table.add_row(shown(name), status, str(outcome.iterations), shown(", ".join(f"{n} {g:+.1f}" for n, g in moves[:3]) or "none"),
                       error)
     return table
 

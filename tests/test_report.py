@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from anchormix.cli import main
-from anchormix.report import matched_loudness, write_report
-from anchormix.tools.loudness import integrated_loudness
+from anchormix.report import REPORT_LUFS, write_report
+from anchormix.tools.loudness import integrated_loudness, loudness_matched
 from tests.conftest import sine, tree_hash
 
 
 def test_both_mixes_are_matched_in_loudness_under_the_ceiling():
     quiet, loud = sine(220, 3.0, 44100, 0.05), sine(440, 3.0, 44100, 0.9)
-    (a, b), target = matched_loudness([quiet, loud], 44100)
+    (a, b), target = loudness_matched([quiet, loud], 44100, REPORT_LUFS)
     assert integrated_loudness(a, 44100) == pytest.approx(target, abs=0.05)
     assert integrated_loudness(b, 44100) == pytest.approx(target, abs=0.05)
     assert max(np.abs(a).max(), np.abs(b).max()) <= 10 ** (-1 / 20) + 1e-6
@@ -69,3 +69,20 @@ def test_chromium_draws_both_charts_and_both_players(balanced, tmp_path):
     finally:
         driver.quit()
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_a_chat_export_is_reported_like_a_balance(demo_session_dir, tmp_path):
+    """Issue 27: the chat's export writes the same BalanceOutcome as the batch, so `anchormix report` renders it."""
+    from anchormix.agent import BalanceOutcome
+    from anchormix.agent.chat import Conversation
+
+    chat = Conversation(demo_session_dir, tmp_path / "chat")
+    chat.handle("vocals up 3 dB")
+    chat.handle("export the mix")
+    outcome = BalanceOutcome.read(chat.out_dir)
+    assert outcome.planner == "chat" and outcome.gains_db == chat.state.gains
+    assert outcome.gains_vs_anchor_db["vocals"] == pytest.approx(3.0)
+    assert outcome.lu_vs_anchor_after["vocals"] - outcome.lu_vs_anchor_before["vocals"] == pytest.approx(3.0, abs=0.05)
+    assert main(["report", str(chat.out_dir)]) == 0
+    page = (chat.out_dir / "report.html").read_text()
+    assert page.count("data:audio/ogg;base64,") == 2 and page.count("<svg") == 2 and "vocals +3.0 dB" in page

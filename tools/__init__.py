@@ -1,7 +1,7 @@
 """anchormix.tools: audio I/O, loudness, masking, gain and render, mixing conventions, measurements, the tool registry."""
 
 from .conventions import GENRES, ROLES
-from .loudness import integrated_loudness, short_term_loudness, true_peak_dbtp
+from .loudness import integrated_loudness, true_peak_dbtp
 from .registry import ToolCall, ToolError, ToolRegistry
 from .measurements import MeasuredAt, Measurements
 from .render import mix_down, write_outputs
@@ -24,7 +24,6 @@ __all__ = [
     "integrated_loudness",
     "load_session",
     "mix_down",
-    "short_term_loudness",
     "true_peak_dbtp",
     "write_outputs",
 ]

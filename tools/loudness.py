@@ -25,7 +25,7 @@ from scipy import signal
 __all__ = [
     "k_weighting_sos",
     "integrated_loudness",
-    "short_term_loudness",
+    "loudness_matched",
     "true_peak_dbtp",
     "ABSOLUTE_GATE_LUFS",
 ]
@@ -33,7 +33,6 @@ __all__ = [
 ABSOLUTE_GATE_LUFS = -70.0  # BS.1770-4 eq. (5), Γ_a
 RELATIVE_GATE_LU = -10.0  # BS.1770-4 eq. (6), Γ_r offset
 _BLOCK_HOPS = 4  # 400 ms block = 4 hops of 100 ms (75 % overlap)
-_SHORT_TERM_HOPS = 30  # 3 s window (EBU Tech 3341)
 # Channel weights G_i of BS.1770-4 table 3 (L, R, C, Ls, Rs); LFE is excluded upstream.
 _CHANNEL_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.41, 1.41])
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -165,15 +164,6 @@ def integrated_loudness(x: np.ndarray, sample_rate: float) -> np.ndarray | float
     return float(lufs[0]) if np.asarray(x).ndim == 2 else lufs
 
 
-def short_term_loudness(x: np.ndarray, sample_rate: float) -> np.ndarray:
-    """Short-term loudness (3 s window, ungated) every 100 ms, ``(stems, frames)`` LUFS.
-
-    Signals shorter than 3 s give a single frame over their whole length.
-    """
-    energy, edges = _hop_energy(x, sample_rate)
-    return _block_loudness(energy, edges, min(_SHORT_TERM_HOPS, energy.shape[-1]))
-
-
 @lru_cache(maxsize=8)
 def _interpolator(factor: int) -> tuple[np.ndarray, float]:
     """Oversampling FIR (24 taps per phase, Kaiser beta 8) and its gain bound max_p ||h_p||_1.
@@ -191,7 +181,7 @@ def _interpolator(factor: int) -> tuple[np.ndarray, float]:
 def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
     """Max |x| of one channel after ``factor``-times oversampling, interpolating only where it can matter.
 
-    An interpolated sample is a 12-tap weighted sum of its neighbours, so it
+    An interpolated sample is a 24-tap weighted sum of its neighbours, so it
     cannot exceed (largest neighbour) x ||h_p||_1. Blocks whose neighbourhood
     stays under sample_peak / ||h_p||_1 are skipped; the result is exact.
     """
@@ -237,3 +227,15 @@ def true_peak_dbtp(x: np.ndarray, sample_rate: float) -> np.ndarray | float:
     with np.errstate(divide="ignore"):
         dbtp = 20.0 * np.log10(peaks)
     return float(dbtp[0]) if np.asarray(x).ndim == 2 else dbtp
+
+
+def loudness_matched(mixes: list[np.ndarray], sample_rate: int | list[int], target_lufs: float,
+                     ceiling_dbfs: float = -1.0) -> tuple[list[np.ndarray], float]:
+    """The mixes gained to one integrated loudness: ``target_lufs``, or lower so that none peaks above
+    ``ceiling_dbfs`` (sample peak); and that loudness. For comparing balances by ear, not by volume.
+    ``sample_rate``: of every mix, or one per mix."""
+    rates = sample_rate if isinstance(sample_rate, list) else [sample_rate] * len(mixes)
+    lufs = [integrated_loudness(m, rate) for m, rate in zip(mixes, rates)]
+    headroom = [ceiling_dbfs - 20 * np.log10(float(np.abs(m).max()) + 1e-12) + level for m, level in zip(mixes, lufs)]
+    target = min(target_lufs, *headroom)
+    return [(m * 10 ** ((target - level) / 20)).astype(np.float32) for m, level in zip(mixes, lufs)], target

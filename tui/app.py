@@ -42,10 +42,10 @@ def level_bar(lu: float | None, width: int = 10, low: float = -24.0, high: float
 
 def _sure(chat: Conversation, name: str) -> str:
     """The proposed move's 80 % interval ("±3.8"), "!" after it when the move is flagged (check it by ear)."""
-    if name not in chat.proposal:
+    if name not in chat.state.proposal:
         return ""
-    sure = chat.intervals.get(name)
-    return ("" if sure is None else f"±{sure:.1f}") + ("!" if name in chat.flags else "")
+    sure = chat.state.intervals.get(name)
+    return ("" if sure is None else f"±{sure:.1f}") + ("!" if name in chat.state.flags else "")
 
 
 def _signed(value: float | None) -> str:
@@ -135,17 +135,17 @@ class ChatApp(App):
         self.chat = chat
         session = chat.session
         self.sub_title = f"{chat.id}: {len(session.names)} stems, {session.duration_s:.0f} s"
-        for entry in chat.transcript:
+        for entry in chat.state.transcript:
             self._say(entry["role"], entry["text"])
         if chat.notice:
             self._say("notice", chat.notice)
-        if not chat.transcript:
+        if not chat.state.transcript:
             model = "intent model + rules" if chat.intent_model else "rules"
             self._say("assistant", f"Session {chat.id}, anchor {chat.anchor} (planner {self.planner_name}, "
                                        f"intents: {model}). Ask me to balance, or nudge a stem.")
         self.selected = session.names[0]
         self._refresh_stems()
-        self._show_trace(chat.last_trace)
+        self._show_trace(chat.state.last_trace)
         self.busy = False
         self.query_one("#prompt", Input).focus()
 
@@ -213,7 +213,7 @@ class ChatApp(App):
         table.clear()
         for name, r in report.items():
             lu = r["lu_vs_anchor"]
-            proposed = chat.proposal.get(name)
+            proposed = chat.state.proposal.get(name)
             table.add_row(name, r["role"], "⚓" if name == chat.anchor else "",
                           "silent" if r["lufs"] is None else f"{r['lufs']:.1f}", _signed(lu), _signed(relative[name]),
                           _signed(proposed), _sure(chat, name), level_bar(lu), key=name)

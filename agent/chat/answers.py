@@ -1,28 +1,26 @@
 """The conversation's read-only answers: why a stem moved, what masks it, where the levels sit.
 
-Each takes the :class:`~anchormix.agent.chat.conversation.Conversation` (typed
-``Any`` here: the conversation imports this module, never the other way) and the
-intent, runs measurement tools through the conversation (so each lands in the
-turn's trace), and returns the text; none changes the gains or the anchor.
+Each takes the :class:`~anchormix.agent.chat.context.ChatContext` and the intent,
+runs measurement tools through it (so each lands in the turn's trace), and returns
+the text; none changes the gains or the anchor.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from .context import ChatContext
 from .request_rules import HELP, Intent
 
 __all__ = ["answer_help", "answer_why", "answer_masking", "answer_levels", "masking_hotspot"]
 
 
-def answer_help(chat: Any, intent: Intent, trace: list) -> str:
+def answer_help(chat: ChatContext, intent: Intent, trace: list) -> str:
     if intent.value:
         return f"I don't do {intent.value}: anchormix sets the levels of stems against an anchor. {HELP}"
     return HELP
 
 
-def answer_why(chat: Any, intent: Intent, trace: list) -> str:
-    moved = {**chat.reasons, **chat.written}
+def answer_why(chat: ChatContext, intent: Intent, trace: list) -> str:
+    moved = {**chat.state.reasons, **chat.state.written}
     stems = intent.stems or sorted(moved, key=lambda n: -abs(chat.relative_gains().get(n, 0)))[:1]
     if not stems:
         return "I have not moved anything yet; ask me to balance, or name a stem."
@@ -32,18 +30,18 @@ def answer_why(chat: Any, intent: Intent, trace: list) -> str:
     for n in stems:
         now = levels[n]["lu_vs_anchor"]
         where = f"now {now:+.1f} LU against the {chat.anchor}" if now is not None else "silent"
-        pending = f" (proposed {chat.proposal[n]:+.1f} dB, not applied yet)" if n in chat.proposal else ""
-        if n in chat.written:  # the model's own sentence, every claim in it backed by the balance's trace
-            lines.append(f"{n}{pending}: {chat.written[n]} It is {where}.")
-        elif n in chat.reasons:
-            lines.append(f"{n}: moved {rel[n]:+.1f} dB against the {chat.anchor}{pending} because it {chat.reasons[n]}"
+        pending = f" (proposed {chat.state.proposal[n]:+.1f} dB, not applied yet)" if n in chat.state.proposal else ""
+        if n in chat.state.written:  # the model's own sentence, every claim in it backed by the balance's trace
+            lines.append(f"{n}{pending}: {chat.state.written[n]} It is {where}.")
+        elif n in chat.state.reasons:
+            lines.append(f"{n}: moved {rel[n]:+.1f} dB against the {chat.anchor}{pending} because it {chat.state.reasons[n]}"
                          f"; {where}.")
         else:
             lines.append(f"{n}: I have not moved it; it sits {where}.")
     return "\n".join(lines)
 
 
-def _maskers(chat: Any, target: str, trace: list | None) -> tuple[dict, list[tuple[float, str, str]]]:
+def _maskers(chat: ChatContext, target: str, trace: list | None) -> tuple[dict, list[tuple[float, str, str]]]:
     """The rest of the mix's masking of ``target``, and (share, masker, worst range) per other stem, worst first."""
     session = chat.session
     overall = chat.tool(trace, "measure_masking", {"target": target}, f"what masks the {target}")
@@ -55,7 +53,7 @@ def _maskers(chat: Any, target: str, trace: list | None) -> tuple[dict, list[tup
     return overall, sorted(by, reverse=True)
 
 
-def answer_masking(chat: Any, intent: Intent, trace: list) -> str:
+def answer_masking(chat: ChatContext, intent: Intent, trace: list) -> str:
     session = chat.session
     target = (intent.stems or [n for n in session.names if session.roles[n] == "vocals"][:1] or [None])[0]
     if target is None:
@@ -69,7 +67,7 @@ def answer_masking(chat: Any, intent: Intent, trace: list) -> str:
     return text + (" Most of it: " + ", ".join(top) + "." if top else "")
 
 
-def masking_hotspot(chat: Any, name: str) -> str:
+def masking_hotspot(chat: ChatContext, name: str) -> str:
     """One line for the chat app's hot-spot panel: how masked ``name`` is, where, and by what (no trace)."""
     if not chat.session.active[name]:
         return f"{name}: silent"
@@ -79,7 +77,7 @@ def masking_hotspot(chat: Any, name: str) -> str:
     return f"{name}: masked {overall['masked_share']:.0%}{worst}" + (f" · by {top}" if top else "")
 
 
-def answer_levels(chat: Any, intent: Intent, trace: list) -> str:
+def answer_levels(chat: ChatContext, intent: Intent, trace: list) -> str:
     report = chat.tool(trace, "measure_loudness", {}, "show the levels")
     rel = chat.relative_gains()
     lines = [f"Levels against the {chat.anchor} (gain applied so far):"]

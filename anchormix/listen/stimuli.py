@@ -24,7 +24,7 @@ import numpy as np
 from anchormix.agent.batch import balance_session, session_id
 from anchormix.tools import ToolContext, load_session
 from anchormix.tools.audio import write_audio_atomic, write_text_atomic
-from anchormix.tools.loudness import integrated_loudness
+from anchormix.tools.loudness import integrated_loudness, loudness_matched
 from anchormix.tools.outputs import claim_folder
 from anchormix.tools.render import mix_down
 
@@ -66,7 +66,7 @@ def _gains(name: str, ctx: ToolContext, work: Path) -> tuple[dict[str, float], s
     if name == "none":
         return {n: 0.0 for n in session.names}, None
     result = balance_session(session.path, work / name, make_planner(name), fresh=True)
-    return dict(json.loads(Path(result.files["gains.json"]).read_text())["gains_db"]), blind(result.advice)
+    return dict(result.outcome.gains_db), blind(result.advice)
 
 
 def blind(advice: str) -> str:
@@ -116,18 +116,19 @@ def _build(sessions: list[Path], wanted: list[str], out: Path, work: Path, excer
                        "reference_from": "reference_lu" if session.reference_lu else "as delivered",
                        "genre": session.genre, "start_s": round(start / session.sample_rate, 2),
                        "seconds": round((stop - start) / session.sample_rate, 2), "gains_db": gains, "advice": advice})
-    peaks = [float(np.abs(m).max()) + 1e-12 for _, mixes in excerpts.values() for m in mixes.values()]
-    levels = [integrated_loudness(m, s.sample_rate) for s, mixes in excerpts.values() for m in mixes.values()]
-    target = min(TARGET_LUFS, *(CEILING_DBFS - 20 * np.log10(p) + lv for p, lv in zip(peaks, levels)))
+    matched, target = loudness_matched([m for _, mixes in excerpts.values() for m in mixes.values()],
+                                       [s.sample_rate for s, mixes in excerpts.values() for _ in mixes],
+                                       TARGET_LUFS, CEILING_DBFS)
+    matched = iter(matched)
     for trial in trials:
         session, mixes = excerpts[trial["id"]]
         trial["files"], trial["lufs"] = {}, {}
-        for name, mix in mixes.items():
-            matched = (mix * 10 ** ((target - integrated_loudness(mix, session.sample_rate)) / 20)).astype(np.float32)
+        for name in mixes:
+            audio = next(matched)
             file = Path("stimuli") / trial["id"] / f"{name}.wav"
-            write_audio_atomic(out / file, matched, session.sample_rate)
+            write_audio_atomic(out / file, audio, session.sample_rate)
             trial["files"][name] = str(file)
-            trial["lufs"][name] = round(integrated_loudness(matched, session.sample_rate), 3)
+            trial["lufs"][name] = round(integrated_loudness(audio, session.sample_rate), 3)
     body = {"version": 1, "standard": "ITU-R BS.1534-3 (MUSHRA)", "conditions": wanted, "reference": "reference",
             "anchor": "anchor", "target_lufs": round(float(target), 2), "trials": trials}
     return write_text_atomic(out / TEST_FILE, json.dumps(body, indent=2) + "\n")

@@ -56,10 +56,10 @@ def test_a_conversation_balances_explains_nudges_undoes_and_exports(demo_session
     before = tree_hash(demo_session_dir)
     chat = Conversation(demo_session_dir, tmp_path / "out")
     reply = chat.handle("balance everything against the bass")
-    assert reply.intent.kind == "balance" and chat.proposal and not reply.changed
-    assert "vocals" in chat.proposal and chat.proposal["vocals"] > 3  # the fixture pulled the vocals down 6 dB
+    assert reply.intent.kind == "balance" and chat.state.proposal and not reply.changed
+    assert "vocals" in chat.state.proposal and chat.state.proposal["vocals"] > 3  # the fixture pulled the vocals down 6 dB
     assert any(r["tool"] == "apply_gains" for r in reply.trace)  # the loop's own records
-    assert chat.handle("apply").changed and chat.gains["vocals"] > 3 and not chat.proposal
+    assert chat.handle("apply").changed and chat.state.gains["vocals"] > 3 and not chat.state.proposal
 
     why = chat.handle("why did you turn the vocals up?").text
     assert "vocals: moved +" in why and "LU against the bass" in why
@@ -67,12 +67,12 @@ def test_a_conversation_balances_explains_nudges_undoes_and_exports(demo_session
     masking = chat.handle("what's masking the vocal?")
     assert "mask" in masking.text and [r["tool"] for r in masking.trace].count("measure_masking") == len(NAMES)
 
-    vocals = chat.gains["vocals"]
-    assert chat.handle("vocals a bit louder").changed and chat.gains["vocals"] == pytest.approx(vocals + 1.0)
+    vocals = chat.state.gains["vocals"]
+    assert chat.handle("vocals a bit louder").changed and chat.state.gains["vocals"] == pytest.approx(vocals + 1.0)
     chat.handle("undo")
-    assert chat.gains["vocals"] == pytest.approx(vocals)
+    assert chat.state.gains["vocals"] == pytest.approx(vocals)
     chat.handle("redo")
-    assert chat.gains["vocals"] == pytest.approx(vocals + 1.0)
+    assert chat.state.gains["vocals"] == pytest.approx(vocals + 1.0)
 
     assert chat.handle("use the kick as anchor").changed and chat.anchor == "kick"
     assert "against the kick" in chat.handle("show the levels").text
@@ -80,7 +80,7 @@ def test_a_conversation_balances_explains_nudges_undoes_and_exports(demo_session
     assert chat.anchor == "bass"
 
     assert "don't do reverb" in chat.handle("add reverb to the vocals").text
-    assert "ballad" in chat.handle("it's a ballad").text and chat.genre == "ballad"
+    assert "ballad" in chat.handle("it's a ballad").text and chat.state.genre == "ballad"
 
     exported = chat.handle("export the mix")
     mix = tmp_path / "out" / chat.id / "mix.wav"
@@ -99,7 +99,7 @@ def test_a_chat_on_a_reaper_project_starts_from_its_faders_and_exports_it_back(d
                                  daw_stems(session, {"vocals": -4.0}, {}, tmp_path / "x"), session.sample_rate)
     before = tree_hash(rough.parent)
     chat = Conversation(rough, tmp_path / "out")
-    assert chat.session.faders_db["vocals"] == pytest.approx(-4.0) and chat.gains["vocals"] == 0.0  # their mix: the start
+    assert chat.session.faders_db["vocals"] == pytest.approx(-4.0) and chat.state.gains["vocals"] == 0.0  # their mix: the start
     chat.handle("bring the vocals up 2 dB")
     assert "REAPER" in chat.handle("export the mix").text  # their project back, always
     back = {t.name: t.fader_db for t in read_project(tmp_path / "out" / chat.id / "Rough.RPP").tracks}
@@ -110,23 +110,23 @@ def test_reopening_resumes_and_a_corrupt_checkpoint_starts_fresh(demo_session_di
     chat = Conversation(demo_session_dir, tmp_path)
     chat.handle("bring the hats down 3 dB")
     again = Conversation(demo_session_dir, tmp_path)
-    assert again.gains["hats"] == -3.0 and "resumed" in again.notice and len(again.transcript) == 2
+    assert again.state.gains["hats"] == -3.0 and "resumed" in again.notice and len(again.state.transcript) == 2
     again.handle("undo")
-    assert again.gains["hats"] == 0.0
+    assert again.state.gains["hats"] == 0.0
 
     db = tmp_path / chat.id / "checkpoint.sqlite"
     db.write_bytes(b"this is not a database" * 100)
     fresh = Conversation(demo_session_dir, tmp_path)
-    assert "unreadable checkpoint" in fresh.notice and fresh.gains["hats"] == 0.0
+    assert "unreadable checkpoint" in fresh.notice and fresh.state.gains["hats"] == 0.0
     assert list(db.parent.glob("checkpoint.sqlite.unreadable-*"))  # moved aside, not deleted
     fresh.handle("hats down 1 dB")
-    assert Conversation(demo_session_dir, tmp_path).gains["hats"] == -1.0
+    assert Conversation(demo_session_dir, tmp_path).state.gains["hats"] == -1.0
 
 
 def test_part_of_a_proposal_is_applied_and_the_rest_stays_proposed(demo_session_dir, tmp_path):
     chat = Conversation(demo_session_dir, tmp_path / "out")
     chat.handle("balance")
-    proposal = dict(chat.proposal)
+    proposal = dict(chat.state.proposal)
     assert len(proposal) >= 3 and "vocals" in proposal
     reply = chat.handle("apply half of it")
     applied = next(r for r in reply.trace if r["tool"] == "apply_gains")
@@ -135,13 +135,13 @@ def test_part_of_a_proposal_is_applied_and_the_rest_stays_proposed(demo_session_
     reply = chat.handle("just the vocals")
     assert next(r for r in reply.trace if r["tool"] == "apply_gains")["arguments"]["changes_db"] == {
         "vocals": round(proposal["vocals"] - round(proposal["vocals"] / 2, 1), 1)}
-    assert "vocals" not in chat.proposal
-    other = next(n for n in chat.proposal)
+    assert "vocals" not in chat.state.proposal
+    other = next(n for n in chat.state.proposal)
     reply = chat.handle(f"apply all but the {other}")
     assert set(next(r for r in reply.trace if r["tool"] == "apply_gains")["arguments"]["changes_db"]) == \
         set(proposal) - {"vocals", other}
-    assert set(chat.proposal) == {other}
-    for name, gain in chat.gains.items():  # the parts add up to the proposal; the one left out got its first half
+    assert set(chat.state.proposal) == {other}
+    for name, gain in chat.state.gains.items():  # the parts add up to the proposal; the one left out got its first half
         expected = round(proposal[other] / 2, 1) if name == other else proposal.get(name, 0.0)
         assert gain == pytest.approx(expected, abs=0.11)
 
@@ -155,13 +155,13 @@ def test_a_flagged_move_waits_until_it_is_named(demo_session_dir, tmp_path):
                "intervals": {"pad": 6.2, "vocals": 3.8}}
     chat = Conversation(demo_session_dir, tmp_path / "out", planner=lambda genre: ScriptedPlanner([flagged]))
     reply = chat.handle("balance")
-    assert "check it by ear: +2.0 LU is outside" in reply.text and chat.flags == {"pad": flagged["flags"]["pad"]}
-    assert chat.intervals == {"pad": 6.2, "vocals": 3.8}  # what the chat app's stems table shows beside each move
+    assert "check it by ear: +2.0 LU is outside" in reply.text and chat.state.flags == {"pad": flagged["flags"]["pad"]}
+    assert chat.state.intervals == {"pad": 6.2, "vocals": 3.8}  # what the chat app's stems table shows beside each move
     reply = chat.handle("apply")
-    assert chat.gains["vocals"] == 3.0 and chat.gains["pad"] == 0.0 and chat.proposal == {"pad": 12.0}
+    assert chat.state.gains["vocals"] == 3.0 and chat.state.gains["pad"] == 0.0 and chat.state.proposal == {"pad": 12.0}
     assert "Held back until you name it: pad" in reply.text
     assert not chat.handle("apply").changed  # still waiting: a plain apply does not confirm it
-    assert chat.handle("apply the pad").changed and chat.gains["pad"] == 12.0 and not chat.proposal
+    assert chat.handle("apply the pad").changed and chat.state.gains["pad"] == 12.0 and not chat.state.proposal
 
 
 class WritingPlanner:
@@ -187,15 +187,15 @@ class WritingPlanner:
 def test_why_answers_from_the_models_written_sentence(demo_session_dir, tmp_path):
     chat = Conversation(demo_session_dir, tmp_path / "out", planner=WritingPlanner)
     proposed = chat.handle("balance everything against the bass")
-    sentence = chat.written["vocals"]
+    sentence = chat.state.written["vocals"]
     assert sentence in proposed.text  # the proposal quotes the model's sentence for its move
     why = chat.handle("why did you turn the vocals up?")
     assert why.intent.kind == "why" and sentence in why.text
-    other = next(n for n in chat.proposal if n != "vocals")
+    other = next(n for n in chat.state.proposal if n != "vocals")
     plain = chat.handle(f"why did you move the {other}?")  # no sentence written: the move's reason, as before
     assert "because it" in plain.text
     reopened = Conversation(demo_session_dir, tmp_path / "out", planner=WritingPlanner)
-    assert reopened.written == chat.written  # kept with the conversation
+    assert reopened.state.written == chat.state.written  # kept with the conversation
 
 
 def test_a_failing_writer_never_loses_the_balance(demo_session_dir, tmp_path):

@@ -30,9 +30,10 @@ def test_rules_reduce_the_error_and_converge_within_the_cap(spoiled_sessions, tm
     for folder in spoiled_sessions:
         before = tree_hash(folder)
         result = balance_session(folder, tmp_path / "out", RulePlanner(), max_steps=16)
-        assert result.converged and result.status == "converged" and result.iterations <= 16
-        assert result.error_db["after"] < result.error_db["before"] - 2.0, result.error_db
-        assert result.error_db["after"] < 2.5
+        assert result.outcome.converged and result.outcome.status == "converged" and result.outcome.iterations <= 16
+        error = result.outcome.reference_error_db
+        assert error["after"] < error["before"] - 2.0, error
+        assert error["after"] < 2.5
         assert tree_hash(folder) == before  # sources byte-identical
         assert not any(folder.rglob("mix.wav"))  # nothing landed in the session
         for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl", "checkpoint.sqlite"):
@@ -54,9 +55,9 @@ def test_advice_quotes_exactly_the_gains_applied(spoiled_sessions, tmp_path):
 
 def test_another_anchor_re_references_the_targets(spoiled_sessions, tmp_path):
     result = balance_session(spoiled_sessions[1], tmp_path, RulePlanner(), anchor="vocals")
-    assert result.converged
-    assert result.gains_vs_anchor_db["vocals"] == 0.0
-    for name, lu in result.lu_vs_anchor_after.items():
+    assert result.outcome.converged
+    assert result.outcome.gains_vs_anchor_db["vocals"] == 0.0
+    for name, lu in result.outcome.lu_vs_anchor_after.items():
         expected = ROLE_TARGETS_LU[name] - ROLE_TARGETS_LU["vocals"]
         assert lu == pytest.approx(expected, abs=0.06), name
     assert "against the vocals" in result.advice
@@ -81,5 +82,5 @@ def test_a_balanced_session_needs_no_moves(tmp_path):
     folder = write_demo_session(tmp_path / "s", "pop", seconds=3.0, seed=0, sample_rate=22050)
     planner = RulePlanner(targets_lu={**ROLE_TARGETS_LU, **{"hats": -10.0, "keys": -6.0, "pad": -10.0, "lead": -5.0}})
     result = balance_session(folder, tmp_path / "out", planner)
-    assert result.converged and all(abs(g) < 0.05 for g in result.gains_vs_anchor_db.values())
+    assert result.outcome.converged and all(abs(g) < 0.05 for g in result.outcome.gains_vs_anchor_db.values())
     assert "No changes" in result.advice

@@ -50,18 +50,18 @@ async def test_advice_apply_undo_anchor_and_export(demo_session_dir, tmp_path):
 
         await say(app, pilot, "balance everything against the bass")
         assert "Against the bass I would move" in messages(app)[-1][1]
-        assert app.chat.proposal["vocals"] > 3
+        assert app.chat.state.proposal["vocals"] > 3
         assert str(table.get_cell("vocals", "proposed")).startswith("+")
 
         await pilot.press("f2")  # apply
         await settle(app, pilot)
-        vocals = app.chat.gains["vocals"]
+        vocals = app.chat.state.gains["vocals"]
         assert vocals > 3 and str(table.get_cell("vocals", "proposed")) == ""
         assert str(table.get_cell("vocals", "gain")) == f"{vocals:+.1f}"
 
         await pilot.press("f3")  # undo
         await settle(app, pilot)
-        assert app.chat.gains["vocals"] == 0.0
+        assert app.chat.state.gains["vocals"] == 0.0
 
         await pilot.press("f5")  # anchor picker
         await pilot.pause()
@@ -99,7 +99,7 @@ async def test_the_conversation_resumes_when_the_app_reopens(demo_session_dir, t
     again = ChatApp(demo_session_dir, tmp_path, intent_model=False)
     async with again.run_test() as pilot:
         await settle(again, pilot)
-        assert again.chat.gains["hats"] == -3.0
+        assert again.chat.state.gains["hats"] == -3.0
         texts = [t for _, t in messages(again)]
         assert "bring the hats down 3 dB" in texts and any("resumed" in t for t in texts)
 
