@@ -4,7 +4,7 @@ Never imports anchormix.model: the ALM planner plugs in from above through the
 :class:`~anchormix.agent.planning.Planner` interface.
 """
 
-from .batch import BalanceResult, balance_session
+from .balance import BalanceResult, balance_session
 from .outcome import BalanceOutcome
 from .graph import MAX_STEPS, build_graph, run_balance
 from .planning import Planner

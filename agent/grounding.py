@@ -6,7 +6,7 @@ interval, where the stem sat before, a masking check's share, band range and
 maskers, the corpus's mean level for the role against a bass, and a flag. Each
 fact has one spelling, its *literal* ("+6.8 dB", "(±1.5 dB)", "65 %",
 "2-4 kHz"): the model's writer copies literals in by constrained decoding
-(model/writer.py), and :func:`check_sentence` reads them back.
+(model/advice/writer.py), and :func:`check_sentence` reads them back.
 
 The check (``anchormix eval --advice``): a sentence's first signed dB figure must
 be the move applied; every claim it makes must be backed by a fact — a level

@@ -1,6 +1,6 @@
 """One balance's outcome: the schema of ``gains.json``, written and read by the same code.
 
-The batch (agent/batch.py), the chat's export (agent/chat/exporting.py), the
+The batch (agent/balance.py), the chat's export (agent/chat/exporting.py), the
 report (anchormix/report.py) and the listening kit (anchormix/listen/) all make
 or read a :class:`BalanceOutcome`; a folder any of them wrote can be reported.
 Gains are dB relative to the stems as loaded (a DAW session's faders are in

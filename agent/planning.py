@@ -4,7 +4,7 @@ A planner gets the state and the tool context at the state's gains, and returns 
 :class:`~anchormix.agent.state.Action` (or the JSON text of one, as a language model
 writes it: the graph validates it before anything runs). The graph never knows
 which planner it runs: the rule and scripted planners (agent/rules.py) and the ALM
-planner (model/planner.py) implement the same method.
+planner (model/alm/planner.py) implement the same method.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The ``anchormix`` command line: the user's commands (demo, balance, measure, trace, chat) and ``main``.
 
-Each subcommand's parser names its function (``set_defaults(func=...)``); the
-data commands are in anchormix/corpus_cli.py, train and eval in anchormix/model_cli.py, every table in
-anchormix/views.py. Every command turns a bad input into one line naming the
-file or argument and a non-zero exit code; no traceback reaches the user.
+Each subcommand's parser names its function (``set_defaults(func=...)``); data is anchormix/corpus_cli.py, train
+anchormix/train_cli.py, eval anchormix/eval_cli.py, every table anchormix/views.py. Every command turns a bad input
+into one line naming the file or argument and a non-zero exit code; no traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ from pathlib import Path
 from rich.markdown import Markdown
 from rich.text import Text
 
-from anchormix import corpus_cli, listen_cli, model_cli
+from anchormix import corpus_cli, eval_cli, listen_cli, train_cli
 from anchormix.agent import MAX_STEPS, balance_session
-from anchormix.agent.batch import session_id
+from anchormix.agent.balance import session_id
 from anchormix.agent.daw import daw_formats
 from anchormix.agent.trace import read_trace
 from anchormix.tools import REGISTRY, ToolContext, load_session
@@ -29,10 +28,10 @@ from anchormix.tools.outputs import check_replaceable
 from anchormix.tui.app import ChatApp
 from anchormix.tui.screenshot import screenshot
 
-from .jobs import run_jobs
-from .batch_jobs import BalanceJob, balance_job
+from .batch.jobs import run_jobs
+from .batch.balance_job import BalanceJob, balance_job
 from .planners import DEFAULT_PLANNER, LOOP_PLANNERS, check_planner, make_planner
-from .ray_batch import run_ray_balance
+from .batch.ray_pool import run_ray_balance
 from .report import write_report
 from .views import before_after_table, console, errors, levels_table, say, shown, masking_table, summary_table, trace_panels
 
@@ -282,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _user_parsers(sub)
     corpus_cli.add_parsers(sub)
-    model_cli.add_parsers(sub)
+    train_cli.add_parsers(sub)
+    eval_cli.add_parsers(sub)
     listen_cli.add_parsers(sub)
     return parser
 

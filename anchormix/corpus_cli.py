@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from anchormix.model.baselines import CONVENTIONS_FILE, conventions_table
+from anchormix.model.evaluation.baselines import CONVENTIONS_FILE, conventions_table
 from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, build_procedural_session,
                                     debian_midi_dirs, find_sessions, load_manifest, missing_debian_packages,
                                     write_manifest)
@@ -23,7 +23,7 @@ from anchormix.model.features import log_mel, session_features
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.demo import PRESETS
 
-from .jobs import run_jobs
+from .batch.jobs import run_jobs
 from .views import console, conventions_table_view, corpus_summary_view, corpus_table
 
 __all__ = ["add_parsers"]
@@ -207,8 +207,8 @@ def _data_features(args: argparse.Namespace) -> int:
 
 
 def _tag_modules(root: Path) -> None:
-    """Tag the module stems nobody named with the shipped role tagger (model/role_tagger.py)."""
-    from anchormix.model.role_tagger import RoleTagger, tag_unnamed  # lazy: loads torch
+    """Tag the module stems nobody named with the shipped role tagger (model/tagger/role_tagger.py)."""
+    from anchormix.model.tagger.role_tagger import RoleTagger, tag_unnamed  # lazy: loads torch
 
     tagger, threshold, report = RoleTagger.load()
     counts = tag_unnamed(root, tagger, threshold)

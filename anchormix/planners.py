@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from anchormix.agent import Planner, RulePlanner
-from anchormix.model.baselines import (Predictor, load_conventions, make_conventions, predict_loudness, predict_none,
+from anchormix.model.evaluation.baselines import (Predictor, load_conventions, make_conventions, predict_loudness, predict_none,
                                        predict_rules)
 from anchormix.model.shipped import DEFAULT_CHECKPOINT
 
@@ -43,7 +43,7 @@ def check_planner(name: str, choices: tuple[str, ...] = LOOP_PLANNERS, checkpoin
 
 def _balancer(checkpoint: Path | None):
     """The process's loaded ALM for ``checkpoint`` (one load for every session, draw and planner)."""
-    from anchormix.model.planner import shared_balancer  # lazy: loads torch and the LLM only when an ALM is asked for
+    from anchormix.model.alm.planner import shared_balancer  # lazy: loads torch and the LLM only when an ALM is asked for
 
     return shared_balancer(checkpoint or DEFAULT_CHECKPOINT)
 
@@ -53,7 +53,7 @@ def make_planner(name: str, genre: str | None = None, checkpoint: Path | None = 
     writer writes a sentence per move at the end (the rule planner's advice is its reasons)."""
     check_planner(name, LOOP_PLANNERS, checkpoint)
     if name == "alm":
-        from anchormix.model.planner import ALMPlanner  # lazy: as in _balancer
+        from anchormix.model.alm.planner import ALMPlanner  # lazy: as in _balancer
 
         return ALMPlanner(_balancer(checkpoint), genre=genre, writes=writes)
     return RulePlanner(genre=genre)

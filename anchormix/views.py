@@ -260,7 +260,7 @@ def advice_example(title: str, state: dict, found: dict[str, list]) -> str:
 def advice_examples_markdown(examples: list[str], command: str) -> str:
     return ("# Advice examples: the model's writer and the template, on the same balances\n\n"
             f"Written by `anchormix {command}` (the first {len(examples)} balances). Each move of at least 1 dB: "
-            "the sentence the advice writer wrote (model/writer.py) as the advice shows it, the writer's own "
+            "the sentence the advice writer wrote (model/advice/writer.py) as the advice shows it, the writer's own "
             "sentence where the check dropped a clause the trace does not back, and the template's; each with what "
             "the advice check found (agent/grounding.py): a problem, or whether a grounded masking or convention "
             "claim explains the move.\n\n" + "\n".join(examples))

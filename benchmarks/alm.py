@@ -76,7 +76,7 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
     started = time.perf_counter()
     planner_obj = make_planner(planner)
     if planner == "alm":  # its advice writer too (loaded on first use otherwise, inside the balance)
-        from anchormix.model.writer import DRAFT_TOKENS, shared_writer
+        from anchormix.model.advice.writer import DRAFT_TOKENS, shared_writer
 
         shared_writer()
     load_s = time.perf_counter() - started

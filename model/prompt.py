@@ -1,7 +1,7 @@
 """Everything the ALM reads and writes as text: the prompt's parts, and the texts it learns with their parsers.
 
 The prompt has one line per stem (index, role, measured LU against the anchor, an
-anchor marker) followed by that stem's audio tokens (model/alm.py puts them in).
+anchor marker) followed by that stem's audio tokens (model/alm/network.py puts them in).
 The balance prompt asks for the advice (:func:`advice_text`); the planning prompt
 adds the calls made so far and the head's proposed moves (:func:`proposal_text`)
 and asks for the next tool call (:func:`call_text`). Each text the model writes

@@ -213,7 +213,7 @@ def test_names_never_drive_the_terminal(tmp_path, capsys):
 
 
 def test_a_session_that_fails_mid_balance_leaves_no_empty_outputs(tmp_path, monkeypatch, capsys):
-    from anchormix.agent import batch
+    from anchormix.agent import balance as batch
 
     song = _song(tmp_path / "song")
 

@@ -10,9 +10,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from anchormix.batch_jobs import BalanceJob, balance_job  # noqa: E402
-from anchormix.jobs import run_jobs  # noqa: E402
-from anchormix.ray_batch import NAMESPACE, run_ray_balance  # noqa: E402
+from anchormix.batch.balance_job import BalanceJob, balance_job  # noqa: E402
+from anchormix.batch.jobs import run_jobs  # noqa: E402
+from anchormix.batch.ray_pool import NAMESPACE, run_ray_balance  # noqa: E402
 from anchormix.tools.demo import write_demo_session  # noqa: E402
 
 

@@ -1,6 +1,6 @@
 """Audio I/O at the boundary: read, validate, lay out as stereo, write atomically.
 
-One audio layout everywhere (DESIGN.md): float32 ``(channels, samples)``, the
+One audio layout everywhere (docs/architecture.md): float32 ``(channels, samples)``, the
 layout Pedalboard uses. Everything that enters the project passes through
 :func:`read_audio`, which raises a ``ValueError`` naming the file for anything
 it cannot use; everything that leaves it passes through :func:`write_audio_atomic`,

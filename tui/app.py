@@ -284,6 +284,6 @@ class ChatApp(App):
 
 def _load_intent_model():
     """The shipped intent model, or None (the rules read intents alone) when it is missing."""
-    from anchormix.model.intent_model import IntentModel  # lazy: loads torch and the LLM, off the UI thread
+    from anchormix.model.intent.intent_model import IntentModel  # lazy: loads torch and the LLM, off the UI thread
 
     return IntentModel.load() if DEFAULT_INTENT_CHECKPOINT.exists() else None

@@ -37,7 +37,7 @@ from typing import Any, Callable
 from anchormix.tools import ToolContext, ToolError, load_session
 from anchormix.tools.outputs import session_output_folder
 
-from ..batch import session_id
+from ..balance import session_id
 from ..planning import Planner
 from ..rules import RulePlanner
 from . import answers

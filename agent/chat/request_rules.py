@@ -2,7 +2,7 @@
 
 :func:`parse_intent` is the rule reader (keywords, stem names and role words,
 amounts in dB); :func:`combine` merges it with an intent model's reading
-(model/intent_model.py): the rules decide where they recognise the request, the
+(model/intent/intent_model.py): the rules decide where they recognise the request, the
 model where they do not. The rules fill the slots either way.
 """
 

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from ..checkpoint import open_checkpoint
+from ..checkpoint_db import open_checkpoint
 
 __all__ = ["ConversationStore"]
 

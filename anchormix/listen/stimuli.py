@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anchormix.agent.batch import balance_session, session_id
+from anchormix.agent.balance import balance_session, session_id
 from anchormix.tools import ToolContext, load_session
 from anchormix.tools.audio import write_audio_atomic, write_text_atomic
 from anchormix.tools.loudness import integrated_loudness, loudness_matched

@@ -40,7 +40,7 @@ __all__ = ["MODULE_EXTENSIONS", "DEBIAN_MODULE_PACKAGES", "NULL_LIMIT_DB", "find
            "render_stems"]
 
 MODULE_EXTENSIONS = (".mod", ".xm", ".s3m", ".it")
-# Debian game data packages that ship tracker modules (DESIGN.md, "Where real balances come from").
+# Debian game data packages that ship tracker modules (docs/architecture.md, "Where real balances come from").
 DEBIAN_MODULE_PACKAGES = ("ironseed-data", "tecnoballz-data", "pekka-kana-2-data", "heroes-sound-tracks",
                           "pingus-data", "freedroid-data", "rafkill-data", "pachi-data", "biniax2-data",
                           "bomberclone-data", "open-invaders-data")

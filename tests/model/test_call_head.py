@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from anchormix.model.alm import ALMConfig
-from anchormix.model.call_head import (CALLS, CallHead, call_accuracy, fit_call_head, masking_target, proposal_numbers,
+from anchormix.model.alm.network import ALMConfig
+from anchormix.model.alm.call_head import (CALLS, CallHead, call_accuracy, fit_call_head, masking_target, proposal_numbers,
                                        train_call_head)
-from anchormix.model.checkpoint import build_alm, load_checkpoint, save_checkpoint
+from anchormix.model.alm.build import build_alm, load_checkpoint, save_checkpoint
 from anchormix.model.draws import make_plan_draw
 from anchormix.model.features import load_corpus
 from anchormix.model.prompt import read_call

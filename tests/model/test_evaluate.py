@@ -4,10 +4,10 @@
 import numpy as np
 import pytest
 
-from anchormix.model.baselines import (conventions_table, make_conventions, predict_loudness, predict_none,
+from anchormix.model.evaluation.baselines import (conventions_table, make_conventions, predict_loudness, predict_none,
                                        predict_rules)
 from anchormix.model.corpus import build_procedural_session, find_sessions, write_manifest
-from anchormix.model.evaluate import run_protocol, summarise
+from anchormix.model.evaluation.evaluate import run_protocol, summarise
 from anchormix.model.features import cached_features, log_mel
 from anchormix.tools import load_session
 
@@ -97,7 +97,7 @@ def test_features_keep_level_and_are_cached(demo_session_dir, tmp_path):
 
 def test_the_agent_protocol_reports_iterations_convergence_and_tool_calls(corpus, tmp_path):
     from anchormix.cli import main
-    from anchormix.model.evaluate import run_agent_protocol
+    from anchormix.model.evaluation.evaluate import run_agent_protocol
     from anchormix.planners import planner_factory
 
     sessions = find_sessions(corpus, "test")
@@ -119,7 +119,7 @@ def test_the_agent_protocol_reports_iterations_convergence_and_tool_calls(corpus
 
 
 def test_a_flat_start_puts_every_stem_at_the_anchor_and_scores_against_the_reference(corpus):
-    from anchormix.model.evaluate import protocol_draws
+    from anchormix.model.evaluation.evaluate import protocol_draws
 
     sessions = find_sessions(corpus, "test")
     draws = list(protocol_draws(sessions, draws=5, seed=0, protocol="flat"))

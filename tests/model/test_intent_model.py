@@ -4,7 +4,7 @@ import pytest
 
 from anchormix.agent.chat import Conversation
 from anchormix.agent.chat.request_rules import combine, parse_intent
-from anchormix.model.intent_model import DEFAULT_INTENT_CHECKPOINT, EVAL_ROLES, HELD_OUT, IntentModel, paraphrases
+from anchormix.model.intent.intent_model import DEFAULT_INTENT_CHECKPOINT, EVAL_ROLES, HELD_OUT, IntentModel, paraphrases
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Advice against the anchor cannot depend on the session's overall level (DESIGN.md, "Flat start").
+"""Advice against the anchor cannot depend on the session's overall level (docs/architecture.md, "Flat start").
 
 Every stem of a session is scaled by -20 dB and by +6 dB *in the audio*; the anchor-relative advice of
 each planner (the shipped ALM included) must move by less than 0.1 dB.

@@ -9,8 +9,8 @@ import re
 import torch
 
 from anchormix.agent import run_balance, start_state
-from anchormix.model.alm import ALMConfig
-from anchormix.model.planner import ALMBalancer, ALMPlanner
+from anchormix.model.alm.network import ALMConfig
+from anchormix.model.alm.planner import ALMBalancer, ALMPlanner
 from anchormix.tools import ToolContext, load_session
 
 

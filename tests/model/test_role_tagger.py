@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from anchormix.model.corpus import build_procedural_session, load_manifest, write_manifest
-from anchormix.model.role_tagger import (RoleTagger, describe, labelled_stems, tag_unnamed, tagger_accuracy,
+from anchormix.model.tagger.role_tagger import (RoleTagger, describe, labelled_stems, tag_unnamed, tagger_accuracy,
                                          train_tagger)
 
 SPLITS = ["train"] * 6 + ["test"] * 2

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from anchormix.model.checkpoint import DEFAULT_CHECKPOINT
-from anchormix.model.planner import ALMBalancer
+from anchormix.model.alm.build import DEFAULT_CHECKPOINT
+from anchormix.model.alm.planner import ALMBalancer
 from anchormix.model.prompt import StemPrompt, advice_text, parse_advice
 from anchormix.tools import ToolContext, load_session
 from anchormix.tools.demo import write_demo_session
@@ -44,7 +44,7 @@ def test_advice_text_round_trips_and_generation_streams(balancer, demo_session_d
 
 def test_the_shipped_planner_chooses_its_calls_and_converges_on_a_fixture_session(balancer, tmp_path):
     from anchormix.agent import run_balance, start_state
-    from anchormix.model.planner import ALMPlanner
+    from anchormix.model.alm.planner import ALMPlanner
 
     offsets = {"vocals": -9.0, "kick": 6.0, "hats": 8.0, "keys": 6.0, "pad": -6.0}
     folder = write_demo_session(tmp_path / "song", "pop", seconds=8.0, seed=5, sample_rate=22050, offsets_db=offsets)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from anchormix.model.alm import ALMConfig
+from anchormix.model.alm.network import ALMConfig
 from anchormix.model.draws import make_draw
 from anchormix.model.features import load_corpus
-from anchormix.model.checkpoint import build_alm, load_checkpoint
-from anchormix.model.train import TrainConfig, train
+from anchormix.model.alm.build import build_alm, load_checkpoint
+from anchormix.model.alm.train import TrainConfig, train
 
 
 def test_draws_shift_features_by_the_perturbation_and_target_the_reference(tiny_corpus):
@@ -112,7 +112,7 @@ def test_the_listener_stage_then_the_llm_stage_train_and_round_trip(tiny_corpus,
     assert not torch.allclose(got, other)  # the genre reaches the prediction
 
     from anchormix.model.corpus import find_sessions
-    from anchormix.model.evaluate import run_protocol, summarise
+    from anchormix.model.evaluation.evaluate import run_protocol, summarise
     from anchormix.planners import make_predictor
 
     checkpoint = tmp_path / "ckpt" / "alm.safetensors"
@@ -124,14 +124,14 @@ def test_the_listener_stage_then_the_llm_stage_train_and_round_trip(tiny_corpus,
 
 
 def test_init_adapters_takes_only_the_lora_weights(tiny_corpus, tmp_path):
-    from anchormix.model.checkpoint import load_adapters
+    from anchormix.model.alm.build import load_adapters
 
     source = build_alm(ALMConfig(frames=64))
     with torch.no_grad():
         for name, p in source.llm.named_parameters():
             if "lora_B" in name:
                 p.add_(0.01)
-    from anchormix.model.checkpoint import save_checkpoint
+    from anchormix.model.alm.build import save_checkpoint
 
     save_checkpoint(source, tmp_path, {})
     target = build_alm(ALMConfig(frames=64, listener=True))
@@ -160,7 +160,7 @@ def test_unknown_config_keys_are_rejected(tmp_path):
 def test_the_alm_drives_the_agent_loop_and_the_eval(tiny_corpus, tmp_path, demo_session_dir):
     from anchormix.agent import run_balance, start_state
     from anchormix.model.corpus import find_sessions
-    from anchormix.model.evaluate import run_protocol, summarise
+    from anchormix.model.evaluation.evaluate import run_protocol, summarise
     from anchormix.planners import make_planner, make_predictor
     from anchormix.tools import ToolContext, load_session
 
@@ -229,7 +229,7 @@ def test_init_and_a_model_block_are_exclusive(tmp_path):
 
 
 def test_the_level_blind_ablation_hears_shape_but_not_level():
-    from anchormix.model.alm import AudioEncoder
+    from anchormix.model.alm.network import AudioEncoder
 
     torch.manual_seed(0)
     mel = torch.randn(2, 64, 64) * 10.0 - 40.0

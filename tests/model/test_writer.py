@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from anchormix.agent.grounding import StemFacts, check_sentence
-from anchormix.model.writer import AdviceWriter
-from anchormix.model.writer_data import reference_segments, train_writer
+from anchormix.model.advice.writer import AdviceWriter
+from anchormix.model.advice.sentences import reference_segments, train_writer
 
 MASKING = {"masked_share": 0.42, "worst_range": "500 Hz-1.25 kHz", "maskers": [{"stem": "gtr 2", "share": 0.3}]}
 
@@ -73,7 +73,7 @@ def test_drafted_decoding_writes_what_token_by_token_decoding_writes_in_fewer_pa
 
 
 def test_a_sentence_cut_by_the_token_budget_ends_at_its_last_whole_clause():
-    from anchormix.model.writer import _finished
+    from anchormix.model.advice.writer import _finished
 
     assert _finished(": it sat at -5.1 LU; the corpus puts a vocals part at", False) == ": it sat at -5.1 LU."
     assert _finished(": it sat at -5.1 LU.", True) == ": it sat at -5.1 LU."

@@ -145,7 +145,7 @@ def test_an_ardour_file_in_any_xml_spelling_gets_every_fader_moved(tmp_path):
 def test_two_thousand_tracks_are_read_and_copied_with_every_fader_moved(tmp_path):
     """Issue 26, 11: the regex edit was quadratic in tracks (2,000 tracks: 104 s); the tree edit is one pass."""
     from anchormix.tools.daw import DawStem, read_project
-    from anchormix.tools.daw.ardour_project import balanced_ardour
+    from anchormix.tools.daw.ardour import balanced_ardour
 
     file = write_wav(tmp_path / "one.wav", sine(110, 0.5, 44100, 0.1), 44100)
     stems = [DawStem(f"t{k}", file.resolve(), 22050, 2, -6.0, k == 0) for k in range(2000)]

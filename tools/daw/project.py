@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 from ..session import Session, session_from_files
-from .ardour_project import balanced_ardour, read_ardour
+from .ardour import balanced_ardour, read_ardour
 from .common import DawProject, DawTrack, strip_anchor_mark
 from .reaper import balanced_reaper, read_reaper_project
 

@@ -1,4 +1,4 @@
-"""The two evaluation protocols (DESIGN.md, "The task and its numbers"), one-shot and through the agent loop.
+"""The two evaluation protocols (docs/architecture.md, "The task and its numbers"), one-shot and through the agent loop.
 
 Every stem (anchor included) starts moved by an offset o_i from the reference balance:
 
@@ -10,7 +10,7 @@ A planner sees only the moved stems and the anchor's name and returns gains g_i.
 target is t_i = -(o_i - o_a); the error per non-anchor active stem is
 e_i = (g_i - g_a) - t_i. Every planner runs on the same draws: one-shot and agent
 evaluations both walk :func:`protocol_draws`. The predictors and planners come from the
-caller (the planner registry in anchormix/planners.py; the baselines in model/baselines.py).
+caller (the planner registry in anchormix/planners.py; the baselines in model/evaluation/baselines.py).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import numpy as np
 from anchormix.agent import MAX_STEPS, Planner, run_balance, start_state
 from anchormix.tools import Measurements, Session, ToolContext, load_session
 
-from .baselines import Predictor
-from .corpus import load_manifest
-from .draws import MASKING_DB, PERTURB_DB
+from anchormix.model.evaluation.baselines import Predictor
+from anchormix.model.corpus import load_manifest
+from anchormix.model.draws import MASKING_DB, PERTURB_DB
 
 __all__ = ["PROTOCOLS", "Evaluation", "AgentEvaluation", "protocol_draws", "run_protocol", "run_agent_protocol",
            "summarise"]

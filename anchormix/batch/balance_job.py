@@ -1,7 +1,7 @@
 """One session's balance as a batch job: never raises, a failure is a row of the summary.
 
-Shared by the local runs (anchormix/jobs.py: here, or a process pool) and the
-Ray actors (anchormix/ray_batch.py), so every path writes the same outputs,
+Shared by the local runs (anchormix/batch/jobs.py: here, or a process pool) and the
+Ray actors (anchormix/batch/ray_pool.py), so every path writes the same outputs,
 traces and SQLite checkpoints and reports errors the same way.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from anchormix.agent import MAX_STEPS, balance_session
 from anchormix.agent.planning import Planner
 
-from .planners import make_planner
-from .report import write_report
+from ..planners import make_planner
+from ..report import write_report
 
 __all__ = ["BalanceJob", "balance_job"]
 

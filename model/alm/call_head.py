@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from .draws import make_plan_draw
-from .features import CorpusSession
-from .prompt import read_call
+from anchormix.model.config import CONF, read_config, strict_fields
+from anchormix.model.draws import make_plan_draw
+from anchormix.model.features import CorpusSession
+from anchormix.model.prompt import read_call
 
 __all__ = ["CALLS", "INPUTS", "CallHead", "call_inputs", "proposal_numbers", "masking_target", "prompt_state", "planning_states",
            "train_call_head", "call_accuracy", "fit_call_head"]
@@ -126,8 +129,24 @@ def call_accuracy(head: CallHead, data: tuple, use: str = "both") -> dict[str, f
     return result
 
 
+@dataclass
+class CallHeadConfig:
+    """The call head's training (model/conf/call_head.yaml holds the shipped values)."""
+
+    states: int = 1500
+    max_stems: int = 10
+    epochs: int = 400
+    lr: float = 3e-3
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: str | Path = CONF / "call_head.yaml") -> "CallHeadConfig":
+        return strict_fields(cls, read_config(path), str(path))
+
+
 def fit_call_head(alm, train: list[CorpusSession], valid: list[CorpusSession], count: int, seed: int = 0,
-                  max_stems: int = 10, log: Callable[[str], None] = print, valid_count: int | None = None) -> dict:
+                  max_stems: int = 10, log: Callable[[str], None] = print, valid_count: int | None = None,
+                  epochs: int = 400, lr: float = 3e-3) -> dict:
     """Planning states of ``train`` (``count``) and ``valid`` (``valid_count``, by default a fifth as many and at
     least 100); a head trained on each of :data:`INPUTS` and scored on valid; the one with the best valid call
     accuracy goes into ``alm`` (``cfg.call_head``, ``cfg.call_inputs``). Returns the three scores and the choice."""
@@ -139,7 +158,7 @@ def fit_call_head(alm, train: list[CorpusSession], valid: list[CorpusSession], c
     report, heads = {}, {}
     for use in INPUTS:
         heads[use] = CallHead(train_data[0].shape[1])
-        train_call_head(heads[use], train_data, use, seed=seed)
+        train_call_head(heads[use], train_data, use, epochs=epochs, lr=lr, seed=seed)
         report[use] = call_accuracy(heads[use], valid_data, use)
         log(f"call head ({use}): valid call accuracy {report[use]['call_accuracy']:.1%}")
     best = max(INPUTS, key=lambda use: report[use]["call_accuracy"])  # ties: the first, both inputs

@@ -28,21 +28,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 from anchormix.agent.chat.request_rules import INTENTS, combine, parse_intent
-from anchormix.tools.audio import atomic_path
 
-from .backbone import load_backbone
-from .config import read_config, strict_fields
-from .shipped import DEFAULT_INTENT_CHECKPOINT
+
+from anchormix.model.backbone import load_backbone
+from anchormix.model.weights import load_weights, save_weights
+from anchormix.model.config import read_config, strict_fields
+from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
 
 __all__ = ["TEMPLATES", "HELD_OUT", "IntentConfig", "IntentModel", "paraphrases", "train_intents",
            "DEFAULT_INTENT_CHECKPOINT", "DEFAULT_INTENT_CONFIG"]
 
-DEFAULT_INTENT_CONFIG = Path(__file__).with_name("conf") / "intent.yaml"
+DEFAULT_INTENT_CONFIG = Path(__file__).resolve().parent.parent / "conf" / "intent.yaml"
 
 
 @dataclass
@@ -184,24 +183,17 @@ class IntentModel(nn.Module):
         return {k: v.detach().contiguous() for k, v in self.llm.state_dict().items() if "lora_" in k}
 
     def save(self, path: Path, meta: dict) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            state = {k: v.contiguous() for k, v in self.head.state_dict().items()}
-            state.update({f"llm.{k}": v for k, v in self.lora_state().items()})
-            save_file(state, str(tmp), metadata={"intents": json.dumps(INTENTS), "meta": json.dumps(meta),
-                                                 "config": json.dumps(asdict(self.config))})
+        state = {**self.head.state_dict(), **{f"llm.{k}": v for k, v in self.lora_state().items()}}
+        save_weights(path, state, {"intents": json.dumps(INTENTS), "meta": json.dumps(meta),
+                                   "config": json.dumps(asdict(self.config))})
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_INTENT_CHECKPOINT, llm=None, tokenizer=None) -> "IntentModel":
         """The model saved at ``path`` with the config it was trained with (older checkpoints: the defaults)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"{path}: no intent checkpoint (train one with `anchormix train intents`)")
-        with safe_open(str(path), framework="pt") as f:
-            if json.loads(f.metadata()["intents"]) != list(INTENTS):
-                raise ValueError(f"{path}: trained for other intents than {INTENTS}; retrain it")
-            state = {k: f.get_tensor(k) for k in f.keys()}
-            saved = json.loads(f.metadata().get("config") or "{}")
+        state, metadata = load_weights(path, "no intent checkpoint (train one with `anchormix train --intents`)")
+        if json.loads(metadata["intents"]) != list(INTENTS):
+            raise ValueError(f"{path}: trained for other intents than {INTENTS}; retrain it")
+        saved = json.loads(metadata.get("config") or "{}")
         model = cls(llm, tokenizer, strict_fields(IntentConfig, saved, str(path)))
         model.head.load_state_dict({k: v for k, v in state.items() if not k.startswith("llm.")})
         lora = {k[len("llm."):]: v for k, v in state.items() if k.startswith("llm.")}

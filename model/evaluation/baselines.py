@@ -1,4 +1,4 @@
-"""The baselines every evaluation prints beside the model (DESIGN.md): none, loudness, conventions, rules.
+"""The baselines every evaluation prints beside the model (docs/architecture.md): none, loudness, conventions, rules.
 
 Each is a *predictor*: the tool context over a perturbed session in, the gain per
 stem (dB) out. ``conventions`` learns each role's mean offset from the bass on
@@ -17,7 +17,7 @@ from anchormix.agent import RulePlanner, run_balance, start_state
 from anchormix.tools import ToolContext
 from anchormix.tools.session import SESSION_FILE
 
-from .corpus import find_sessions
+from anchormix.model.corpus import find_sessions
 
 __all__ = ["Predictor", "CONVENTIONS_FILE", "conventions_table", "load_conventions", "predict_none", "predict_loudness",
            "make_conventions", "predict_rules"]

@@ -28,15 +28,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .alm import ALM, ALMConfig
-from .checkpoint import build_alm, load_adapters, load_checkpoint, save_checkpoint
-from .draws import Draw, PlanDraw, SessionSampler, make_draw, make_plan_draw
-from .listener_stage import cosine, pretrain_listener
-from .train_config import TrainConfig
-from .features import CorpusSession, load_corpus
-from .prompt import advice_text, read_call
+from anchormix.model.alm.network import ALM, ALMConfig
+from anchormix.model.alm.build import build_alm, load_adapters, load_checkpoint, save_checkpoint
+from anchormix.model.draws import Draw, PlanDraw, SessionSampler, make_draw, make_plan_draw
+from anchormix.model.alm.listener_stage import cosine, pretrain_listener
+from anchormix.model.alm.train_config import TrainConfig
+from anchormix.model.features import CorpusSession, load_corpus
+from anchormix.model.prompt import advice_text, read_call
 
-__all__ = ["TrainConfig", "train", "draw_loss", "validate_plans"]  # TrainConfig: model/train_config.py
+__all__ = ["TrainConfig", "train", "draw_loss", "validate_plans"]  # TrainConfig: model/alm/train_config.py
 
 
 def draw_loss(model, draw: Draw | PlanDraw, lm_weight: float, alm: ALM | None = None) -> tuple[torch.Tensor, float]:

@@ -5,7 +5,7 @@
 engineer would, in a wording drawn at random per sentence; which facts it says is
 decided by the facts (a masking check that found the stem buried, a corpus mean
 the move goes towards, a flag). The writer learns from these sentences
-(model/writer_data.py) and drafts from them when it decodes (model/writer.py).
+(model/advice/sentences.py) and drafts from them when it decodes (model/advice/writer.py).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .alm import ALMConfig
-from .config import read_config, strict_fields
+from anchormix.model.alm.network import ALMConfig
+from anchormix.model.config import read_config, strict_fields
 
 __all__ = ["TrainConfig"]
 

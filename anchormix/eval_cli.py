@@ -1,6 +1,5 @@
-"""``anchormix train`` and ``anchormix eval``: the commands that train the model and measure it (both protocols,
-one-shot or through the agent loop). The corpus commands are anchormix/corpus_cli.py, the user's commands
-anchormix/cli.py, every table anchormix/views.py.
+"""``anchormix eval``: the planners side by side on the same draws, both protocols, one-shot or through the agent
+loop (model/evaluation/ computes; this prints, and writes the JSON, the intervals and the calibration plot).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from pathlib import Path
 from anchormix.agent import MAX_STEPS
 from anchormix.agent.grounding import advice_checks, advice_summary
 from anchormix.model.corpus import find_sessions
-from anchormix.model.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
+from anchormix.model.evaluation.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
 from anchormix.model.intervals import coverage_by_role, fit_intervals, load_table, write_intervals
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
@@ -21,7 +20,7 @@ from anchormix.tools.audio import write_text_atomic
 from .plots import calibration_svg
 from .planners import LOOP_PLANNERS, PREDICTORS, check_planner, make_predictor, planner_factory
 from .views import (advice_check_table, advice_example, advice_examples_markdown, agent_eval_table, console,
-                    eval_tables, progress, tagger_table)
+                    eval_tables, progress)
 
 __all__ = ["add_parsers"]
 
@@ -33,40 +32,10 @@ EPILOG_EVAL = """examples:
 """
 
 
+
 def add_parsers(sub) -> None:
-    """The ``train`` and ``eval`` subcommands, each parser naming its function."""
-    _train_parser(sub)
+    """The ``eval`` subcommand, its parser naming its function."""
     _eval_parser(sub)
-
-
-def _train_parser(sub) -> None:
-    tr = sub.add_parser("train", help="train the ALM on a corpus (Accelerate; CPU or GPU)",
-                        epilog="examples:\n  anchormix train --config model/conf/alm_listener.yaml   (the shipped run)\n"
-                               "  anchormix train --config model/conf/alm_listener.yaml --steps 20 --out /tmp/alm\n"
-                               "  anchormix train --intents\n"
-                               "  anchormix train --tagger --sessions corpus modules\n"
-                               "  anchormix train --writer --sessions corpus modules\n"
-                               "  anchormix train --calls --sessions corpus modules\n",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    tr.set_defaults(func=_train)
-    tr.add_argument("--config", type=Path, help="YAML training config (model/conf/...: the ALM's, or with --intents "
-                    "the intent model's)")
-    tr.add_argument("--intents", action="store_true",
-                    help="train the conversation's intent model instead (model/intent_model.py, its config "
-                         "model/conf/intent.yaml unless --config; ~5 min on 2 CPU cores)")
-    tr.add_argument("--tagger", action="store_true",
-                    help="train the role tagger instead (model/role_tagger.py) on the stems of --sessions whose role "
-                         "is known; prints its held-out accuracy (seconds on 2 CPU cores)")
-    tr.add_argument("--writer", action="store_true",
-                    help="train the advice writer instead (model/writer.py) on oracle balances of the train split of "
-                         "--sessions (~20 min on 2 CPU cores)")
-    tr.add_argument("--calls", action="store_true",
-                    help="fit the planner's call head (model/call_head.py) on oracle planning states of --sessions, "
-                         "the rest of the shipped checkpoint frozen, and write the checkpoint with it (~25 min)")
-    tr.add_argument("--sessions", type=Path, nargs="+", default=[Path("corpus"), Path("modules")],
-                    help="with --tagger, --writer or --calls: the corpora it learns from (default: corpus modules)")
-    tr.add_argument("--steps", type=int, help="override the config's steps")
-    tr.add_argument("--out", help="override the config's output folder")
 
 
 def _eval_parser(sub) -> None:
@@ -103,88 +72,6 @@ def _eval_parser(sub) -> None:
                          "grounded, move figure = applied, length), the model's writer and the template side by side")
     ev.add_argument("--advice-examples", type=Path, metavar="FILE",
                     help="with --advice: write the first 20 balances' advice, model and template, to FILE (Markdown)")
-
-
-def _train_tagger(args: argparse.Namespace) -> int:
-    from anchormix.model import role_tagger as rt  # lazy: loads torch
-
-    for root in args.sessions:
-        find_sessions(root, None)  # names a folder that is not a corpus
-    train, valid, test = (rt.labelled_stems(args.sessions, split) for split in ("train", "valid", "test"))
-    if not train.roles or not valid.roles:
-        raise ValueError(f"--sessions {' '.join(map(str, args.sessions))}: no labelled stems with cached features "
-                         "in the train and valid splits; run `anchormix data features` first")
-    tagger = rt.train_tagger(train)
-    threshold = rt.choose_threshold(tagger, valid)
-    report = {"train_stems": len(train.roles), "threshold": threshold,
-              "valid": rt.tagger_accuracy(tagger, valid, threshold), "test": rt.tagger_accuracy(tagger, test, threshold)}
-    path = tagger.save(Path(args.out) / "roles.safetensors" if args.out else rt.TAGGER_CHECKPOINT, threshold, report)
-    console.print(tagger_table(report))
-    console.print(f"wrote {path}; `anchormix data features --sessions DIR` tags the unnamed module stems with it")
-    return 0
-
-
-def _train_writer(args: argparse.Namespace) -> int:
-    from anchormix.model import writer_data as wd  # lazy: loads torch and the LLM
-    from anchormix.model.writer import WRITER_CHECKPOINT  # lazy: as above
-
-    sessions = [s for root in args.sessions for s in find_sessions(root, "train")]
-    with progress() as bar:
-        task = bar.add_task("oracle balances", total=len(sessions))
-        examples = wd.writer_examples(sessions, 1, 0, load_table(intervals_path(DEFAULT_CHECKPOINT)),
-                                      load_table(ranges_path(DEFAULT_CHECKPOINT)), lambda _: bar.advance(task))
-    console.print(f"{len(examples)} sentences from {len(sessions)} train-split sessions")
-    writer, summary = wd.train_writer(examples, args.steps or 240, log=lambda line: console.print(line, highlight=False))
-    path = writer.save(Path(args.out) / "writer.safetensors" if args.out else WRITER_CHECKPOINT)
-    write_text_atomic(path.with_name("train.json"), json.dumps({**summary, "sessions": [str(r) for r in args.sessions]},
-                                                               indent=2) + "\n")
-    console.print(f"wrote {path}")
-    return 0
-
-
-def _train_calls(args: argparse.Namespace) -> int:
-    from anchormix.model.call_head import fit_call_head  # lazy: loads torch and the LLM
-    from anchormix.model.checkpoint import load_checkpoint, save_checkpoint  # lazy: as above
-    from anchormix.model.features import load_corpus  # lazy: as above
-
-    alm = load_checkpoint(DEFAULT_CHECKPOINT)
-    train, valid = ([s for root in args.sessions for s in load_corpus(root, split)] for split in ("train", "valid"))
-    report = fit_call_head(alm, train, valid, args.steps or 1500, log=lambda line: console.print(line, highlight=False))
-    folder = Path(args.out) if args.out else DEFAULT_CHECKPOINT.parent
-    meta = json.loads((DEFAULT_CHECKPOINT.parent / "train.json").read_text(encoding="utf-8"))
-    save_checkpoint(alm, folder, {**meta, "call_head": {**report, "sessions": [str(r) for r in args.sessions]}})
-    console.print(f"wrote {folder / 'alm.safetensors'} (call head on {report['inputs']}: valid call accuracy "
-                  f"{report['valid'][report['inputs']]['call_accuracy']:.1%})")
-    return 0
-
-
-def _train(args: argparse.Namespace) -> int:
-    if args.tagger:
-        return _train_tagger(args)
-    if args.writer:
-        return _train_writer(args)
-    if args.calls:
-        return _train_calls(args)
-    if args.intents:
-        from anchormix.model.intent_model import (DEFAULT_INTENT_CHECKPOINT, IntentConfig,  # lazy: loads torch
-                                                  train_intents)
-
-        out = Path(args.out) / "intent.safetensors" if args.out else DEFAULT_INTENT_CHECKPOINT
-        config = IntentConfig.from_yaml(args.config) if args.config else IntentConfig.from_yaml()
-        train_intents(config, out, log=lambda line: console.print(line, highlight=False))
-        console.print(f"wrote {out}")
-        return 0
-    from anchormix.model.train import TrainConfig, train  # lazy: loads torch and the LLM
-
-    if args.config is None:
-        raise ValueError("train: give --config model/conf/<name>.yaml (the ALM) or --intents")
-    config = TrainConfig.from_yaml(args.config)
-    config.steps = args.steps if args.steps is not None else config.steps
-    config.out = args.out or config.out
-    summary = train(config, log=lambda line: console.print(line, highlight=False))
-    console.print(f"trained {config.steps} steps in {summary['wall_s']:.0f} s on {summary['device']}; "
-                  f"checkpoint {config.out}/alm.safetensors")
-    return 0
 
 
 def _planner_names(args: argparse.Namespace, default: str) -> list[str]:

@@ -3,7 +3,7 @@
 ``anchormix balance SESSIONS --out DIR --ray [ADDRESS]``: without an address a
 local Ray is started for the run (one worker per ``--jobs``), with one (``auto``,
 ``ray://host:10001``) the jobs go to that cluster. Each actor builds its planner
-once and balances session after session with it (anchormix/batch_jobs.py: the
+once and balances session after session with it (anchormix/batch/balance_job.py: the
 same outputs, traces and SQLite checkpoints as the local path). A worker that
 dies mid-session is replaced and its session given to the next free worker, which
 resumes it from its last completed step (the checkpoint lives in the output
@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterator, Sequence
 
-from .batch_jobs import BalanceJob, balance_job
+from .balance_job import BalanceJob, balance_job
 from .jobs import RAY_NAMESPACE as NAMESPACE
 from .jobs import connect_ray
-from .planners import make_planner
-from .views import progress
+from ..planners import make_planner
+from ..views import progress
 
 __all__ = ["run_ray_balance", "ACTOR_PREFIX", "NAMESPACE"]
 

@@ -6,12 +6,13 @@ error; the trace it leaves is what the agent's would hold: the levels before,
 a masking check (``measure_masking`` on the real stems) of the stem it raises
 most when that is 6 dB or more, as the planner does, and of one other raised
 stem half the time; the shipped intervals and ranges. Each move's facts are then
-said as an engineer would by the reference grammar (model/phrasing.py).
+said as an engineer would by the reference grammar (model/advice/phrasing.py).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -21,11 +22,12 @@ import torch
 from anchormix.agent.grounding import StemFacts, stem_facts
 from anchormix.tools import REGISTRY
 
-from .draws import MASKING_DB
-from .evaluate import ProtocolDraw, protocol_draws
-from .intervals import half_width, outside_range
-from .phrasing import Segments, reference_segments
-from .writer import AdviceWriter
+from anchormix.model.config import CONF, read_config, strict_fields
+from anchormix.model.draws import MASKING_DB
+from anchormix.model.evaluation.evaluate import ProtocolDraw, protocol_draws
+from anchormix.model.intervals import half_width, outside_range
+from anchormix.model.advice.phrasing import Segments, reference_segments
+from anchormix.model.advice.writer import AdviceWriter
 
 __all__ = ["oracle_facts", "writer_examples", "train_writer", "HEAD_ERROR_DB"]
 
@@ -62,6 +64,20 @@ def writer_examples(sessions: list[tuple[Path, str]], draws: int, seed: int, int
         for draw in protocol_draws(sessions, draws, seed, protocol, on_session if protocol == "flat" else None):
             examples += [(f, reference_segments(f, rng)) for f in oracle_facts(draw, rng, intervals, ranges)]
     return examples
+
+
+@dataclass
+class WriterConfig:
+    """The advice writer's training (model/conf/writer.yaml holds the shipped values)."""
+
+    steps: int = 240
+    batch: int = 8
+    lr: float = 1e-3
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: str | Path = CONF / "writer.yaml") -> "WriterConfig":
+        return strict_fields(cls, read_config(path), str(path))
 
 
 def train_writer(examples: list, steps: int, batch: int = 8, lr: float = 1e-3, seed: int = 0,

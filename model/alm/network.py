@@ -15,7 +15,7 @@ session's genre in the prompt, and ``listener`` adds a direct audio path, a
 small MLP over the stem's and the anchor's pooled audio embeddings, their roles,
 the genre and the measured level, whose estimate the head over the LLM's hidden
 states corrects. The listener and the encoder are pre-trained together on many
-cheap draws before the LLM joins (model/train.py, ``listener_steps``).
+cheap draws before the LLM joins (model/alm/train.py, ``listener_steps``).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from torch import nn
 
 from anchormix.tools.conventions import GENRES, ROLES
 
-from .call_head import CALLS, CallHead, call_inputs, masking_target, proposal_numbers
-from .prompt import END_OF_TURN, StemPrompt, call_text, plan_suffix, prompt_prefix, stem_line
+from anchormix.model.alm.call_head import CALLS, CallHead, call_inputs, masking_target, proposal_numbers
+from anchormix.model.prompt import END_OF_TURN, StemPrompt, call_text, plan_suffix, prompt_prefix, stem_line
 
 __all__ = ["ALMConfig", "AudioEncoder", "Listener", "ALM", "ROLE_VOCAB", "GENRE_VOCAB"]
 
@@ -51,7 +51,7 @@ class ALMConfig:
     genre_in_prompt: bool = False  # the prompt names the session's genre ("unknown" when nobody said)
     listener: bool = False  # a direct audio path whose estimate the hidden-state head corrects (see above)
     level_blind: bool = False  # ablation: each stem's excerpt level is subtracted before the encoder (shape only)
-    call_head: bool = False  # the planner's call comes from a classifier (model/call_head.py) ...
+    call_head: bool = False  # the planner's call comes from a classifier (model/alm/call_head.py) ...
     call_inputs: str = "both"  # ... over the LM's state and the proposal's numbers, or one of them ("state", "numbers")
 
     @classmethod

@@ -13,14 +13,12 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+from anchormix.tools.audio import write_text_atomic
 
-from anchormix.tools.audio import atomic_path, write_text_atomic
-
-from .alm import ALM, ALMConfig
-from .backbone import load_backbone
-from .shipped import DEFAULT_CHECKPOINT
+from anchormix.model.alm.network import ALM, ALMConfig
+from anchormix.model.backbone import load_backbone
+from anchormix.model.shipped import DEFAULT_CHECKPOINT
+from anchormix.model.weights import load_weights, save_weights
 
 __all__ = ["DEFAULT_CHECKPOINT", "build_alm", "save_checkpoint", "load_checkpoint", "load_adapters"]
 
@@ -38,18 +36,14 @@ def build_alm(cfg: ALMConfig, llm=None, tokenizer=None) -> ALM:
 
 def save_checkpoint(alm: ALM, folder: Path, meta: dict) -> Path:
     """``folder/alm.safetensors`` (config in its metadata) and ``folder/train.json`` (``meta``), both atomic."""
-    with atomic_path(folder / "alm.safetensors") as tmp:
-        save_file(alm.trainable_state(), str(tmp), metadata={"config": json.dumps(alm.cfg.to_dict())})
+    path = save_weights(folder / "alm.safetensors", alm.trainable_state(), {"config": json.dumps(alm.cfg.to_dict())})
     write_text_atomic(folder / "train.json", json.dumps(meta, indent=2) + "\n")
-    return folder / "alm.safetensors"
+    return path
 
 
 def _read_checkpoint(path: str | Path) -> tuple[ALMConfig, dict[str, torch.Tensor]]:
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such checkpoint")
-    with safe_open(str(path), framework="pt") as f:
-        return ALMConfig.from_dict(json.loads(f.metadata()["config"])), {k: f.get_tensor(k) for k in f.keys()}
+    state, meta = load_weights(path, "no such checkpoint")
+    return ALMConfig.from_dict(json.loads(meta["config"])), state
 
 
 def load_adapters(alm: ALM, path: str | Path) -> None:

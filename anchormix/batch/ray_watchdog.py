@@ -9,7 +9,7 @@ driver's child processes; when the pipe closes (the driver exited, however) it
 kills those that still run. Each is named by pid and start time, so a pid the
 system has since given to another process is left alone.
 
-    python -m anchormix.ray_watchdog PID:START_TIME ...    (started by watch_local_ray; reads stdin to its end)
+    python -m anchormix.batch.ray_watchdog PID:START_TIME ...    (started by watch_local_ray; reads stdin to its end)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def watch_local_ray() -> None:
     import psutil  # lazy: only --ray needs it (Ray depends on it)
 
     children = [f"{p.pid}:{p.create_time()!r}" for p in psutil.Process().children(recursive=True)]
-    watchdog = subprocess.Popen([sys.executable, "-m", "anchormix.ray_watchdog", *children], stdin=subprocess.PIPE,
+    watchdog = subprocess.Popen([sys.executable, "-m", "anchormix.batch.ray_watchdog", *children], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     atexit.register(watchdog.stdin.close)  # a clean exit closes it too: leftovers of ray.shutdown() go as well
 

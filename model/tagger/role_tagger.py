@@ -25,20 +25,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
-from anchormix.tools.audio import atomic_path, write_text_atomic
+from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.session import SESSION_FILE
 
-from .corpus import find_sessions, load_manifest, write_manifest
-from .features import N_MELS
+from anchormix.model.config import CONF, read_config, strict_fields
+from anchormix.model.corpus import find_sessions, load_manifest, write_manifest
+from anchormix.model.features import N_MELS
+from anchormix.model.weights import load_weights, save_weights
 
 __all__ = ["TAGGER_CHECKPOINT", "describe", "RoleTagger", "labelled_stems", "train_tagger", "choose_threshold",
            "tagger_accuracy", "tag_unnamed"]
 
-TAGGER_CHECKPOINT = Path(__file__).with_name("checkpoints") / "roles" / "roles.safetensors"
+TAGGER_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "roles" / "roles.safetensors"
 MODULE_WEIGHT = 4.0  # a named module stem counts this many MIDI stems in the loss
 VALID_PRECISION = 0.9  # the threshold is the lowest at which the validation split's tags are this right
 _PLAYING_DB = 40.0  # a frame within this of the stem's loudest (and above -90 dB) is one where it plays
@@ -83,20 +83,13 @@ class RoleTagger(nn.Module):
 
     def save(self, path: Path, threshold: float, report: dict) -> Path:
         """Weights, roles, threshold and the held-out report in one safetensors file (atomic)."""
-        with atomic_path(path) as tmp:
-            save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(tmp),
-                      metadata={"roles": json.dumps(self.roles), "threshold": str(threshold),
-                                "report": json.dumps(report)})
-        return Path(path)
+        return save_weights(path, self.state_dict(), {"roles": json.dumps(self.roles), "threshold": str(threshold),
+                                                      "report": json.dumps(report)})
 
     @classmethod
     def load(cls, path: Path = TAGGER_CHECKPOINT) -> tuple["RoleTagger", float, dict]:
         """The tagger at ``path``, its threshold and the held-out report it was shipped with."""
-        if not Path(path).exists():
-            raise ValueError(f"{path}: no role tagger; train one with `anchormix train --tagger`")
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata()
-            state = {k: f.get_tensor(k) for k in f.keys()}
+        state, meta = load_weights(path, "no role tagger; train one with `anchormix train --tagger`")
         tagger = cls(json.loads(meta["roles"]))
         tagger.load_state_dict(state)
         return tagger.eval(), float(meta["threshold"]), json.loads(meta["report"])
@@ -135,7 +128,24 @@ def labelled_stems(roots: list[Path], split: str) -> Labelled:
     return Labelled(np.stack(xs) if xs else np.zeros((0, 2 * N_MELS + 3), np.float32), roles, sources)
 
 
-def train_tagger(train: Labelled, epochs: int = 400, seed: int = 0, module_weight: float = MODULE_WEIGHT) -> RoleTagger:
+@dataclass
+class TaggerConfig:
+    """The role tagger's training (model/conf/tagger.yaml holds the shipped values)."""
+
+    epochs: int = 400
+    lr: float = 3e-3
+    weight_decay: float = 1e-3
+    module_weight: float = MODULE_WEIGHT
+    valid_precision: float = VALID_PRECISION
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: str | Path = CONF / "tagger.yaml") -> "TaggerConfig":
+        return strict_fields(cls, read_config(path), str(path))
+
+
+def train_tagger(train: Labelled, epochs: int = 400, seed: int = 0, module_weight: float = MODULE_WEIGHT,
+                 lr: float = 3e-3, weight_decay: float = 1e-3) -> RoleTagger:
     """Full-batch AdamW on cross-entropy, classes weighted by 1/sqrt(count) (bass and hats are common), module
     stems by ``module_weight`` (fewer, and the ones it will tag)."""
     torch.manual_seed(seed)
@@ -144,7 +154,7 @@ def train_tagger(train: Labelled, epochs: int = 400, seed: int = 0, module_weigh
     y = torch.tensor([roles.index(r) for r in train.roles])
     counts = torch.bincount(y, minlength=len(roles)).float()
     tagger = RoleTagger(roles, x.mean(dim=0), x.std(dim=0).clamp(min=1e-3))
-    optimiser = torch.optim.AdamW(tagger.parameters(), lr=3e-3, weight_decay=1e-3)
+    optimiser = torch.optim.AdamW(tagger.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss(weight=counts.rsqrt() / counts.rsqrt().mean(), reduction="none")
     weights = torch.tensor([module_weight if s == "module" else 1.0 for s in train.source])
     tagger.train()

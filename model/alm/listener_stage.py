@@ -1,7 +1,7 @@
 """The first training stage: the audio encoder and the listener alone on batches of balance draws (no LLM pass).
 
 Some milliseconds a draw instead of a second, so the listener sees many draws
-before the LLM joins (model/train.py); its learning rate decays on a cosine.
+before the LLM joins (model/alm/train.py); its learning rate decays on a cosine.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .alm import ALM
-from .draws import Draw, SessionSampler, make_draw
-from .features import CorpusSession
-from .train_config import TrainConfig
+from anchormix.model.alm.network import ALM
+from anchormix.model.draws import Draw, SessionSampler, make_draw
+from anchormix.model.features import CorpusSession
+from anchormix.model.alm.train_config import TrainConfig
 
 __all__ = ["pretrain_listener", "cosine"]
 

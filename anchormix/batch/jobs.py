@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator, Sequence
 
 from .ray_watchdog import watch_local_ray
-from .views import progress
+from ..views import progress
 
 __all__ = ["run_jobs", "connect_ray", "die_with_parent", "RAY_NAMESPACE"]
 

@@ -8,7 +8,7 @@ LLM, hearing the busiest window, corrects that. :class:`ALMPlanner` wraps it in 
 agent's one-method interface: at each step the model, trained on an oracle's
 planning trajectories, chooses its next tool call (check masking, apply, finish);
 its head's moves are what it applies; the balance ends when it says finish or
-its proposal falls under 0.5 dB. At the end its advice writer (model/writer.py)
+its proposal falls under 0.5 dB. At the end its advice writer (model/advice/writer.py)
 writes a sentence per move from the facts the trace backs.
 """
 
@@ -25,19 +25,19 @@ from anchormix.agent.state import FINISH, INVALID, Action, AgentState
 from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
 
-from .checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
-from .draws import AUDIBLE_DB
-from .features import DEEP_FLOOR_DB, FLOOR_DB, listening_windows, log_mel
-from .intervals import half_width, load_table, outside_range
-from .prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
-from .shipped import intervals_path, ranges_path
-from .writer import shared_writer
+from anchormix.model.alm.build import DEFAULT_CHECKPOINT, load_checkpoint
+from anchormix.model.draws import AUDIBLE_DB
+from anchormix.model.features import DEEP_FLOOR_DB, FLOOR_DB, listening_windows, log_mel
+from anchormix.model.intervals import half_width, load_table, outside_range
+from anchormix.model.prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
+from anchormix.model.shipped import intervals_path, ranges_path
+from anchormix.model.advice.writer import shared_writer
 
 __all__ = ["ALMBalancer", "ALMPlanner", "shared_balancer", "ANCHOR_LUFS"]
 
 # The level the model hears the anchor at, whatever level the session arrives at: every stem is moved by the
 # same dB so the anchor reads this (about the train split's median anchor level, -24.5 LUFS). Advice against the
-# anchor then cannot depend on the session's overall level (DESIGN.md, "Flat start"; tests/model/test_invariance.py).
+# anchor then cannot depend on the session's overall level (docs/architecture.md, "Flat start"; tests/model/test_invariance.py).
 ANCHOR_LUFS = -24.0
 
 
@@ -153,7 +153,7 @@ class ALMPlanner:
     """The agent planner backed by the ALM (``--planner alm``).
 
     A checkpoint trained on the oracle's planning trajectories (``cfg.plans``) chooses each call itself
-    ("measure_masking" on a stem, "apply_gains", "finish"; its call head's choice, model/call_head.py, or JSON its
+    ("measure_masking" on a stem, "apply_gains", "finish"; its call head's choice, model/alm/call_head.py, or JSON its
     LM writes), the gain head supplies the amounts, and the call goes to the graph to be validated like any model
     output. A text that is not a call is recorded as invalid and the next step falls back on the head alone (apply
     its moves, or finish when there are none); an older checkpoint runs that fallback throughout.
@@ -220,7 +220,7 @@ class ALMPlanner:
 
 
     def write_advice(self, state: AgentState, ctx: ToolContext) -> tuple[dict[str, str], dict[str, str]]:
-        """The advice writer's sentence per move of at least 1 dB, from the facts the trace backs (model/writer.py):
+        """The advice writer's sentence per move of at least 1 dB, from the facts the trace backs (model/advice/writer.py):
         less any clause the trace does not back (as shown), and as first written."""
         if not self.writes:
             return {}, {}

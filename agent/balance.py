@@ -23,10 +23,10 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from anchormix.tools import Session, ToolContext, load_session
 from anchormix.tools.audio import write_text_atomic
-from anchormix.tools.outputs import session_output_folder
+from anchormix.tools.outputs import MARKER, session_output_folder
 
 from .advice import gains_vs_anchor, stem_notes
-from .checkpoint import open_checkpoint
+from .checkpoint_db import open_checkpoint
 from .daw import write_daw_sessions
 from .graph import MAX_STEPS, run_balance, saved_state
 from .outcome import BalanceOutcome
@@ -106,8 +106,8 @@ def balance_session(
     session = load_session(session_path, anchor)
     sid = session_id(session.path)
     protected = session.read_only()
-    new_folder = not (Path(out_root) / sid).exists() and not (Path(out_root) / f"{sid}-anchormix").exists()
     out_dir, moved = _output_dir(session, out_root, protected)
+    new_folder = all(p.name == MARKER for p in out_dir.iterdir())  # nothing of an earlier run in it
     try:
         result = _balance_into(out_dir, session, sid, protected, planner, max_steps, fresh, on_step, step_delay_s,
                                strength_pct, daw, moved)

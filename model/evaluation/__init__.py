@@ -1,0 +1,1 @@
+"""Both evaluation protocols (AnchorBalance and the flat start) and the baselines printed beside every model."""
