@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 
-__all__ = ["read_config", "strict_fields", "CONF"]
+__all__ = ["read_config", "strict_fields", "CONF", "FromYaml"]
 
 CONF = Path(__file__).resolve().parent / "conf"  # every learner's hyperparameters
 
@@ -59,3 +59,14 @@ def strict_fields(cls: type[T], data: dict[str, Any], where: str) -> T:
     if unknown:
         raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
     return cls(**data)
+
+
+class FromYaml:
+    """A learner's config dataclass read from ``model/conf/<FILE>`` (or another file): ``Config.from_yaml()``."""
+
+    FILE: ClassVar[str]
+
+    @classmethod
+    def from_yaml(cls: type[T], path: str | Path | None = None) -> T:
+        path = Path(path) if path is not None else CONF / cls.FILE
+        return strict_fields(cls, read_config(path), str(path))

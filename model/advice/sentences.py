@@ -22,7 +22,7 @@ import torch
 from anchormix.agent.grounding import StemFacts, stem_facts
 from anchormix.tools import REGISTRY
 
-from anchormix.model.config import CONF, read_config, strict_fields
+from anchormix.model.config import FromYaml
 from anchormix.model.draws import MASKING_DB
 from anchormix.model.evaluation.evaluate import ProtocolDraw, protocol_draws
 from anchormix.model.intervals import half_width, outside_range
@@ -67,17 +67,15 @@ def writer_examples(sessions: list[tuple[Path, str]], draws: int, seed: int, int
 
 
 @dataclass
-class WriterConfig:
+class WriterConfig(FromYaml):
     """The advice writer's training (model/conf/writer.yaml holds the shipped values)."""
+
+    FILE = "writer.yaml"
 
     steps: int = 240
     batch: int = 8
     lr: float = 1e-3
     seed: int = 0
-
-    @classmethod
-    def from_yaml(cls, path: str | Path = CONF / "writer.yaml") -> "WriterConfig":
-        return strict_fields(cls, read_config(path), str(path))
 
 
 def train_writer(examples: list, steps: int, batch: int = 8, lr: float = 1e-3, seed: int = 0,

@@ -19,14 +19,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from anchormix.model.config import CONF, read_config, strict_fields
+from anchormix.model.config import FromYaml
 from anchormix.model.draws import make_plan_draw
 from anchormix.model.features import CorpusSession
 from anchormix.model.prompt import read_call
@@ -130,18 +129,16 @@ def call_accuracy(head: CallHead, data: tuple, use: str = "both") -> dict[str, f
 
 
 @dataclass
-class CallHeadConfig:
+class CallHeadConfig(FromYaml):
     """The call head's training (model/conf/call_head.yaml holds the shipped values)."""
+
+    FILE = "call_head.yaml"
 
     states: int = 1500
     max_stems: int = 10
     epochs: int = 400
     lr: float = 3e-3
     seed: int = 0
-
-    @classmethod
-    def from_yaml(cls, path: str | Path = CONF / "call_head.yaml") -> "CallHeadConfig":
-        return strict_fields(cls, read_config(path), str(path))
 
 
 def fit_call_head(alm, train: list[CorpusSession], valid: list[CorpusSession], count: int, seed: int = 0,

@@ -35,18 +35,19 @@ from anchormix.agent.chat.request_rules import INTENTS, combine, parse_intent
 
 from anchormix.model.backbone import load_backbone
 from anchormix.model.weights import load_weights, save_weights
-from anchormix.model.config import read_config, strict_fields
+from anchormix.model.config import FromYaml, strict_fields
 from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
 
 __all__ = ["TEMPLATES", "HELD_OUT", "IntentConfig", "IntentModel", "paraphrases", "train_intents",
-           "DEFAULT_INTENT_CHECKPOINT", "DEFAULT_INTENT_CONFIG"]
+           "DEFAULT_INTENT_CHECKPOINT"]
 
-DEFAULT_INTENT_CONFIG = Path(__file__).resolve().parent.parent / "conf" / "intent.yaml"
 
 
 @dataclass
-class IntentConfig:
+class IntentConfig(FromYaml):
     """The intent model's hyper-parameters (model/conf/intent.yaml holds the shipped values)."""
+
+    FILE = "intent.yaml"
 
     seed: int = 0
     per_template: int = 3  # paraphrases per template with a slot
@@ -61,9 +62,6 @@ class IntentConfig:
     lora_head_lr: float = 1e-4
     weight_decay: float = 1e-2
 
-    @classmethod
-    def from_yaml(cls, path: str | Path = DEFAULT_INTENT_CONFIG) -> "IntentConfig":
-        return strict_fields(cls, read_config(path), str(path))
 
 STEMS = ["vocals", "vocal", "guitars", "the guitar", "keys", "piano", "drums", "kick", "snare", "hats", "pad", "lead",
          "strings", "bass", "track 7", "synth", "vox", "backing vocals"]

@@ -30,7 +30,7 @@ from torch import nn
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.session import SESSION_FILE
 
-from anchormix.model.config import CONF, read_config, strict_fields
+from anchormix.model.config import FromYaml
 from anchormix.model.corpus import find_sessions, load_manifest, write_manifest
 from anchormix.model.features import N_MELS
 from anchormix.model.weights import load_weights, save_weights
@@ -129,8 +129,10 @@ def labelled_stems(roots: list[Path], split: str) -> Labelled:
 
 
 @dataclass
-class TaggerConfig:
+class TaggerConfig(FromYaml):
     """The role tagger's training (model/conf/tagger.yaml holds the shipped values)."""
+
+    FILE = "tagger.yaml"
 
     epochs: int = 400
     lr: float = 3e-3
@@ -138,10 +140,6 @@ class TaggerConfig:
     module_weight: float = MODULE_WEIGHT
     valid_precision: float = VALID_PRECISION
     seed: int = 0
-
-    @classmethod
-    def from_yaml(cls, path: str | Path = CONF / "tagger.yaml") -> "TaggerConfig":
-        return strict_fields(cls, read_config(path), str(path))
 
 
 def train_tagger(train: Labelled, epochs: int = 400, seed: int = 0, module_weight: float = MODULE_WEIGHT,
