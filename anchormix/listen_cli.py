@@ -26,7 +26,7 @@ def add_parsers(sub) -> None:
     lsub = listen.add_subparsers(dest="listen_command", required=True, metavar="{build,serve,analyse}")
     build = lsub.add_parser("build", help="render the stimuli (loudness-matched) and test.json")
     build.set_defaults(func=_build)
-    build.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="session folders with a reference_lu")
+    build.add_argument("sessions", type=Path, nargs="+", metavar="SESSION", help="session folders (the hidden reference: their reference_lu, else their levels as delivered)")
     build.add_argument("--conditions", default="reference,alm,rules,loudness,none",
                        help=f"comma-separated, of {', '.join(CONDITIONS)}; the hidden reference and the low anchor "
                             "(the flat start) are always in")
