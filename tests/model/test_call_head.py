@@ -44,7 +44,7 @@ def test_fitting_on_oracle_states_gives_a_checkpoint_whose_planner_answers_with_
     sessions = load_corpus(tiny_corpus)
     report = fit_call_head(alm, sessions, sessions, count=12, max_stems=5, log=lambda _: None, valid_count=6)
     assert set(report["valid"]) == {"both", "state", "numbers"} and report["valid_states"] == 6
-    assert 0.0 <= report["valid"]["both"]["call_accuracy"] <= 1.0 and alm.cfg.call_head
+    assert alm.cfg.call_head and alm.cfg.call_inputs in report["valid"]
     save_checkpoint(alm, tmp_path, {})
     loaded = load_checkpoint(tmp_path / "alm.safetensors")
     assert loaded.call_head is not None

@@ -20,7 +20,8 @@ def test_held_out_phrasings_are_read_better_with_the_model_than_by_rules_alone(m
     both = [combine(r, model(t)) for r, (t, _) in zip(rules, held)]
     rules_acc = sum(r.kind == i for r, (_, i) in zip(rules, held)) / len(held)
     both_acc = sum(r.kind == i for r, (_, i) in zip(both, held)) / len(held)
-    assert both_acc >= 0.9 and both_acc > rules_acc
+    # README: the rules alone read 91.3 % of the 46, rules + model 100 % (one miss allowed for CPU nondeterminism)
+    assert len(held) == 46 and rules_acc == pytest.approx(42 / 46) and both_acc >= 45 / 46
 
 
 def test_the_model_reads_what_the_rules_miss_in_a_conversation(model, demo_session_dir, tmp_path):
