@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -138,7 +139,7 @@ def _balance_into(out_dir: Path, session: Session, sid: str, protected: list[Pat
             time.sleep(step_delay_s)
 
     conn, notice = open_checkpoint(out_dir / "checkpoint.sqlite")
-    with conn:
+    with closing(conn), conn:  # committed, then closed: a long-lived worker keeps no file open
         saver = SqliteSaver(conn)
         keep, resumed, unreadable = _resume_point(saver, sid, session, planner, fresh, out_dir / "checkpoint.sqlite",
                                                   strength_pct)
