@@ -80,12 +80,14 @@ def test_a_rough_mix_is_balanced_from_its_faders_and_written_back_with_only_the_
     for track in read_project(copy).tracks:  # the copy finds the engineer's files where they lie
         assert all(f.is_absolute() and f.exists() for f in track.files)
     assert tree_hash(rough.parent) == before_session and tree_hash(demo_session_dir) == before_sources
-    if kind == "ardour" and shutil.which("ardour7-export"):  # Ardour plays the balanced copy as anchormix's mix
+    if kind == "ardour" and not shutil.which("ardour7-export"):
+        pytest.skip("Ardour is not installed: the copy's render is not checked (make test installs it as root)")
+    if kind == "ardour":  # Ardour plays the balanced copy as anchormix's mix
         render = ardour_render(copy.parent, "Rough", tmp_path / "render.wav")
         mix, rate = read_audio(folder / "mix.wav", session.sample_rate)
         heard, _ = read_audio(render, session.sample_rate)
         trim = gains["trim_db"] or 0.0  # the mix's true-peak trim is not a fader move
-        assert integrated_loudness(heard, rate) + trim == pytest.approx(integrated_loudness(mix, rate), abs=0.5)
+        assert integrated_loudness(heard, rate) + trim == pytest.approx(integrated_loudness(mix, rate), abs=0.05)
 
 
 @pytest.mark.parametrize("kind", ["ardour", "reaper"])
