@@ -77,8 +77,9 @@ def test_a_rough_mix_is_balanced_from_its_faders_and_written_back_with_only_the_
     for name, move in gains["gains_db"].items():  # each fader = the engineer's + the move anchormix advised
         assert back[name] == pytest.approx(ROUGH[name] + move, abs=1e-6), name
     assert _masked(copy) == _masked(rough)  # everything else as the engineer left it
-    for track in read_project(copy).tracks:  # the copy finds the engineer's files where they lie
-        assert all(f.is_absolute() and f.exists() for f in track.files)
+    for track in read_project(copy).tracks:  # the copy plays each track's own file, where it lies
+        name = track.name.removesuffix(" (anchor)")
+        assert track.files == ((demo_session_dir / f"{name}.wav").resolve(),), name
     assert tree_hash(rough.parent) == before_session and tree_hash(demo_session_dir) == before_sources
     if kind == "ardour" and not shutil.which("ardour7-export"):
         pytest.skip("Ardour is not installed: the copy's render is not checked (make test installs it as root)")
@@ -145,3 +146,28 @@ def test_a_track_with_its_fader_all_the_way_down_is_left_out_with_a_note(demo_se
     rough.write_text(text[:start] + "VOLPAN 0 0 -1 -1 1" + text[text.index("\n", start):])
     session = load_session(rough)
     assert "pad" not in session.names and any("'pad' (fader all the way down)" in w for w in session.warnings)
+
+
+def test_a_reaper_project_with_relative_paths_reads_each_tracks_own_file_and_level(demo_session_dir, tmp_path):
+    """REAPER's usual layout: the project beside its audio, FILE relative to it. Each track must read its own file
+    (a copy with two tracks' files swapped would not pass) at its own level, and the balanced copy keeps that."""
+    project = tmp_path / "Song"
+    shutil.copytree(demo_session_dir, project / "Audio", ignore=shutil.ignore_patterns("session.json"))
+    session = load_session(project / "Audio")
+    stems = daw_stems(session, {n: ROUGH[n] for n in session.names}, {}, tmp_path / "unused")
+    rpp = write_reaper_project(project / "Song.RPP", stems, session.sample_rate)
+    rpp.write_text(rpp.read_text().replace(str((project / "Audio").resolve()) + "/", "Audio/"))
+    assert "FILE Audio/vocals.wav" in rpp.read_text()
+    tracks = {t.name.removesuffix(" (anchor)"): t for t in read_project(rpp).tracks}
+    for name, track in tracks.items():
+        assert track.files == (project / "Audio" / f"{name}.wav",) and track.level_db == pytest.approx(ROUGH[name])
+    loaded = load_session(rpp)
+    for name in loaded.names:  # the stems are the files' audio at the tracks' levels
+        alone, _ = read_audio(project / "Audio" / f"{name}.wav", loaded.sample_rate)
+        assert integrated_loudness(loaded.stems[name], loaded.sample_rate) == pytest.approx(
+            integrated_loudness(alone, loaded.sample_rate) + ROUGH[name], abs=0.05), name
+    assert main(["balance", str(rpp), "--out", str(tmp_path / "mixes"), "--planner", "rules"]) == 0
+    copy = read_project(tmp_path / "mixes" / "Song" / "Song.RPP")
+    assert {t.name.removesuffix(" (anchor)"): t.files[0] for t in copy.tracks} == {
+        n: (project / "Audio" / f"{n}.wav").resolve() for n in tracks}
+
