@@ -4,9 +4,11 @@
 
 The batch: --sessions short demo sessions (genres and spoiled levels vary).
 Baseline, same run: one uninterrupted `balance` of the batch into its own
-folder. Soak: the same batch into another folder, killed with SIGKILL after a
-random delay (1.5-5 s, seeded; each step slowed by 0.1 s so kills land
-mid-session) --kills times, then run to the end. After every kill:
+folder. Soak: the same batch into another folder, killed with SIGKILL --kills
+times, each after a random number (1-8, seeded) of new trace records since it
+started: on observed progress, not a clock, so every kill lands while a session
+is being balanced (counted: "kills mid-session"), then run to the end. After
+every kill:
 each output is complete or absent (gains.json parses, advice.md is whole,
 mix.wav decodes at full length, every trace line is JSON), and the sources
 are byte-identical. At the end: every session finished, and its gains equal
@@ -90,8 +92,20 @@ def check_outputs(out: Path, sessions: list[Path]) -> list[str]:
     return problems
 
 
+def progress(out: Path, sessions: list[Path]) -> int:
+    """Trace records written so far, over every session of the batch."""
+    return sum(len(trace.read_text(encoding="utf-8", errors="replace").splitlines())
+               for trace in (out / s.name / "trace.jsonl" for s in sessions) if trace.is_file())
+
+
+def in_progress(out: Path, sessions: list[Path]) -> list[str]:
+    """Sessions that have started (their trace holds a record) and not finished (no gains.json)."""
+    return [s.name for s in sessions if (out / s.name / "trace.jsonl").is_file()
+            and (out / s.name / "trace.jsonl").stat().st_size and not (out / s.name / "gains.json").exists()]
+
+
 def run_soak(sessions: list[Path], root: Path, kills: int, seed: int, delay_s: float = 0.1,
-             window_s: tuple[float, float] = (1.5, 5.0), log=print) -> dict:
+             steps: tuple[int, int] = (1, 8), log=print) -> dict:
     """Baseline run, then the kill loop; returns the counts (see the module doc)."""
     sources = {s: tree_hash(s) for s in sessions}
     started = time.perf_counter()
@@ -101,12 +115,18 @@ def run_soak(sessions: list[Path], root: Path, kills: int, seed: int, delay_s: f
 
     rng = random.Random(seed)
     out = root / "soak"
-    survived, problems = 0, []
+    survived, mid_session, problems = 0, 0, []
     started = time.perf_counter()
     for k in range(kills):
+        target = progress(out, sessions) + rng.randint(*steps)
         proc = balance(sessions, out, delay_s)
-        time.sleep(rng.uniform(*window_s))  # after start-up (~1-2 s); steps are slowed by delay_s: mid-batch
+        deadline = time.monotonic() + 300  # a bound on the wait, not a timing test: a batch that stalls is a problem
+        while proc.poll() is None and progress(out, sessions) < target and time.monotonic() < deadline:
+            time.sleep(0.02)  # kill on observed progress
+        if time.monotonic() >= deadline:
+            problems.append(f"kill {k + 1}: no progress in 300 s")
         if proc.poll() is None:
+            mid_session += bool(in_progress(out, sessions))
             proc.send_signal(signal.SIGKILL)
             survived += 1
         proc.wait()
@@ -131,7 +151,8 @@ def run_soak(sessions: list[Path], root: Path, kills: int, seed: int, delay_s: f
             differs.append(s.name)
         if tree_hash(s) != sources[s]:
             lost += 1
-    return {"sessions": len(sessions), "completed": completed, "kills": survived, "files_lost": lost,
+    return {"sessions": len(sessions), "completed": completed, "kills": survived, "mid_session": mid_session,
+            "files_lost": lost,
             "problems": problems, "differs": differs, "baseline_s": baseline_s, "soak_s": soak_s,
             "final_exit": final.returncode}
 
@@ -151,12 +172,14 @@ def main() -> int:
         sessions = make_batch(root / "sources", args.sessions)
         result = run_soak(sessions, root, args.kills, args.seed)
     table = Table(title=f"Soak: {args.sessions} sessions, {args.kills} SIGKILLs (seed {args.seed})")
-    for column in ("run", "wall (s)", "sessions completed", "kills survived", "files lost", "half-written seen",
-                   "gains differ from baseline"):
+    for column in ("run", "wall (s)", "sessions completed", "kills survived", "kills mid-session", "files lost",
+                   "half-written seen", "gains differ from baseline"):
         table.add_column(column, justify="left" if column == "run" else "right")
-    table.add_row("uninterrupted (baseline)", f"{result['baseline_s']:.1f}", str(result["sessions"]), "0", "0", "0", "-")
+    table.add_row("uninterrupted (baseline)", f"{result['baseline_s']:.1f}", str(result["sessions"]), "0", "0", "0", "0",
+                  "-")
     table.add_row("killed and resumed", f"{result['soak_s']:.1f}", str(result["completed"]), str(result["kills"]),
-                  str(result["files_lost"]), str(len(result["problems"])), str(len(result["differs"])))
+                  str(result["mid_session"]), str(result["files_lost"]), str(len(result["problems"])),
+                  str(len(result["differs"])))
     Console(width=130).print(table)
     for problem in result["problems"][:10]:
         print("problem:", problem)
