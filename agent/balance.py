@@ -63,8 +63,11 @@ def _output_dir(session: Session, out_root: str | Path, protected: list[Path]) -
     """``out_root/<session id>`` (``<id>-anchormix`` when that is the session's own folder, and a notice saying so),
     claimed by the output guard (tools/outputs.py), cleared of a killed run's temp files."""
     out_dir, notice = session_output_folder(out_root, session_id(session.path), protected)
-    for stale in out_dir.glob(".*.part*"):  # temp files of a run killed mid-write
-        stale.unlink(missing_ok=True) if stale.is_file() else shutil.rmtree(stale, ignore_errors=True)
+    for stale in out_dir.glob(".*.part*"):  # temp files (and staged DAW folders) of a run killed mid-write
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
     return out_dir, notice
 
 

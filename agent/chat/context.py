@@ -66,9 +66,9 @@ class ChatContext:
         if anchor is not None:
             self.set_anchor(anchor)
 
-    def levels(self) -> dict[str, Any]:
-        """``measure_loudness`` at the current gains."""
-        return REGISTRY.call("measure_loudness", {}, self.ctx.at(self.state.gains))
+    def levels(self, gains: dict[str, float] | None = None) -> dict[str, Any]:
+        """``measure_loudness`` at the current gains (or at ``gains``)."""
+        return REGISTRY.call("measure_loudness", {}, self.ctx.at(self.state.gains if gains is None else gains))
 
     def relative_gains(self) -> dict[str, float]:
         return gains_vs_anchor(self.state.gains, self.anchor, self.session.names)

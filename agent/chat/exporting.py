@@ -3,7 +3,6 @@ sessions the person asked for (F6 asks which). `anchormix report` renders the fo
 
 from __future__ import annotations
 
-from anchormix.tools import REGISTRY
 from anchormix.tools.audio import write_text_atomic
 
 from ..daw import write_daw_sessions
@@ -19,11 +18,12 @@ def export_mix(chat: ChatContext, formats: tuple[str, ...], trace: list) -> str:
     """Render the conversation's mix, write gains.json and the DAW sessions of ``formats``; what was written."""
     result = chat.tool(trace, "render", {}, "export the mix")
     session, moves = chat.session, chat.relative_gains()
+    protected = session.read_only()
     notes = {n: f"{n} {moves[n]:+.1f} dB against the {chat.anchor}" for n in session.names
              if n != chat.anchor and abs(moves[n]) >= 0.05}
-    write_text_atomic(chat.out_dir / OUTCOME_FILE, _outcome(chat, result["trim_db"]).to_json(), session.read_only())
+    write_text_atomic(chat.out_dir / OUTCOME_FILE, _outcome(chat, result["trim_db"]).to_json(), protected)
     advice = f"# Balance advice: {chat.id} (anchor: {chat.anchor})\n\n" + "".join(f"- {n}\n" for n in notes.values())
-    write_text_atomic(chat.out_dir / "advice.md", advice if notes else advice + "- No changes.\n", session.read_only())
+    write_text_atomic(chat.out_dir / "advice.md", advice if notes else advice + "- No changes.\n", protected)
     said = (f"Wrote {result['mix']} ({result['lufs']:.1f} LUFS, true peak {result['true_peak_dbtp']:.1f} dBTP"
             + (f", trimmed {result['trim_db']:+.1f} dB" if result["trim_db"] else "") + "), gains.json and advice.md")
     if formats or session.project is not None:
@@ -36,8 +36,7 @@ def export_mix(chat: ChatContext, formats: tuple[str, ...], trace: list) -> str:
 def _outcome(chat: ChatContext, trim_db: float | None) -> BalanceOutcome:
     """The conversation's mix as a balance outcome (gains.json: the report and the listening kit read it)."""
     session = chat.session
-    before = {n: r["lu_vs_anchor"] for n, r in REGISTRY.call("measure_loudness", {}, chat.ctx.at(
-        {n: 0.0 for n in session.names}))["stems"].items()}
+    before = {n: r["lu_vs_anchor"] for n, r in chat.levels({n: 0.0 for n in session.names})["stems"].items()}
     after = {n: r["lu_vs_anchor"] for n, r in chat.levels()["stems"].items()}
     return BalanceOutcome.measured(
         before, after, session.reference_lu, chat.anchor, session=chat.id, daw_levels_db=session.faders_db or None,
