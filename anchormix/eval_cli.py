@@ -175,7 +175,10 @@ def _eval(args: argparse.Namespace) -> int:
             overall["alm"]["inside_80_interval"] = calibrated[protocol].get("all", (None,))[0]
         body[protocol] = {"sessions": result.sessions, "draws": args.draws, "seed": args.seed, "split": args.split,
                           "overall": overall, **{f"by_{label}": {p: {k: summarise(v) for k, v in by[p].items()}
-                                                                 for p in names} for label, by in groups.items()}}
+                                                                 for p in names} for label, by in groups.items()},
+                          "by_session": {p: {k: round(summarise(v)["mae_db"], 4)
+                                             for k, v in result.by_session[p].items()}
+                                         for p in names}}
     _write_json(args.json_out, body if args.protocol == "both" else body[args.protocol])
     if args.calibration_plot and any(calibrated.values()):
         title = f"The ALM's 80 % intervals on {args.sessions} split={args.split} ({len(sessions)} sessions)"

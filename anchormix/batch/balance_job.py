@@ -7,6 +7,7 @@ traces and SQLite checkpoints and reports errors the same way.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class BalanceJob:
     strength: float = 100.0
     daw: tuple[str, ...] = ()
     report: bool = False
+    hold_while: Path | None = None  # tests: after each traced step, wait while this file exists (a kill lands mid-run)
 
     def resumed(self) -> "BalanceJob":
         """The same job, taken up again after its worker died: it resumes from its checkpoint, never afresh."""
@@ -44,10 +46,14 @@ def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, o
     def report(result, session) -> None:  # from what the balance holds in memory: nothing decoded again
         result.files["report.html"] = str(write_report(result.out_dir, result.outcome, session, result.advice))
 
+    def hold(state) -> None:  # a session held between two steps (once it has a trace), its checkpoint committed
+        while job.hold_while is not None and state.get("trace") and job.hold_while.exists():
+            time.sleep(0.05)
+
     try:
         return "ok", balance_session(job.path, job.out, planner or make_planner(job.planner), job.anchor, job.max_steps,
-                                     job.fresh, step_delay_s=job.delay_s, strength_pct=job.strength, daw=job.daw,
-                                     on_done=report if job.report else None)
+                                     job.fresh, on_step=hold, step_delay_s=job.delay_s, strength_pct=job.strength,
+                                     daw=job.daw, on_done=report if job.report else None)
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason

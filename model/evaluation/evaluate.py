@@ -109,6 +109,7 @@ class Evaluation:
     by_role: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # planner -> role -> e_i
     by_genre: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     by_source: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    by_session: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # planner -> session folder -> e_i
     sessions: int = 0
     draws: int = 0
 
@@ -125,6 +126,7 @@ def run_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Predictor
                 result.by_role.setdefault(name, {}).setdefault(d.session.roles[n], []).append(e)
                 result.by_genre.setdefault(name, {}).setdefault(d.session.genre, []).append(e)
                 result.by_source.setdefault(name, {}).setdefault(d.source, []).append(e)
+                result.by_session.setdefault(name, {}).setdefault(d.folder.name, []).append(e)
         result.draws += 1
     return result
 

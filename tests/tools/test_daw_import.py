@@ -7,12 +7,13 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
 from anchormix.cli import main
 from anchormix.tools import load_session
-from anchormix.tools.audio import read_audio
+from anchormix.tools.audio import read_audio, write_audio_atomic
 from anchormix.tools.daw import daw_stems, read_project, write_ardour_session, write_reaper_project
 from anchormix.tools.loudness import integrated_loudness
 from tests.conftest import ardour_render, tree_hash
@@ -171,3 +172,47 @@ def test_a_reaper_project_with_relative_paths_reads_each_tracks_own_file_and_lev
     assert {t.name.removesuffix(" (anchor)"): t.files[0] for t in copy.tracks} == {
         n: (project / "Audio" / f"{n}.wav").resolve() for n in tracks}
 
+
+
+def test_an_ardour_session_of_mono_files_with_relative_names_reads_each_tracks_own_files_and_level(
+        demo_session_dir, tmp_path):
+    """Ardour's own layout for a stereo recording: one mono file a channel in interchange/<session>/audiofiles,
+    each Source named relative to it. Each track must read its own two files (left, right) at its own level, and
+    Ardour must play the balanced copy, which names them absolutely, as anchormix's mix."""
+    session = load_session(demo_session_dir)
+    stems = daw_stems(session, {n: ROUGH[n] for n in session.names}, {}, tmp_path / "unused")
+    path = write_ardour_session(tmp_path / "Song", "Song", stems, session.sample_rate)
+    audiofiles = path.parent / "interchange" / "Song" / "audiofiles"
+    root = ET.parse(path).getroot()
+    for source in root.iter("Source"):
+        stereo = Path(source.get("name"))
+        side = "LR"[int(source.get("channel"))]
+        audio, rate = read_audio(stereo)
+        write_audio_atomic(audiofiles / f"{stereo.stem}%{side}.wav", audio["LR".index(side)][None], rate)
+        source.set("name", f"{stereo.stem}%{side}.wav")
+        source.set("channel", "0")
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+    assert 'name="vocals%R.wav"' in path.read_text()
+    tracks = {t.name.removesuffix(" (anchor)"): t for t in read_project(path).tracks}
+    for name, track in tracks.items():
+        assert track.files == (audiofiles / f"{name}%L.wav", audiofiles / f"{name}%R.wav"), name
+        assert track.level_db == pytest.approx(ROUGH[name], abs=1e-6), name
+    loaded = load_session(path)
+    for name in loaded.names:  # each stem: the two mono files as its channels, at the track's level
+        alone, _ = read_audio(demo_session_dir / f"{name}.wav", loaded.sample_rate)
+        assert loaded.stems[name].shape == alone.shape
+        assert integrated_loudness(loaded.stems[name], loaded.sample_rate) == pytest.approx(
+            integrated_loudness(alone, loaded.sample_rate) + ROUGH[name], abs=0.05), name
+    out = tmp_path / "mixes"
+    assert main(["balance", str(path), "--out", str(out), "--planner", "rules"]) == 0
+    copy = out / "Song" / "ardour" / "Song.ardour"
+    assert {t.name.removesuffix(" (anchor)"): t.files for t in read_project(copy).tracks} == {
+        n: ((audiofiles / f"{n}%L.wav").resolve(), (audiofiles / f"{n}%R.wav").resolve()) for n in tracks}
+    if not shutil.which("ardour7-export"):
+        pytest.skip("Ardour is not installed: the copy's render is not checked (make test installs it as root)")
+    gains = json.loads((out / "Song" / "gains.json").read_text())
+    render = ardour_render(copy.parent, "Song", tmp_path / "render.wav")
+    mix, rate = read_audio(out / "Song" / "mix.wav", loaded.sample_rate)
+    heard, _ = read_audio(render, loaded.sample_rate)
+    assert integrated_loudness(heard, rate) + (gains["trim_db"] or 0.0) == pytest.approx(
+        integrated_loudness(mix, rate), abs=0.05)
