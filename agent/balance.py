@@ -158,8 +158,10 @@ def _balance_into(out_dir: Path, session: Session, sid: str, protected: list[Pat
     if daw or session.project is not None:
         paths.update(write_daw_sessions(daw, session, sid, out_dir, outcome.gains_db, stem_notes(final, session.names),
                                         final["advice"], outcome.trim_db or 0.0))
+    by_ear = f"{session.path.name}: anchor by ear: {session.anchor_rule}" if session.anchor_by_ear \
+        else None
     return BalanceResult(outcome, out_dir, resumed, final["advice"],
-                         "; ".join(n for n in (moved, unreadable, notice) if n) or None,
+                         "; ".join(n for n in (by_ear, moved, unreadable, notice) if n) or None,
                          {k: str(v) for k, v in paths.items()})
 
 

@@ -84,6 +84,8 @@ def _measure(args: argparse.Namespace) -> int:
     console.print(Text.assemble(
         (str(shown(session.path)), "bold"), f"  {len(session.stems)} stems, {session.duration_s:.1f} s at "
         f"{session.sample_rate} Hz, genre {shown(session.genre)}, anchor ", (str(shown(session.anchor)), "bold")))
+    if session.anchor_by_ear:
+        console.print(Text.assemble(("anchor by ear:", "yellow"), " ", shown(session.anchor_rule)), highlight=False)
     if session.ignored_files:
         console.print(Text(f"ignored (not audio): {shown(', '.join(session.ignored_files))}", style="dim"))
     for warning in session.warnings:

@@ -78,3 +78,24 @@ def demo_session_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("demo") / "song"
     offsets = {"vocals": -6.0, "kick": 3.0, "hats": 5.0}
     return write_demo_session(folder, "pop", seconds=4.0, seed=7, sample_rate=22050, offsets_db=offsets)
+
+
+@pytest.fixture(scope="session")
+def audio_nn_session(tmp_path_factory) -> tuple[Path, set[str]]:
+    """32 stems named "Audio 01" ... "Audio 32" (four pop demos' stems, shuffled): no name says what anything is.
+    Returns the folder and the names of its four basses."""
+    import random
+    import shutil
+
+    from anchormix.tools.demo import write_demo_session
+
+    root = tmp_path_factory.mktemp("audio-nn")
+    demos = [write_demo_session(root / f"demo{seed}", "pop", seconds=4.0, seed=seed, sample_rate=22050) for seed in range(4)]
+    stems = [demo / f"{name}.wav" for demo in demos for name in ("bass", "kick", "snare", "hats", "keys", "pad", "lead",
+                                                                "vocals")]
+    random.Random(0).shuffle(stems)
+    folder = root / "tracks"
+    folder.mkdir()
+    for number, stem in enumerate(stems, start=1):
+        shutil.copy(stem, folder / f"Audio {number:02d}.wav")
+    return folder, {f"Audio {k:02d}" for k, stem in enumerate(stems, start=1) if stem.stem == "bass"}

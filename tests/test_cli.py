@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 
 import anchormix.cli
+from anchormix.agent import BalanceOutcome
 from anchormix.cli import main
 
 from .conftest import tree_hash
@@ -139,3 +140,26 @@ def test_eval_rejects_unknown_planners_and_folders(tmp_path, capsys):
     tmp_path.joinpath("x").mkdir()
     assert main(["eval", "--sessions", str(tmp_path), "--planner", "magic"]) == 2
     assert "--planner: unknown planner 'magic'" in capsys.readouterr().err
+
+
+def test_balance_finds_the_bass_by_ear_among_32_tracks_named_audio_nn_and_says_so(audio_nn_session, tmp_path, capsys):
+    folder, basses = audio_nn_session
+    assert main(["balance", str(folder), "--out", str(tmp_path), "--planner", "rules"]) == 0
+    said = capsys.readouterr()
+    out = " ".join((said.out + said.err).split())
+    outcome = BalanceOutcome.read(tmp_path / folder.name)
+    assert outcome.anchor in basses and len(outcome.gains_db) == 32
+    assert f"anchor by ear: no stem is named bass; '{outcome.anchor}' is the lowest sustained stem" in out
+
+
+def test_measure_with_a_bad_anchor_name_fails_before_decoding_anything(audio_nn_session, monkeypatch, capsys):
+    import anchormix.tools.session as session_module
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("decoded before the anchor's name was checked")
+
+    monkeypatch.setattr(session_module, "read_audio", refuse)
+    monkeypatch.setattr(session_module, "probe_audio", refuse)
+    folder, _ = audio_nn_session
+    assert main(["measure", str(folder), "--anchor", "Bass DI"]) == 2
+    assert "anchor 'Bass DI' is not a stem of this session" in " ".join(capsys.readouterr().err.split())

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .anchor_choice import BY_EAR, anchor_by_name, lowest_sustained_stem
 from .audio import AUDIO_EXTENSIONS, probe_audio, read_audio, to_stereo
 from .conventions import ROLES
 
@@ -85,10 +86,16 @@ class Session:
     faders_db: dict[str, float] = field(default_factory=dict)  # a DAW session's faders, applied to the stems as loaded
     project: Any = None  # the DAW session it was read from (tools/daw/project.py), if any
     channel_files: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # a stem read from one mono file a channel
+    anchor_rule: str = ""  # why this stem is the anchor, in one line (tools/anchor_choice.py)
 
     @property
     def names(self) -> list[str]:
         return list(self.stems)
+
+    @property
+    def anchor_by_ear(self) -> bool:
+        """Whether the ear chose the anchor (no name said bass): worth saying, with :attr:`anchor_rule`."""
+        return self.anchor_rule.startswith(BY_EAR)
 
     @property
     def num_samples(self) -> int:
@@ -153,10 +160,6 @@ def _read_session_json(path: Path) -> dict:
 
 
 def _check_anchor(session: Session, anchor: str, where: Path) -> None:
-    if anchor not in session.stems:
-        raise ValueError(
-            f"{where}: anchor '{anchor}' is not a stem of this session; stems: {', '.join(session.stems)}"
-        )
     if not session.active[anchor]:
         raise ValueError(f"{session.files.get(anchor, where)}: anchor '{anchor}' is silent; choose an audible stem")
 
@@ -196,6 +199,8 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
     ``faders_db``: gains already applied to the stems as loaded (a DAW session's faders). ``where`` is named when
     the anchor is wrong."""
     groups = {n: (f,) if isinstance(f, Path) else tuple(f) for n, f in by_name.items()}
+    roles = {n: meta.get("roles", {}).get(n) or infer_role(n) for n in groups}
+    named = anchor_by_name(path, list(groups), roles, anchor or meta.get("anchor"), where)  # before any decoding
     infos = {f: probe_audio(f) for group in groups.values() for f in group}
     rates = Counter(i.sample_rate for i in infos.values())
     sample_rate = max(rates, key=lambda r: (rates[r], r))
@@ -214,7 +219,6 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
         warnings += _warnings(file, stems[name])
     length = max(a.shape[1] for a in stems.values())
     stems = {n: np.pad(a, ((0, 0), (0, length - a.shape[1]))) for n, a in stems.items()}
-    roles = {n: meta.get("roles", {}).get(n) or infer_role(n) for n in stems}
     session = Session(
         path=path,
         sample_rate=sample_rate,
@@ -230,9 +234,25 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
         warnings=warnings,
         faders_db=dict(faders_db or {}),
     )
-    session.anchor = anchor or meta.get("anchor") or _default_anchor(session)
+    session.anchor, session.anchor_rule = named or "", _named_rule(named, roles, anchor, meta, where)
+    if named is None:  # no name says bass: the ear chooses, among the stems that sound
+        audible = {n: a for n, a in stems.items() if active[n]}
+        if not audible:
+            raise ValueError(f"{path}: every stem is silent; nothing to balance")
+        session.anchor, session.anchor_rule = lowest_sustained_stem(audible, sample_rate)
     _check_anchor(session, session.anchor, where)
     return session
+
+
+def _named_rule(named: str | None, roles: dict[str, str], anchor: str | None, meta: dict, where: Path) -> str:
+    """Why the names chose ``named`` (empty when they did not)."""
+    if named is None:
+        return ""
+    if anchor:
+        return f"'{named}', chosen with --anchor"
+    if meta.get("anchor"):
+        return f"'{named}', named the anchor in {where.name}"
+    return f"'{named}', the stem whose name reads as {roles[named]}"
 
 
 def _same_length(parts: list[np.ndarray]) -> list[np.ndarray]:
@@ -284,14 +304,3 @@ def _check_memory(path: Path, frames: dict[Path, float], sample_rate: int) -> No
             f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; {len(frames)} stems that long need "
             f"{need / 1e9:.1f} GB in memory as float32 stereo (8 bytes per frame per stem), over the "
             f"{bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
-
-
-def _default_anchor(session: Session) -> str:
-    basses = [n for n, r in session.roles.items() if r == "bass"]
-    if len(basses) == 1:
-        return basses[0]
-    found = f"{len(basses)} bass stems ({', '.join(basses)})" if basses else "no bass stem"
-    raise ValueError(
-        f"{session.path}: the anchor defaults to the bass stem, but the session has {found}; "
-        f"choose one with --anchor NAME (stems: {', '.join(session.stems)})"
-    )

@@ -74,6 +74,7 @@ class Conversation(ChatContext):
                  planner: Callable[[str | None], Planner] = rule_planner, resume: bool = True,
                  intent_model: Callable[[str], str] | None = None) -> None:
         session = load_session(session_path, anchor)
+        heard = session.anchor if session.anchor_by_ear else None  # the ear's choice, said unless a resume changed it
         sid = session_id(session.path)
         out_dir, moved = session_output_folder(out_root, sid, session.read_only())
         state = ChatState(gains={n: 0.0 for n in session.names}, genre=session.genre)
@@ -88,7 +89,8 @@ class Conversation(ChatContext):
             if anchor is None and saved.get("anchor") in self.state.gains:
                 self.set_anchor(saved["anchor"])
             notice = f"resumed the conversation ({len(self.state.transcript) // 2} earlier requests)"
-        self.notice = "; ".join(n for n in (moved, notice) if n) or None
+        by_ear = f"anchor by ear: {session.anchor_rule} (F5 changes it)" if heard and heard == self.anchor else None
+        self.notice = "; ".join(n for n in (by_ear, moved, notice) if n) or None
 
     def masking_hotspot(self, name: str) -> str:
         """One line on what masks ``name`` at the current gains (the chat app's hot-spot panel)."""

@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from anchormix.tools.anchor_choice import activity, lowest_sustained_stem
 from anchormix.tools.audio import atomic_path
 from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.session import infer_role
@@ -51,7 +52,6 @@ NULL_LIMIT_DB = -50.0  # the stems must sum back to the full render at least thi
 # folder, by song) is split by hash.
 PACKAGE_SPLITS = {"ironseed-data": "test", "open-invaders-data": "test", "freedroid-data": "valid",
                   "bomberclone-data": "valid"}
-_ACTIVE_DBFS = -60.0  # a second of a stem with RMS above this is "playing"
 
 
 def find_modules(files: list[tuple[str | None, Path]]) -> list[tuple[str | None, Path, str]]:
@@ -122,20 +122,9 @@ def _role(name: str, sample_names: tuple[str, ...]) -> tuple[str, str]:
     return "other", "unknown"
 
 
-def _activity(stems: dict[str, np.ndarray], sample_rate: int) -> np.ndarray:
-    """``(stems, seconds)``: whether each stem plays in each second (RMS above -60 dBFS)."""
-    seconds = max(1, next(iter(stems.values())).shape[-1] // sample_rate)
-    rows = []
-    for audio in stems.values():
-        blocks = audio[:, : seconds * sample_rate].reshape(2, seconds, sample_rate)
-        rms = np.sqrt(np.square(blocks, dtype=np.float64).mean(axis=(0, 2))) / 32768.0
-        rows.append(20 * np.log10(rms + 1e-12) > _ACTIVE_DBFS)
-    return np.array(rows)
-
-
 def _excerpt(stems: dict[str, np.ndarray], sample_rate: int, seconds: float) -> slice:
     """The ``seconds`` window (1 s grid) where the most stems play most of the time."""
-    active = _activity(stems, sample_rate)
+    active = activity(stems, sample_rate, full_scale=32768.0)
     width = int(seconds)
     if active.shape[1] <= width:
         return slice(0, None)
@@ -144,21 +133,13 @@ def _excerpt(stems: dict[str, np.ndarray], sample_rate: int, seconds: float) -> 
     return slice(start * sample_rate, (start + width) * sample_rate)
 
 
-def _centroid_hz(audio: np.ndarray, sample_rate: int) -> float:
-    spectrum = np.abs(np.fft.rfft(audio.mean(axis=0, dtype=np.float64)))
-    freqs = np.fft.rfftfreq(audio.shape[-1], 1.0 / sample_rate)
-    return float((spectrum * freqs).sum() / max(spectrum.sum(), 1e-12))
-
-
 def _anchor(stems: dict[str, np.ndarray], roles: dict[str, str], lufs: dict[str, float],
             sample_rate: int) -> tuple[str, str]:
     """(anchor, the rule that chose it): the loudest bass by name or tag, else the lowest sustained stem."""
     basses = sorted((n for n in stems if roles[n] == "bass"), key=lambda n: -lufs[n])
     if basses:
         return basses[0], "bass by name"
-    active = _activity(stems, sample_rate).mean(axis=1)
-    sustained = [n for n, share in zip(stems, active) if share >= 0.5] or list(stems)
-    return min(sustained, key=lambda n: _centroid_hz(stems[n], sample_rate)), "lowest sustained stem"
+    return lowest_sustained_stem(stems, sample_rate, full_scale=32768.0)[0], "lowest sustained stem"
 
 
 def _write_song_features(path: Path, stems: dict[str, np.ndarray], sample_rate: int,

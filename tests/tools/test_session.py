@@ -146,12 +146,54 @@ def test_silent_anchor(folder):
     assert f"{folder / 'fx.wav'}: anchor 'fx' is silent" in _error(folder, anchor="fx")
 
 
-@pytest.mark.parametrize("names, found", [(["keys", "vox"], "no bass stem"), (["bass 1", "bass 2"], "2 bass stems")])
-def test_no_default_anchor_asks_the_user_to_choose(folder, names, found):
-    for n in names:
+def test_two_bass_stems_ask_the_user_to_choose_before_anything_is_decoded(folder, monkeypatch):
+    for n in ["bass 1", "bass 2", "keys"]:
         write_wav(folder / f"{n}.wav", sine(100, 1.0, 22050), 22050)
+    _no_decoding(monkeypatch)
     message = _error(folder)
-    assert str(folder) in message and found in message and "--anchor" in message
+    assert str(folder) in message and "2 bass stems (bass 1, bass 2)" in message and "--anchor" in message
+
+
+def test_without_a_stem_named_bass_the_anchor_is_the_lowest_sustained_stem_said_in_one_line(folder):
+    write_wav(folder / "Audio 01.wav", sine(880, 4.0, 22050), 22050)
+    write_wav(folder / "Audio 02.wav", sine(55, 4.0, 22050), 22050)  # the bass, by ear
+    burst = sine(40, 4.0, 22050)
+    burst[:, 22050:] = 0.0  # lower still, but it plays 1 s of 4: not sustained
+    write_wav(folder / "Audio 03.wav", burst, 22050)
+    write_wav(folder / "Audio 04.wav", np.zeros((2, 4 * 22050)), 22050)  # silent: never the anchor
+    s = load_session(folder)
+    assert s.anchor == "Audio 02"
+    assert s.anchor_rule.startswith("no stem is named bass; 'Audio 02' is the lowest sustained stem")
+    assert load_session(folder, anchor="Audio 01").anchor_rule == "'Audio 01', chosen with --anchor"
+
+
+def test_a_session_with_no_audible_stem_is_refused(folder):
+    write_wav(folder / "Audio 01.wav", np.zeros((2, 22050)), 22050)
+    assert f"{folder}: every stem is silent" in _error(folder)
+
+
+def _no_decoding(monkeypatch):
+    """Any decode (or header probe) fails the test: what the names decide must be checked before."""
+    import anchormix.tools.session as session_module
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("decoded before the names were checked")
+
+    monkeypatch.setattr(session_module, "read_audio", refuse)
+    monkeypatch.setattr(session_module, "probe_audio", refuse)
+
+
+@pytest.mark.parametrize("meta, anchor, problem", [
+    ({}, "guitar", "anchor 'guitar' is not a stem of this session; stems: bass, keys"),
+    ({"anchor": "ghost"}, None, "anchor 'ghost' is not a stem of this session"),
+])
+def test_a_bad_anchor_name_fails_before_anything_is_decoded(folder, monkeypatch, meta, anchor, problem):
+    for n in ["bass", "keys"]:
+        write_wav(folder / f"{n}.wav", sine(100, 1.0, 22050), 22050)
+    if meta:
+        (folder / "session.json").write_text(json.dumps(meta))
+    _no_decoding(monkeypatch)
+    assert problem in _error(folder, anchor=anchor)
 
 
 def test_two_files_with_one_stem_name(folder):

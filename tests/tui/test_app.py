@@ -118,3 +118,22 @@ async def test_a_bad_session_shows_an_error_screen(tmp_path):
         await pilot.press("q")
     assert app.return_code == 2  # `anchormix chat` exits 2, as for any bad input
     assert not (tmp_path / "out").exists()  # nothing written for a session that did not open
+
+
+@sync
+async def test_a_session_with_no_stem_named_bass_opens_on_the_ears_anchor_and_f5_changes_it(audio_nn_session,
+                                                                                             tmp_path):
+    folder, basses = audio_nn_session
+    app = ChatApp(folder, tmp_path, intent_model=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ErrorScreen) and app.chat.anchor in basses
+        bass = app.chat.anchor
+        assert any("anchor by ear" in t and f"'{bass}'" in t and "F5" in t for _, t in messages(app))
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert isinstance(app.screen, AnchorPicker)
+        app.screen.query_one("#anchor-options").highlighted = 0
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.chat.anchor == app.chat.session.names[0] != bass
