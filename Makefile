@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/alm.py
 	$(BIN)/python benchmarks/soak.py
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/scale.py --tracks 8 16 --minutes 1
 
 # The README's screenshots: the chat app (SVG) on the demo session ...
 screenshot: $(STAMP)
