@@ -103,11 +103,15 @@ def balance_session(
     strength_pct: float = 100.0,
     daw: tuple[str, ...] = (),
     on_done: Callable[[BalanceResult, Session], None] | None = None,
+    on_load: Callable[[Session], None] | None = None,
 ) -> BalanceResult:
     """Balance one session and write its outputs; resumes an interrupted run of the same session. The mix gets
     ``strength_pct`` % of each advised move (gains.json and the advice say both); ``daw``: the DAW sessions to write
-    too (agent/daw.py); ``on_done``: called with the result and the session still in memory."""
+    too (agent/daw.py); ``on_done``: called with the result and the session still in memory; ``on_load``: with the
+    session as loaded, before anything is planned (e.g. to read the roles its names do not give)."""
     session = load_session(session_path, anchor)
+    if on_load:
+        on_load(session)
     sid = session_id(session.path)
     protected = session.read_only()
     out_dir, moved = _output_dir(session, out_root, protected)

@@ -14,17 +14,13 @@ import sys
 from pathlib import Path
 
 from rich.markdown import Markdown
-from rich.text import Text
 
-from anchormix import corpus_cli, eval_cli, listen_cli, train_cli
+from anchormix import corpus_cli, eval_cli, listen_cli, roles_cli, train_cli
 from anchormix.agent import MAX_STEPS, balance_session
 from anchormix.agent.balance import session_id
 from anchormix.agent.daw import daw_formats
 from anchormix.agent.trace import read_trace
-from anchormix.tools import REGISTRY, ToolContext, load_session
-from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.demo import write_demo_session
-from anchormix.tools.outputs import check_replaceable
 from anchormix.tui.app import ChatApp
 from anchormix.tui.screenshot import screenshot
 
@@ -33,11 +29,11 @@ from .batch.balance_job import BalanceJob, balance_job
 from .planners import DEFAULT_PLANNER, LOOP_PLANNERS, check_planner, make_planner
 from .batch.ray_pool import run_ray_balance
 from .report import write_report
-from .views import before_after_table, console, errors, levels_table, say, shown, masking_table, summary_table, trace_panels
+from .measure_cli import EPILOG_MEASURE, measure, measure_parser
+from .views import before_after_table, console, errors, say, summary_table, trace_panels
 
 __all__ = ["main", "build_parser"]
 
-MEASURE_MARK = "anchormix measure"  # measure --json's "written_by": a file it may replace
 EPILOG_DEMO = """examples:
   anchormix demo                       # pop demo with spoiled levels, balanced, in ./out/demo
   anchormix demo --genre edm --seed 3
@@ -67,38 +63,6 @@ Type requests ("balance", "vocals a bit louder", "why did you cut the keys?", "w
 "undo", "use the kick as anchor", "export the mix"); F2 apply, F3 undo, F4 redo, F5 anchor, F6 export,
 F7 trace, Ctrl+Q quit. Reopening the same session with the same --out resumes the conversation.
 """
-EPILOG_MEASURE = """examples:
-  anchormix measure path/to/session
-  anchormix measure path/to/session --anchor kick --json levels.json
-"""
-
-
-def _measure(args: argparse.Namespace) -> int:
-    if args.json_out:  # before decoding: never onto a source, never into the session's folder
-        check_replaceable(args.json_out, [args.session if args.session.is_dir() else args.session.parent],
-                          "measurement file", MEASURE_MARK)
-    session = load_session(args.session, args.anchor)
-    ctx = ToolContext.of(session)
-    levels = REGISTRY.call("measure_loudness", {}, ctx)
-    masking = [REGISTRY.call("measure_masking", {"target": n}, ctx) for n in session.names if session.active[n]]
-    console.print(Text.assemble(
-        (str(shown(session.path)), "bold"), f"  {len(session.stems)} stems, {session.duration_s:.1f} s at "
-        f"{session.sample_rate} Hz, genre {shown(session.genre)}, anchor ", (str(shown(session.anchor)), "bold")))
-    if session.anchor_by_ear:
-        console.print(Text.assemble(("anchor by ear:", "yellow"), " ", shown(session.anchor_rule)), highlight=False)
-    if session.ignored_files:
-        console.print(Text(f"ignored (not audio): {shown(', '.join(session.ignored_files))}", style="dim"))
-    for warning in session.warnings:
-        console.print(Text.assemble(("note:", "yellow"), " ", shown(warning)), highlight=False)
-    console.print(levels_table(levels, session.reference_lu))
-    console.print(masking_table(masking))
-    if args.json_out:
-        body = {"written_by": MEASURE_MARK, "session": str(session.path.resolve()), "levels": levels, "masking": masking}
-        protected = session.read_only()
-        write_text_atomic(check_replaceable(args.json_out, protected, "measurement file", MEASURE_MARK),
-                          json.dumps(body, indent=2) + "\n", protected)
-        console.print(f"wrote {args.json_out}")
-    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -108,7 +72,7 @@ def _demo(args: argparse.Namespace) -> int:
     if not (folder / "session.json").exists():
         console.print(f"generating a {args.genre} demo session with spoiled levels in {folder} ...")
         write_demo_session(folder, args.genre, args.seconds, args.seed, offsets_db=offsets)
-    _measure(argparse.Namespace(session=folder, anchor=None, json_out=None))
+    measure(argparse.Namespace(session=folder, anchor=None, json_out=None))
     console.print(f"\nbalancing with the [bold]{args.planner}[/] planner ...")
     result = balance_session(folder, args.out / "balanced", make_planner(args.planner), fresh=True,
                              on_done=lambda done, session: write_report(done.out_dir, done.outcome, session, done.advice))
@@ -256,10 +220,8 @@ def _user_parsers(sub) -> None:
     trace.add_argument("--tool", help="only steps that used this tool (e.g. apply_gains)")
     trace.add_argument("--json", action="store_true", help="print the (filtered) records as JSON lines")
 
-    measure = _command(sub, "measure", _measure, "loudness and masking of a session, relative to its anchor", EPILOG_MEASURE)
-    measure.add_argument("session", type=Path, help="session folder (audio files + optional session.json), .ardour or .RPP")
-    measure.add_argument("--anchor", help="stem to balance against (default: session.json, else the bass stem)")
-    measure.add_argument("--json", type=Path, dest="json_out", help="also write the measurements to this JSON file")
+    measure_parser(_command(sub, "measure", measure, "loudness and masking of a session, relative to its anchor",
+                            EPILOG_MEASURE))
 
     chat = _command(sub, "chat", _chat, "mix a session by conversation in a terminal app (Textual)", EPILOG_CHAT)
     chat.add_argument("session", type=Path, help="session folder, Ardour session (.ardour) or REAPER project (.RPP)")
@@ -286,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_cli.add_parsers(sub)
     eval_cli.add_parsers(sub)
     listen_cli.add_parsers(sub)
+    roles_cli.add_parsers(sub)
     return parser
 
 

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 from anchormix.model.corpus import find_sessions
+from anchormix.model.corpus.midi_songs import DEBIAN_MIDI_PACKAGES
+from anchormix.model.names.held_out import midi_track_names
 from anchormix.model.intervals import load_table
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
@@ -29,6 +31,7 @@ def _train_parser(sub) -> None:
                         epilog="examples:\n  anchormix train --config model/conf/alm_listener.yaml   (the shipped run)\n"
                                "  anchormix train --config model/conf/alm_listener.yaml --steps 20 --out /tmp/alm\n"
                                "  anchormix train --intents\n"
+                               "  anchormix train --names\n"
                                "  anchormix train --tagger --sessions corpus modules\n"
                                "  anchormix train --writer --sessions corpus modules\n"
                                "  anchormix train --calls --sessions corpus modules\n",
@@ -39,6 +42,10 @@ def _train_parser(sub) -> None:
     tr.add_argument("--intents", action="store_true",
                     help="train the conversation's intent model instead (model/intent/intent_model.py, its config "
                          "model/conf/intent.yaml unless --config; ~5 min on 2 CPU cores)")
+    tr.add_argument("--names", action="store_true",
+                    help="train the name reader instead (model/names/name_reader.py, model/conf/names.yaml unless "
+                         "--config; ~10 min on 2 CPU cores); scored once on real names it never saw: engineers' and "
+                         "the MIDI track names of Debian's game music (data midi --debian installs those packages)")
     tr.add_argument("--tagger", action="store_true",
                     help="train the role tagger instead (model/tagger/role_tagger.py) on the stems of --sessions whose role "
                          "is known; prints its held-out accuracy (seconds on 2 CPU cores)")
@@ -112,6 +119,22 @@ def _train_calls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_names(args: argparse.Namespace) -> int:
+    from anchormix.model.names.name_reader import (DEFAULT_NAMES_CHECKPOINT, NameConfig,  # lazy: loads torch
+                                                   train_name_reader)
+
+    folders = [Path(d) for d in DEBIAN_MIDI_PACKAGES.values() if Path(d).is_dir()]
+    held_out = {"midi": midi_track_names(folders)} if folders else {}
+    if not folders:
+        console.print("note: no Debian MIDI package installed; the name reader is scored on engineers' names only "
+                      "(`anchormix data midi --debian --install` brings them)", style="yellow")
+    out = Path(args.out) / "names.safetensors" if args.out else DEFAULT_NAMES_CHECKPOINT
+    config = NameConfig.from_yaml(args.config) if args.config else NameConfig.from_yaml()
+    train_name_reader(config, held_out, out, log=lambda line: console.print(line, highlight=False))
+    console.print(f"wrote {out}")
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     if args.tagger:
         return _train_tagger(args)
@@ -119,6 +142,8 @@ def _train(args: argparse.Namespace) -> int:
         return _train_writer(args)
     if args.calls:
         return _train_calls(args)
+    if args.names:
+        return _train_names(args)
     if args.intents:
         from anchormix.model.intent.intent_model import (DEFAULT_INTENT_CHECKPOINT, IntentConfig,  # lazy: loads torch
                                                   train_intents)

@@ -55,13 +55,17 @@ def _table(title: str, columns: Iterable[str], left: tuple[str, ...] = ()) -> Ta
     return table
 
 
-def levels_table(report: dict, reference: dict[str, float] | None = None, title: str = "Levels") -> Table:
-    """A table of ``measure_loudness`` output, with the reference balance when known."""
-    columns = ("stem", "role", "LUFS", "LU vs anchor", "true peak") + (("reference", "off by") if reference else ())
-    table = _table(title, columns, left=("stem", "role"))
+def levels_table(report: dict, reference: dict[str, float] | None = None, title: str = "Levels",
+                 role_sources: dict[str, str] | None = None) -> Table:
+    """A table of ``measure_loudness`` output, with the reference balance when known and where each role came
+    from when given (session.json, name, name reader (p), ear (p))."""
+    columns = ("stem", "role") + (("role from",) if role_sources else ()) + ("LUFS", "LU vs anchor", "true peak") + \
+        (("reference", "off by") if reference else ())
+    table = _table(title, columns, left=("stem", "role", "role from"))
     for name, row in report["stems"].items():
         marker = " (anchor)" if name == report["anchor"] else ""
-        cells = [shown(name + marker), row["role"], _fmt(row["lufs"]), _fmt(row["lu_vs_anchor"], signed=True),
+        source = [role_sources.get(name, "")] if role_sources else []
+        cells = [shown(name + marker), row["role"], *source, _fmt(row["lufs"]), _fmt(row["lu_vs_anchor"], signed=True),
                  _fmt(row["true_peak_dbtp"], " dBTP")]
         if reference:
             ref = reference.get(name)

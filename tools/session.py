@@ -87,6 +87,7 @@ class Session:
     project: Any = None  # the DAW session it was read from (tools/daw/project.py), if any
     channel_files: dict[str, tuple[Path, ...]] = field(default_factory=dict)  # a stem read from one mono file a channel
     anchor_rule: str = ""  # why this stem is the anchor, in one line (tools/anchor_choice.py)
+    role_sources: dict[str, str] = field(default_factory=dict)  # where each role came from: session.json, name, ...
 
     @property
     def names(self) -> list[str]:
@@ -200,6 +201,8 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
     the anchor is wrong."""
     groups = {n: (f,) if isinstance(f, Path) else tuple(f) for n, f in by_name.items()}
     roles = {n: meta.get("roles", {}).get(n) or infer_role(n) for n in groups}
+    sources = {n: "session.json" if meta.get("roles", {}).get(n) else "name" if roles[n] != "other" else "unknown"
+               for n in groups}
     named = anchor_by_name(path, list(groups), roles, anchor or meta.get("anchor"), where)  # before any decoding
     infos = {f: probe_audio(f) for group in groups.values() for f in group}
     rates = Counter(i.sample_rate for i in infos.values())
@@ -233,6 +236,7 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
         reference_lu={k: float(v) for k, v in meta["reference_lu"].items()} if "reference_lu" in meta else None,
         warnings=warnings,
         faders_db=dict(faders_db or {}),
+        role_sources=sources,
     )
     session.anchor, session.anchor_rule = named or "", _named_rule(named, roles, anchor, meta, where)
     if named is None:  # no name says bass: the ear chooses, among the stems that sound

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from anchormix.agent.chat import Conversation, Intent, Reply
 from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
 from anchormix.planners import planner_factory
+from anchormix.roles import read_unknown_roles
 
 from .screens import AnchorPicker, ErrorScreen, ExportPicker
 
@@ -122,7 +123,7 @@ class ChatApp(App):
     def open_session(self) -> None:
         try:
             chat = Conversation(self.session_path, self.out_root, self.anchor_arg, planner_factory(self.planner_name),
-                                self.resume)
+                                self.resume, on_load=read_unknown_roles)
             chat.ctx.measurements.measure_all()  # measure once, off the UI thread
             if self.use_intent_model:
                 chat.intent_model = _load_intent_model()
@@ -214,7 +215,9 @@ class ChatApp(App):
         for name, r in report.items():
             lu = r["lu_vs_anchor"]
             proposed = chat.state.proposal.get(name)
-            table.add_row(name, r["role"], "⚓" if name == chat.anchor else "",
+            source = chat.session.role_sources.get(name, "")
+            role = r["role"] + (f" ({source.split(' (')[0]})" if source.startswith(("ear", "name reader")) else "")
+            table.add_row(name, role, "⚓" if name == chat.anchor else "",
                           "silent" if r["lufs"] is None else f"{r['lufs']:.1f}", _signed(lu), _signed(relative[name]),
                           _signed(proposed), _sure(chat, name), level_bar(lu), key=name)
         table.move_cursor(row=min(row, len(report) - 1))

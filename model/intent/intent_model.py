@@ -20,23 +20,16 @@ rules decide both (the documented fallback).
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch import nn
 
 from anchormix.agent.chat.request_rules import INTENTS, combine, parse_intent
-
-
-from anchormix.model.backbone import load_backbone
-from anchormix.model.weights import load_weights, save_weights
-from anchormix.model.config import FromYaml, strict_fields
 from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
+from anchormix.model.text_classifier import ClassifierConfig, TextClassifier, accuracy, fine_tune, train_head
 
 __all__ = ["TEMPLATES", "HELD_OUT", "IntentConfig", "IntentModel", "paraphrases", "train_intents",
            "DEFAULT_INTENT_CHECKPOINT"]
@@ -44,23 +37,12 @@ __all__ = ["TEMPLATES", "HELD_OUT", "IntentConfig", "IntentModel", "paraphrases"
 
 
 @dataclass
-class IntentConfig(FromYaml):
+class IntentConfig(ClassifierConfig):
     """The intent model's hyper-parameters (model/conf/intent.yaml holds the shipped values)."""
 
     FILE = "intent.yaml"
 
-    seed: int = 0
     per_template: int = 3  # paraphrases per template with a slot
-    pool_tokens: int = 12  # the request's last tokens whose hidden states are averaged
-    lora_r: int = 4  # LoRA rank on q_proj and v_proj (alpha = 2 r)
-    lora_dropout: float = 0.05
-    head_epochs: int = 300  # stage 1: the head alone on the frozen backbone's features
-    head_lr: float = 1e-2
-    lora_epochs: int = 3  # stage 2: adapters and head together
-    batch: int = 8
-    lora_lr: float = 5e-4
-    lora_head_lr: float = 1e-4
-    weight_decay: float = 1e-2
 
 
 STEMS = ["vocals", "vocal", "guitars", "the guitar", "keys", "piano", "drums", "kick", "snare", "hats", "pad", "lead",
@@ -134,118 +116,21 @@ def paraphrases(templates: dict[str, list[str]], seed: int = 0, per_template: in
     return out
 
 
-class IntentModel(nn.Module):
-    """SmolLM2 with LoRA adapters on its attention projections, mean pooling, and a linear head over the intents."""
+class IntentModel(TextClassifier):
+    """The request's intent over :data:`INTENTS` (model/text_classifier.py: SmolLM2, LoRA, pooling, a head)."""
 
+    LABELS = tuple(INTENTS)
     PROMPT = "<|im_start|>system\nYou are a mixing assistant.<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n"
-
-    def __init__(self, llm=None, tokenizer=None, config: IntentConfig | None = None) -> None:
-        super().__init__()
-        from peft import LoraConfig, get_peft_model  # lazy: peft imports transformers, seconds to load
-
-        self.config = config or IntentConfig()
-        if llm is None:
-            llm, tokenizer = load_backbone()
-        for p in llm.parameters():
-            p.requires_grad_(False)
-        r = self.config.lora_r
-        lora = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=self.config.lora_dropout,
-                          target_modules=["q_proj", "v_proj"], bias="none")
-        self.llm, self.tokenizer = get_peft_model(llm, lora).eval(), tokenizer
-        hidden = llm.get_input_embeddings().weight.shape[1]
-        self.head = nn.Linear(hidden, len(INTENTS))
-
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
-
-    def pooled(self, text: str) -> torch.Tensor:
-        """``(hidden,)``: mean of the last hidden states over the request's last (``pool_tokens``) tokens."""
-        ids = self.tokenizer(self.PROMPT.format(text=text.strip()[:500]), return_tensors="pt")["input_ids"]
-        hidden = self.llm(input_ids=ids, output_hidden_states=True).hidden_states[-1][0]
-        k = self.config.pool_tokens
-        return hidden[-k:].mean(dim=0) if hidden.shape[0] > k else hidden.mean(dim=0)
-
-    @torch.no_grad()
-    def features(self, texts: list[str]) -> torch.Tensor:
-        """``(N, hidden)`` pooled features, no gradients."""
-        return torch.stack([self.pooled(text) for text in texts])
-
-    def predict(self, text: str) -> str:
-        with torch.no_grad():
-            return INTENTS[int(self.logits(self.features([text])).argmax())]
+    CONFIG = IntentConfig
+    LABELS_KEY = "intents"
+    MISSING = "no intent checkpoint (train one with `anchormix train --intents`)"
 
     def __call__(self, text: str) -> str:  # the Conversation's intent_model interface
         return self.predict(text)
 
-    def lora_state(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().contiguous() for k, v in self.llm.state_dict().items() if "lora_" in k}
-
-    def save(self, path: Path, meta: dict) -> None:
-        state = {**self.head.state_dict(), **{f"llm.{k}": v for k, v in self.lora_state().items()}}
-        save_weights(path, state, {"intents": json.dumps(INTENTS), "meta": json.dumps(meta),
-                                   "config": json.dumps(asdict(self.config))})
-
     @classmethod
     def load(cls, path: str | Path = DEFAULT_INTENT_CHECKPOINT, llm=None, tokenizer=None) -> "IntentModel":
-        """The model saved at ``path`` with the config it was trained with (older checkpoints: the defaults)."""
-        state, metadata = load_weights(path, "no intent checkpoint (train one with `anchormix train --intents`)")
-        if json.loads(metadata["intents"]) != list(INTENTS):
-            raise ValueError(f"{path}: trained for other intents than {INTENTS}; retrain it")
-        saved = json.loads(metadata.get("config") or "{}")
-        model = cls(llm, tokenizer, strict_fields(IntentConfig, saved, str(path)))
-        model.head.load_state_dict({k: v for k, v in state.items() if not k.startswith("llm.")})
-        lora = {k[len("llm."):]: v for k, v in state.items() if k.startswith("llm.")}
-        unknown = sorted(set(lora) - set(model.lora_state()))
-        if unknown:
-            raise ValueError(f"{path}: LoRA weights do not fit the backbone ({unknown[:3]} ...)")
-        model.llm.load_state_dict(lora, strict=False)
-        return model
-
-
-def _accuracy(model: IntentModel, examples: list[tuple[str, str]]) -> tuple[float, dict[str, str]]:
-    """Share read right, and what the model read for each text."""
-    with torch.no_grad():
-        read = {t: INTENTS[int(p)] for (t, _), p in zip(examples, model.logits(model.features([t for t, _ in examples])).argmax(1))}
-    return sum(read[t] == i for t, i in examples) / len(examples), read
-
-
-def _train_head(model: IntentModel, texts: list[str], y: torch.Tensor, config: IntentConfig) -> None:
-    """Stage 1: the head alone on the frozen backbone's features (standardised, then folded into the head)."""
-    x = model.features(texts)
-    mean, std = x.mean(0), x.std(0) + 1e-5
-    optimiser = torch.optim.AdamW(model.head.parameters(), lr=config.head_lr, weight_decay=config.weight_decay)
-    for _ in range(config.head_epochs):
-        loss = nn.functional.cross_entropy(model.logits((x - mean) / std), y)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    with torch.no_grad():  # fold the standardisation into the head: inference needs only the raw features
-        model.head.bias.sub_((model.head.weight / std) @ mean)
-        model.head.weight.div_(std)
-
-
-def _fine_tune(model: IntentModel, texts: list[str], y: torch.Tensor, config: IntentConfig, log) -> None:
-    """Stage 2: the LoRA adapters and the head together, ``lora_epochs`` shuffled passes in batches."""
-    lora = [p for p in model.llm.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW([{"params": lora, "lr": config.lora_lr},
-                                   {"params": model.head.parameters(), "lr": config.lora_head_lr}],
-                                  weight_decay=config.weight_decay)
-    rng = random.Random(config.seed)
-    model.llm.train()
-    for epoch in range(config.lora_epochs):
-        order = list(range(len(texts)))
-        rng.shuffle(order)
-        losses = []
-        for start in range(0, len(order), config.batch):
-            batch = order[start : start + config.batch]
-            logits = model.logits(torch.stack([model.pooled(texts[i]) for i in batch]))
-            loss = nn.functional.cross_entropy(logits, y[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(float(loss.detach()))
-        log(f"  LoRA epoch {epoch + 1}/{config.lora_epochs}: loss {np.mean(losses):.3f}")
-    model.llm.eval()
+        return super().load(path, llm, tokenizer)
 
 
 def train_intents(config: IntentConfig, out: Path = DEFAULT_INTENT_CHECKPOINT, log=print) -> dict:
@@ -263,12 +148,12 @@ def train_intents(config: IntentConfig, out: Path = DEFAULT_INTENT_CHECKPOINT, l
     train = paraphrases(TEMPLATES, config.seed, config.per_template)
     held = paraphrases(HELD_OUT, config.seed + 1, config.per_template)
     texts, y_train = [t for t, _ in train], torch.tensor([INTENTS.index(i) for _, i in train])
-    _train_head(model, texts, y_train, config)
-    acc_head, _ = _accuracy(model, held)
+    train_head(model, texts, y_train, config)
+    acc_head, _ = accuracy(model, held)
     frozen_s = time.perf_counter() - started
-    _fine_tune(model, texts, y_train, config, log)
-    acc_train, _ = _accuracy(model, train)
-    acc_held, model_kinds = _accuracy(model, held)
+    fine_tune(model, texts, y_train, config, log)
+    acc_train, _ = accuracy(model, train)
+    acc_held, model_kinds = accuracy(model, held)
     wrong = [(t, i, model_kinds[t]) for t, i in held if model_kinds[t] != i]
     rules = [parse_intent(t, list(EVAL_ROLES), EVAL_ROLES) for t, _ in held]
     acc_rules = sum(r.kind == i for r, (_, i) in zip(rules, held)) / len(held)

@@ -12,7 +12,7 @@ from anchormix.model.alm.train import TrainConfig
 CONF = Path(__file__).resolve().parents[2] / "model" / "conf"
 
 
-LEARNERS = ("intent.yaml", "writer.yaml", "call_head.yaml", "tagger.yaml")  # the other learners; the rest are the ALM's
+LEARNERS = ("intent.yaml", "writer.yaml", "call_head.yaml", "tagger.yaml", "names.yaml")  # the other learners; the rest are the ALM's
 
 
 @pytest.mark.parametrize("path", sorted(p for p in CONF.glob("*.yaml") if p.name not in LEARNERS), ids=lambda p: p.name)
@@ -70,3 +70,10 @@ def test_a_learners_config_with_an_unknown_key_is_named(tmp_path):
     (tmp_path / "writer.yaml").write_text("steps: 10\nstepz: 20\n")
     with pytest.raises(ValueError, match="writer.yaml: unknown keys \\['stepz'\\]"):
         WriterConfig.from_yaml(tmp_path / "writer.yaml")
+
+
+def test_the_name_readers_hyperparameters_are_its_config():
+    from anchormix.model.names.name_reader import NameConfig
+
+    config = NameConfig.from_yaml()
+    assert config.per_role == 150 and config.lora_epochs == 1 and config.lora_r == 8

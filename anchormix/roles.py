@@ -1,0 +1,39 @@
+"""The roles the name patterns could not give, read by the language model and the ear when a session is opened.
+
+``balance``, ``measure`` and ``chat`` call :func:`read_unknown_roles` on each
+session they load: stems whose name the patterns leave ``other`` and
+session.json does not name ("Kin", "BkV3", "Audio 07") are read by the shipped
+name reader and the role tagger (model/names/role_reader.py), their sources
+said ("name reader (0.91)", "ear (0.88)"). A session whose anchor the ear chose
+(no name said bass) takes the stem read as bass, most confident, instead. A
+session whose every role is known, or a machine without the name reader's
+checkpoint, costs nothing: the model is loaded once per process, and only
+when a name needs it.
+"""
+
+from __future__ import annotations
+
+from anchormix.model.shipped import DEFAULT_NAMES_CHECKPOINT
+from anchormix.tools import Session
+from anchormix.tools.anchor_choice import BY_EAR
+
+__all__ = ["read_unknown_roles"]
+
+_READER = []  # the process's RoleReader, loaded on first need
+
+
+def read_unknown_roles(session: Session) -> None:
+    """Fill ``session``'s unknown roles in place (and, for an anchor chosen by ear, prefer a stem read as bass)."""
+    if all(source != "unknown" for source in session.role_sources.values()) or not DEFAULT_NAMES_CHECKPOINT.exists():
+        return
+    from anchormix.model.names.role_reader import RoleReader, fill_unknown_roles  # lazy: loads torch and the LLM
+
+    if not _READER:
+        _READER.append(RoleReader.load(ear=True))
+    readings = fill_unknown_roles(session, _READER[0])
+    basses = [r for r in readings if r.role == "bass" and session.active[r.name]]
+    if session.anchor_by_ear and basses:
+        best = max(basses, key=lambda r: r.confidence)
+        session.anchor = best.name
+        session.anchor_rule = (f"{BY_EAR}; '{best.name}' reads as bass to the "
+                               f"{session.role_sources[best.name]}")

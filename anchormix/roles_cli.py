@@ -1,0 +1,57 @@
+"""``anchormix roles``: what role each track name (or each stem of a session, by name and by ear) stands for."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from .tools import load_session
+from .tools.daw import PROJECT_SUFFIXES
+from .views import console, shown
+
+__all__ = ["add_parsers"]
+
+EPILOG = """examples:
+  anchormix roles "Kin" "OHR_07" "BkV3" "wurlz hi"     # by name (the name reader, SmolLM2 + LoRA)
+  anchormix roles --json "Kin" "Audio 07"              # [{"name", "role", "confidence", "source"}, ...]
+  anchormix roles my_song/                             # a session's stems: by name and by ear (the role tagger)
+"""
+
+
+def add_parsers(sub) -> None:
+    roles = sub.add_parser("roles", help="each track name's role, read by the language model (a session: and by ear)",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    roles.set_defaults(func=_roles)
+    roles.add_argument("names", nargs="+", metavar="NAME",
+                       help="track names; or one session (a folder of stems, .ardour or .RPP) to read its stems by "
+                            "name and by ear")
+    roles.add_argument("--json", action="store_true", help="print a JSON list of {name, role, confidence, source}")
+
+
+def _is_session(names: list[str]) -> bool:
+    path = Path(names[0])
+    return len(names) == 1 and (path.is_dir() or (path.is_file() and path.suffix.lower() in PROJECT_SUFFIXES))
+
+
+def _roles(args: argparse.Namespace) -> int:
+    from .model.names.role_reader import RoleReader  # lazy: loads torch and the backbone
+
+    if _is_session(args.names):
+        session = load_session(args.names[0])  # names and headers checked before anything is decoded
+        readings = RoleReader.load(ear=True).read_session(session)
+    else:
+        readings = RoleReader.load().read_names(args.names)
+    if args.json:
+        print(json.dumps([r.to_json() for r in readings]))
+        return 0
+    table = Table(title="roles: by name (the name reader)" + (", by ear (the role tagger)" if _is_session(args.names)
+                                                              else ""))
+    for column in ("name", "role", "confidence", "source"):
+        table.add_column(column, justify="right" if column == "confidence" else "left")
+    for r in readings:
+        table.add_row(shown(r.name), r.role, f"{r.confidence:.2f}", r.source)
+    console.print(table)
+    return 0

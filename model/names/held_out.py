@@ -1,0 +1,76 @@
+"""Real track names the name reader never trained on, with the role each stands for: how it is measured.
+
+Two sets, neither generated nor tuned on (model/names/vocabulary.py does not read them):
+
+- :data:`ENGINEERS`: file names engineers gave the tracks of real multitrack sessions, as published in public
+  listings of the Cambridge-MT "Mixing Secrets" library (Patrick Talbot "Blue", Nerve 9 "Pray For The Rain",
+  and others quoted in public code) and a documented Nine Inch Nails multitrack. Their roles are read off the
+  sessions' own descriptions. Engineers' tidy names: the hard, abbreviated ones ("Kin", "BkV3") are what the
+  issue's own set holds, which this repository does not have.
+- :func:`midi_track_names`: the track names composers typed into the MIDI files of Debian's game music packages
+  (the MIDI corpus's sources), each labelled by what its track plays: its General MIDI program's role, or the
+  drum channel (any drum role counts as right there). A composer's "Voice 1 (Melody)" played on a piano is
+  labelled keys: the labels are what was played, not what the name meant, and some names say nothing at all.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from anchormix.model.corpus.midi import DRUM_CHANNEL, program_role
+
+__all__ = ["ENGINEERS", "DRUM_ROLES", "midi_track_names", "generic"]
+
+DRUM_ROLES = ("drums", "kick", "snare", "hats")
+
+ENGINEERS: list[tuple[str, str]] = [
+    ("01_KickIn", "kick"), ("02_KickOut", "kick"), ("03_KickSub", "kick"), ("04_SnareUp1", "snare"),
+    ("05_SnareUp2", "snare"), ("06_SnareDown", "snare"), ("07_Tom1", "drums"), ("10_Tom4", "drums"),
+    ("11_HiHat", "hats"), ("12_Overheads", "drums"), ("13_DrumsRoom1", "drums"), ("15_Bass", "bass"),
+    ("16_ElecGtr1", "guitar"), ("18_Vibes", "keys"), ("19_Rhodes", "keys"), ("20_ToyPiano", "keys"),
+    ("21_LeadVox", "vocals"), ("22_BackingVox1", "vocals"), ("11_BassDI", "bass"), ("12_BassAmp", "bass"),
+    ("13_ElecGtr02", "guitar"), ("04_SnareSample", "snare"), ("06_Tom1Sample", "drums"), ("08_Congas", "drums"),
+    ("09_Shaker", "hats"), ("10_Tambourine", "hats"), ("16_Hammond", "keys"), ("17_ElecPiano1", "keys"),
+    ("01_KickInside", "kick"), ("02_KickBeater", "kick"), ("Kick In", "kick"), ("Kick Out", "kick"),
+    ("Snare Top", "snare"), ("OH L", "drums"), ("OH R", "drums"), ("Bass DI", "bass"), ("Bass Amp", "bass"),
+    ("Gtr 1", "guitar"), ("Gtr 2", "guitar"), ("Lead Vox", "vocals"), ("Harmony Vox", "vocals"), ("Keys", "keys"),
+    ("Kick Sample", "kick"), ("Snare Bottom", "snare"), ("Tom2", "drums"), ("HighHat", "hats"), ("Rooms", "drums"),
+    ("Percussion", "drums"), ("Piano", "keys"), ("DI L", "guitar"), ("Vocal", "vocals"),
+]
+# What a composer's placeholder is made of: with these and digits taken away, nothing is left of a generic name.
+_PLACEHOLDER = re.compile(r"\b(track|trk|staff|midi|part|sp[aå]r|channel|ch|untitled|instrument|inst|seq)\b|[\W\d_]+",
+                          re.IGNORECASE)
+
+
+def generic(name: str) -> bool:
+    """Whether ``name`` is a placeholder ("Track 7", "Staff-1", "MIDI 10"): nothing in it could tell a role."""
+    return not _PLACEHOLDER.sub("", name).strip()
+
+
+def midi_track_names(folders: list[Path]) -> list[tuple[str, str]]:
+    """(name, role) of each distinct track name in the MIDI files under ``folders`` whose track plays one program on
+    one channel (or the drum channel); a name seen playing two roles is left out. Sorted by name."""
+    import mido  # lazy: only the evaluation reads MIDI files
+
+    found: dict[str, set[str]] = {}
+    for folder in folders:
+        for path in sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".mid", ".midi")):
+            try:
+                tracks = mido.MidiFile(str(path), clip=True).tracks
+            except Exception:  # noqa: BLE001 - a file mido cannot parse (an odd key signature) has no names to give
+                continue
+            for track in tracks:
+                names = [m.name.strip() for m in track if m.type == "track_name" and m.name.strip()]
+                channels = {m.channel for m in track if m.type == "note_on"}
+                programs = {m.program for m in track if m.type == "program_change"}
+                if not names or len(channels) != 1:
+                    continue
+                if channels == {DRUM_CHANNEL}:
+                    role = "drums"
+                elif len(programs) == 1:
+                    role = program_role(programs.pop())[1]
+                else:
+                    continue
+                found.setdefault(names[0], set()).add(role)
+    return sorted((name, roles.pop()) for name, roles in found.items() if len(roles) == 1)

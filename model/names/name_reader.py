@@ -1,0 +1,127 @@
+"""The name reader: SmolLM2, fine-tuned on generated track names, reads a person's track name as a role.
+
+"Kin", "OHR_07", "BkV3", "wurlz hi": engineers abbreviate, number, take and
+side their tracks in ways no pattern list keeps up with, and reading them is a
+language model's job. The name (and its camelCase and separators spelled out)
+goes through a prompt into the backbone with LoRA adapters; a linear head over
+:data:`~anchormix.tools.conventions.ROLES` gives each role a probability
+(model/text_classifier.py, the learner the intent model shares). It is trained
+on names generated from role vocabularies (model/names/vocabulary.py) and
+measured on real names it never saw (model/names/held_out.py).
+
+    anchormix train --names          # a few minutes on 2 CPU cores; writes model/checkpoints/names/
+
+Every hyper-parameter is in model/conf/names.yaml (:class:`NameConfig`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from anchormix.model.shipped import DEFAULT_NAMES_CHECKPOINT
+from anchormix.model.text_classifier import ClassifierConfig, TextClassifier, accuracy, fine_tune, train_head
+from anchormix.tools.conventions import ROLES
+from anchormix.tools.session import infer_role  # the pattern matcher it is measured against
+
+from .held_out import DRUM_ROLES, ENGINEERS
+from .vocabulary import generate_names
+
+__all__ = ["NameConfig", "NameReader", "spelled_out", "training_names", "train_name_reader", "DEFAULT_NAMES_CHECKPOINT"]
+
+
+@dataclass
+class NameConfig(ClassifierConfig):
+    """The name reader's hyper-parameters (model/conf/names.yaml holds the shipped values)."""
+
+    FILE = "names.yaml"
+
+    per_role: int = 200  # generated training names per role
+    valid_per_role: int = 40  # generated names (another seed) to check the fit on
+
+
+def spelled_out(name: str) -> str:
+    """"BkV3" -> "bk v 3", "LDVoc147" -> "ld voc 147", "OHR_07" -> "ohr 07": the parts a name is made of."""
+    text = re.sub(r"([a-z])([A-Z])|([A-Z])([A-Z][a-z])", lambda m: " ".join(g for g in m.groups() if g), name.strip())
+    text = re.sub(r"([A-Za-z])(\d)|(\d)([A-Za-z])", lambda m: " ".join(g for g in m.groups() if g), text)
+    return re.sub(r"[_\-.\s()\[\]]+", " ", text).strip().lower()
+
+
+class NameReader(TextClassifier):
+    """A track name's role over :data:`ROLES`, with the probability the model gives it."""
+
+    LABELS = tuple(ROLES)
+    PROMPT = "Mixing session track name: {text}\n"  # short: a name is a few tokens, the prompt need not be many
+    CONFIG = NameConfig
+    LABELS_KEY = "roles"
+    MISSING = "no name reader checkpoint (train one with `anchormix train --names`)"
+
+    def pooled(self, text: str) -> torch.Tensor:
+        return super().pooled(f"{text.strip()[:80]} ({spelled_out(text[:80])})")
+
+    def read(self, names: list[str]) -> list[tuple[str, float]]:
+        """(role, probability) of each name, in order."""
+        if not names:
+            return []
+        probabilities = self.probabilities(names)
+        best = probabilities.argmax(dim=1)
+        return [(ROLES[int(k)], float(probabilities[i, k])) for i, k in enumerate(best)]
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_NAMES_CHECKPOINT, llm=None, tokenizer=None) -> "NameReader":
+        return super().load(path, llm, tokenizer)
+
+
+def right(role: str, truth: str, drums_channel: bool = False) -> bool:
+    """Whether ``role`` reads ``truth`` right; on a MIDI drum channel any drum role is."""
+    return role == truth or (drums_channel and truth == "drums" and role in DRUM_ROLES)
+
+
+def held_out_scores(read: dict[str, str], sets: dict[str, list[tuple[str, str]]]) -> dict[str, dict]:
+    """Per held-out set: the share of names ``read`` (name -> role) gets right, and its misses."""
+    scores = {}
+    for label, examples in sets.items():
+        drums = label.startswith("midi")
+        hits = [right(read[n], truth, drums) for n, truth in examples]
+        scores[label] = {"n": len(examples), "accuracy": round(sum(hits) / len(examples), 3),
+                         "misses": [[n, truth, read[n]] for (n, truth), hit in zip(examples, hits) if not hit]}
+    return scores
+
+
+def training_names(config: NameConfig, held_out: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """The generated names to train on, less any that a held-out set holds (a plain "Keys" is generated too)."""
+    kept_out = {n.strip().lower() for examples in held_out.values() for n, _ in examples}
+    return [(n, r) for n, r in generate_names(config.per_role, config.seed) if n.strip().lower() not in kept_out]
+
+
+def train_name_reader(config: NameConfig, held_out: dict[str, list[tuple[str, str]]],
+                      out: Path = DEFAULT_NAMES_CHECKPOINT, log=print) -> dict:
+    """Fine-tune the name reader on generated names; report it and the pattern matcher on ``held_out`` (which
+    nothing here trains or tunes on: it is scored once, after training)."""
+    torch.manual_seed(config.seed)
+    started = time.perf_counter()
+    model = NameReader(config=config)
+    sets = {"engineers": ENGINEERS, **held_out}
+    train = training_names(config, sets)
+    valid = [(n, r) for n, r in generate_names(config.valid_per_role, config.seed + 1) if n not in dict(train)]
+    texts, y = [n for n, _ in train], torch.tensor([ROLES.index(r) for _, r in train])
+    train_head(model, texts, y, config)
+    log(f"name reader: head on the frozen backbone, {len(train)} generated names ({time.perf_counter() - started:.0f} s)")
+    fine_tune(model, texts, y, config, log)
+    acc_valid, _ = accuracy(model, valid)
+    every = sorted({n for examples in sets.values() for n, _ in examples})
+    read = dict(zip(every, (role for role, _ in model.read(every))))
+    patterns = {n: infer_role(n) for n in every}
+    scores = {"name reader": held_out_scores(read, sets), "patterns": held_out_scores(patterns, sets)}
+    meta = {"train_names": len(train), "valid_names": len(valid), "valid_accuracy": round(acc_valid, 3),
+            "held_out": scores, "config": asdict(config), "wall_s": round(time.perf_counter() - started, 1)}
+    model.save(Path(out), meta)
+    log(f"generated valid names ({len(valid)}): {acc_valid:.1%}; {meta['wall_s']:.0f} s in all")
+    for label in sets:
+        log(f"held-out {label} ({scores['patterns'][label]['n']} names): patterns "
+            f"{scores['patterns'][label]['accuracy']:.1%}, name reader {scores['name reader'][label]['accuracy']:.1%}")
+    return meta

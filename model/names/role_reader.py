@@ -1,0 +1,106 @@
+"""Each stem's role, by name and by ear, and where it came from: what `anchormix roles` and the session views show.
+
+The name reader (model/names/name_reader.py) reads the track's name; the role
+tagger (model/tagger/role_tagger.py) hears the stem. Combined so that a name
+that says something wins, and the ear speaks where the name cannot:
+
+- both agree: that role, ``both``, the higher of the two confidences;
+- the name reader is sure (probability >= :data:`NAME_SURE`) of a role other
+  than ``other``: the name's;
+- else the ear, when the tagger is sure (its own shipped threshold) of a role:
+  the ear's ("Audio 07", "Standard-Preset" are the ear's to say);
+- else the name's reading, whatever it is (often ``other``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from anchormix.model.features import log_mel
+from anchormix.model.tagger.role_tagger import RoleTagger
+from anchormix.tools import Session
+
+from .name_reader import NameReader
+
+__all__ = ["NAME_SURE", "RoleReading", "RoleReader", "combine", "fill_unknown_roles"]
+
+NAME_SURE = 0.5
+_SAID = {"name": "name reader", "ear": "ear", "both": "name reader + ear"}  # a session's role source, as shown
+
+
+@dataclass(frozen=True)
+class RoleReading:
+    """One stem's (or name's) role, the confidence in it, and its source: name, ear or both."""
+
+    name: str
+    role: str
+    confidence: float
+    source: str
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "confidence": round(self.confidence, 3)}
+
+
+def combine(name: str, by_name: tuple[str, float], by_ear: tuple[str, float] | None, ear_threshold: float) -> RoleReading:
+    """The reading of one stem from its name's (role, p) and its sound's (role, p) (None: no audio)."""
+    role, p = by_name
+    if by_ear is None:
+        return RoleReading(name, role, p, "name")
+    heard, q = by_ear
+    if heard == role:
+        return RoleReading(name, role, max(p, q), "both")
+    if role != "other" and p >= NAME_SURE:
+        return RoleReading(name, role, p, "name")
+    if heard != "other" and q >= ear_threshold:
+        return RoleReading(name, heard, q, "ear")
+    return RoleReading(name, role, p, "name")
+
+
+class RoleReader:
+    """The name reader, and the role tagger for a session's audio."""
+
+    def __init__(self, names: NameReader, tagger: RoleTagger | None = None, threshold: float = 1.0) -> None:
+        self.names, self.tagger, self.threshold = names, tagger, threshold
+
+    @classmethod
+    def load(cls, ear: bool = False, llm=None, tokenizer=None) -> "RoleReader":
+        """The shipped name reader (on ``llm`` when given: one backbone in memory), and the tagger if ``ear``."""
+        names = NameReader.load(llm=llm, tokenizer=tokenizer)
+        if not ear:
+            return cls(names)
+        tagger, threshold, _ = RoleTagger.load()
+        return cls(names, tagger, threshold)
+
+    def read_names(self, names: list[str]) -> list[RoleReading]:
+        """Names alone: the name reader's reading of each."""
+        return [RoleReading(n, role, p, "name") for n, (role, p) in zip(names, self.names.read(names))]
+
+    def read_session(self, session: Session) -> list[RoleReading]:
+        """Each stem of ``session`` by name and, with a tagger, by ear (its whole-song log-mel, one stem at a time)."""
+        by_name = self.names.read(session.names)
+        if self.tagger is None:
+            return [combine(n, r, None, self.threshold) for n, r in zip(session.names, by_name)]
+        mel = np.stack([log_mel(session.stems[n][None], session.sample_rate)[0] for n in session.names])
+        heard = self.tagger.tag(mel, 0.0)
+        return [combine(n, r, h if session.active[n] else None, self.threshold)
+                for n, r, h in zip(session.names, by_name, heard)]
+
+
+def fill_unknown_roles(session: Session, reader: RoleReader) -> list[RoleReading]:
+    """Read the stems whose role neither session.json nor the name patterns gave ("Kin", "Audio 07") with the name
+    reader and the ear, in place (``session.roles`` and ``session.role_sources``: "name reader (0.87)", "ear (0.93)",
+    "name reader + ear (0.95)"); their
+    readings. A stem the reader also calls ``other`` stays ``other``, its source "unknown"."""
+    unknown = [n for n in session.names if session.role_sources.get(n, "unknown") == "unknown"]
+    if not unknown:
+        return []
+    part = Session(session.path, session.sample_rate, {n: session.stems[n] for n in unknown},
+                   {n: session.roles[n] for n in unknown}, session.anchor, active={n: session.active[n] for n in unknown})
+    readings = reader.read_session(part)
+    for r in readings:
+        if r.role != "other":
+            session.roles[r.name] = r.role
+            session.role_sources[r.name] = f"{_SAID[r.source]} ({r.confidence:.2f})"
+    return readings

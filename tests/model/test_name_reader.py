@@ -1,0 +1,129 @@
+"""The name reader: generated names, real held-out names, one real training step, the shipped model's readings,
+and how a name and an ear are combined."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from anchormix.cli import main
+from anchormix.model.names.held_out import ENGINEERS, generic, midi_track_names
+from anchormix.model.names.name_reader import (DEFAULT_NAMES_CHECKPOINT, NameConfig, NameReader, spelled_out,
+                                               train_name_reader, training_names)
+from anchormix.model.names.role_reader import NAME_SURE, combine
+from anchormix.model.names.vocabulary import generate_names
+from anchormix.tools.conventions import ROLES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_generated_names_cover_every_role_are_distinct_and_reproducible():
+    names = generate_names(30, seed=0)
+    assert names == generate_names(30, seed=0) and names != generate_names(30, seed=1)
+    assert {r for _, r in names} == set(ROLES) and all(sum(r == role for _, r in names) == 30 for role in ROLES)
+    assert len({(n, r) for n, r in names}) == len(names)
+
+
+def test_no_held_out_name_is_trained_on():
+    config = NameConfig.from_yaml()
+    generated = generate_names(config.per_role, config.seed)
+    held_out = {"engineers": ENGINEERS, "midi": [(generated[0][0].upper(), "drums"), (generated[-1][0], "other")]}
+    trained = {n.lower() for n, _ in training_names(config, held_out)}
+    assert len(trained) >= len(generated) - len(ENGINEERS) - 2  # only the names a held-out set holds are left out
+    assert not trained & {n.lower() for examples in held_out.values() for n, _ in examples}
+
+
+@pytest.mark.parametrize("name, parts", [("BkV3", "bk v 3"), ("LDVoc147", "ld voc 147"), ("OHR_07", "ohr 07"),
+                                         ("Keyz.09.L", "keyz 09 l"), ("01_KickIn", "01 kick in")])
+def test_a_name_is_spelled_out_into_its_parts(name, parts):
+    assert spelled_out(name) == parts
+
+
+def test_placeholders_are_told_from_names(tmp_path):
+    assert all(generic(n) for n in ("Track 7", "Staff-1", "MIDI 10", "Spår 2", "untitled", "4"))
+    assert not any(generic(n) for n in ("Bass", "Voice 1 (Melody)", "Acc-2"))
+
+
+def test_midi_track_names_are_labelled_by_what_the_track_plays(tmp_path):
+    import mido
+
+    song = mido.MidiFile()
+    for name, channel, program in [("Fretless", 1, 35), ("Groove", 9, None), ("Two roles", 2, 0)]:
+        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+        if program is not None:
+            track.append(mido.Message("program_change", channel=channel, program=program))
+        track += [mido.Message("note_on", channel=channel, note=40, velocity=90, time=10),
+                  mido.Message("note_off", channel=channel, note=40, time=100)]
+        song.tracks.append(track)
+    again = mido.MidiFile()
+    again.tracks.append(mido.MidiTrack([mido.MetaMessage("track_name", name="Two roles"),
+                                        mido.Message("program_change", channel=3, program=40),
+                                        mido.Message("note_on", channel=3, note=60, velocity=90, time=10)]))
+    song.save(tmp_path / "a.mid")
+    again.save(tmp_path / "b.mid")
+    assert midi_track_names([tmp_path]) == [("Fretless", "bass"), ("Groove", "drums")]  # a name in two roles: out
+
+
+@pytest.mark.parametrize("by_name, by_ear, expected", [
+    (("kick", 0.9), ("kick", 0.7), ("kick", 0.9, "both")),
+    (("vocals", 0.8), ("keys", 0.95), ("vocals", 0.8, "name")),  # a name that says something wins
+    (("other", 0.9), ("bass", 0.8), ("bass", 0.8, "ear")),  # "Audio 07": the ear's to say
+    (("keys", 0.3), ("pad", 0.8), ("pad", 0.8, "ear")),  # an unsure name gives way to a sure ear
+    (("keys", 0.3), ("pad", 0.4), ("keys", 0.3, "name")),  # neither sure: the name's reading
+    (("keys", 0.9), None, ("keys", 0.9, "name")),
+])
+def test_a_name_and_an_ear_are_combined_as_documented(by_name, by_ear, expected):
+    reading = combine("x", by_name, by_ear, ear_threshold=0.6)
+    assert (reading.role, reading.confidence, reading.source) == expected
+    assert NAME_SURE == 0.5
+
+
+def test_one_real_training_run_on_generated_names_saves_a_reader_that_loads(tmp_path):
+    config = NameConfig(per_role=2, valid_per_role=1, head_epochs=5, lora_epochs=1, batch=8)
+    out = tmp_path / "names.safetensors"
+    meta = train_name_reader(config, {"midi": [("Fretless", "bass"), ("Groove", "drums")]}, out, log=lambda _: None)
+    assert 0 < meta["train_names"] <= 2 * len(ROLES)
+    assert set(meta["held_out"]) == {"name reader", "patterns"}
+    assert meta["held_out"]["patterns"]["midi"]["n"] == 2 and meta["held_out"]["patterns"]["engineers"]["n"] == len(ENGINEERS)
+    loaded = NameReader.load(out)
+    readings = loaded.read(["Kick In", "Bass DI"])
+    assert [r for r, _ in readings] and all(r in ROLES and 0 < p <= 1 for r, p in readings)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    assert DEFAULT_NAMES_CHECKPOINT.exists() and DEFAULT_NAMES_CHECKPOINT.stat().st_size < 4 << 20
+    return NameReader.load()
+
+
+def test_the_shipped_reader_reads_names_as_the_readme_says(capsys):
+    """README, "Track names read by the language model": of the issue's four examples, BkV3 and "wurlz hi" are read
+    right; Kin and OHR_07 are misses (said there)."""
+    assert main(["roles", "--json", "Kin", "OHR_07", "BkV3", "wurlz hi", "Bgv 1", "SnT2"]) == 0
+    readings = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in readings] == ["Kin", "OHR_07", "BkV3", "wurlz hi", "Bgv 1", "SnT2"]
+    assert [r["role"] for r in readings][2:] == ["vocals", "keys", "vocals", "snare"]
+    assert all(r["role"] in ROLES and r["source"] == "name" and 0 < r["confidence"] <= 1 for r in readings)
+
+
+def test_the_readme_table_is_the_shipped_readers_held_out_report(shipped):
+    scores = shipped.meta["held_out"]
+    text = ROOT.joinpath("README.md").read_text(encoding="utf-8")
+    for label in scores["patterns"]:
+        row = re.search(rf"^\| {label} \| (\d+) \| ([\d.]+) % \| ([\d.]+) % \|", text, re.MULTILINE)
+        assert row, f"README: no held-out row for {label}"
+        assert int(row.group(1)) == scores["patterns"][label]["n"]
+        assert float(row.group(2)) == round(100 * scores["patterns"][label]["accuracy"], 1)
+        assert float(row.group(3)) == round(100 * scores["name reader"][label]["accuracy"], 1)
+
+
+def test_a_sessions_stems_are_read_by_name_and_by_ear(audio_nn_session, capsys):
+    folder, basses = audio_nn_session
+    assert main(["roles", "--json", str(folder)]) == 0
+    readings = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert len(readings) == 32 and all(r["source"] in ("name", "ear", "both") for r in readings.values())
+    assert all(r["role"] in ROLES for r in readings.values())
+    assert sum(readings[b]["role"] == "bass" for b in basses) >= 3  # "Audio NN" says nothing: the ear hears the basses
