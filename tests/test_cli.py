@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 
 import anchormix.cli
+import anchormix.measure_cli
 from anchormix.agent import BalanceOutcome
 from anchormix.cli import main
 
@@ -17,7 +18,9 @@ from .conftest import tree_hash
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch):
     # A wide terminal, so table cells do not wrap inside the words the tests look for.
-    monkeypatch.setattr(anchormix.cli, "console", Console(width=200))
+    wide = Console(width=200)
+    monkeypatch.setattr(anchormix.cli, "console", wide)
+    monkeypatch.setattr(anchormix.measure_cli, "console", wide)
 
 
 def test_measure_prints_levels_against_the_anchor_and_writes_json(demo_session_dir, tmp_path, capsys):
