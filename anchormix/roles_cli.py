@@ -39,7 +39,8 @@ def _is_session(names: list[str]) -> bool:
 def _roles(args: argparse.Namespace) -> int:
     from .model.names.role_reader import RoleReader  # lazy: loads torch and the backbone
 
-    if _is_session(args.names):
+    by_ear = _is_session(args.names)
+    if by_ear:
         session = load_session(args.names[0])  # names and headers checked before anything is decoded
         readings = RoleReader.load(ear=True).read_session(session)
     else:
@@ -47,8 +48,7 @@ def _roles(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.to_json() for r in readings]))
         return 0
-    table = Table(title="roles: by name (the name reader)" + (", by ear (the role tagger)" if _is_session(args.names)
-                                                              else ""))
+    table = Table(title="roles: by name (the name reader)" + (", by ear (the role tagger)" if by_ear else ""))
     for column in ("name", "role", "confidence", "source"):
         table.add_column(column, justify="right" if column == "confidence" else "left")
     for r in readings:

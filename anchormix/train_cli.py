@@ -38,13 +38,13 @@ def _train_parser(sub) -> None:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.set_defaults(func=_train)
     tr.add_argument("--config", type=Path, help="YAML training config (model/conf/...: the ALM's, or with --intents "
-                    "the intent model's)")
+                    "the intent model's, with --names the name reader's)")
     tr.add_argument("--intents", action="store_true",
                     help="train the conversation's intent model instead (model/intent/intent_model.py, its config "
                          "model/conf/intent.yaml unless --config; ~5 min on 2 CPU cores)")
     tr.add_argument("--names", action="store_true",
                     help="train the name reader instead (model/names/name_reader.py, model/conf/names.yaml unless "
-                         "--config; ~10 min on 2 CPU cores); scored once on real names it never saw: engineers' and "
+                         "--config; ~26 min on 2 CPU cores); scored once on real names it never saw: engineers' and "
                          "the MIDI track names of Debian's game music (data midi --debian installs those packages)")
     tr.add_argument("--tagger", action="store_true",
                     help="train the role tagger instead (model/tagger/role_tagger.py) on the stems of --sessions whose role "

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import mido
+
 from anchormix.model.corpus.midi import DRUM_CHANNEL, program_role
 
 __all__ = ["ENGINEERS", "DRUM_ROLES", "midi_track_names", "generic"]
@@ -51,8 +53,6 @@ def generic(name: str) -> bool:
 def midi_track_names(folders: list[Path]) -> list[tuple[str, str]]:
     """(name, role) of each distinct track name in the MIDI files under ``folders`` whose track plays one program on
     one channel (or the drum channel); a name seen playing two roles is left out. Sorted by name."""
-    import mido  # lazy: only the evaluation reads MIDI files
-
     found: dict[str, set[str]] = {}
     for folder in folders:
         for path in sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in (".mid", ".midi")):
