@@ -18,9 +18,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-from langgraph.checkpoint.sqlite import SqliteSaver
+from typing import TYPE_CHECKING, Any, Callable
 
 from anchormix.tools import Session, ToolContext, load_session
 from anchormix.tools.audio import write_text_atomic
@@ -33,6 +31,9 @@ from .graph import MAX_STEPS, run_balance, saved_state
 from .outcome import BalanceOutcome
 from .planning import Planner
 from .state import AgentState, start_state
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.sqlite import SqliteSaver
 
 __all__ = ["BalanceResult", "balance_session", "session_id"]
 
@@ -147,6 +148,8 @@ def _balance_into(out_dir: Path, session: Session, sid: str, protected: list[Pat
 
     conn, notice = open_checkpoint(out_dir / "checkpoint.sqlite")
     with closing(conn), conn:  # committed, then closed: a long-lived worker keeps no file open
+        from langgraph.checkpoint.sqlite import SqliteSaver  # lazy: as LangGraph in graph.build_graph
+
         saver = SqliteSaver(conn)
         keep, resumed, unreadable = _resume_point(saver, sid, session, planner, fresh, out_dir / "checkpoint.sqlite",
                                                   strength_pct)

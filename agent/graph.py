@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from langgraph.graph import END, START, StateGraph
-
 from anchormix.tools import ToolContext
 
 from .nodes import LoopDeps, act, after_act, after_plan, finish, listen, plan
@@ -29,6 +27,8 @@ MAX_STEPS = 16  # planner calls per balance
 
 def build_graph(checkpointer=None):
     """The loop compiled (with ``checkpointer``, a run can be resumed by its thread id)."""
+    from langgraph.graph import END, START, StateGraph  # lazy: LangGraph takes 0.5 s to import; a bad argument is said first
+
     graph = StateGraph(AgentState, context_schema=LoopDeps)
     graph.add_node("listen", listen)
     graph.add_node("plan", plan)

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
-
-from langgraph.runtime import Runtime
+from typing import TYPE_CHECKING, Any
 
 from anchormix.tools import REGISTRY, ToolContext, ToolError
 
@@ -33,6 +31,9 @@ from .planning import CONVERGENCE_DB, Planner
 from .state import FINISH, INVALID, Action, AgentState, applied_gains
 from .toolcall import ToolCallError, parse_tool_call
 from .trace import trace_record
+
+if TYPE_CHECKING:  # LangGraph passes the runtime by the parameter's name; the class only annotates
+    from langgraph.runtime import Runtime
 
 __all__ = ["LoopDeps", "listen", "plan", "act", "finish", "after_plan", "after_act", "MAX_INVALID_CALLS"]
 

@@ -21,8 +21,6 @@ from anchormix.agent.balance import session_id
 from anchormix.agent.daw import daw_formats
 from anchormix.agent.trace import read_trace
 from anchormix.tools.demo import write_demo_session
-from anchormix.tui.app import ChatApp
-from anchormix.tui.screenshot import screenshot
 
 from .batch.jobs import run_jobs
 from .batch.balance_job import BalanceJob, balance_job
@@ -90,6 +88,9 @@ def _invocation() -> str:
 
 
 def _chat(args: argparse.Namespace) -> int:
+    from anchormix.tui.app import ChatApp  # lazy: Textual takes 0.3 s to import, for this command alone
+    from anchormix.tui.screenshot import screenshot  # lazy: as ChatApp
+
     app = ChatApp(args.session, args.out, args.anchor, args.planner, intent_model=not args.rules_only,
                   resume=not args.fresh)
     if args.screenshot:

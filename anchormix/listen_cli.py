@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .listen.analysis import analyse
 from .listen.server import make_server
 from .listen.stimuli import CONDITIONS, build_test
 from .views import console
@@ -62,6 +61,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _analyse(args: argparse.Namespace) -> int:
+    from .listen.analysis import analyse  # lazy: scipy.stats takes 0.8 s to import, for this command alone
+
     result = analyse(args.test, args.sessions, args.genres)
     console.print((args.test / "analysis.md").read_text(encoding="utf-8"), markup=False, highlight=False)
     console.print(f"wrote {args.test / 'analysis.json'}, analysis.md, analysis.svg ({result['listeners']} listeners)")

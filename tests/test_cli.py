@@ -166,3 +166,12 @@ def test_measure_with_a_bad_anchor_name_fails_before_decoding_anything(audio_nn_
     folder, _ = audio_nn_session
     assert main(["measure", str(folder), "--anchor", "Bass DI"]) == 2
     assert "anchor 'Bass DI' is not a stem of this session" in " ".join(capsys.readouterr().err.split())
+
+
+def test_the_command_line_imports_no_heavy_library_before_a_command_needs_it():
+    """A wrong argument is said in about a second (issue 25 asks < 2 s): the CLI's import pulls in none of the libraries
+    that take most of that (scipy.signal/stats, LangGraph, Textual, torch); the command that needs one imports it."""
+    heavy = ["scipy.signal", "scipy.stats", "langgraph.graph", "langgraph.runtime", "textual", "torch", "transformers"]
+    probe = f"import sys, anchormix.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

@@ -20,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
-from scipy import signal
 
 __all__ = [
     "k_weighting_sos",
@@ -96,6 +95,8 @@ def _hop_energy(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarr
     _grow_anti_denormal(edges[-1])
     if len(edges) < _BLOCK_HOPS + 1:
         raise ValueError(f"{x.shape[-1] / sample_rate:.3f} s of audio is shorter than one 400 ms block")
+    from scipy import signal  # lazy: scipy.signal imports scipy.stats, 1.5 s before any command can say a word
+
     sos = k_weighting_sos(sample_rate).astype(np.float32)
 
     hop = edges[1]
@@ -172,6 +173,8 @@ def _interpolator(factor: int) -> tuple[np.ndarray, float]:
     flat within 0.1 dB to 20 kHz at 48 kHz: bright material (hats, cymbals)
     then reads its inter-sample peaks instead of under-reading them.
     """
+    from scipy import signal  # lazy: as in _hop_energy
+
     # Odd length: integer group delay, so the oversampled grid contains the original samples.
     taps = signal.firwin(24 * factor + 1, 1.0 / factor, window=("kaiser", 8.0)) * factor
     bound = max(np.abs(taps[p::factor]).sum() for p in range(factor))
@@ -188,6 +191,8 @@ def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
     peak = float(np.abs(lane).max())
     if factor == 1 or peak == 0.0:
         return peak
+    from scipy import signal  # lazy: as in _hop_energy
+
     taps, bound = _interpolator(factor)
     width, halo = _TP_BLOCK, len(taps) // factor + 1
     count = -(-len(lane) // width)

@@ -11,12 +11,17 @@ the vocal line (F1-F3 of five vowels, after Peterson & Barney 1952).
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 __all__ = ["midi_hz", "kick", "snare", "hat", "bass_note", "keys_note", "pad_chord", "lead_note", "vocal_note"]
 
 # Formants (Hz) of sung vowels, roughly an adult male voice: a, e, i, o, u.
 VOWELS = np.array([[730, 1090, 2440], [530, 1840, 2480], [390, 1990, 2550], [570, 840, 2410], [440, 1020, 2240]])
+
+
+def _signal():
+    from scipy import signal  # lazy: scipy.signal takes ~0.8 s to import; the CLI imports the demo for every command
+
+    return signal
 
 
 def midi_hz(note: float) -> float:
@@ -59,23 +64,23 @@ def kick(sr: int, rng: np.random.Generator) -> np.ndarray:
 def snare(sr: int, rng: np.random.Generator) -> np.ndarray:
     t = _t(0.3, sr)
     tone = np.sin(2 * np.pi * 185.0 * t) * np.exp(-t / 0.05)
-    b, a = signal.butter(2, [1500, 7000], btype="band", fs=sr)
-    noise = signal.lfilter(b, a, rng.standard_normal(len(t))) * np.exp(-t / 0.09)
+    b, a = _signal().butter(2, [1500, 7000], btype="band", fs=sr)
+    noise = _signal().lfilter(b, a, rng.standard_normal(len(t))) * np.exp(-t / 0.09)
     return (0.6 * tone + 1.4 * noise).astype(np.float32)
 
 
 def hat(sr: int, rng: np.random.Generator, open_: bool = False) -> np.ndarray:
     t = _t(0.35 if open_ else 0.08, sr)
-    b, a = signal.butter(2, 7000, btype="high", fs=sr)
-    return (signal.lfilter(b, a, rng.standard_normal(len(t))) * np.exp(-t / (0.12 if open_ else 0.018))).astype(np.float32)
+    b, a = _signal().butter(2, 7000, btype="high", fs=sr)
+    return (_signal().lfilter(b, a, rng.standard_normal(len(t))) * np.exp(-t / (0.12 if open_ else 0.018))).astype(np.float32)
 
 
 def bass_note(note: int, seconds: float, sr: int) -> np.ndarray:
     t = _t(seconds, sr)
     saw = _harmonics(midi_hz(note), t, 1.0 / np.arange(1, 25), sr)
-    b, a = signal.butter(2, 700, fs=sr)
+    b, a = _signal().butter(2, 700, fs=sr)
     env = _adsr(len(t), sr, 0.005, 0.03) * (0.6 + 0.4 * np.exp(-t / 0.15))
-    return (signal.lfilter(b, a, saw) * env).astype(np.float32)
+    return (_signal().lfilter(b, a, saw) * env).astype(np.float32)
 
 
 def keys_note(notes: list[int], seconds: float, sr: int) -> np.ndarray:
@@ -89,16 +94,16 @@ def pad_chord(notes: list[int], seconds: float, sr: int) -> np.ndarray:
     t = _t(seconds, sr)
     saw = 1.0 / np.arange(1, 16)
     tone = sum(_harmonics(midi_hz(n + d), t, saw, sr) for n in notes for d in (-0.08, 0.0, 0.08))
-    b, a = signal.butter(2, 1800, fs=sr)
-    return (signal.lfilter(b, a, tone) * _adsr(len(t), sr, 0.35, 0.4)).astype(np.float32)
+    b, a = _signal().butter(2, 1800, fs=sr)
+    return (_signal().lfilter(b, a, tone) * _adsr(len(t), sr, 0.35, 0.4)).astype(np.float32)
 
 
 def lead_note(note: int, seconds: float, sr: int) -> np.ndarray:
     t = _t(seconds, sr)
     vibrato = 1.0 + 0.004 * np.sin(2 * np.pi * 5.5 * t) * np.clip(t / 0.2, 0, 1)
     square = np.array([1.0 / k if k % 2 else 0.15 / k for k in range(1, 16)])
-    b, a = signal.butter(2, 3500, fs=sr)
-    return (signal.lfilter(b, a, _harmonics(midi_hz(note), t, square, sr, vibrato)) * _adsr(len(t), sr, 0.01, 0.06)).astype(np.float32)
+    b, a = _signal().butter(2, 3500, fs=sr)
+    return (_signal().lfilter(b, a, _harmonics(midi_hz(note), t, square, sr, vibrato)) * _adsr(len(t), sr, 0.01, 0.06)).astype(np.float32)
 
 
 def vocal_note(note: int, seconds: float, vowel: int, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -112,5 +117,5 @@ def vocal_note(note: int, seconds: float, vowel: int, sr: int, rng: np.random.Ge
         bandwidth = 60.0 + formant * 0.05
         r = np.exp(-np.pi * bandwidth / sr)
         a = [1.0, -2 * r * np.cos(2 * np.pi * formant / sr), r * r]
-        out += gain * signal.lfilter([1.0 - r], a, source)
+        out += gain * _signal().lfilter([1.0 - r], a, source)
     return (out * _adsr(len(t), sr, 0.04, 0.08)).astype(np.float32)
