@@ -2,7 +2,9 @@
 
 From a balance's outcome (gains.json: agent/outcome.py, in memory when the batch
 has just balanced it), its advice and trace, and its source stems: a chart of each stem's level against the anchor before and after (the
-reference too, and the 80 % intervals where the planner gave them), a masking
+reference too, and the 80 % intervals where the planner gave them), each stem's
+role and where it came from (session.json, the name, the name reader, the ear) with
+its move and why the anchor is the anchor, a masking
 heat map (stem x third-octave band) before and after, the advice, the trace as a
 timeline, and two players, the mix before and after, **matched in integrated
 loudness** so the ear judges the balance, not the volume. Charts are matplotlib
@@ -30,6 +32,7 @@ from anchormix.tools.masking import BAND_CENTRES_HZ, band_levels, masked_share, 
 from anchormix.tools.render import mix_down
 
 from .plots import levels_svg, masking_svg
+from .roles import read_unknown_roles
 
 __all__ = ["write_report", "REPORT_FILE", "REPORT_LUFS", "advice_html"]
 
@@ -38,7 +41,9 @@ REPORT_LUFS = -16.0  # both players' loudness, lower if a mix would peak above -
 STYLE = """body{font:14px/1.45 system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
 .players{display:flex;gap:2em}.players figure{margin:0}.advice{background:#f7f7f7;padding:0 1em}
-ol.trace li{margin:.3em 0}.tool{font-family:monospace;background:#eef;padding:0 .3em}.muted{color:#777}"""
+ol.trace li{margin:.3em 0}.tool{font-family:monospace;background:#eef;padding:0 .3em}.muted{color:#777}
+table.stems{border-collapse:collapse}table.stems td,table.stems th{padding:.15em .8em;border-bottom:1px solid #eee;
+text-align:left}table.stems td.num{text-align:right;font-variant-numeric:tabular-nums}"""
 
 
 def advice_html(advice: str) -> str:
@@ -81,6 +86,20 @@ def _timeline(trace: list[dict]) -> str:
     return "<ol class=trace>" + "".join(items) + "</ol>"
 
 
+def _stems_table(session: Session, outcome: BalanceOutcome, anchor_rule: str) -> str:
+    """Each stem's role, where the role came from, and the move: the table the levels chart is read with."""
+    def cell(value: float | None, unit: str) -> str:
+        return "<td class=num>" + ("-" if value is None else f"{value:+.1f} {unit}") + "</td>"
+
+    rows = "".join(
+        f"<tr><td>{html.escape(n)}{' (anchor)' if n == session.anchor else ''}</td><td>{html.escape(session.roles[n])}</td>"
+        f"<td>{html.escape(session.role_sources.get(n, 'name'))}</td>{cell(outcome.gains_db.get(n, 0.0), 'dB')}"
+        f"{cell(outcome.lu_vs_anchor_after.get(n), 'LU')}</tr>" for n in session.names)
+    why = f"<p class=muted>The anchor: {html.escape(anchor_rule)}.</p>" if anchor_rule else ""
+    return (f"{why}<table class=stems id=stems><tr><th>stem</th><th>role</th><th>role from</th><th>move</th>"
+            f"<th>after, against the anchor</th></tr>{rows}</table>")
+
+
 def _summary(result) -> str:
     if not isinstance(result, dict):
         return ""
@@ -101,7 +120,12 @@ def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: 
     if advice is None:
         advice = (out_dir / "advice.md").read_text(encoding="utf-8") if (out_dir / "advice.md").is_file() else ""
     trace = _read_trace(out_dir)
-    session = session or load_session(outcome.session_path, outcome.anchor)
+    # Read back, the outcome's anchor is all we know; in memory, why the session chose it.
+    anchor_rule = "" if session is None else f"anchor by ear: {session.anchor_rule}" if session.anchor_by_ear \
+        else session.anchor_rule
+    if session is None:  # its unknown roles read again, as the balance read them
+        session = load_session(outcome.session_path, outcome.anchor)
+        read_unknown_roles(session)
     claim_folder(out_dir, session.read_only())
     names, anchor = session.names, session.anchor
     start = {n: 0.0 for n in names}  # the stems as loaded (a DAW session's faders are in them: the rough mix)
@@ -122,6 +146,7 @@ def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: 
             f"<p class=muted>Planner {html.escape(outcome.planner)}, {html.escape(str(outcome.status))} "
             f"after {outcome.iterations} steps.</p>"
             f"<h2>Listen: before and after, both at {target:.1f} LUFS</h2><div class=players>{players}</div>"
+            f"<h2>Stems and their roles</h2>{_stems_table(session, outcome, anchor_rule)}"
             f"<h2>Levels against the {html.escape(anchor)}</h2><div id=levels-chart>{charts}</div>"
             f"<h2>Masking per band</h2><div id=masking-chart>{heat}</div>"
             f"<h2>Advice</h2><div class=advice>{advice_html(advice or '(no advice was written)')}</div>"

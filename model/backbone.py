@@ -4,11 +4,19 @@
 machine); the result is cached as safetensors next to a config so later loads
 take a couple of seconds. Nothing is downloaded: any other *local* Hugging Face
 causal-LM folder can be named instead.
+
+One copy in memory: the ALM, the advice writer, the intent model and the name
+reader each wrap the backbone in their own PEFT LoRA adapters, but the frozen
+base weights are read once per process and shared: every caller gets its own
+module tree (a deep copy whose parameters are the loaded ones, not copies), so
+adapters injected by one learner never reach another, and no switching of an
+active adapter is needed between calls (issue 25; ``benchmarks/alm.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import io
 import json
@@ -22,11 +30,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_model
 
-__all__ = ["DEFAULT_GGUF", "gguf_location", "load_backbone", "cache_dir"]
+__all__ = ["DEFAULT_GGUF", "SHARE_ONE_COPY", "gguf_location", "load_backbone", "cache_dir"]
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+SHARE_ONE_COPY = True  # False: every caller loads its own copy (benchmarks/alm.py's baseline)
+_LOADED: dict[str, tuple] = {}  # where the backbone came from -> (pristine model, tokenizer), never handed out
 
 
 def gguf_location() -> Path:
@@ -43,7 +53,20 @@ def cache_dir() -> Path:
 
 
 def load_backbone(path: str | Path | None = None):
-    """(model, tokenizer) in float32, eval mode; ``path`` a local HF folder, else the cached GGUF."""
+    """(model, tokenizer) in float32, eval mode; ``path`` a local HF folder, else the cached GGUF.
+
+    The weights are loaded once per process and shared (the module docstring); the model returned is the caller's
+    own module tree, free to take LoRA adapters, and the tokenizer its own copy.
+    """
+    key = str(Path(path).resolve()) if path is not None else ""
+    if key not in _LOADED or not SHARE_ONE_COPY:
+        _LOADED[key] = _load(path)
+    model, tokenizer = _LOADED[key]
+    shared = {id(p): p for p in model.parameters()}  # deepcopy's memo: these objects are reused, not copied
+    return copy.deepcopy(model, shared), copy.deepcopy(tokenizer)
+
+
+def _load(path: str | Path | None):
     from transformers import AutoModelForCausalLM, AutoTokenizer  # lazy: transformers takes seconds to import
     from transformers.utils import logging as hf_logging  # lazy: as above
 

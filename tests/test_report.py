@@ -86,3 +86,24 @@ def test_a_chat_export_is_reported_like_a_balance(demo_session_dir, tmp_path):
     assert main(["report", str(chat.out_dir)]) == 0
     page = (chat.out_dir / "report.html").read_text()
     assert page.count("data:audio/ogg;base64,") == 2 and page.count("<svg") == 2 and "vocals +3.0 dB" in page
+
+
+def outcome_anchor(out_dir) -> str:
+    from anchormix.agent import BalanceOutcome
+
+    return BalanceOutcome.read(out_dir).anchor
+
+
+def test_the_page_shows_each_stems_role_and_where_it_came_from(balanced, audio_nn_session, tmp_path):
+    """Issue 25: the report, like measure and the chat, says each stem's role and its source; for a session with no
+    stem named bass, why the anchor is the anchor."""
+    page = (balanced / "report.html").read_text()
+    table = page[page.index("<table class=stems"):page.index("</table>")]
+    assert "<td>vocals</td><td>vocals</td><td>session.json</td>" in table and "bass (anchor)" in table
+    folder, basses = audio_nn_session
+    assert main(["balance", str(folder), "--out", str(tmp_path), "--planner", "rules", "--report"]) == 0
+    page = (tmp_path / folder.name / "report.html").read_text()
+    assert "The anchor: anchor by ear: no stem is named bass" in page
+    table = page[page.index("<table class=stems"):page.index("</table>")]
+    assert table.count("<tr>") == 33 and f"<td>{outcome_anchor(tmp_path / folder.name)} (anchor)</td>" in table
+    assert re.search(r"<td>(ear|name reader|name reader \+ ear) \(\d\.\d\d\)</td>", table)  # a role no pattern gave

@@ -109,3 +109,43 @@ def test_true_peak_scales_with_gain_and_is_per_stem():
     peaks = true_peak_dbtp(x, 48000)
     assert peaks[0] - peaks[1] == pytest.approx(6.02, abs=0.01)
     assert peaks[0] == pytest.approx(-6.02, abs=0.05)
+
+
+def _gating_cases(sample_rate: int) -> dict[str, np.ndarray]:
+    """Signals whose integrated loudness hinges on the gates, each a length that is no whole number of hops."""
+    rng = np.random.default_rng(7)
+    n = int(sample_rate * 13.37)
+    t = np.arange(n) / sample_rate
+    burst = (rng.standard_normal((2, n)) * 0.2).astype(np.float32)
+    cases = {
+        "silence then a tone (absolute gate)": np.where(t < 6.05, 0.0, 0.3 * np.sin(2 * np.pi * 440 * t)),
+        "loud then 25 dB quieter (relative gate)": np.where(t < 4.0, 0.5, 0.5 * 10 ** (-25 / 20)) * burst,
+        "bursts across the stretches' edges": burst * ((t % 1.0) > 0.93),
+        "one block above the gate": np.where((t > 9.98) & (t < 10.41), 0.3, 0.0) * burst,
+        "digital silence": np.zeros(n),
+    }
+    return {name: np.broadcast_to(x, (2, n)).astype(np.float32) for name, x in cases.items()}
+
+
+@pytest.mark.parametrize("sample_rate", [11025, 22050, 44100, 48000])  # 11025: a hop is no whole number of samples
+def test_loudness_read_stretch_by_stretch_equals_the_whole_file(sample_rate):
+    """Issue 25: the K filter runs over the song a stretch at a time, its state carried; whatever the stretch
+    (a hop, three, the default 10 s, the whole file), the loudness is the whole file's, gating included."""
+    for name, x in _gating_cases(sample_rate).items():
+        whole = integrated_loudness(x, sample_rate, stretch_hops=10**9)
+        for hops in (1, 3, 7, 100):
+            streamed = integrated_loudness(x, sample_rate, stretch_hops=hops)
+            if np.isinf(whole):
+                assert streamed == whole == -np.inf, name
+            else:
+                assert streamed == pytest.approx(whole, abs=0.05), (name, hops)
+        if np.isfinite(whole):
+            assert whole == pytest.approx(pyln(x, sample_rate), abs=0.05), name
+
+
+def test_a_list_of_stems_is_measured_as_their_stack_without_stacking_them():
+    stems = [sine(f, 3.0, 44100, amplitude=a) for f, a in ((100, 0.5), (1000, 0.1), (5000, 0.3))]
+    assert np.array_equal(integrated_loudness(stems, 44100), integrated_loudness(np.stack(stems), 44100))
+    assert np.array_equal(true_peak_dbtp(stems, 44100), true_peak_dbtp(np.stack(stems), 44100))
+    with pytest.raises(ValueError, match="expected"):
+        integrated_loudness([stems[0], stems[1][:, :-10]], 44100)
