@@ -132,7 +132,7 @@ def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: 
     after = outcome.gains_db
     (before_mix, after_mix), target = loudness_matched([mix_down(session, start).audio, mix_down(session, after).audio],
                                                        session.sample_rate, REPORT_LUFS)
-    levels = band_levels(session.array(), session.sample_rate)
+    levels = band_levels(session.arrays(), session.sample_rate)
     charts = levels_svg(names, outcome.lu_vs_anchor_before, outcome.lu_vs_anchor_after, outcome.reference_lu,
                         outcome.intervals_db, anchor)
     heat = masking_svg(names, list(BAND_CENTRES_HZ), _masking_grid(levels, [start[n] for n in names]),

@@ -23,11 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft
 
 from anchormix.tools import load_session
 from anchormix.tools.audio import atomic_path
+from anchormix.tools.masking import stem_frames
 from anchormix.tools.session import SESSION_FILE, Session
 
 from .corpus import find_sessions, load_manifest, song_features_path
@@ -56,20 +56,19 @@ def _mel_bank(sample_rate: int, n_fft: int) -> np.ndarray:
     return (bank * (2.0 / (upper - lower))).astype(np.float32)
 
 
-def log_mel(x: np.ndarray, sample_rate: int, floor_db: float = FLOOR_DB) -> np.ndarray:
-    """``x`` (stems, 2, samples) -> log-mel dB ``(stems, N_MELS, frames)`` float32, level preserved, clipped at
-    ``floor_db`` (a caller that moves the levels afterwards asks for a deeper floor and clips after the move)."""
+def log_mel(x, sample_rate: int, floor_db: float = FLOOR_DB) -> np.ndarray:
+    """``x`` (stems, 2, samples), or a list of (2, samples) of one length -> log-mel dB ``(stems, N_MELS, frames)``
+    float32, level preserved, clipped at ``floor_db`` (a caller that moves the levels afterwards asks for a deeper
+    floor and clips after the move). One stem at a time: memory is one stem's frames."""
     n_fft = int(round(_N_FFT * sample_rate / 22050 / 256)) * 256 or 256  # ~46 ms at any rate
-    hop = n_fft // 2
-    mid = x.mean(axis=1, dtype=np.float32)
-    if mid.shape[-1] < n_fft:
-        mid = np.pad(mid, ((0, 0), (0, n_fft - mid.shape[-1])))
-    frames = sliding_window_view(mid, n_fft, axis=-1)[:, ::hop]  # (S, T, n_fft)
     window = np.hanning(n_fft).astype(np.float32)
     bank = _mel_bank(sample_rate, n_fft)
-    out = np.empty((len(mid), N_MELS, frames.shape[1]), dtype=np.float32)
-    for i, stem in enumerate(frames):
-        spectrum = fft.rfft(stem * window, axis=-1, workers=-1)
+    out = None
+    for i, stem in enumerate(x):
+        frames = stem_frames(stem, n_fft)
+        if out is None:
+            out = np.empty((len(x), N_MELS, len(frames)), dtype=np.float32)
+        spectrum = fft.rfft(frames * window, axis=-1, workers=-1)
         power = (spectrum.real**2 + spectrum.imag**2) / (window**2).sum()
         out[i] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), floor_db)
     return out
@@ -91,7 +90,7 @@ def cached_features(session: Session, cache_dir: str | Path) -> np.ndarray:
         with np.load(path, allow_pickle=False) as data:
             if str(data["fingerprint"]) == fingerprint and list(data["names"]) == session.names:
                 return data["mel"].astype(np.float32)
-    mel = log_mel(session.array(), session.sample_rate)
+    mel = log_mel(session.arrays(), session.sample_rate)
     with atomic_path(path) as tmp:
         np.savez(tmp, mel=mel.astype(np.float16), names=np.array(session.names), fingerprint=np.array(fingerprint))
     return mel

@@ -31,6 +31,7 @@ from scipy import fft
 __all__ = [
     "BAND_CENTRES_HZ",
     "band_levels",
+    "stem_frames",
     "masked_share",
     "masking_matrix",
     "MaskingResult",
@@ -54,21 +55,29 @@ def format_hz(hz: float) -> str:
     return f"{hz / 1000:g} kHz" if hz >= 1000 else f"{hz:g} Hz"
 
 
-def band_levels(x: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Third-octave band levels in dB, ``(stems, bands, frames)``, of ``x`` ``(stems, 2, samples)``."""
-    n_fft = int(2 ** np.round(np.log2(_FRAME_S * sample_rate)))
-    hop = n_fft // 2
-    mid = x.mean(axis=1, dtype=np.float32)  # (S, N)
+def stem_frames(stem: np.ndarray, n_fft: int) -> np.ndarray:
+    """A stem ``(2, samples)``'s mid (mean of the channels) as half-overlapping frames ``(T, n_fft)`` (a view of
+    the one mid signal: a stem's worth of memory, whatever the session's size)."""
+    mid = stem.mean(axis=0, dtype=np.float32)
     if mid.shape[-1] < n_fft:
-        mid = np.pad(mid, ((0, 0), (0, n_fft - mid.shape[-1])))
-    frames = sliding_window_view(mid, n_fft, axis=-1)[:, ::hop]  # (S, T, n_fft), a view
+        mid = np.pad(mid, (0, n_fft - mid.shape[-1]))
+    return sliding_window_view(mid, n_fft)[:: n_fft // 2]
+
+
+def band_levels(x, sample_rate: int) -> np.ndarray:
+    """Third-octave band levels in dB, ``(stems, bands, frames)``, of ``x``: ``(stems, 2, samples)`` or a list of
+    ``(2, samples)`` of one length, one stem at a time (memory: one stem's frames)."""
+    n_fft = int(2 ** np.round(np.log2(_FRAME_S * sample_rate)))
     window = np.hanning(n_fft).astype(np.float32)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     edges = BAND_CENTRES_HZ[:, None] * 2.0 ** (np.array([-1, 1]) / 6.0)  # (bands, 2)
     member = ((freqs >= edges[:, :1]) & (freqs < edges[:, 1:])).astype(np.float32)  # (bands, F)
-    out = np.empty((len(mid), len(BAND_CENTRES_HZ), frames.shape[1]), dtype=np.float32)
-    for i, stem_frames in enumerate(frames):  # one stem at a time bounds memory
-        spectrum = fft.rfft(stem_frames * window, axis=-1, workers=-1)  # (T, F)
+    out = None
+    for i, stem in enumerate(x):
+        frames = stem_frames(stem, n_fft)
+        if out is None:
+            out = np.empty((len(x), len(BAND_CENTRES_HZ), len(frames)), dtype=np.float32)
+        spectrum = fft.rfft(frames * window, axis=-1, workers=-1)  # (T, F)
         power = spectrum.real**2 + spectrum.imag**2
         out[i] = 10.0 * np.log10(member @ power.T + _FLOOR)
     return out

@@ -31,19 +31,19 @@ class Measurements:
     @cached_property
     def lufs(self) -> Mapping[str, float]:
         """Integrated loudness (BS.1770-4) per stem, LUFS (-inf: silent)."""
-        lufs = integrated_loudness(self.session.array(), self.session.sample_rate)
+        lufs = integrated_loudness(self.session.arrays(), self.session.sample_rate)
         return types.MappingProxyType(dict(zip(self.session.names, map(float, lufs))))
 
     @cached_property
     def true_peak(self) -> Mapping[str, float]:
         """True peak per stem, dBTP."""
-        peaks = true_peak_dbtp(self.session.array(), self.session.sample_rate)
+        peaks = true_peak_dbtp(self.session.arrays(), self.session.sample_rate)
         return types.MappingProxyType(dict(zip(self.session.names, map(float, peaks))))
 
     @cached_property
     def bands(self) -> np.ndarray:
         """Third-octave band levels ``(stems, bands, frames)`` dB (read-only)."""
-        levels = band_levels(self.session.array(), self.session.sample_rate)
+        levels = band_levels(self.session.arrays(), self.session.sample_rate)
         levels.flags.writeable = False
         return levels
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from pedalboard import Gain
@@ -34,19 +35,21 @@ class Mix:
     lufs: float  # after trim
 
 
-def _gained(session: Session, gains_db: dict[str, float]) -> dict[str, np.ndarray]:
+def _gained(session: Session, gains_db: dict[str, float]) -> Iterator[tuple[str, np.ndarray]]:
+    """Each stem at its gain, one at a time (a session's worth of gained copies never exists at once)."""
     unknown = sorted(set(gains_db) - set(session.stems))
     if unknown:
         raise ValueError(f"unknown stems {unknown}; stems: {', '.join(session.stems)}")
-    return {
-        name: Gain(gain_db=float(gains_db.get(name, 0.0)))(audio, session.sample_rate)
-        for name, audio in session.stems.items()
-    }
+    for name, audio in session.stems.items():
+        yield name, Gain(gain_db=float(gains_db.get(name, 0.0)))(audio, session.sample_rate)
 
 
 def mix_down(session: Session, gains_db: dict[str, float]) -> Mix:
-    """Apply ``gains_db`` per stem (Pedalboard ``Gain``), sum to stereo, trim to the ceiling."""
-    mix = np.sum(list(_gained(session, gains_db).values()), axis=0, dtype=np.float32)
+    """Apply ``gains_db`` per stem (Pedalboard ``Gain``), sum to stereo, trim to the ceiling. Memory: the mix and
+    one gained stem beyond the session."""
+    mix = None
+    for _, audio in _gained(session, gains_db):  # summed in stem order, as np.sum over the stack summed them
+        mix = audio.astype(np.float32) if mix is None else np.add(mix, audio, out=mix)  # astype: a copy, ours
     peak = true_peak_dbtp(mix, session.sample_rate)
     trim_db = min(0.0, CEILING_DBTP - peak) if np.isfinite(peak) else 0.0
     if trim_db < 0.0:
@@ -81,6 +84,6 @@ def write_outputs(
     paths = {"mix": write_audio_atomic(out_dir / "mix.wav", mix.audio, mix.sample_rate, protected)}
     if write_stems:
         trimmed = {n: g + mix.trim_db for n, g in ((n, gains_db.get(n, 0.0)) for n in session.stems)}
-        for name, audio in _gained(session, trimmed).items():
+        for name, audio in _gained(session, trimmed):
             paths[name] = write_audio_atomic(out_dir / "stems" / f"{name}.wav", audio, mix.sample_rate, protected)
     return mix, paths

@@ -107,8 +107,13 @@ class Session:
         return self.num_samples / self.sample_rate
 
     def array(self) -> np.ndarray:
-        """All stems stacked, ``(stems, 2, samples)`` float32, in ``names`` order."""
-        return np.stack(list(self.stems.values()))
+        """All stems stacked, ``(stems, 2, samples)`` float32, in ``names`` order: a copy of the whole session."""
+        return np.stack(self.arrays())
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every stem ``(2, samples)`` float32, in ``names`` order: the stems themselves, no copy (what the
+        measurements take)."""
+        return [self.stems[n] for n in self.names]
 
     def source_files(self) -> list[Path]:
         """Every file the stems are read from (and a DAW session's own file): what anchormix must never write."""
@@ -217,11 +222,15 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
             raise ValueError(f"{file}: not enough memory to decode it (lower ANCHORMIX_MAX_MEMORY_GB to refuse such "
                              f"sessions before decoding)") from None
         channels[name] = audio.shape[0]
-        stems[name] = to_stereo(audio, file) * np.float32(10.0 ** ((faders_db or {}).get(name, 0.0) / 20.0))
+        stems[name] = to_stereo(audio, file)
+        if (faders_db or {}).get(name, 0.0):
+            stems[name] = stems[name] * np.float32(10.0 ** (faders_db[name] / 20.0))
         active[name] = _audible(stems[name])  # before padding: the pad's step is not the stem's sound
         warnings += _warnings(file, stems[name])
     length = max(a.shape[1] for a in stems.values())
-    stems = {n: np.pad(a, ((0, 0), (0, length - a.shape[1]))) for n, a in stems.items()}
+    for name, audio in stems.items():  # one stem at a time, only the short ones: never a second copy of the session
+        if audio.shape[1] < length:
+            stems[name] = np.pad(audio, ((0, 0), (0, length - audio.shape[1])))
     session = Session(
         path=path,
         sample_rate=sample_rate,

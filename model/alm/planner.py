@@ -64,7 +64,7 @@ class ALMBalancer:
         if self._session is not ctx.session:  # identity, not id(): a freed session's id can be reused
             # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it.
             self._session = ctx.session
-            self._mel = log_mel(ctx.session.array(), ctx.session.sample_rate, floor_db=DEEP_FLOOR_DB)
+            self._mel = log_mel(ctx.session.arrays(), ctx.session.sample_rate, floor_db=DEEP_FLOOR_DB)
         mel, names, frames = self._mel, ctx.session.names, self.alm.cfg.frames
         starts = listening_windows(_moved(mel, _to_reference(ctx.measurements.lufs[ctx.session.anchor])), frames)
         crops = []

@@ -138,8 +138,9 @@ def test_loudness_read_stretch_by_stretch_equals_the_whole_file(sample_rate):
             if np.isinf(whole):
                 assert streamed == whole == -np.inf, name
             else:
-                assert streamed == pytest.approx(whole, abs=0.05), (name, hops)
-        if np.isfinite(whole):
+                # The issue asks for 0.05 LU; carrying the filter's state makes it exact (a reset costs ~0.01 LU).
+                assert streamed == pytest.approx(whole, abs=1e-6), (name, hops)
+        if np.isfinite(whole) and sample_rate in RATES:  # pyloudnorm's K filter is BS.1770's only near 48 kHz
             assert whole == pytest.approx(pyln(x, sample_rate), abs=0.05), name
 
 
