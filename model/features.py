@@ -27,7 +27,7 @@ from scipy import fft
 
 from anchormix.tools import load_session
 from anchormix.tools.audio import atomic_path
-from anchormix.tools.masking import stem_frames
+from anchormix.tools.masking import FRAME_CHUNK, stem_frames
 from anchormix.tools.session import SESSION_FILE, Session
 
 from .corpus import find_sessions, load_manifest, song_features_path
@@ -68,9 +68,10 @@ def log_mel(x, sample_rate: int, floor_db: float = FLOOR_DB) -> np.ndarray:
         frames = stem_frames(stem, n_fft)
         if out is None:
             out = np.empty((len(x), N_MELS, len(frames)), dtype=np.float32)
-        spectrum = fft.rfft(frames * window, axis=-1, workers=-1)
-        power = (spectrum.real**2 + spectrum.imag**2) / (window**2).sum()
-        out[i] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), floor_db)
+        for k in range(0, len(frames), FRAME_CHUNK):  # memory: a chunk's spectra, not the song's
+            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1)
+            power = (spectrum.real**2 + spectrum.imag**2) / (window**2).sum()
+            out[i, :, k : k + FRAME_CHUNK] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), floor_db)
     return out
 
 

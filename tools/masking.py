@@ -32,6 +32,7 @@ __all__ = [
     "BAND_CENTRES_HZ",
     "band_levels",
     "stem_frames",
+    "FRAME_CHUNK",
     "masked_share",
     "masking_matrix",
     "MaskingResult",
@@ -48,6 +49,7 @@ ACTIVE_RANGE_DB = 40.0  # cells this far under the target's loudest cell are ign
 _FRAME_S = 0.085  # ~4096 samples at 48 kHz: 11.7 Hz bins resolve the 31.5 Hz band
 _FLOOR = 1e-12  # power floor before dB
 _SILENT_DB = -100.0  # a stem whose loudest cell is below this is treated as silent
+FRAME_CHUNK = 1024  # frames transformed at a time (~16 MB of spectra at 48 kHz), whatever the song's length
 
 
 def format_hz(hz: float) -> str:
@@ -77,9 +79,10 @@ def band_levels(x, sample_rate: int) -> np.ndarray:
         frames = stem_frames(stem, n_fft)
         if out is None:
             out = np.empty((len(x), len(BAND_CENTRES_HZ), len(frames)), dtype=np.float32)
-        spectrum = fft.rfft(frames * window, axis=-1, workers=-1)  # (T, F)
-        power = spectrum.real**2 + spectrum.imag**2
-        out[i] = 10.0 * np.log10(member @ power.T + _FLOOR)
+        for k in range(0, len(frames), FRAME_CHUNK):  # memory: a chunk's spectra, not the song's
+            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1)  # (chunk, F)
+            power = spectrum.real**2 + spectrum.imag**2
+            out[i, :, k : k + FRAME_CHUNK] = 10.0 * np.log10(member @ power.T + _FLOOR)
     return out
 
 

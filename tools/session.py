@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import numpy as np
 from .anchor_choice import BY_EAR, anchor_by_name, lowest_sustained_stem
 from .audio import AUDIO_EXTENSIONS, probe_audio, read_audio, to_stereo
 from .conventions import ROLES
+from .memory_bound import check_memory_bound
 
 __all__ = ["Session", "infer_role", "load_stem_folder", "session_from_files", "SESSION_FILE"]
 
@@ -111,8 +111,7 @@ class Session:
         return np.stack(self.arrays())
 
     def arrays(self) -> list[np.ndarray]:
-        """Every stem ``(2, samples)`` float32, in ``names`` order: the stems themselves, no copy (what the
-        measurements take)."""
+        """Every stem ``(2, samples)`` float32 in ``names`` order, no copy: what the measurements take."""
         return [self.stems[n] for n in self.names]
 
     def source_files(self) -> list[Path]:
@@ -212,7 +211,7 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
     infos = {f: probe_audio(f) for group in groups.values() for f in group}
     rates = Counter(i.sample_rate for i in infos.values())
     sample_rate = max(rates, key=lambda r: (rates[r], r))
-    _check_memory(path, {f: i.frames * sample_rate / i.sample_rate for f, i in infos.items()}, sample_rate)
+    check_memory_bound(path, {f: i.frames * sample_rate / i.sample_rate for f, i in infos.items()}, sample_rate)
     stems, channels, active, warnings = {}, {}, {}, []
     for name, group in groups.items():
         file = group[0]
@@ -222,15 +221,12 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
             raise ValueError(f"{file}: not enough memory to decode it (lower ANCHORMIX_MAX_MEMORY_GB to refuse such "
                              f"sessions before decoding)") from None
         channels[name] = audio.shape[0]
-        stems[name] = to_stereo(audio, file)
-        if (faders_db or {}).get(name, 0.0):
-            stems[name] = stems[name] * np.float32(10.0 ** (faders_db[name] / 20.0))
+        stems[name] = to_stereo(audio, file) * np.float32(10.0 ** ((faders_db or {}).get(name, 0.0) / 20.0))
         active[name] = _audible(stems[name])  # before padding: the pad's step is not the stem's sound
         warnings += _warnings(file, stems[name])
     length = max(a.shape[1] for a in stems.values())
-    for name, audio in stems.items():  # one stem at a time, only the short ones: never a second copy of the session
-        if audio.shape[1] < length:
-            stems[name] = np.pad(audio, ((0, 0), (0, length - audio.shape[1])))
+    for name in [n for n, a in stems.items() if a.shape[1] < length]:  # one at a time: never a second session
+        stems[name] = np.pad(stems[name], ((0, 0), (0, length - stems[name].shape[1])))
     session = Session(
         path=path,
         sample_rate=sample_rate,
@@ -289,31 +285,3 @@ def _warnings(file: Path, audio: np.ndarray) -> list[str]:
     if clipped > 0.001:
         found.append(f"{file.name}: {clipped:.1%} of samples at full scale (clipped in the source)")
     return found
-
-
-def max_session_bytes() -> int:
-    """The memory bound of one session's audio (``ANCHORMIX_MAX_MEMORY_GB``, default 8 GB)."""
-    raw = os.environ.get("ANCHORMIX_MAX_MEMORY_GB", "8")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"ANCHORMIX_MAX_MEMORY_GB: expected a number of GB, got '{raw}'") from None
-    return int(value * 1e9)
-
-
-def _check_memory(path: Path, frames: dict[Path, float], sample_rate: int) -> None:
-    """Refuse, before decoding, a session whose stems would not fit the memory bound.
-
-    Every stem is held as float32 stereo at the session rate, padded to the
-    longest stem: 8 bytes per frame per stem. Measuring and rendering take
-    about as much again, so the bound applies to the decoded stems alone.
-    """
-    longest = max(frames.values())
-    need = int(longest * 8 * len(frames))
-    bound = max_session_bytes()
-    if need > bound:
-        biggest = max(frames, key=frames.get)
-        raise ValueError(
-            f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; {len(frames)} stems that long need "
-            f"{need / 1e9:.1f} GB in memory as float32 stereo (8 bytes per frame per stem), over the "
-            f"{bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
