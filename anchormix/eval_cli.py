@@ -12,7 +12,7 @@ from pathlib import Path
 from anchormix.agent import MAX_STEPS
 from anchormix.agent.grounding import advice_checks, advice_summary
 from anchormix.model.corpus import find_sessions
-from anchormix.model.evaluation.evaluate import PROTOCOLS, run_agent_protocol, run_protocol, summarise
+from anchormix.model.evaluation.evaluate import PROTOCOLS, level_spread, run_agent_protocol, run_protocol, summarise
 from anchormix.model.intervals import coverage_by_role, fit_intervals, load_table, write_intervals
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
@@ -25,10 +25,10 @@ from .views import (advice_check_table, advice_example, advice_examples_markdown
 __all__ = ["add_parsers"]
 
 EPILOG_EVAL = """examples:
-  anchormix eval --sessions corpus --split test --planner none,loudness,conventions,rules --draws 5 --seed 0
+  anchormix eval --sessions corpus --split test --planner none,loudness,constant,conventions,rules --draws 5 --seed 0
   anchormix eval --sessions my_sessions --planner loudness,rules --conventions corpus/conventions.json
   anchormix eval --sessions corpus --split test --agent --planner rules,alm
-  anchormix eval --sessions corpus --split test --protocol both --planner none,loudness,conventions,rules,alm
+  anchormix eval --sessions corpus --split test --protocol both --planner none,loudness,constant,conventions,rules,alm
 """
 
 
@@ -47,7 +47,7 @@ def _eval_parser(sub) -> None:
                     help="train, valid, test, or all (default: test); a folder without a manifest is evaluated whole")
     ev.add_argument("--planner", help="comma-separated: none, loudness, conventions, rules, alm; ablations of the "
                     "same weights: alm-text (the numbers as its LM writes them), alm-listener (the listener alone, "
-                    "no LLM), alm-nogenre (genre withheld). Default: none,loudness,conventions,rules; "
+                    "no LLM), alm-nogenre (genre withheld). Default: none,loudness,constant,conventions,rules; "
                     "with --agent: rules,alm")
     ev.add_argument("--protocol", choices=(*PROTOCOLS, "both"), default="perturb",
                     help="perturb: every stem moved by U(-12, +12) dB (AnchorBalance); flat: every stem starts at the "
@@ -147,7 +147,7 @@ def _eval_agent(args: argparse.Namespace, sessions: list[tuple[Path, str]], name
 
 def _eval(args: argparse.Namespace) -> int:
     choices = LOOP_PLANNERS if args.agent else PREDICTORS
-    names = _planner_names(args, ",".join(LOOP_PLANNERS) if args.agent else "none,loudness,conventions,rules")
+    names = _planner_names(args, ",".join(LOOP_PLANNERS) if args.agent else "none,loudness,constant,conventions,rules")
     for name in names:  # every name checked before any work
         _flagged("--planner", check_planner, name, choices, args.checkpoint)
     sessions = find_sessions(args.sessions, None if args.split == "all" else args.split)[: args.limit]
@@ -164,7 +164,7 @@ def _eval(args: argparse.Namespace) -> int:
         with progress() as bar:
             task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
             result = run_protocol(sessions, predictors, args.draws, args.seed, lambda _: bar.advance(task), protocol)
-        overall = {p: summarise(result.errors.get(p, [])) for p in names}
+        overall = {p: {**summarise(result.errors.get(p, [])), **level_spread(result.levels.get(p, []))} for p in names}
         groups = {"source": result.by_source, "role": result.by_role, "genre": result.by_genre}
         for table in eval_tables(_heading(args, protocol, result.sessions), names, overall, groups, summarise):
             console.print(table)

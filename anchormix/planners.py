@@ -3,8 +3,8 @@
 Two kinds of name, one list each:
 
 - :data:`LOOP_PLANNERS` run the agent loop (``balance``, ``demo``, ``chat``, ``eval --agent``): ``rules``, ``alm``.
-- :data:`PREDICTORS` are read one-shot by ``eval``: the baselines (``none``, ``loudness``, ``conventions``,
-  ``rules``), the ALM's head (``alm``) and its ablations on the same weights (``alm-text``: the numbers as its LM
+- :data:`PREDICTORS` are read one-shot by ``eval``: the baselines (``none``, ``loudness``, ``constant``,
+  ``conventions``, ``rules``), the ALM's head (``alm``) and its ablations on the same weights (``alm-text``: the numbers as its LM
   writes them; ``alm-listener``: the listener alone, no LLM; ``alm-nogenre``: the genre withheld).
 
 Errors name the value, not a flag; the command line adds which flag it came from.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from anchormix.agent import Planner, RulePlanner
-from anchormix.model.evaluation.baselines import (Predictor, load_conventions, make_conventions, predict_loudness, predict_none,
+from anchormix.model.evaluation.baselines import (Predictor, load_conventions, make_constant, make_conventions, predict_loudness, predict_none,
                                        predict_rules)
 from anchormix.model.shipped import DEFAULT_CHECKPOINT
 
@@ -28,7 +28,7 @@ __all__ = ["DEFAULT_PLANNER", "LOOP_PLANNERS", "PREDICTORS", "check_planner", "m
 # `--planner rules` is the fallback that needs no model.
 DEFAULT_PLANNER = "alm"
 LOOP_PLANNERS = ("rules", "alm")
-PREDICTORS = ("none", "loudness", "conventions", "rules", "alm", "alm-text", "alm-listener", "alm-nogenre")
+PREDICTORS = ("none", "loudness", "constant", "conventions", "rules", "alm", "alm-text", "alm-listener", "alm-nogenre")
 
 
 def check_planner(name: str, choices: tuple[str, ...] = LOOP_PLANNERS, checkpoint: Path | None = None) -> str:
@@ -77,6 +77,8 @@ def make_predictor(name: str, sessions_root: Path, conventions: Path | None = No
         return predict_rules
     if name == "conventions":
         return make_conventions(load_conventions(sessions_root, conventions))
+    if name == "constant":
+        return make_constant(load_conventions(sessions_root, conventions))
     balancer = _balancer(checkpoint)
     if name == "alm-text":
         return lambda ctx: balancer.text_gains(ctx)[0]

@@ -9,6 +9,7 @@ import json
 import unicodedata
 from typing import Any, Iterable
 
+import numpy as np
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -154,13 +155,16 @@ def trace_panels(records: Iterable[dict[str, Any]]) -> Group:
 
 def eval_tables(title: str, names: list[str], overall: dict[str, dict], groups: dict[str, dict],
                 summarise) -> list[Table]:
-    """The AnchorBalance table, then MAE by role and by genre (``groups``: label -> planner -> key -> errors)."""
-    table = _table(title, ("planner", "MAE (dB)", "median", "within 1 dB", "within 2 dB", "within 3 dB", "n"),
-                   left=("planner",))
+    """The AnchorBalance table (with the spread of the levels each planner leaves, the reference's, and their
+    correlation), then MAE by role and by genre (``groups``: label -> planner -> key -> errors)."""
+    table = _table(title, ("planner", "MAE (dB)", "median", "within 1 dB", "within 2 dB", "within 3 dB", "spread (dB)",
+                           "r", "n"), left=("planner",))
     for p in names:
         m = overall[p]
+        spread = f"{m['spread_db']:.1f} (ref {m['reference_spread_db']:.1f})" if "spread_db" in m else "-"
         table.add_row(p, f"{m['mae_db']:.2f}", f"{m['median_db']:.2f}", f"{m['within_1db']:.0%}",
-                      f"{m['within_2db']:.0%}", f"{m['within_3db']:.0%}", str(m["n"]))
+                      f"{m['within_2db']:.0%}", f"{m['within_3db']:.0%}", spread,
+                      f"{m['correlation']:.2f}" if "correlation" in m else "-", str(m["n"]))
     tables = [table]
     for label, by in groups.items():
         keys = sorted({k for p in names for k in by.get(p, {})})
@@ -229,7 +233,7 @@ def corpus_summary_view(title: str, summary: dict[str, dict]) -> Table:
     """Per source: songs per split, stems, minutes, licences, role coverage, anchor rules, rejections
     (model.corpus.stats.corpus_summary)."""
     view = _table(title, ("source", "songs (train/valid/test)", "stems", "minutes", "roles known", "role from",
-                          "anchor rule", "rejected (null test / other)", "licences"),
+                          "anchor rule", "null test (median / worst dB)", "rejected (null test / other)", "licences"),
                   left=("source", "role from", "anchor rule", "licences"))
 
     def listed(counter) -> str:
@@ -241,6 +245,7 @@ def corpus_summary_view(title: str, summary: dict[str, dict]) -> Table:
         view.add_row(kind, f"{sum(splits.values())} ({splits['train']}/{splits['valid']}/{splits['test']})",
                      str(row["stems"]), f"{row['minutes']:.0f}", f"{100 * known / max(1, row['stems']):.0f} %",
                      listed(row["role_sources"]), listed(row["anchor_rules"]),
+                     f"{np.median(row['null_db']):.1f} / {max(row['null_db']):.1f}" if row.get("null_db") else "-",
                      f"{row['rejected_null_test']} / {row['rejected_other']}", str(len(row["licences"])))
     return view
 

@@ -1,8 +1,12 @@
-"""The baselines every evaluation prints beside the model (docs/architecture.md): none, loudness, conventions, rules.
+"""The baselines every evaluation prints beside the model (docs/architecture.md): none, loudness, constant,
+conventions, rules.
 
 Each is a *predictor*: the tool context over a perturbed session in, the gain per
-stem (dB) out. ``conventions`` learns each role's mean offset from the bass on
-the training split; ``rules`` runs the rule planner through the real agent loop.
+stem (dB) out. ``constant`` puts every stem at the training split's mean offset
+from the anchor, whatever the stem (the bar a model must clear before it has
+learnt anything about the music, issue 28); ``conventions`` learns each role's
+mean offset from the bass on the training split; ``rules`` runs the rule planner
+through the real agent loop.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from anchormix.tools.session import SESSION_FILE
 from anchormix.model.corpus import find_sessions
 
 __all__ = ["Predictor", "CONVENTIONS_FILE", "conventions_table", "load_conventions", "predict_none", "predict_loudness",
-           "make_conventions", "predict_rules"]
+           "mean_offset", "make_constant", "make_conventions", "predict_rules"]
 
 CONVENTIONS_FILE = "conventions.json"
 
@@ -72,6 +76,26 @@ def predict_loudness(ctx: ToolContext) -> dict[str, float]:
     levels = _levels(ctx)
     anchor = levels[ctx.session.anchor]
     return {n: (anchor - l if np.isfinite(l) else 0.0) for n, l in levels.items()}
+
+
+def mean_offset(table: dict[str, dict[str, float]]) -> float:
+    """The training split's mean offset of a stem from the bass, LU: every non-bass stem counted once."""
+    counted = [(v["mean"], v["count"]) for role, v in table.items() if role != "bass" and v["count"]]
+    return float(np.average([m for m, _ in counted], weights=[c for _, c in counted]))
+
+
+def make_constant(table: dict[str, dict[str, float]]) -> Predictor:
+    """Every stem at the training split's mean offset from the anchor, whatever it is (``mean_offset`` against a
+    bass; against another anchor, that less the anchor's role's mean offset from the bass)."""
+    constant = mean_offset(table)
+
+    def predict(ctx: ToolContext) -> dict[str, float]:
+        levels, roles, anchor = _levels(ctx), ctx.session.roles, ctx.session.anchor
+        ref = 0.0 if roles[anchor] == "bass" else table.get(roles[anchor], {"mean": constant})["mean"]
+        return {n: ((constant - ref) - (l - levels[anchor]) if np.isfinite(l) and n != anchor else 0.0)
+                for n, l in levels.items()}
+
+    return predict
 
 
 def make_conventions(table: dict[str, dict[str, float]]) -> Predictor:

@@ -8,7 +8,9 @@ Every stem (anchor included) starts moved by an offset o_i from the reference ba
 
 A planner sees only the moved stems and the anchor's name and returns gains g_i. The
 target is t_i = -(o_i - o_a); the error per non-anchor active stem is
-e_i = (g_i - g_a) - t_i. Every planner runs on the same draws: one-shot and agent
+e_i = (g_i - g_a) - t_i. The level a planner leaves stem i at against the anchor is
+r_i + e_i (r_i: the reference's); their spread and correlation with r_i show whether a
+planner tells stems apart or only moves them all alike. Every planner runs on the same draws: one-shot and agent
 evaluations both walk :func:`protocol_draws`. The predictors and planners come from the
 caller (the planner registry in anchormix/planners.py; the baselines in model/evaluation/baselines.py).
 """
@@ -30,7 +32,7 @@ from anchormix.model.corpus import load_manifest
 from anchormix.model.draws import MASKING_DB, PERTURB_DB
 
 __all__ = ["PROTOCOLS", "Evaluation", "AgentEvaluation", "protocol_draws", "run_protocol", "run_agent_protocol",
-           "summarise"]
+           "summarise", "level_spread"]
 
 PROTOCOLS = ("perturb", "flat")
 
@@ -51,6 +53,11 @@ class ProtocolDraw:
         """A fresh context over the moved stems (a planner sees only them)."""
         moved = self.measurements.shifted(self.offsets_db)
         return ToolContext(moved.session, moved.at({}))
+
+    def reference_lu(self) -> list[float]:
+        """r_i: each scored stem's level against the anchor in the reference balance (the session as loaded)."""
+        lufs = self.measurements.lufs
+        return [lufs[n] - lufs[self.session.anchor] for n in self.scored]
 
     def errors(self, gains: dict[str, float]) -> list[float]:
         """e_i = (g_i - g_a) - t_i with t_i = -(o_i - o_a), per scored stem."""
@@ -110,6 +117,7 @@ class Evaluation:
     by_genre: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     by_source: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     by_session: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # planner -> session folder -> e_i
+    levels: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # planner -> (r_i, r_i + e_i)
     sessions: int = 0
     draws: int = 0
 
@@ -121,7 +129,8 @@ def run_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Predictor
     for d in protocol_draws(sessions, draws, seed, protocol, on_session):
         result.sessions += d.draw == 0
         for name, predict in planners.items():
-            for n, e in zip(d.scored, d.errors(predict(d.context()))):
+            for n, e, r in zip(d.scored, d.errors(predict(d.context())), d.reference_lu()):
+                result.levels.setdefault(name, []).append((r, r + e))
                 result.errors.setdefault(name, []).append(e)
                 result.by_role.setdefault(name, {}).setdefault(d.session.roles[n], []).append(e)
                 result.by_genre.setdefault(name, {}).setdefault(d.session.genre, []).append(e)
@@ -176,6 +185,20 @@ def run_agent_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Cal
                 "invalid_calls": sum(1 for r in trace if r["tool"] == "invalid_call"), "raised_6db": raised,
                 "errors": d.errors(state["gains_db"])})
     return result
+
+
+def level_spread(levels: list[tuple[float, float]]) -> dict[str, float]:
+    """The standard deviation of the levels a planner leaves the stems at against the anchor, the reference's, and
+    their Pearson correlation (a planner that moves every stem alike has a small spread and no correlation)."""
+    pairs = np.asarray(levels, dtype=float).reshape(-1, 2)
+    pairs = pairs[np.isfinite(pairs).all(axis=1)]
+    if len(pairs) < 2:
+        return {}
+    spread, reference = float(pairs[:, 1].std()), float(pairs[:, 0].std())
+    found = {"spread_db": spread, "reference_spread_db": reference}
+    if spread > 1e-9 and reference > 1e-9:  # levels all alike (a flat start left alone) correlate with nothing
+        found["correlation"] = float(np.corrcoef(pairs.T)[0, 1])
+    return found
 
 
 def summarise(errors: list[float]) -> dict[str, float]:

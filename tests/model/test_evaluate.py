@@ -4,10 +4,10 @@
 import numpy as np
 import pytest
 
-from anchormix.model.evaluation.baselines import (conventions_table, make_conventions, predict_loudness, predict_none,
-                                       predict_rules)
+from anchormix.model.evaluation.baselines import (conventions_table, make_constant, make_conventions, mean_offset,
+                                                  predict_loudness, predict_none, predict_rules)
 from anchormix.model.corpus import build_procedural_session, find_sessions, write_manifest
-from anchormix.model.evaluation.evaluate import run_protocol, summarise
+from anchormix.model.evaluation.evaluate import level_spread, run_protocol, summarise
 from anchormix.model.features import cached_features, log_mel
 from anchormix.tools import load_session
 
@@ -70,6 +70,25 @@ def test_conventions_learned_on_train_beat_loudness_and_none(corpus):
     assert mae["rules"] < mae["none"]
     assert set(result.by_role["none"]) >= {"vocals", "kick", "hats"}
     assert set(result.by_genre["none"]) <= {"pop", "edm", "hiphop", "ballad"}
+
+
+def test_the_constant_puts_every_stem_at_the_train_splits_mean_offset_and_shows_no_spread(corpus):
+    """Issue 28: the constant baseline, and the spread and correlation that show a planner moving every stem alike."""
+    table = conventions_table(corpus)
+    offsets = [v["mean"] * v["count"] for r, v in table.items() if r != "bass"]
+    constant = mean_offset(table)
+    assert constant == pytest.approx(sum(offsets) / sum(v["count"] for r, v in table.items() if r != "bass"))
+    sessions = find_sessions(corpus, "test")
+    result = run_protocol(sessions, {"constant": make_constant(table), "conventions": make_conventions(table),
+                                     "none": predict_none}, draws=2, seed=0, protocol="flat")
+    after = [level for _, level in result.levels["constant"]]
+    assert after == pytest.approx([constant] * len(after), abs=0.01)  # every stem at the constant, whatever it is
+    spread = {p: level_spread(result.levels[p]) for p in result.levels}
+    assert spread["constant"]["spread_db"] < 0.01 and spread["none"]["spread_db"] < 0.01  # a flat start: all alike
+    assert spread["conventions"]["spread_db"] > 1.0 and spread["conventions"]["correlation"] > 0.5
+    assert spread["constant"]["reference_spread_db"] == spread["conventions"]["reference_spread_db"] > 1.0
+    mae = {p: summarise(e)["mae_db"] for p, e in result.errors.items()}
+    assert mae["conventions"] < mae["constant"] < mae["none"]
 
 
 def test_a_folder_without_manifest_is_evaluated_whole(tmp_path, demo_session_dir):
