@@ -1,5 +1,5 @@
-"""``anchormix data ...``: the commands that build the training corpus (MIDI songs, tracker modules, procedural
-songs), its feature cache and its statistics. Installing Debian packages happens here, and only here.
+"""``anchormix data ...``: the commands that build the training corpus (MIDI songs, tracker modules, LMMS projects,
+procedural songs), its feature cache and its statistics. Installing Debian packages happens here, and only here.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, bu
                                     write_manifest)
 from anchormix.model.corpus.debian import installed, package_files
 from anchormix.model.corpus.stats import corpus_summary
+from anchormix.model.corpus.lmms import (LMMS_NULL_LIMIT_DB, LMMS_PROJECTS, LMMS_ROOT, build_lmms_session,
+                                         lmms_available)
+from anchormix.model.corpus.manifest import split_of
 from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules
 from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
 from anchormix.model.features import log_mel, session_features
@@ -35,6 +38,8 @@ EPILOG_DATA = """examples:
   anchormix data procedural --out corpus --count 40
   anchormix data modules --from-debian --install --out corpus   # tracker modules, one stem per instrument
   anchormix data modules --modules ~/mods --out corpus
+  anchormix data lmms --from-debian --install --out lmms        # the 13 LMMS projects it may use, one stem per track
+  anchormix data lmms --projects song.mmpz --out lmms            # your own LMMS projects
   anchormix data stats --sessions corpus modules --ranges model/checkpoints/alm/ranges.json
 """
 
@@ -59,6 +64,14 @@ def add_parsers(sub) -> None:
                       help="also the modules Debian's game data packages ship (" + ", ".join(DEBIAN_MODULE_PACKAGES) + ")")
     mods.add_argument("--install", action="store_true", help="apt-get install what --from-debian needs (root)")
     _render_flags(mods, sample_rate=44100)
+    lmms = dsub.add_parser("lmms", help="render LMMS projects (.mmp .mmpz) per track into sessions", epilog=EPILOG_DATA,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    lmms.set_defaults(func=_data_lmms)
+    lmms.add_argument("--projects", type=Path, nargs="*", default=[], help="LMMS project files (split by name)")
+    lmms.add_argument("--from-debian", action="store_true", help="also the 13 demo projects of Debian's lmms-common "
+                      "that model/corpus/lmms.py names (split by producer; the other 13 are held out)")
+    lmms.add_argument("--install", action="store_true", help="apt-get install lmms (root)")
+    _render_flags(lmms, sample_rate=44100)
     proc = dsub.add_parser("procedural", help="add procedural demo-generator songs to a corpus")
     proc.set_defaults(func=_data_procedural)
     proc.add_argument("--out", type=Path, required=True, help="corpus folder")
@@ -95,7 +108,8 @@ def _build_one(job: tuple) -> tuple[str, object]:
     """Worker: one corpus session; never raises (a song that cannot be built is skipped with its reason)."""
     kind, args = job
     try:
-        build = {"midi": build_midi_session, "module": build_module_session, "procedural": build_procedural_session}
+        build = {"midi": build_midi_session, "module": build_module_session, "lmms": build_lmms_session,
+                 "procedural": build_procedural_session}
         entry = build[kind](*args)
         return "ok", entry
     except ValueError as err:
@@ -190,6 +204,26 @@ def _data_modules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_lmms(args: argparse.Namespace) -> int:
+    projects = []
+    for path in args.projects:
+        if not path.is_file() or path.suffix.lower() not in (".mmp", ".mmpz"):
+            raise ValueError(f"{path}: not an LMMS project file (.mmp or .mmpz)")
+        projects.append((path, split_of(path.stem)))
+    if args.from_debian:
+        if not installed("lmms"):
+            _install_debian(["lmms"], args.install)
+        projects += [(LMMS_ROOT / name, split) for name, split in LMMS_PROJECTS.items()]
+    if not projects:
+        raise ValueError("data lmms: give --projects FILE ... and/or --from-debian")
+    if not lmms_available():
+        raise ValueError("lmms: not installed; run `apt-get install lmms` (or pass --install with --from-debian)")
+    jobs = [("lmms", (path, args.out, split, args.seconds, args.sample_rate, LMMS_NULL_LIMIT_DB, log_mel))
+            for path, split in projects]
+    _build(jobs, args.out, args.jobs)
+    return 0
+
+
 def _data_procedural(args: argparse.Namespace) -> int:
     genres = sorted(PRESETS)
     jobs = [("procedural", (args.out, genres[i % len(genres)], i, args.seconds, args.sample_rate))
@@ -201,13 +235,13 @@ def _data_procedural(args: argparse.Namespace) -> int:
 def _data_features(args: argparse.Namespace) -> int:
     _features(args.sessions.resolve(), args.jobs, args.ray)
     console.print(f"feature cache up to date in {args.sessions / 'features'}")
-    if any(e.get("kind") == "module" for e in load_manifest(args.sessions)["sessions"].values()):
+    if any(e.get("kind") in ("module", "lmms") for e in load_manifest(args.sessions)["sessions"].values()):
         _tag_modules(args.sessions)
     return 0
 
 
 def _tag_modules(root: Path) -> None:
-    """Tag the module stems nobody named with the shipped role tagger (model/tagger/role_tagger.py)."""
+    """Tag the module and LMMS stems nobody named with the shipped role tagger (model/tagger/role_tagger.py)."""
     from anchormix.model.tagger.role_tagger import RoleTagger, tag_unnamed  # lazy: loads torch
 
     tagger, threshold, report = RoleTagger.load()

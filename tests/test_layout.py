@@ -48,13 +48,13 @@ def test_a_module_is_small_says_its_job_and_imports_at_the_top(path):
 def test_the_layout_the_design_draws_is_the_tree():
     """The files docs/architecture.md's layout names exist where it says (a rename must update the map)."""
     expected = [
-        "tools/conventions.py", "tools/measurements.py", "tools/registry.py", "tools/toolbox.py", "tools/outputs.py",
+        "tools/conventions.py", "tools/measurements.py", "tools/registry.py", "tools/toolbox.py", "tools/outputs.py", "tools/memory_bound.py",
         "tools/daw/ardour.py", "tools/daw/reaper.py", "tools/daw/project.py",
         "agent/state.py", "agent/nodes.py", "agent/graph.py", "agent/planning.py", "agent/rules.py", "agent/trace.py",
         "agent/balance.py", "agent/outcome.py", "agent/toolcall.py", "agent/advice.py", "agent/checkpoint_db.py",
         "agent/chat/conversation.py", "agent/chat/handlers.py", "agent/chat/state.py", "agent/chat/store.py",
         "agent/chat/request_rules.py",
-        "model/corpus/manifest.py", "model/corpus/midi.py", "model/corpus/procedural.py", "model/features.py",
+        "model/corpus/manifest.py", "model/corpus/midi.py", "model/corpus/procedural.py", "model/corpus/lmms.py", "model/features.py",
         "model/prompt.py", "model/draws.py", "model/backbone.py", "model/weights.py", "model/alm/network.py",
         "model/alm/build.py", "model/alm/train.py", "model/alm/planner.py", "model/advice/writer.py",
         "model/evaluation/baselines.py", "model/evaluation/evaluate.py", "model/intent/intent_model.py",

@@ -38,7 +38,7 @@ from .midi_songs import infer_genre
 from .xmp import module_info, render_module
 
 __all__ = ["MODULE_EXTENSIONS", "DEBIAN_MODULE_PACKAGES", "NULL_LIMIT_DB", "find_modules", "build_module_session",
-           "render_stems"]
+           "render_stems", "unique_name", "excerpt_window", "choose_anchor", "write_song_features"]
 
 MODULE_EXTENSIONS = (".mod", ".xm", ".s3m", ".it")
 # Debian game data packages that ship tracker modules (docs/architecture.md, "Where real balances come from").
@@ -91,7 +91,7 @@ def render_stems(data: bytes, where: Path, sample_rate: int = 44100,
     for stem in info.stems:
         audio = render_module(data, where, stem.samples, sample_rate)
         if np.abs(audio).max() > 0:  # instruments the song never plays are not stems
-            name = _unique(stem.name, stems)
+            name = unique_name(stem.name, stems)
             stems[name], samples[name] = audio, stem.sample_names
     if len(stems) < 2:
         raise ValueError(f"{where}: fewer than two audible instruments")
@@ -103,7 +103,8 @@ def render_stems(data: bytes, where: Path, sample_rate: int = 44100,
                          "sample_names": samples, "comment": info.comment}
 
 
-def _unique(name: str, taken: dict) -> str:
+def unique_name(name: str, taken: dict) -> str:
+    """``name`` as a stem's file name (word characters, lower case), numbered if ``taken`` has it."""
     base = re.sub(r"[^\w]+", "_", name).strip("_").lower()[:40] or "instrument"
     candidate, n = base, 2
     while candidate in taken:
@@ -122,9 +123,10 @@ def _role(name: str, sample_names: tuple[str, ...]) -> tuple[str, str]:
     return "other", "unknown"
 
 
-def _excerpt(stems: dict[str, np.ndarray], sample_rate: int, seconds: float) -> slice:
-    """The ``seconds`` window (1 s grid) where the most stems play most of the time."""
-    active = activity(stems, sample_rate, full_scale=32768.0)
+def excerpt_window(stems: dict[str, np.ndarray], sample_rate: int, seconds: float, full_scale: float = 32768.0) -> slice:
+    """The ``seconds`` window (1 s grid) where the most stems play most of the time (``full_scale``: of the
+    samples, 32768 for int16 renders, 1 for float)."""
+    active = activity(stems, sample_rate, full_scale=full_scale)
     width = int(seconds)
     if active.shape[1] <= width:
         return slice(0, None)
@@ -133,19 +135,19 @@ def _excerpt(stems: dict[str, np.ndarray], sample_rate: int, seconds: float) -> 
     return slice(start * sample_rate, (start + width) * sample_rate)
 
 
-def _anchor(stems: dict[str, np.ndarray], roles: dict[str, str], lufs: dict[str, float],
-            sample_rate: int) -> tuple[str, str]:
+def choose_anchor(stems: dict[str, np.ndarray], roles: dict[str, str], lufs: dict[str, float],
+                  sample_rate: int, full_scale: float = 32768.0) -> tuple[str, str]:
     """(anchor, the rule that chose it): the loudest bass by name or tag, else the lowest sustained stem."""
     basses = sorted((n for n in stems if roles[n] == "bass"), key=lambda n: -lufs[n])
     if basses:
         return basses[0], "bass by name"
-    return lowest_sustained_stem(stems, sample_rate, full_scale=32768.0)[0], "lowest sustained stem"
+    return lowest_sustained_stem(stems, sample_rate, full_scale=full_scale)[0], "lowest sustained stem"
 
 
-def _write_song_features(path: Path, stems: dict[str, np.ndarray], sample_rate: int,
-                         features: Callable[[np.ndarray, int], np.ndarray]) -> None:
+def write_song_features(path: Path, stems: dict[str, np.ndarray], sample_rate: int,
+                        features: Callable[[np.ndarray, int], np.ndarray], full_scale: float = 32768.0) -> None:
     """Whole-song features of each stem (one at a time: a long song's float audio never exists all at once)."""
-    mel = [features(audio[None].astype(np.float32) / 32768.0, sample_rate)[0] for audio in stems.values()]
+    mel = [features(audio[None].astype(np.float32) / np.float32(full_scale), sample_rate)[0] for audio in stems.values()]
     with atomic_path(path) as tmp:
         np.savez(tmp, mel=np.stack(mel).astype(np.float16), names=np.array(list(stems)))
 
@@ -158,7 +160,7 @@ def build_module_session(path: Path, out_root: Path, package: str | None = None,
     started = time.perf_counter()
     data = Path(path).read_bytes()
     full, stems, learnt = render_stems(data, path, sample_rate, null_limit_db)
-    cut = _excerpt(stems, sample_rate, seconds)
+    cut = excerpt_window(stems, sample_rate, seconds)
     excerpt = {n: a[:, cut].astype(np.float32) / 32768.0 for n, a in stems.items()}
     lufs = dict(zip(excerpt, integrated_loudness(np.stack(list(excerpt.values())), sample_rate)))
     audible = {n: a for n, a in excerpt.items() if np.isfinite(lufs[n])}
@@ -166,7 +168,7 @@ def build_module_session(path: Path, out_root: Path, package: str | None = None,
         raise ValueError(f"{path}: fewer than two audible stems in the excerpt")
     found = {n: _role(n, learnt["sample_names"][n]) for n in audible}
     roles = {n: role for n, (role, _) in found.items()}
-    anchor, rule = _anchor(audible, roles, lufs, sample_rate)
+    anchor, rule = choose_anchor(audible, roles, lufs, sample_rate)
     slug = re.sub(r"[^\w]+", "_", Path(path).stem).strip("_").lower()[:50] or "song"
     song_id = f"{package or 'modules'}-{slug}"
     meta = {
@@ -179,7 +181,7 @@ def build_module_session(path: Path, out_root: Path, package: str | None = None,
         "notes": f"null test {learnt['null_db']:.1f} dB; anchor: {rule}",
     }
     if song_features is not None:
-        _write_song_features(song_features_path(out_root, song_id), {n: stems[n] for n in audible}, sample_rate,
+        write_song_features(song_features_path(out_root, song_id), {n: stems[n] for n in audible}, sample_rate,
                              song_features)
     write_session(out_root / song_id, audible, roles, sample_rate, meta)
     split = PACKAGE_SPLITS.get(package or "", split_of(package or song_id))

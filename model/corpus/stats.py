@@ -25,21 +25,25 @@ def _source_of_role(entry: dict, name: str, role: str) -> str:
     if sources is None:
         return "known" if role != "other" else "unknown"
     said = sources.get(name, "unknown")
-    return "tag" if said.startswith("tagged") else "name" if said in ("instrument name", "sample name") else "unknown"
+    named = ("instrument name", "sample name", "track name", "mixer channel name")
+    return "tag" if said.startswith("tagged") else "name" if said in named else "unknown"
 
 
 def corpus_summary(root: Path) -> dict[str, dict[str, Any]]:
     """Per source (the manifest's kind): sessions per split, stems, minutes (whole songs where known, else the
-    kept excerpts), licences, where roles came from, the anchor rules that fired, and songs rejected by the null
-    test or otherwise."""
+    kept excerpts), licences, where roles came from, the anchor rules that fired, the kept songs' null tests (dB)
+    and songs rejected by the null test or otherwise."""
     manifest = load_manifest(root)
     summary: dict[str, dict[str, Any]] = {}
     for entry in manifest["sessions"].values():
         row = summary.setdefault(entry.get("kind", "sessions"), {
             "sessions": Counter(), "stems": 0, "minutes": 0.0, "licences": Counter(), "roles": Counter(),
-            "role_sources": Counter(), "anchor_rules": Counter(), "rejected_null_test": 0, "rejected_other": 0})
+            "role_sources": Counter(), "anchor_rules": Counter(), "rejected_null_test": 0, "rejected_other": 0,
+            "null_db": []})
         meta = json.loads((Path(root) / entry["id"] / SESSION_FILE).read_text(encoding="utf-8"))
         row["sessions"][entry["split"]] += 1
+        if entry.get("null_db") is not None:
+            row["null_db"].append(float(entry["null_db"]))
         row["stems"] += len(meta.get("reference_lu", {}))
         row["minutes"] += float(entry.get("song_seconds") or _excerpt_seconds(meta)) / 60.0
         row["licences"][(entry.get("licence") or "unknown").split(" (Debian package")[0][:60]] += 1
@@ -50,8 +54,9 @@ def corpus_summary(root: Path) -> dict[str, dict[str, Any]]:
             row["roles"][role] += 1
             row["role_sources"][_source_of_role(entry, name, role)] += 1
     for reason in manifest["skipped"].values():
-        kind = "module" if any(reason.split(":")[0].lower().endswith(e) for e in (".mod", ".xm", ".s3m", ".it")) \
-            else "midi"
+        source = reason.split(":")[0].lower()
+        kind = "module" if source.endswith((".mod", ".xm", ".s3m", ".it")) else \
+            "lmms" if source.endswith((".mmp", ".mmpz")) else "midi"
         row = summary.get(kind)
         if row is not None:
             row["rejected_null_test" if "null test" in reason else "rejected_other"] += 1

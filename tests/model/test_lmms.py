@@ -1,0 +1,85 @@
+"""The LMMS corpus (issue 28): a project rendered per track with Debian's lmms, nulled against the full render, written
+as a session at its producer's levels; only the 13 projects the issue names are ever touched."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import anchormix.corpus_cli as corpus_cli
+from anchormix.cli import main
+from anchormix.model.corpus import load_manifest
+from anchormix.model.corpus.stats import corpus_summary
+from anchormix.model.corpus.lmms import LMMS_PROJECTS, LMMS_ROOT, project_stems, read_project
+from anchormix.tools import load_session
+from anchormix.tools.loudness import integrated_loudness
+
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "lmms" / "two-synths-and-a-beat.mmp"
+ISSUE_28 = {"demos/CapDan/CapDan-ReggaeTry", "demos/CapDan/CapDan-ReggaetonTry",
+            "demos/CapDan/CapDan-TwilightArea-OriginalByAlf42red", "demos/CapDan/CapDan-ZeroSumGame-OriginalByZakarra",
+            "demos/Skiessi/Skiessi-C64", "demos/Skiessi/Skiessi-Onion", "shorties/Skiessi-222", "demos/Oglsdl-Dr8v2",
+            "demos/Oglsdl-PpTrip", "demos/Momo64-esp", "demos/Saber-FinalStep", "demos/Settel-InnerRecreation",
+            "demos/Shovon-ProgressiveHousePluckDemo"}
+needs_lmms = pytest.mark.skipif(shutil.which("lmms") is None, reason="needs Debian's lmms (make test installs it)")
+
+
+def test_only_the_13_projects_issue_28_names_are_used_and_split_by_producer():
+    assert {name.removesuffix(".mmpz") for name in LMMS_PROJECTS} == ISSUE_28
+    producer = {name: Path(name).name.split("-")[0] for name in LMMS_PROJECTS}
+    for who in set(producer.values()):  # one producer's songs on one side only
+        assert len({LMMS_PROJECTS[n] for n in LMMS_PROJECTS if producer[n] == who}) == 1, who
+    assert set(LMMS_PROJECTS.values()) == {"train", "valid"}
+
+
+def test_from_debian_renders_exactly_those_projects(monkeypatch, tmp_path):
+    """The held-out 13 are never rendered: the job list is the allow-list, whatever lmms-common holds."""
+    built = []
+    monkeypatch.setattr(corpus_cli, "installed", lambda package: True)
+    monkeypatch.setattr(corpus_cli, "lmms_available", lambda: True)
+    monkeypatch.setattr(corpus_cli, "_build", lambda jobs, out, workers: built.extend(jobs))
+    assert main(["data", "lmms", "--from-debian", "--out", str(tmp_path)]) == 0
+    paths = [job[1][0] for job in built]
+    assert sorted(paths) == sorted(LMMS_ROOT / name for name in LMMS_PROJECTS)
+    assert [job[1][2] for job in built] == list(LMMS_PROJECTS.values())
+
+
+def test_a_compressed_project_reads_as_its_xml(tmp_path):
+    xml = FIXTURE.read_bytes()
+    packed = tmp_path / "fixture.mmpz"  # Qt's qCompress: the length, big-endian, then zlib
+    packed.write_bytes(struct.pack(">I", len(xml)) + zlib.compress(xml))
+    names = [[name for name, _, _ in project_stems(read_project(path))] for path in (FIXTURE, packed)]
+    assert names[0] == names[1] == ["Bass", "Lead", "Kick", "Closed hat"]  # the muted pad is no stem
+    (tmp_path / "broken.mmpz").write_bytes(b"\x00\x00\x00\x10not zlib")
+    with pytest.raises(ValueError, match="broken.mmpz: not an LMMS project"):
+        read_project(tmp_path / "broken.mmpz")
+
+
+@needs_lmms
+def test_a_project_becomes_a_session_at_its_producers_levels(tmp_path, capsys):
+    out = tmp_path / "lmms"
+    assert main(["data", "lmms", "--projects", str(FIXTURE), "--out", str(out), "--seconds", "6", "--jobs", "1"]) == 0
+    entry = next(iter(load_manifest(out)["sessions"].values()))
+    assert entry["kind"] == "lmms" and entry["stems"] == 4 and entry["null_db"] < -60  # they sum to the full mix
+    assert entry["role_sources"] == {"bass": "track name", "lead": "track name", "kick": "track name",
+                                     "closed_hat": "track name"}
+    meta = json.loads((out / entry["id"] / "session.json").read_text())
+    assert meta["roles"] == {"bass": "bass", "lead": "lead", "kick": "kick", "closed_hat": "hats"}
+    assert meta["anchor"] == "bass" and entry["anchor_rule"] == "bass by name"
+    session = load_session(out / entry["id"])
+    lufs = dict(zip(session.names, integrated_loudness(session.arrays(), session.sample_rate)))
+    for name, lu in meta["reference_lu"].items():  # the reference is the stems as written, against the bass
+        assert lufs[name] - lufs["bass"] == pytest.approx(lu, abs=0.05), name
+    # Each stem is its own track alone: the lead (a saw) is brighter than the bass (a sine), the kick is not the hat.
+    spectrum = {n: np.abs(np.fft.rfft(session.stems[n].mean(axis=0))) for n in session.names}
+    centroid = {n: float((s * np.arange(len(s))).sum() / s.sum()) for n, s in spectrum.items()}
+    assert centroid["bass"] < centroid["lead"] and centroid["kick"] < centroid["closed_hat"]
+    summary = corpus_summary(out)["lmms"]  # what `data stats` prints for the source
+    assert summary["stems"] == 4 and summary["role_sources"] == {"name": 4} and summary["null_db"] == [entry["null_db"]]
+    capsys.readouterr()
+    assert main(["data", "stats", "--sessions", str(out)]) == 0 and "lmms" in capsys.readouterr().out
