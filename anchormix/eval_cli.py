@@ -16,6 +16,7 @@ from anchormix.model.evaluation.evaluate import PROTOCOLS, level_spread, run_age
 from anchormix.model.intervals import coverage_by_role, fit_intervals, load_table, write_intervals
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
+from anchormix.tools.conventions import ROLES
 
 from .plots import calibration_svg
 from .planners import LOOP_PLANNERS, PREDICTORS, check_planner, make_predictor, planner_factory
@@ -56,6 +57,9 @@ def _eval_parser(sub) -> None:
     ev.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
     ev.add_argument("--conventions", type=Path, help="conventions table (default: SESSIONS/conventions.json or the train split)")
     ev.add_argument("--limit", type=int, help="evaluate at most this many sessions")
+    ev.add_argument("--anchor-role", choices=ROLES, metavar="ROLE",
+                    help="balance against each session's loudest stem of this role (e.g. kick) instead of its anchor; "
+                         "sessions without one are left out")
     ev.add_argument("--checkpoint", type=Path, help="ALM checkpoint for alm and its ablations (default: the shipped one)")
     ev.add_argument("--json", type=Path, dest="json_out", help="write the metrics to this JSON file")
     ev.add_argument("--fit-intervals", type=Path, metavar="FILE",
@@ -93,7 +97,8 @@ def _protocols(args: argparse.Namespace) -> list[str]:
 def _heading(args: argparse.Namespace, protocol: str, sessions: int) -> str:
     draws = f"{args.draws} draws, seed {args.seed}" if protocol == "perturb" else "one flat start each"
     name = "AnchorBalance" if protocol == "perturb" else "Flat start"
-    return f"{name} on {args.sessions} split={args.split}: {sessions} sessions x {draws}"
+    anchor = f", against the {args.anchor_role}" if args.anchor_role else ""
+    return f"{name} on {args.sessions} split={args.split}{anchor}: {sessions} sessions x {draws}"
 
 
 def _write_json(path: Path | None, body: dict) -> None:
@@ -126,7 +131,7 @@ def _eval_agent(args: argparse.Namespace, sessions: list[tuple[Path, str]], name
         with progress() as bar:
             task = bar.add_task(f"balancing ({protocol})", total=len(sessions))
             result = run_agent_protocol(sessions, factories, args.draws, args.seed, args.max_steps,
-                                        lambda _: bar.advance(task), protocol, check)
+                                        lambda _: bar.advance(task), protocol, check, args.anchor_role)
         summaries = {name: result.summary(name) for name in names}
         title = f"Agent loop, {_heading(args, protocol, len(sessions))}, step cap {args.max_steps}"
         console.print(agent_eval_table(title, summaries))
@@ -163,7 +168,8 @@ def _eval(args: argparse.Namespace) -> int:
     for protocol in _protocols(args):
         with progress() as bar:
             task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
-            result = run_protocol(sessions, predictors, args.draws, args.seed, lambda _: bar.advance(task), protocol)
+            result = run_protocol(sessions, predictors, args.draws, args.seed, lambda _: bar.advance(task), protocol,
+                                  args.anchor_role)
         overall = {p: {**summarise(result.errors.get(p, [])), **level_spread(result.levels.get(p, []))} for p in names}
         groups = {"source": result.by_source, "role": result.by_role, "genre": result.by_genre}
         for table in eval_tables(_heading(args, protocol, result.sessions), names, overall, groups, summarise):
@@ -174,6 +180,7 @@ def _eval(args: argparse.Namespace) -> int:
             calibrated[protocol] = _calibration(args, result.by_role["alm"])
             overall["alm"]["inside_80_interval"] = calibrated[protocol].get("all", (None,))[0]
         body[protocol] = {"sessions": result.sessions, "draws": args.draws, "seed": args.seed, "split": args.split,
+                          "anchor_role": args.anchor_role,
                           "overall": overall, **{f"by_{label}": {p: {k: summarise(v) for k, v in by[p].items()}
                                                                  for p in names} for label, by in groups.items()},
                           "by_session": {p: {k: round(summarise(v)["mae_db"], 4)

@@ -88,16 +88,31 @@ def _sources(sessions: list[tuple[Path, str]]) -> dict[Path, str]:
     return found
 
 
+def _anchored_on(measurements: Measurements, role: str) -> bool:
+    """Make the loudest audible stem of ``role`` the session's anchor; False when it has none."""
+    session = measurements.session
+    found = [n for n in session.names if session.roles[n] == role and np.isfinite(measurements.lufs[n])]
+    if found:
+        session.anchor = max(found, key=lambda n: measurements.lufs[n])
+    return bool(found)
+
+
 def protocol_draws(sessions: list[tuple[Path, str]], draws: int, seed: int, protocol: str = "perturb",
-                   on_session: Callable[[Path], None] | None = None) -> Iterator[ProtocolDraw]:
+                   on_session: Callable[[Path], None] | None = None,
+                   anchor_role: str | None = None) -> Iterator[ProtocolDraw]:
     """Every (session, draw) of ``protocol``, each session measured once (draws shift its measurements exactly);
-    ``flat`` has one draw per session whatever ``draws`` says."""
+    ``flat`` has one draw per session whatever ``draws`` says. ``anchor_role`` (e.g. kick): balance against the
+    loudest stem of that role instead of the session's anchor, and leave out sessions without one."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol '{protocol}'; choose from {', '.join(PROTOCOLS)}")
     sources = _sources(sessions)
     for folder, _ in sessions:
         session = load_session(folder)
         measurements = Measurements(session).measure_all()
+        if anchor_role and not _anchored_on(measurements, anchor_role):
+            if on_session:
+                on_session(folder)
+            continue
         scored = [n for n in session.names if n != session.anchor and session.active[n]]
         if protocol == "flat":
             yield ProtocolDraw(folder, session, 0, _flat_offsets(measurements), measurements, scored, sources[folder])
@@ -123,10 +138,11 @@ class Evaluation:
 
 
 def run_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Predictor], draws: int, seed: int,
-                 on_session: Callable[[Path], None] | None = None, protocol: str = "perturb") -> Evaluation:
-    """One-shot: each predictor's gains for each draw of ``protocol``, scored."""
+                 on_session: Callable[[Path], None] | None = None, protocol: str = "perturb",
+                 anchor_role: str | None = None) -> Evaluation:
+    """One-shot: each predictor's gains for each draw of ``protocol``, scored (``anchor_role``: see protocol_draws)."""
     result = Evaluation(list(planners))
-    for d in protocol_draws(sessions, draws, seed, protocol, on_session):
+    for d in protocol_draws(sessions, draws, seed, protocol, on_session, anchor_role):
         result.sessions += d.draw == 0
         for name, predict in planners.items():
             for n, e, r in zip(d.scored, d.errors(predict(d.context())), d.reference_lu()):
@@ -163,11 +179,12 @@ class AgentEvaluation:
 def run_agent_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Callable[[], Planner]],
                        draws: int, seed: int, max_steps: int = MAX_STEPS,
                        on_session: Callable[[Path], None] | None = None, protocol: str = "perturb",
-                       on_state: Callable[[ProtocolDraw, str, dict, Planner], None] | None = None) -> AgentEvaluation:
+                       on_state: Callable[[ProtocolDraw, str, dict, Planner], None] | None = None,
+                       anchor_role: str | None = None) -> AgentEvaluation:
     """The same draws, each balanced by the whole agent loop (listen, plan, act ... finish) with a fresh planner
     (``on_state``: called with each draw, planner name, final state and planner, e.g. to check its advice)."""
     result = AgentEvaluation()
-    for d in protocol_draws(sessions, draws, seed, protocol, on_session):
+    for d in protocol_draws(sessions, draws, seed, protocol, on_session, anchor_role):
         for name, make in planners.items():
             start = start_state(d.folder.name, d.session.anchor, name, {n: 0.0 for n in d.session.names})
             planner = make()

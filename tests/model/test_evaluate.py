@@ -156,3 +156,12 @@ def test_a_flat_start_puts_every_stem_at_the_anchor_and_scores_against_the_refer
                 if n != load_session(f).anchor]
     assert sorted(abs(e) for e in result.errors["none"]) == pytest.approx(sorted(expected), abs=0.05)
     assert set(result.by_source["none"]) == {"procedural"}
+
+
+def test_an_anchor_role_rebalances_against_the_loudest_stem_of_that_role(corpus):
+    """Issue 28 asks for both anchors: --anchor-role kick scores every stem against the kick instead of the bass."""
+    sessions = find_sessions(corpus, "test")
+    on_bass = run_protocol(sessions, {"none": predict_none}, draws=1, seed=0, protocol="flat")
+    on_kick = run_protocol(sessions, {"none": predict_none}, draws=1, seed=0, protocol="flat", anchor_role="kick")
+    assert set(on_kick.by_role["none"]) == set(on_bass.by_role["none"]) - {"kick"} | {"bass"}
+    assert run_protocol(sessions, {"none": predict_none}, draws=1, seed=0, anchor_role="brass").sessions == 0
