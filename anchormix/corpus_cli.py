@@ -128,7 +128,7 @@ def _build(jobs: list[tuple], out: Path, workers: int) -> None:
             manifest["skipped"].pop(source, None)
         else:
             manifest["skipped"][source] = value
-    write_manifest(out, manifest)
+        write_manifest(out, manifest)  # after every song: an interrupted build keeps what it built
     _features(out)
     entries = sorted(manifest["sessions"].values(), key=lambda e: e["id"])
     console.print(corpus_table(f"corpus {out}: {len(entries)} sessions", entries))

@@ -46,7 +46,11 @@ __all__ = ["LMMS_PROJECTS", "LMMS_ROOT", "LMMS_NULL_LIMIT_DB", "lmms_available",
 
 LMMS_ROOT = Path("/usr/share/lmms/projects")
 # The 13 projects issue 28 allows, each with its split: by producer, so one producer's sound is never on both sides.
-LMMS_PROJECTS = {
+LMMS_PROJECTS = {  # valid first: a build cut short still has what the evaluation needs
+    "demos/Oglsdl-Dr8v2.mmpz": "valid",
+    "demos/Oglsdl-PpTrip.mmpz": "valid",
+    "demos/Momo64-esp.mmpz": "valid",
+    "demos/Shovon-ProgressiveHousePluckDemo.mmpz": "valid",
     "demos/CapDan/CapDan-ReggaeTry.mmpz": "train",
     "demos/CapDan/CapDan-ReggaetonTry.mmpz": "train",
     "demos/CapDan/CapDan-TwilightArea-OriginalByAlf42red.mmpz": "train",
@@ -56,10 +60,6 @@ LMMS_PROJECTS = {
     "shorties/Skiessi-222.mmpz": "train",
     "demos/Saber-FinalStep.mmpz": "train",
     "demos/Settel-InnerRecreation.mmpz": "train",
-    "demos/Oglsdl-Dr8v2.mmpz": "valid",
-    "demos/Oglsdl-PpTrip.mmpz": "valid",
-    "demos/Momo64-esp.mmpz": "valid",
-    "demos/Shovon-ProgressiveHousePluckDemo.mmpz": "valid",
 }
 # A producer's mixer may compress or limit a bus, which no sum of soloed tracks reproduces exactly: looser than
 # the module corpus's -50 dB, tight enough that a track rendered wrong (or missing) fails.
@@ -127,8 +127,10 @@ def _render(tree: ET.ElementTree, where: Path, sample_rate: int, label: str) -> 
     with tempfile.TemporaryDirectory(prefix="anchormix-lmms-") as tmp:
         project, wav = Path(tmp) / "song.mmp", Path(tmp) / "song.wav"
         tree.write(project, encoding="utf-8", xml_declaration=True)
+        # Oversampling 1 (LMMS's default is 2) halves the render time; the full mix and every stem are rendered
+        # alike, so the null test and the balance are unaffected.
         command = ["lmms", *(["--allowroot"] if os.geteuid() == 0 else []), "render", str(project), "-o", str(wav),
-                   "-f", "wav", "-a", "-s", str(sample_rate)]
+                   "-f", "wav", "-a", "-s", str(sample_rate), "-x", "1"]
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800,
                               env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
         if done.returncode != 0 or not wav.exists():
