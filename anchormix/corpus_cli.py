@@ -18,7 +18,7 @@ from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, bu
 from anchormix.model.corpus.debian import installed, package_files
 from anchormix.model.corpus.stats import corpus_summary
 from anchormix.model.corpus.lmms import (LMMS_NULL_LIMIT_DB, LMMS_PROJECTS, LMMS_ROOT, build_lmms_session,
-                                         lmms_available)
+                                         lmms_available, session_id)
 from anchormix.model.corpus.manifest import split_of
 from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules
 from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
@@ -218,8 +218,12 @@ def _data_lmms(args: argparse.Namespace) -> int:
         raise ValueError("data lmms: give --projects FILE ... and/or --from-debian")
     if not lmms_available():
         raise ValueError("lmms: not installed; run `apt-get install lmms` (or pass --install with --from-debian)")
+    built = load_manifest(args.out)["sessions"]
+    todo = [(path, split) for path, split in projects if session_id(path) not in built]
+    if len(todo) < len(projects):
+        console.print(f"{len(projects) - len(todo)} projects already in {args.out} (kept; delete a session to redo it)")
     jobs = [("lmms", (path, args.out, split, args.seconds, args.sample_rate, LMMS_NULL_LIMIT_DB, log_mel))
-            for path, split in projects]
+            for path, split in todo]
     _build(jobs, args.out, args.jobs)
     return 0
 

@@ -245,7 +245,8 @@ def corpus_summary_view(title: str, summary: dict[str, dict]) -> Table:
         view.add_row(kind, f"{sum(splits.values())} ({splits['train']}/{splits['valid']}/{splits['test']})",
                      str(row["stems"]), f"{row['minutes']:.0f}", f"{100 * known / max(1, row['stems']):.0f} %",
                      listed(row["role_sources"]), listed(row["anchor_rules"]),
-                     f"{np.median(row['null_db']):.1f} / {max(row['null_db']):.1f}" if row.get("null_db") else "-",
+                     (f"{np.median(row['null_db']):.1f} / {max(row['null_db']):.1f}" if row.get("null_db") else "-")
+                     + (f"\n{row['level_checked']} by loudness" if row.get("level_checked") else ""),
                      f"{row['rejected_null_test']} / {row['rejected_other']}", str(len(row["licences"])))
     return view
 

@@ -41,8 +41,8 @@ from .manifest import song_features_path, write_session
 from .midi_songs import infer_genre
 from .modules import choose_anchor, excerpt_window, unique_name, write_song_features
 
-__all__ = ["LMMS_PROJECTS", "LMMS_ROOT", "LMMS_NULL_LIMIT_DB", "lmms_available", "read_project", "project_stems",
-           "build_lmms_session"]
+__all__ = ["LMMS_PROJECTS", "LMMS_ROOT", "LMMS_NULL_LIMIT_DB", "LEVEL_CHECK_LU", "lmms_available", "read_project",
+           "project_stems", "session_id", "build_lmms_session"]
 
 LMMS_ROOT = Path("/usr/share/lmms/projects")
 # The 13 projects issue 28 allows, each with its split: by producer, so one producer's sound is never on both sides.
@@ -64,6 +64,9 @@ LMMS_PROJECTS = {  # valid first: a build cut short still has what the evaluatio
 # A producer's mixer may compress or limit a bus, which no sum of soloed tracks reproduces exactly: looser than
 # the module corpus's -50 dB, tight enough that a track rendered wrong (or missing) fails.
 LMMS_NULL_LIMIT_DB = -30.0
+# A project that does not render the same twice (ZynAddSubFX randomises its oscillators' phases) cannot null; its
+# stems must then sum to the full render's integrated loudness within this much (a missing track would not).
+LEVEL_CHECK_LU = 1.0
 _TRACK_KINDS = {"0": "instrument", "1": "beat/bassline", "2": "sample"}  # 5, 6: automation, not sound
 
 
@@ -163,11 +166,29 @@ def render_project(path: Path, sample_rate: int = 44100, null_limit_db: float = 
             stems[key], channels[key] = audio, channel
     if len(stems) < 2:
         raise ValueError(f"{path}: fewer than two audible tracks")
-    null_db = _null_db(full, list(stems.values()))
+    null_db, check = _null_db(full, list(stems.values())), None
     if null_db > null_limit_db:
+        check = _level_check(tree, path, full, stems, sample_rate, null_db, null_limit_db)
+    return full, stems, {"null_db": round(null_db, 1), "channels": channels, "level_check": check}
+
+
+def _level_check(tree: ET.ElementTree, path: Path, full: np.ndarray, stems: dict[str, np.ndarray], sample_rate: int,
+                 null_db: float, null_limit_db: float) -> str:
+    """For a project that does not null: if it does not render the same twice, the stems' sum must reach the full
+    render's loudness within LEVEL_CHECK_LU (said in the manifest); otherwise ValueError, the song skipped."""
+    again = _render(_solo_copy(tree, None), path, sample_rate, "the full song again")
+    width = min(full.shape[1], again.shape[1])
+    if np.array_equal(full[:, :width], again[:, :width]):
         raise ValueError(f"{path}: the tracks do not sum to the full render (null test {null_db:.1f} dB, "
                          f"limit {null_limit_db:.0f} dB)")
-    return full, stems, {"null_db": round(null_db, 1), "channels": channels}
+    total = np.zeros_like(full)
+    for stem in stems.values():
+        total[:, : stem.shape[1]] += stem[:, : total.shape[1]]
+    gap = float(integrated_loudness(total, sample_rate) - integrated_loudness(full, sample_rate))
+    if not abs(gap) <= LEVEL_CHECK_LU:
+        raise ValueError(f"{path}: not the same render twice, and the tracks sum to {gap:+.1f} LU of the full "
+                         f"render (limit {LEVEL_CHECK_LU:.0f} LU)")
+    return f"renders differ run to run (null test {null_db:.1f} dB); the tracks sum to {gap:+.2f} LU of the full render"
 
 
 def _role(name: str, channel: str) -> tuple[str, str]:
@@ -177,6 +198,11 @@ def _role(name: str, channel: str) -> tuple[str, str]:
         if text and role != "other":
             return role, source
     return "other", "unknown"
+
+
+def session_id(path: Path) -> str:
+    """The session folder's name for the project at ``path``."""
+    return "lmms-" + (re.sub(r"[^\w]+", "_", Path(path).name.split(".")[0]).strip("_").lower()[:50] or "song")
 
 
 def build_lmms_session(path: Path, out_root: Path, split: str, seconds: float = 30.0, sample_rate: int = 44100,
@@ -196,7 +222,7 @@ def build_lmms_session(path: Path, out_root: Path, split: str, seconds: float = 
     found = {n: _role(n, learnt["channels"][n]) for n in audible}
     roles = {n: role for n, (role, _) in found.items()}
     anchor, rule = choose_anchor(audible, roles, lufs, sample_rate, full_scale=1.0)
-    song_id = "lmms-" + (re.sub(r"[^\w]+", "_", Path(path).name.split(".")[0]).strip("_").lower()[:50] or "song")
+    song_id = session_id(path)
     meta = {
         "anchor": anchor,
         "genre": infer_genre(Path(path).stem),
@@ -204,7 +230,7 @@ def build_lmms_session(path: Path, out_root: Path, split: str, seconds: float = 
         "source": f"{path} (LMMS project; rendered per track with lmms render, "
                   f"excerpt {cut.start / sample_rate:.0f}-{(cut.start / sample_rate) + seconds:.0f} s)",
         "licence": "see /usr/share/doc/lmms-common/copyright",
-        "notes": f"null test {learnt['null_db']:.1f} dB; anchor: {rule}",
+        "notes": f"{learnt['level_check'] or 'null test ' + format(learnt['null_db'], '.1f') + ' dB'}; anchor: {rule}",
     }
     if song_features is not None:
         write_song_features(song_features_path(out_root, song_id), {n: stems[n] for n in audible}, sample_rate,
@@ -213,5 +239,6 @@ def build_lmms_session(path: Path, out_root: Path, split: str, seconds: float = 
     return {"id": song_id, "kind": "lmms", "split": split, "package": "lmms-common", "genre": meta["genre"],
             "anchor": anchor, "anchor_rule": rule, "stems": len(audible),
             "role_sources": {n: source for n, (_, source) in found.items()}, "null_db": learnt["null_db"],
+            "level_check": learnt["level_check"],
             "title": Path(path).stem, "song_seconds": round(full.shape[-1] / sample_rate, 1), "source": str(path),
             "licence": meta["licence"], "seconds": round(time.perf_counter() - started, 1)}

@@ -39,10 +39,12 @@ def corpus_summary(root: Path) -> dict[str, dict[str, Any]]:
         row = summary.setdefault(entry.get("kind", "sessions"), {
             "sessions": Counter(), "stems": 0, "minutes": 0.0, "licences": Counter(), "roles": Counter(),
             "role_sources": Counter(), "anchor_rules": Counter(), "rejected_null_test": 0, "rejected_other": 0,
-            "null_db": []})
+            "null_db": [], "level_checked": 0})
         meta = json.loads((Path(root) / entry["id"] / SESSION_FILE).read_text(encoding="utf-8"))
         row["sessions"][entry["split"]] += 1
-        if entry.get("null_db") is not None:
+        if entry.get("level_check"):  # renders differ run to run: kept on the sum's loudness, not a null test
+            row["level_checked"] += 1
+        elif entry.get("null_db") is not None:
             row["null_db"].append(float(entry["null_db"]))
         row["stems"] += len(meta.get("reference_lu", {}))
         row["minutes"] += float(entry.get("song_seconds") or _excerpt_seconds(meta)) / 60.0

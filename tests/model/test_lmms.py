@@ -83,3 +83,27 @@ def test_a_project_becomes_a_session_at_its_producers_levels(tmp_path, capsys):
     assert summary["stems"] == 4 and summary["role_sources"] == {"name": 4} and summary["null_db"] == [entry["null_db"]]
     capsys.readouterr()
     assert main(["data", "stats", "--sessions", str(out)]) == 0 and "lmms" in capsys.readouterr().out
+
+
+@needs_lmms
+def test_a_project_that_renders_differently_each_time_is_kept_on_its_loudness(tmp_path, monkeypatch):
+    """ZynAddSubFX randomises its phases, so such a song cannot null; it is kept when it does not render the same
+    twice and its stems sum to the full render's loudness within LEVEL_CHECK_LU, and the manifest says so."""
+    import anchormix.model.corpus.lmms as lmms
+
+    real = lmms._render
+    calls = []
+
+    def jittered(tree, where, sample_rate, label):  # a render that differs run to run, as ZynAddSubFX's do
+        audio = real(tree, where, sample_rate, label)
+        calls.append(label)
+        rng = np.random.default_rng(len(calls))
+        return audio * np.float32(1.0 + 0.05 * rng.standard_normal())
+
+    monkeypatch.setattr(lmms, "_render", jittered)
+    _, stems, learnt = lmms.render_project(FIXTURE, null_limit_db=-60.0)
+    assert calls.count("the full song again") == 1 and len(stems) == 4
+    assert learnt["level_check"].startswith("renders differ run to run") and learnt["null_db"] > -60.0
+    monkeypatch.setattr(lmms, "_render", real)  # deterministic but not nulling at an impossible limit: skipped
+    with pytest.raises(ValueError, match="do not sum to the full render"):
+        lmms.render_project(FIXTURE, null_limit_db=-200.0)
