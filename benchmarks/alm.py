@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -112,7 +111,8 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
             started = time.perf_counter()
             row[key] = shared_writer().write(facts, draft_tokens=draft)
             row[key + "_s"] = time.perf_counter() - started
-    row["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    with open("/proc/self/status", encoding="ascii") as status:  # VmHWM: ru_maxrss would keep the parent's peak
+        row["peak_rss_mb"] = int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) / 1024.0
     return row
 
 

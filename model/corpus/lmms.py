@@ -192,7 +192,10 @@ def _level_check(tree: ET.ElementTree, path: Path, full: np.ndarray, stems: dict
 
 
 def _role(name: str, channel: str) -> tuple[str, str]:
-    """(role, where it came from): the track's name, else its mixer channel's, else unknown."""
+    """(role, where it came from): the track's name, else its mixer channel's (not LMMS's own "FX 3" or "Master",
+    which say nothing of the sound), else unknown."""
+    if re.fullmatch(r"(FX|Effects?) ?\d*|Master", channel.strip(), flags=re.IGNORECASE):
+        channel = ""
     for text, source in ((name, "track name"), (channel, "mixer channel name")):
         role = infer_role(re.sub(r"\.(ogg|wav|flac|ds|xpf)$", "", text, flags=re.IGNORECASE))
         if text and role != "other":

@@ -107,3 +107,11 @@ def test_a_project_that_renders_differently_each_time_is_kept_on_its_loudness(tm
     monkeypatch.setattr(lmms, "_render", real)  # deterministic but not nulling at an impossible limit: skipped
     with pytest.raises(ValueError, match="do not sum to the full render"):
         lmms.render_project(FIXTURE, null_limit_db=-200.0)
+
+
+def test_a_role_comes_from_the_track_name_else_a_named_mixer_channel_never_lmms_default_channel_names():
+    from anchormix.model.corpus.lmms import _role
+
+    assert _role("kick01.ogg", "FX 3") == ("kick", "track name")
+    assert _role("Default preset", "Bass") == ("bass", "mixer channel name")
+    assert _role("Default preset", "FX 1") == _role("Default preset", "Master") == ("other", "unknown")
