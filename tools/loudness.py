@@ -191,7 +191,7 @@ def _interpolator(factor: int) -> tuple[np.ndarray, float]:
     flat within 0.1 dB to 20 kHz at 48 kHz: bright material (hats, cymbals)
     then reads its inter-sample peaks instead of under-reading them.
     """
-    from scipy import signal  # lazy: as in _hop_energy
+    from scipy import signal  # lazy: as in _stem_hop_energy
 
     # Odd length: integer group delay, so the oversampled grid contains the original samples.
     taps = signal.firwin(24 * factor + 1, 1.0 / factor, window=("kaiser", 8.0)) * factor
@@ -209,7 +209,7 @@ def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
     peak = float(np.abs(lane).max())
     if factor == 1 or peak == 0.0:
         return peak
-    from scipy import signal  # lazy: as in _hop_energy
+    from scipy import signal  # lazy: as in _stem_hop_energy
 
     taps, bound = _interpolator(factor)
     width, halo = _TP_BLOCK, len(taps) // factor + 1

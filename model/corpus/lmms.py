@@ -77,7 +77,8 @@ def lmms_available() -> bool:
 
 def read_project(path: Path) -> ET.ElementTree:
     """An LMMS project (``.mmp`` XML, or ``.mmpz``: a 4-byte length and zlib) as XML; ValueError naming the file."""
-    data = Path(path).read_bytes()
+    path = Path(path)
+    data = path.read_bytes()
     try:
         if path.suffix.lower() == ".mmpz":
             data = zlib.decompress(data[4:]) if data[:2] != b"\x1f\x8b" else gzip.decompress(data)
