@@ -104,9 +104,10 @@ def test_a_project_that_renders_differently_each_time_is_kept_on_its_loudness(tm
     _, stems, learnt = lmms.render_project(FIXTURE, null_limit_db=-60.0)
     assert calls.count("the full song again") == 1 and len(stems) == 4
     assert learnt["level_check"].startswith("renders differ run to run") and learnt["null_db"] > -60.0
-    monkeypatch.setattr(lmms, "_render", real)  # deterministic but not nulling at an impossible limit: skipped
-    with pytest.raises(ValueError, match="do not sum to the full render"):
-        lmms.render_project(FIXTURE, null_limit_db=-200.0)
+    monkeypatch.setattr(lmms, "_render", real)  # the same render twice, but its stems do not null: skipped
+    monkeypatch.setattr(lmms, "_null_db", lambda full, stems: -10.0)
+    with pytest.raises(ValueError, match=r"do not sum to the full render \(null test -10.0 dB"):
+        lmms.render_project(FIXTURE)
 
 
 def test_a_role_comes_from_the_track_name_else_a_named_mixer_channel_never_lmms_default_channel_names():
