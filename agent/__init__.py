@@ -8,7 +8,7 @@ from .balance import BalanceResult, balance_session
 from .outcome import BalanceOutcome
 from .graph import MAX_STEPS, build_graph, run_balance
 from .planning import Planner
-from .rules import RulePlanner, ScriptedPlanner
+from .rules import PeakPlanner, RulePlanner, ScriptedPlanner
 from .state import Action, AgentState, start_state
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "AgentState",
     "BalanceOutcome",
     "BalanceResult",
+    "PeakPlanner",
     "Planner",
     "RulePlanner",
     "ScriptedPlanner",

@@ -3,6 +3,9 @@
 - :class:`RulePlanner` — the loudness-conventions baseline: brings every stem to
   its role's offset from the anchor (tools/conventions.py, genre-aware),
   inspecting masking for the stems it moves most so its advice can say why.
+- :class:`PeakPlanner` — the same loop, each stem's target taken mostly from its
+  peaks: where its true peak sits against the anchor's, as producers leave it
+  (tools/conventions.py, ``PEAK_WEIGHT``; issue 28).
 - :class:`ScriptedPlanner` — replays a fixed list of actions (tests, demos of
   the error path).
 """
@@ -10,12 +13,12 @@
 from __future__ import annotations
 
 from anchormix.tools import ToolContext
-from anchormix.tools.conventions import ROLE_TARGETS_LU, genre_targets
+from anchormix.tools.conventions import PEAK_OFFSET_DB, PEAK_WEIGHT, ROLE_TARGETS_LU, genre_targets
 
 from .planning import CONVERGENCE_DB, clamp_move, masking_reason, masking_results, writes_nothing
 from .state import FINISH, Action, AgentState
 
-__all__ = ["RulePlanner", "ScriptedPlanner"]
+__all__ = ["RulePlanner", "PeakPlanner", "ScriptedPlanner"]
 
 
 class RulePlanner:
@@ -48,32 +51,80 @@ class RulePlanner:
                     rationale=f"{name} is {gaps[name][0]:+.1f} LU against the {anchor}, target {gaps[name][1]:+.1f} LU: "
                     f"check what masks it before moving it {changes[name]:+.1f} dB",
                 )
-        reasons = {}
-        for name in changes:
-            now, target = gaps[name]
-            reasons[name] = (f"was {now:+.1f} LU against the {anchor}; {levels[name]['role']} sits at {target:+.1f} LU "
-                             f"by convention" + masking_reason(masking.get(name)))
+        reasons = {name: self.reason(levels[name], levels[anchor], anchor) + masking_reason(masking.get(name))
+                   for name in changes}
         summary = ", ".join(f"{n} {c:+.1f} dB" for n, c in changes.items())
         return Action(
             tool="apply_gains",
             arguments={"changes_db": changes},
-            rationale=f"bring each stem to its role's offset from the {anchor}: {summary}",
+            rationale=f"bring each stem to its {self.aim} the {anchor}: {summary}",
             reasons=reasons,
         )
 
+    aim = "role's offset from"  # what the rationale says each stem is brought to
+
+    def stem_target(self, row: dict, anchor_row: dict) -> float:
+        """Where the stem measured as ``row`` belongs, LU against the anchor measured as ``anchor_row``."""
+        return self.target_lu(row["role"], anchor_row["role"])
+
+    def reason(self, row: dict, anchor_row: dict, anchor: str) -> str:
+        """Why the stem measured as ``row`` moves, in the words of the trace."""
+        return (f"was {row['lu_vs_anchor']:+.1f} LU against the {anchor}; {row['role']} sits at "
+                f"{self.stem_target(row, anchor_row):+.1f} LU by convention")
+
     def _moves(self, levels: dict, anchor: str) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
         """The moves of at least 0.5 dB that take each active stem to its target, and (level, target) per stem."""
-        anchor_role = levels[anchor]["role"]
         changes, gaps = {}, {}
         for name, row in levels.items():
             if name == anchor or not row["active"] or row["lu_vs_anchor"] is None:
                 continue
-            target = self.target_lu(row["role"], anchor_role)
+            target = self.stem_target(row, levels[anchor])
             change = clamp_move(target - row["lu_vs_anchor"])
             if abs(change) >= CONVERGENCE_DB:
                 changes[name] = change
                 gaps[name] = (row["lu_vs_anchor"], target)
         return changes, gaps
+
+
+class PeakPlanner(RulePlanner):
+    """Peak-aligned conventions (``--planner peaks``): each stem ``weight`` of the way from its role's offset to the
+    level that puts its true peak ``offset_db`` from the anchor's.
+
+    Producers leave a stem where its peaks sit, more than where its role would: across the module and LMMS
+    corpora a stem's crest factor (true peak less integrated loudness) against the anchor's tells its level better
+    than its role does (README, "Modern productions"). The crest does not move with a gain, so this target is the
+    same from any start. A stem or anchor without a measurable peak or loudness falls back on its role.
+    """
+
+    name = "peaks"
+    aim = "peaks' level against"
+
+    def __init__(self, weight: float = PEAK_WEIGHT, offset_db: float = PEAK_OFFSET_DB, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.weight, self.offset_db = weight, offset_db
+
+    def by_peak(self, row: dict, anchor_row: dict) -> float | None:
+        """The level (LU against the anchor) that puts the stem's true peak ``offset_db`` from the anchor's."""
+        values = (row["true_peak_dbtp"], row["lufs"], anchor_row["true_peak_dbtp"], anchor_row["lufs"])
+        if any(v is None for v in values):
+            return None
+        peak, lufs, anchor_peak, anchor_lufs = values
+        return (anchor_peak - anchor_lufs) - (peak - lufs) + self.offset_db
+
+    def stem_target(self, row: dict, anchor_row: dict) -> float:
+        by_role, by_peak = super().stem_target(row, anchor_row), self.by_peak(row, anchor_row)
+        return by_role if by_peak is None else self.weight * by_peak + (1.0 - self.weight) * by_role
+
+    def reason(self, row: dict, anchor_row: dict, anchor: str) -> str:
+        by_peak = self.by_peak(row, anchor_row)
+        if by_peak is None:
+            return super().reason(row, anchor_row, anchor)
+        by_role = super().stem_target(row, anchor_row)
+        return (f"was {row['lu_vs_anchor']:+.1f} LU against the {anchor}; its peaks stand "
+                f"{row['true_peak_dbtp'] - row['lufs']:.1f} dB over its loudness (the {anchor}'s "
+                f"{anchor_row['true_peak_dbtp'] - anchor_row['lufs']:.1f}), so {by_peak:+.1f} LU puts its peaks "
+                f"{self.offset_db:+.1f} dB from the {anchor}'s; with {row['role']} at {by_role:+.1f} LU by convention, "
+                f"{self.stem_target(row, anchor_row):+.1f} LU")
 
 
 class ScriptedPlanner:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from anchormix.model.evaluation.baselines import CONVENTIONS_FILE, conventions_table
+from anchormix.model.evaluation.peak_fit import fit_peak_rule, peak_rows
 from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, build_procedural_session,
                                     debian_midi_dirs, find_sessions, load_manifest, missing_debian_packages,
                                     write_manifest)
@@ -41,6 +42,7 @@ EPILOG_DATA = """examples:
   anchormix data lmms --from-debian --install --out lmms        # the 13 LMMS projects it may use, one stem per track
   anchormix data lmms --projects song.mmpz --out lmms            # your own LMMS projects
   anchormix data stats --sessions corpus modules --ranges model/checkpoints/alm/ranges.json
+  anchormix data peaks --sessions modules lmms   # the peak planner's weight and offset, fitted on the train splits
 """
 
 def add_parsers(sub) -> None:
@@ -86,6 +88,9 @@ def add_parsers(sub) -> None:
     stats.add_argument("--ranges", type=Path, metavar="FILE",
                        help="also write each role's lowest and highest level against the bass over the train splits "
                             "of all of them (the shipped model's: model/checkpoints/alm/ranges.json)")
+    peaks = dsub.add_parser("peaks", help="fit the peak planner's weight and offset on the train splits")
+    peaks.set_defaults(func=_peaks)
+    peaks.add_argument("--sessions", type=Path, nargs="+", required=True, help="corpus folders")
     feats = dsub.add_parser("features", help="build or refresh the log-mel feature cache")
     feats.set_defaults(func=_data_features)
     feats.add_argument("--sessions", type=Path, required=True, help="corpus folder")
@@ -267,6 +272,15 @@ def _stats(args: argparse.Namespace) -> int:
         body = {"roles": {r: {k: round(v, 2) for k, v in row.items()} for r, row in sorted(ranges.items())},
                 "from": [str(r) for r in args.sessions], "anchor": "bass", "split": "train"}
         console.print(f"wrote {write_text_atomic(args.ranges, json.dumps(body, indent=2) + chr(10))}")
+    return 0
+
+
+def _peaks(args: argparse.Namespace) -> int:
+    rows = peak_rows(args.sessions, on_session=lambda f: console.print(f"measured {f}", style="dim"))
+    fits = fit_peak_rule(rows)
+    console.print(f"{rows.sessions} train sessions, {fits[0].stems} stems; weight, offset (dB), MAE (dB), best first:")
+    for fit in fits[:5] + [f for f in fits if f.weight == 1.0]:
+        console.print(f"  {fit.weight:.2f}  {fit.offset_db:+.2f}  {fit.mae_db:.2f}")
     return 0
 
 

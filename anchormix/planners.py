@@ -2,9 +2,10 @@
 
 Two kinds of name, one list each:
 
-- :data:`LOOP_PLANNERS` run the agent loop (``balance``, ``demo``, ``chat``, ``eval --agent``): ``rules``, ``alm``.
+- :data:`LOOP_PLANNERS` run the agent loop (``balance``, ``demo``, ``chat``, ``eval --agent``): ``rules``, ``peaks``,
+  ``alm``.
 - :data:`PREDICTORS` are read one-shot by ``eval``: the baselines (``none``, ``loudness``, ``constant``,
-  ``conventions``, ``rules``), the ALM's head (``alm``) and its ablations on the same weights (``alm-text``: the numbers as its LM
+  ``conventions``, ``rules``), the peak planner (``peaks``), the ALM's head (``alm``) and its ablations on the same weights (``alm-text``: the numbers as its LM
   writes them; ``alm-listener``: the listener alone, no LLM; ``alm-nogenre``: the genre withheld).
 
 Errors name the value, not a flag; the command line adds which flag it came from.
@@ -15,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from anchormix.agent import Planner, RulePlanner
+from anchormix.agent import PeakPlanner, Planner, RulePlanner
 from anchormix.model.evaluation.baselines import (Predictor, load_conventions, make_constant, make_conventions, predict_loudness, predict_none,
-                                       predict_rules)
+                                       predict_by)
 from anchormix.model.shipped import DEFAULT_CHECKPOINT
 
 __all__ = ["DEFAULT_PLANNER", "LOOP_PLANNERS", "PREDICTORS", "check_planner", "make_planner", "planner_factory",
@@ -27,8 +28,8 @@ __all__ = ["DEFAULT_PLANNER", "LOOP_PLANNERS", "PREDICTORS", "check_planner", "m
 # start (issue 15). The shipped ALM does: 4.04 dB against the rules' 4.42 (README, "Tracker modules");
 # `--planner rules` is the fallback that needs no model.
 DEFAULT_PLANNER = "alm"
-LOOP_PLANNERS = ("rules", "alm")
-PREDICTORS = ("none", "loudness", "constant", "conventions", "rules", "alm", "alm-text", "alm-listener", "alm-nogenre")
+LOOP_PLANNERS = ("rules", "peaks", "alm")
+PREDICTORS = ("none", "loudness", "constant", "conventions", "rules", "peaks", "alm", "alm-text", "alm-listener", "alm-nogenre")
 
 
 def check_planner(name: str, choices: tuple[str, ...] = LOOP_PLANNERS, checkpoint: Path | None = None) -> str:
@@ -56,7 +57,7 @@ def make_planner(name: str, genre: str | None = None, checkpoint: Path | None = 
         from anchormix.model.alm.planner import ALMPlanner  # lazy: as in _balancer
 
         return ALMPlanner(_balancer(checkpoint), genre=genre, writes=writes)
-    return RulePlanner(genre=genre)
+    return PeakPlanner(genre=genre) if name == "peaks" else RulePlanner(genre=genre)
 
 
 def planner_factory(name: str, checkpoint: Path | None = None, writes: bool = True) -> Callable[[str | None], Planner]:
@@ -73,8 +74,8 @@ def make_predictor(name: str, sessions_root: Path, conventions: Path | None = No
         return predict_none
     if name == "loudness":
         return predict_loudness
-    if name == "rules":
-        return predict_rules
+    if name in ("rules", "peaks"):
+        return predict_by(PeakPlanner() if name == "peaks" else RulePlanner())
     if name == "conventions":
         return make_conventions(load_conventions(sessions_root, conventions))
     if name == "constant":

@@ -57,7 +57,7 @@ def test_the_layout_the_design_draws_is_the_tree():
         "model/corpus/manifest.py", "model/corpus/midi.py", "model/corpus/procedural.py", "model/corpus/lmms.py", "model/features.py",
         "model/prompt.py", "model/draws.py", "model/backbone.py", "model/weights.py", "model/alm/network.py",
         "model/alm/build.py", "model/alm/train.py", "model/alm/planner.py", "model/advice/writer.py",
-        "model/evaluation/baselines.py", "model/evaluation/evaluate.py", "model/intent/intent_model.py",
+        "model/evaluation/baselines.py", "model/evaluation/evaluate.py", "model/evaluation/peak_fit.py", "model/intent/intent_model.py",
         "model/tagger/role_tagger.py", "model/conf/base.yaml", "anchormix/planners.py", "anchormix/cli.py",
         "anchormix/views.py", "anchormix/train_cli.py", "anchormix/eval_cli.py", "anchormix/batch/jobs.py", "anchormix/batch/ray_pool.py",
         "tui/app.py", "docs/architecture.md",

@@ -7,7 +7,7 @@ number here and every one of them follows.
 
 from __future__ import annotations
 
-__all__ = ["ROLES", "ROLE_TARGETS_LU", "GENRES", "GENRE_REFERENCE_LU", "genre_targets"]
+__all__ = ["ROLES", "ROLE_TARGETS_LU", "PEAK_WEIGHT", "PEAK_OFFSET_DB", "GENRES", "GENRE_REFERENCE_LU", "genre_targets"]
 
 ROLES = (
     "bass", "kick", "snare", "drums", "hats", "vocals", "guitar",
@@ -35,6 +35,13 @@ ROLE_TARGETS_LU: dict[str, float] = {
     "fx": -12.0,
     "other": -6.0,
 }
+
+# Producers leave a stem where its peaks sit (issue 28): a stem's crest factor (true peak less integrated
+# loudness) against the anchor's tells its level better than its role. The peak planner's target is PEAK_WEIGHT
+# of the level that puts the stem's true peak PEAK_OFFSET_DB from the anchor's, the rest its role's offset above.
+# Fitted on the train splits of the module and LMMS corpora by `anchormix data peaks` (model/evaluation/peak_fit.py).
+PEAK_WEIGHT = 0.8
+PEAK_OFFSET_DB = -0.77
 
 # Every genre a session may name: the demo presets first, then those the corpus reads off file names.
 # The order is part of the shipped model (its genre embedding), so new genres go at the end.

@@ -1,12 +1,12 @@
 """The baselines every evaluation prints beside the model (docs/architecture.md): none, loudness, constant,
-conventions, rules.
+conventions, rules (and the peak planner, through the same loop).
 
 Each is a *predictor*: the tool context over a perturbed session in, the gain per
 stem (dB) out. ``constant`` puts every stem at the training split's mean offset
 from the anchor, whatever the stem (the bar a model must clear before it has
 learnt anything about the music, issue 28); ``conventions`` learns each role's
-mean offset from the bass on the training split; ``rules`` runs the rule planner
-through the real agent loop.
+mean offset from the bass on the training split; ``rules`` and ``peaks`` run their
+planner through the real agent loop.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Callable
 
 import numpy as np
 
-from anchormix.agent import RulePlanner, run_balance, start_state
+from anchormix.agent import Planner, run_balance, start_state
 from anchormix.tools import ToolContext
 from anchormix.tools.session import SESSION_FILE
 
 from anchormix.model.corpus import find_sessions
 
 __all__ = ["Predictor", "CONVENTIONS_FILE", "conventions_table", "load_conventions", "predict_none", "predict_loudness",
-           "mean_offset", "make_constant", "make_conventions", "predict_rules"]
+           "mean_offset", "make_constant", "make_conventions", "predict_by"]
 
 CONVENTIONS_FILE = "conventions.json"
 
@@ -113,8 +113,12 @@ def make_conventions(table: dict[str, dict[str, float]]) -> Predictor:
     return predict
 
 
-def predict_rules(ctx: ToolContext) -> dict[str, float]:
-    """The rule planner through the real agent loop (no outputs written)."""
-    session = ctx.session
-    start = start_state(session.path.name, session.anchor, "rules", {n: 0.0 for n in session.names})
-    return run_balance(RulePlanner(), ctx, start)["gains_db"]
+def predict_by(planner: Planner) -> Predictor:
+    """A planner that needs no model (the rules, the peaks) through the real agent loop (no outputs written)."""
+
+    def predict(ctx: ToolContext) -> dict[str, float]:
+        session = ctx.session
+        start = start_state(session.path.name, session.anchor, planner.name, {n: 0.0 for n in session.names})
+        return run_balance(planner, ctx, start)["gains_db"]
+
+    return predict

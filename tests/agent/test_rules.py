@@ -1,4 +1,5 @@
-"""The rule planner on generated sessions with known reference balance and random spoiled levels."""
+"""The rule planner on generated sessions with known reference balance and random spoiled levels; the peak planner
+on stems whose peaks are known."""
 
 import json
 import re
@@ -6,11 +7,12 @@ import re
 import numpy as np
 import pytest
 
-from anchormix.agent import RulePlanner, balance_session
-from anchormix.tools.conventions import ROLE_TARGETS_LU
+from anchormix.agent import PeakPlanner, RulePlanner, balance_session
+from anchormix.tools import Measurements, load_session
+from anchormix.tools.conventions import PEAK_OFFSET_DB, PEAK_WEIGHT, ROLE_TARGETS_LU
 from anchormix.tools.demo import write_demo_session
 
-from ..conftest import tree_hash
+from ..conftest import sine, tree_hash, write_wav
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +86,33 @@ def test_a_balanced_session_needs_no_moves(tmp_path):
     result = balance_session(folder, tmp_path / "out", planner)
     assert result.outcome.converged and all(abs(g) < 0.05 for g in result.outcome.gains_vs_anchor_db.values())
     assert "No changes" in result.advice
+
+
+def test_the_peak_planner_sets_each_stem_by_its_peaks_and_role_from_any_start(spoiled_sessions, tmp_path):
+    folder = spoiled_sessions[0]
+    measured = Measurements(load_session(folder)).measure_all()
+    crest = {n: measured.true_peak[n] - measured.lufs[n] for n in measured.session.names}  # moves with no gain
+    before = tree_hash(folder)
+    result = balance_session(folder, tmp_path / "out", PeakPlanner())
+    assert result.outcome.converged and tree_hash(folder) == before
+    for name, lu in result.outcome.lu_vs_anchor_after.items():
+        if name != "bass":
+            by_peak = crest["bass"] - crest[name] + PEAK_OFFSET_DB
+            expected = PEAK_WEIGHT * by_peak + (1 - PEAK_WEIGHT) * ROLE_TARGETS_LU[name]
+            assert lu == pytest.approx(expected, abs=0.56), name  # a stem within 0.5 dB of its target stays
+    assert "its peaks stand" in result.advice and "by convention" in result.advice  # the advice quotes the reasons
+
+
+def test_peaks_alone_line_the_true_peaks_up(tmp_path):
+    # A sustained tone (crest 3 dB) as the bass, clicks (crest ~ 20 dB) as "other": from the same loudness, peak
+    # alignment must take the clicks down by about the difference of their crests.
+    sr, folder = 22050, tmp_path / "s"
+    folder.mkdir()
+    clicks = np.zeros((2, 3 * sr), dtype=np.float32)
+    clicks[:, :: sr // 8] = 0.9
+    write_wav(folder / "bass.wav", sine(55.0, 3.0, sr, 0.3), sr)
+    write_wav(folder / "clicks.wav", clicks, sr)
+    result = balance_session(folder, tmp_path / "out", PeakPlanner(weight=1.0, offset_db=-2.0))
+    after = Measurements(load_session(folder)).measure_all().at(result.outcome.gains_db)
+    assert after.true_peak("clicks") - after.true_peak("bass") == pytest.approx(-2.0, abs=0.56)
+    assert result.outcome.gains_vs_anchor_db["clicks"] < -10.0

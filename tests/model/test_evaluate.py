@@ -4,8 +4,10 @@
 import numpy as np
 import pytest
 
+from anchormix.agent import RulePlanner
+
 from anchormix.model.evaluation.baselines import (conventions_table, make_constant, make_conventions, mean_offset,
-                                                  predict_loudness, predict_none, predict_rules)
+                                                  predict_by, predict_loudness, predict_none)
 from anchormix.model.corpus import build_procedural_session, find_sessions, write_manifest
 from anchormix.model.evaluation.evaluate import level_spread, run_protocol, summarise
 from anchormix.model.features import cached_features, log_mel
@@ -64,7 +66,7 @@ def test_conventions_learned_on_train_beat_loudness_and_none(corpus):
     assert table["vocals"]["count"] == 6 and table["vocals"]["mean"] > table["hats"]["mean"]
     sessions = find_sessions(corpus, "test")
     result = run_protocol(sessions, {"none": predict_none, "loudness": predict_loudness,
-                                     "conventions": make_conventions(table), "rules": predict_rules}, draws=3, seed=0)
+                                     "conventions": make_conventions(table), "rules": predict_by(RulePlanner())}, draws=3, seed=0)
     mae = {p: summarise(e)["mae_db"] for p, e in result.errors.items()}
     assert mae["conventions"] < mae["loudness"] < mae["none"]
     assert mae["rules"] < mae["none"]
@@ -127,7 +129,7 @@ def test_the_agent_protocol_reports_iterations_convergence_and_tool_calls(corpus
     # The rules check masking before their largest moves, and those checks are counted apart.
     assert all(1 <= r["masking_checks"] < r["tool_calls"] for r in runs)
     # The loop's final gains score like the one-shot rule predictor on the same draws.
-    one_shot = run_protocol(sessions, {"rules": predict_rules}, draws=2, seed=0)
+    one_shot = run_protocol(sessions, {"rules": predict_by(RulePlanner())}, draws=2, seed=0)
     assert result.summary("rules")["mae_db"] == pytest.approx(summarise(one_shot.errors["rules"])["mae_db"], abs=0.05)
 
     out = tmp_path / "agent.json"

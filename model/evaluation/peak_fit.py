@@ -1,0 +1,79 @@
+"""The peak planner's two numbers, fitted on the train splits (tools/conventions.py: PEAK_WEIGHT, PEAK_OFFSET_DB).
+
+Each train-split stem against its session's anchor gives its level t (LU), the rule table's offset for its role r,
+and the level c that puts its true peak where the anchor's is (the anchor's crest factor less its own). The peak
+planner's target is w (c + k) + (1 - w) r. For each weight w on a grid the offset k with the least absolute error
+is a median (w k = median(t - w c - (1 - w) r)); the fit keeps the weight with the least mean absolute error.
+The measurements are the tools' own (integrated loudness, true peak), so the fit and the planner agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from anchormix.tools import Measurements, load_session
+from anchormix.tools.conventions import ROLE_TARGETS_LU
+
+from anchormix.model.corpus import find_sessions
+
+__all__ = ["PeakRows", "PeakFit", "peak_rows", "fit_peak_rule", "WEIGHTS"]
+
+WEIGHTS = tuple(round(w, 2) for w in np.arange(0.05, 1.0001, 0.05))
+
+
+@dataclass
+class PeakRows:
+    """Per train-split stem: its level against the anchor, the peak-aligned level, the role table's offset."""
+
+    level: list[float]
+    by_peak: list[float]
+    by_role: list[float]
+    sessions: int = 0
+
+
+@dataclass(frozen=True)
+class PeakFit:
+    weight: float
+    offset_db: float
+    mae_db: float
+    stems: int
+
+
+def _role_offset(role: str, anchor_role: str) -> float:
+    return ROLE_TARGETS_LU.get(role, ROLE_TARGETS_LU["other"]) - ROLE_TARGETS_LU.get(anchor_role, 0.0)
+
+
+def peak_rows(roots: list[Path], split: str = "train", on_session=None) -> PeakRows:
+    """Measure every ``split`` session of the corpora ``roots`` (each stem's loudness and true peak)."""
+    rows = PeakRows([], [], [])
+    for root in roots:
+        for folder, _ in find_sessions(Path(root), split):
+            measured = Measurements(load_session(folder)).measure_all()
+            session, lufs, peak = measured.session, measured.lufs, measured.true_peak
+            a = session.anchor
+            for n in session.names:
+                if n == a or not session.active[n] or not np.isfinite(lufs[n]) or not np.isfinite(lufs[a]):
+                    continue
+                rows.level.append(lufs[n] - lufs[a])
+                rows.by_peak.append((peak[a] - lufs[a]) - (peak[n] - lufs[n]))
+                rows.by_role.append(_role_offset(session.roles[n], session.roles[a]))
+            rows.sessions += 1
+            if on_session:
+                on_session(folder)
+    return rows
+
+
+def fit_peak_rule(rows: PeakRows, weights: tuple[float, ...] = WEIGHTS) -> list[PeakFit]:
+    """Every weight's best offset and its mean absolute error, the best first."""
+    level, by_peak, by_role = (np.asarray(v, dtype=float) for v in (rows.level, rows.by_peak, rows.by_role))
+    if not len(level):
+        raise ValueError("no stems to fit the peak rule on (no active stem in any train-split session)")
+    fits = []
+    for w in weights:
+        rest = level - w * by_peak - (1.0 - w) * by_role
+        shift = float(np.median(rest))  # = w k
+        fits.append(PeakFit(float(w), shift / w, float(np.abs(rest - shift).mean()), len(level)))
+    return sorted(fits, key=lambda f: f.mae_db)
