@@ -76,6 +76,10 @@ def _demo(args: argparse.Namespace) -> int:
                              on_done=lambda done, session: write_report(done.out_dir, done.outcome, session, done.advice))
     console.print(Markdown(result.advice))
     console.print(before_after_table(result.outcome))
+    if args.planner != "rules":
+        console.print("(this song is synthetic, mixed to the rule table's role offsets, which `--planner rules` "
+                      "reproduces; the default planner is the one that comes closest to producers' own balances: "
+                      "README, \"Modern productions\")", style="dim")
     console.print(f"outputs: {result.out_dir}  (mix.wav, gains.json, advice.md, trace.jsonl, report.html)")
     console.print(f"see why each gain was chosen: [bold]{_invocation()} trace {result.files['trace.jsonl']}[/]")
     console.print(f"mix it by conversation: [bold]{_invocation()} chat {folder}[/]  (F2 apply, F3 undo, Ctrl+Q quit)")

@@ -2,10 +2,11 @@
 fresh run of the ALM on two of its songs reproduces that JSON's per-song errors.
 
 docs/eval/modules-test.json is the output of the README's command (``anchormix eval --sessions modules --split test
---protocol both --planner none,loudness,conventions,rules,alm --draws 5 --seed 0 --json ...``). The whole split takes
+--protocol both --planner none,loudness,constant,conventions,rules,peaks,alm --draws 5 --seed 0 --json ...``). The whole split takes
 minutes and a corpus CI does not have, so here two of its songs (open-invaders-data's endsong and hiscore, 2.4 MB of
 Debian package) are rendered, featured and tagged exactly as ``data modules --from-debian`` does, and the shipped
-ALM balances their 12 draws: a model that lost its edge (or one that returns its input) misses the committed figures.
+ALM and the peak planner balance their 12 draws: a model that lost its edge (or one that returns its input) misses
+the committed figures.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from anchormix.model.corpus.modules import build_module_session
 from anchormix.model.corpus.xmp import libxmp_available
 from anchormix.model.evaluation.evaluate import PROTOCOLS, run_protocol
 from anchormix.model.features import log_mel
-from anchormix.planners import make_predictor
+from anchormix.planners import DEFAULT_PLANNER, LOOP_PLANNERS, make_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "eval" / "modules-test.json"
@@ -43,6 +44,10 @@ def test_the_readme_headline_is_the_committed_evaluation():
     for protocol in PROTOCOLS:  # the ALM beats the constant, which beats the rule planner, as the README says
         overall = body[protocol]["overall"]
         assert overall["alm"]["mae_db"] < overall["constant"]["mae_db"] < overall["rules"]["mae_db"] < overall["none"]["mae_db"]
+    peaks = re.search(r"^\| \*\*peaks \(default\)\*\* \| \*\*([\d.]+)\*\* \|.*\| \*\*([\d.]+)\*\* \|", ROOT.joinpath(
+        "README.md").read_text(encoding="utf-8"), re.MULTILINE)
+    assert peaks, "README: the row '| **peaks (default)** | ...' is missing"
+    assert [float(g) for g in peaks.groups()] == [round(body[p]["overall"]["peaks"]["mae_db"], 2) for p in PROTOCOLS]
     constant = re.search(r"^\| constant \| ([\d.]+) \|.*\| ([\d.]+) \| [\d.]+ \| \d+% \| ([\d.]+) \| ([\d.]+) \|$",
                          ROOT.joinpath("README.md").read_text(encoding="utf-8"), re.MULTILINE)
     assert constant, "README: the row '| constant | ...' is missing"
@@ -69,7 +74,7 @@ def test_a_fresh_run_reproduces_the_committed_per_song_errors(two_test_songs, pr
     committed = json.loads(COMMITTED.read_text(encoding="utf-8"))[protocol]["by_session"]
     sessions = find_sessions(two_test_songs, "test")
     assert [f.name for f, _ in sessions] == ["open-invaders-data-endsong", "open-invaders-data-hiscore"]
-    predictors = {name: make_predictor(name, two_test_songs) for name in ("none", "alm")}
+    predictors = {name: make_predictor(name, two_test_songs) for name in ("none", "peaks", "alm")}
     result = run_protocol(sessions, predictors, draws=5, seed=0, protocol=protocol)
     for name in predictors:
         for song, errors in result.by_session[name].items():
@@ -77,3 +82,10 @@ def test_a_fresh_run_reproduces_the_committed_per_song_errors(two_test_songs, pr
             assert fresh == pytest.approx(committed[name][song], abs=MARGIN_DB), (name, song)
     for song in result.by_session["alm"]:  # on these two songs too, the model is far better than doing nothing
         assert committed["alm"][song] < committed["none"][song] - 1.0, song
+
+
+def test_the_default_planner_is_the_winner_on_the_lmms_valid_producers_from_a_flat_start():
+    """Issue 28's rule, held against the committed evaluation (README, "Modern productions")."""
+    flat = json.loads((ROOT / "docs" / "eval" / "lmms-valid.json").read_text(encoding="utf-8"))["flat"]
+    assert flat["split"] == "valid" and flat["anchor_role"] is None and flat["sessions"] == 3
+    assert DEFAULT_PLANNER == min(LOOP_PLANNERS, key=lambda name: flat["overall"][name]["mae_db"])
