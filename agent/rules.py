@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from anchormix.tools import ToolContext
-from anchormix.tools.conventions import PEAK_OFFSET_DB, PEAK_WEIGHT, ROLE_TARGETS_LU, genre_targets
+from anchormix.tools.conventions import PEAK_WEIGHT, ROLE_TARGETS_LU, genre_targets, peak_offset_db
 
 from .planning import CONVERGENCE_DB, clamp_move, masking_reason, masking_results, writes_nothing
 from .state import FINISH, Action, AgentState
@@ -88,7 +88,8 @@ class RulePlanner:
 
 class PeakPlanner(RulePlanner):
     """Peak-aligned conventions (``--planner peaks``): each stem ``weight`` of the way from its role's offset to the
-    level that puts its true peak ``offset_db`` from the anchor's.
+    level that puts its true peak the fitted offset from the anchor's (``offset_db``: one for every anchor; else
+    the table's for the anchor's role, tools/conventions.py).
 
     Producers leave a stem where its peaks sit, more than where its role would: across the module and LMMS
     corpora a stem's crest factor (true peak less integrated loudness) against the anchor's tells its level better
@@ -99,17 +100,20 @@ class PeakPlanner(RulePlanner):
     name = "peaks"
     aim = "peaks' level against"
 
-    def __init__(self, weight: float = PEAK_WEIGHT, offset_db: float = PEAK_OFFSET_DB, **kwargs) -> None:
+    def __init__(self, weight: float = PEAK_WEIGHT, offset_db: float | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.weight, self.offset_db = weight, offset_db
 
+    def peak_offset(self, anchor_row: dict) -> float:
+        return peak_offset_db(anchor_row["role"]) if self.offset_db is None else self.offset_db
+
     def by_peak(self, row: dict, anchor_row: dict) -> float | None:
-        """The level (LU against the anchor) that puts the stem's true peak ``offset_db`` from the anchor's."""
+        """The level (LU against the anchor) that puts the stem's true peak the offset from the anchor's."""
         values = (row["true_peak_dbtp"], row["lufs"], anchor_row["true_peak_dbtp"], anchor_row["lufs"])
         if any(v is None for v in values):
             return None
         peak, lufs, anchor_peak, anchor_lufs = values
-        return (anchor_peak - anchor_lufs) - (peak - lufs) + self.offset_db
+        return (anchor_peak - anchor_lufs) - (peak - lufs) + self.peak_offset(anchor_row)
 
     def stem_target(self, row: dict, anchor_row: dict) -> float:
         by_role, by_peak = super().stem_target(row, anchor_row), self.by_peak(row, anchor_row)
@@ -123,8 +127,8 @@ class PeakPlanner(RulePlanner):
         return (f"was {row['lu_vs_anchor']:+.1f} LU against the {anchor}; its peaks stand "
                 f"{row['true_peak_dbtp'] - row['lufs']:.1f} dB over its loudness (the {anchor}'s "
                 f"{anchor_row['true_peak_dbtp'] - anchor_row['lufs']:.1f}), so {by_peak:+.1f} LU puts its peaks "
-                f"{self.offset_db:+.1f} dB from the {anchor}'s; with {row['role']} at {by_role:+.1f} LU by convention, "
-                f"{self.stem_target(row, anchor_row):+.1f} LU")
+                f"{self.peak_offset(anchor_row):+.1f} dB from the {anchor}'s; with {row['role']} at {by_role:+.1f} LU "
+                f"by convention, {self.stem_target(row, anchor_row):+.1f} LU")
 
 
 class ScriptedPlanner:

@@ -281,6 +281,10 @@ def _peaks(args: argparse.Namespace) -> int:
     console.print(f"{rows.sessions} train sessions, {fits[0].stems} stems; weight, offset (dB), MAE (dB), best first:")
     for fit in fits[:5] + [f for f in fits if f.weight == 1.0]:
         console.print(f"  {fit.weight:.2f}  {fit.offset_db:+.2f}  {fit.mae_db:.2f}")
+    kick = peak_rows(args.sessions, anchor_role="kick")
+    at = fit_peak_rule(kick, (fits[0].weight,))[0]
+    console.print(f"against the loudest kick ({kick.sessions} sessions, {at.stems} stems), weight {at.weight:.2f}: "
+                  f"offset {at.offset_db:+.2f} dB, MAE {at.mae_db:.2f}")
     return 0
 
 

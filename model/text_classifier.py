@@ -75,17 +75,34 @@ class TextClassifier(nn.Module):
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(features)
 
+    def prompt(self, text: str) -> str:
+        """What the backbone reads for ``text``."""
+        return self.PROMPT.format(text=text.strip()[:500])
+
     def pooled(self, text: str) -> torch.Tensor:
         """``(hidden,)``: mean of the last hidden states over the text's last (``pool_tokens``) tokens."""
-        ids = self.tokenizer(self.PROMPT.format(text=text.strip()[:500]), return_tensors="pt")["input_ids"]
+        ids = self.tokenizer(self.prompt(text), return_tensors="pt")["input_ids"]
         hidden = self.llm(input_ids=ids, output_hidden_states=True).hidden_states[-1][0]
         k = self.config.pool_tokens
         return hidden[-k:].mean(dim=0) if hidden.shape[0] > k else hidden.mean(dim=0)
 
     @torch.no_grad()
-    def features(self, texts: list[str]) -> torch.Tensor:
-        """``(N, hidden)`` pooled features, no gradients."""
-        return torch.stack([self.pooled(text) for text in texts])
+    def features(self, texts: list[str], batch: int = 32) -> torch.Tensor:
+        """``(N, hidden)`` pooled features, no gradients: :meth:`pooled` of each text, ``batch`` texts a forward
+        (padded on the left, the padding masked and the positions counted from each text's first token, so each
+        row is its text's own forward to float rounding; one forward per name cost 0.25 s on 2 cores)."""
+        out = []
+        for first in range(0, len(texts), batch):
+            ids = [self.tokenizer(self.prompt(t))["input_ids"] for t in texts[first : first + batch]]
+            width = max(map(len, ids))
+            mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids])
+            padded = torch.tensor([[0] * (width - len(i)) + i for i in ids])
+            positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+            hidden = self.llm(input_ids=padded, attention_mask=mask, position_ids=positions,
+                              output_hidden_states=True).hidden_states[-1]
+            k = self.config.pool_tokens
+            out += [hidden[row, -min(k, len(i)):].mean(dim=0) for row, i in enumerate(ids)]
+        return torch.stack(out)
 
     @torch.no_grad()
     def probabilities(self, texts: list[str]) -> torch.Tensor:

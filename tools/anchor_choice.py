@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ACTIVE_DBFS", "BY_EAR", "anchor_by_name", "activity", "centroid_hz", "lowest_sustained_stem"]
+__all__ = ["ACTIVE_DBFS", "BY_EAR", "anchor_by_name", "loudest_of_role", "activity", "centroid_hz", "lowest_sustained_stem"]
 
 ACTIVE_DBFS = -60.0  # a second of a stem with RMS above this is "playing"
 BY_EAR = "no stem is named bass"  # how the line of an anchor chosen by ear begins
@@ -33,6 +33,13 @@ def anchor_by_name(path: Path, names: list[str], roles: dict[str, str], anchor: 
         raise ValueError(f"{path}: the anchor defaults to the bass stem, but the session has {len(basses)} bass stems "
                          f"({', '.join(basses)}); choose one with --anchor NAME (stems: {', '.join(names)})")
     return basses[0] if basses else None
+
+
+def loudest_of_role(names: list[str], roles: dict[str, str], lufs, role: str) -> str | None:
+    """The loudest audible stem of ``role`` (integrated loudness ``lufs[name]``), None when none is: the anchor of an
+    evaluation or a fit against that role (e.g. the kick)."""
+    found = [n for n in names if roles[n] == role and np.isfinite(lufs[n])]
+    return max(found, key=lambda n: lufs[n]) if found else None
 
 
 def activity(stems: dict[str, np.ndarray], sample_rate: int, full_scale: float = 1.0) -> np.ndarray:

@@ -7,7 +7,7 @@ number here and every one of them follows.
 
 from __future__ import annotations
 
-__all__ = ["ROLES", "ROLE_TARGETS_LU", "PEAK_WEIGHT", "PEAK_OFFSET_DB", "GENRES", "GENRE_REFERENCE_LU", "genre_targets"]
+__all__ = ["ROLES", "ROLE_TARGETS_LU", "PEAK_WEIGHT", "PEAK_OFFSET_DB", "peak_offset_db", "GENRES", "GENRE_REFERENCE_LU", "genre_targets"]
 
 ROLES = (
     "bass", "kick", "snare", "drums", "hats", "vocals", "guitar",
@@ -38,10 +38,12 @@ ROLE_TARGETS_LU: dict[str, float] = {
 
 # Producers leave a stem where its peaks sit (issue 28): a stem's crest factor (true peak less integrated
 # loudness) against the anchor's tells its level better than its role. The peak planner's target is PEAK_WEIGHT
-# of the level that puts the stem's true peak PEAK_OFFSET_DB from the anchor's, the rest its role's offset above.
-# Fitted on the train splits of the module and LMMS corpora by `anchormix data peaks` (model/evaluation/peak_fit.py).
+# of the level that puts the stem's true peak PEAK_OFFSET_DB[anchor role] from the anchor's, the rest its role's
+# offset above (an anchor of another role: the bass's offset). Fitted on the train splits of the module and LMMS
+# corpora by `anchormix data peaks` (model/evaluation/peak_fit.py).
 PEAK_WEIGHT = 0.8
-PEAK_OFFSET_DB = -0.77
+PEAK_OFFSET_DB: dict[str, float] = {"bass": -0.77, "kick": -2.41}
+
 
 # Every genre a session may name: the demo presets first, then those the corpus reads off file names.
 # The order is part of the shipped model (its genre embedding), so new genres go at the end.
@@ -60,6 +62,11 @@ GENRE_REFERENCE_LU: dict[str, dict[str, float]] = {
     "ballad": {"kick": -6.0, "snare": -5.0, "hats": -14.0, "bass": 0.0, "keys": 1.0, "pad": -5.0, "lead": -4.0,
                "vocals": 4.0},
 }
+
+
+def peak_offset_db(anchor_role: str) -> float:
+    """Where the peak planner puts a stem's true peak against an anchor of ``anchor_role``'s, dB."""
+    return PEAK_OFFSET_DB.get(anchor_role, PEAK_OFFSET_DB["bass"])
 
 
 def genre_targets(genre: str | None) -> dict[str, float]:

@@ -26,6 +26,7 @@ import numpy as np
 
 from anchormix.agent import MAX_STEPS, Planner, run_balance, start_state
 from anchormix.tools import Measurements, Session, ToolContext, load_session
+from anchormix.tools.anchor_choice import loudest_of_role
 
 from anchormix.model.evaluation.baselines import Predictor
 from anchormix.model.corpus import load_manifest
@@ -91,10 +92,10 @@ def _sources(sessions: list[tuple[Path, str]]) -> dict[Path, str]:
 def _anchored_on(measurements: Measurements, role: str) -> bool:
     """Make the loudest audible stem of ``role`` the session's anchor; False when it has none."""
     session = measurements.session
-    found = [n for n in session.names if session.roles[n] == role and np.isfinite(measurements.lufs[n])]
+    found = loudest_of_role(session.names, session.roles, measurements.lufs, role)
     if found:
-        session.anchor = max(found, key=lambda n: measurements.lufs[n])
-    return bool(found)
+        session.anchor = found
+    return found is not None
 
 
 def protocol_draws(sessions: list[tuple[Path, str]], draws: int, seed: int, protocol: str = "perturb",

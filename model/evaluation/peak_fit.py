@@ -4,7 +4,9 @@ Each train-split stem against its session's anchor gives its level t (LU), the r
 and the level c that puts its true peak where the anchor's is (the anchor's crest factor less its own). The peak
 planner's target is w (c + k) + (1 - w) r. For each weight w on a grid the offset k with the least absolute error
 is a median (w k = median(t - w c - (1 - w) r)); the fit keeps the weight with the least mean absolute error.
-The measurements are the tools' own (integrated loudness, true peak), so the fit and the planner agree.
+The measurements are the tools' own (integrated loudness, true peak), so the fit and the planner agree. Against
+another anchor role (the kick) each session is anchored on its loudest stem of that role, and the offset is fitted
+again at the same weight: a kick's peaks stand further above its loudness than a bass's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from anchormix.tools import Measurements, load_session
+from anchormix.tools.anchor_choice import loudest_of_role
 from anchormix.tools.conventions import ROLE_TARGETS_LU
 
 from anchormix.model.corpus import find_sessions
@@ -46,14 +49,17 @@ def _role_offset(role: str, anchor_role: str) -> float:
     return ROLE_TARGETS_LU.get(role, ROLE_TARGETS_LU["other"]) - ROLE_TARGETS_LU.get(anchor_role, 0.0)
 
 
-def peak_rows(roots: list[Path], split: str = "train", on_session=None) -> PeakRows:
-    """Measure every ``split`` session of the corpora ``roots`` (each stem's loudness and true peak)."""
+def peak_rows(roots: list[Path], split: str = "train", on_session=None, anchor_role: str | None = None) -> PeakRows:
+    """Measure every ``split`` session of the corpora ``roots`` (each stem's loudness and true peak) against its
+    anchor, or (``anchor_role``) its loudest stem of that role, leaving out sessions without one."""
     rows = PeakRows([], [], [])
     for root in roots:
         for folder, _ in find_sessions(Path(root), split):
             measured = Measurements(load_session(folder)).measure_all()
             session, lufs, peak = measured.session, measured.lufs, measured.true_peak
-            a = session.anchor
+            a = loudest_of_role(session.names, session.roles, lufs, anchor_role) if anchor_role else session.anchor
+            if a is None:
+                continue
             for n in session.names:
                 if n == a or not session.active[n] or not np.isfinite(lufs[n]) or not np.isfinite(lufs[a]):
                     continue

@@ -60,8 +60,8 @@ class NameReader(TextClassifier):
     LABELS_KEY = "roles"
     MISSING = "no name reader checkpoint (train one with `anchormix train --names`)"
 
-    def pooled(self, text: str) -> torch.Tensor:
-        return super().pooled(f"{text.strip()[:80]} ({spelled_out(text[:80])})")
+    def prompt(self, text: str) -> str:
+        return super().prompt(f"{text.strip()[:80]} ({spelled_out(text[:80])})")
 
     def read(self, names: list[str]) -> list[tuple[str, float]]:
         """(role, probability) of each name, in order."""

@@ -9,7 +9,7 @@ import pytest
 
 from anchormix.agent import PeakPlanner, RulePlanner, balance_session
 from anchormix.tools import Measurements, load_session
-from anchormix.tools.conventions import PEAK_OFFSET_DB, PEAK_WEIGHT, ROLE_TARGETS_LU
+from anchormix.tools.conventions import PEAK_WEIGHT, ROLE_TARGETS_LU, peak_offset_db
 from anchormix.tools.demo import write_demo_session
 
 from ..conftest import sine, tree_hash, write_wav
@@ -97,7 +97,7 @@ def test_the_peak_planner_sets_each_stem_by_its_peaks_and_role_from_any_start(sp
     assert result.outcome.converged and tree_hash(folder) == before
     for name, lu in result.outcome.lu_vs_anchor_after.items():
         if name != "bass":
-            by_peak = crest["bass"] - crest[name] + PEAK_OFFSET_DB
+            by_peak = crest["bass"] - crest[name] + peak_offset_db("bass")
             expected = PEAK_WEIGHT * by_peak + (1 - PEAK_WEIGHT) * ROLE_TARGETS_LU[name]
             assert lu == pytest.approx(expected, abs=0.56), name  # a stem within 0.5 dB of its target stays
     assert "its peaks stand" in result.advice and "by convention" in result.advice  # the advice quotes the reasons
