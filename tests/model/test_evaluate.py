@@ -167,3 +167,11 @@ def test_an_anchor_role_rebalances_against_the_loudest_stem_of_that_role(corpus)
     on_kick = run_protocol(sessions, {"none": predict_none}, draws=1, seed=0, protocol="flat", anchor_role="kick")
     assert set(on_kick.by_role["none"]) == set(on_bass.by_role["none"]) - {"kick"} | {"bass"}
     assert run_protocol(sessions, {"none": predict_none}, draws=1, seed=0, anchor_role="brass").sessions == 0
+
+
+def test_eval_against_a_role_no_session_has_says_so(corpus, capsys):
+    from anchormix.cli import main
+
+    assert main(["eval", "--sessions", str(corpus), "--split", "test", "--planner", "none", "--anchor-role", "brass"]) == 1
+    out = capsys.readouterr()
+    assert "--anchor-role brass: no session of" in out.out + out.err
