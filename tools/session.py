@@ -221,9 +221,11 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
             raise ValueError(f"{file}: not enough memory to decode it (lower ANCHORMIX_MAX_MEMORY_GB to refuse such "
                              f"sessions before decoding)") from None
         channels[name] = audio.shape[0]
-        stems[name] = to_stereo(audio, file) * np.float32(10.0 ** ((faders_db or {}).get(name, 0.0) / 20.0))
-        active[name] = _audible(stems[name])  # before padding: the pad's step is not the stem's sound
-        warnings += _warnings(file, stems[name])
+        fader_db = (faders_db or {}).get(name, 0.0)
+        stems[name] = to_stereo(audio, file) * np.float32(10.0 ** (fader_db / 20.0)) if fader_db else to_stereo(audio, file)
+        levels = _levels(stems[name])
+        active[name] = _audible(levels)  # before padding: the pad's step is not the stem's sound
+        warnings += _warnings(file, stems[name], levels)
     length = max(a.shape[1] for a in stems.values())
     for name in [n for n, a in stems.items() if a.shape[1] < length]:  # one at a time: never a second session
         stems[name] = np.pad(stems[name], ((0, 0), (0, length - stems[name].shape[1])))
@@ -270,18 +272,28 @@ def _same_length(parts: list[np.ndarray]) -> list[np.ndarray]:
     return [np.pad(p, ((0, 0), (0, longest - p.shape[1]))) for p in parts]
 
 
-def _audible(audio: np.ndarray) -> bool:
-    """Anything but digital silence or a constant (DC) level: what a listener could hear."""
-    return bool(np.abs(audio - audio.mean(axis=1, keepdims=True)).max() > _SILENCE_PEAK)
+def _levels(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each channel's mean, highest and lowest sample: three passes over the stem and no copy of it."""
+    return audio.mean(axis=1), audio.max(axis=1), audio.min(axis=1)
 
 
-def _warnings(file: Path, audio: np.ndarray) -> list[str]:
+def _audible(levels: tuple[np.ndarray, np.ndarray, np.ndarray]) -> bool:
+    """Anything but digital silence or a constant (DC) level: what a listener could hear (the largest distance of a
+    sample from its channel's mean, from :func:`_levels`)."""
+    mean, high, low = levels
+    return bool(np.maximum(high - mean, mean - low).max() > _SILENCE_PEAK)
+
+
+def _warnings(file: Path, audio: np.ndarray, levels: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[str]:
     found = []
-    dc = float(np.abs(audio.mean(axis=1)).max())
+    mean, high, low = levels
+    dc = float(np.abs(mean).max())
     if dc > 0.01:
-        found.append(f"{file.name}: DC offset {dc:.2f} of full scale" + ("" if _audible(audio) else "; nothing audible, "
-                                                                            "treated as silent"))
-    clipped = float((np.abs(audio) >= 0.9999).mean())
+        found.append(f"{file.name}: DC offset {dc:.2f} of full scale" + ("" if _audible(levels) else "; nothing "
+                                                                            "audible, treated as silent"))
+    if high.max() < 0.9999 and low.min() > -0.9999:
+        return found
+    clipped = (np.count_nonzero(audio >= 0.9999) + np.count_nonzero(audio <= -0.9999)) / audio.size
     if clipped > 0.001:
         found.append(f"{file.name}: {clipped:.1%} of samples at full scale (clipped in the source)")
     return found
