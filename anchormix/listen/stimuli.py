@@ -8,8 +8,8 @@ reference balance, from its ``reference_lu``; a session without one is heard at
 the levels as delivered, the producer's own balance: ``reference_from`` says which), ``anchor`` (the low anchor: the
 flat start, every stem at the anchor's loudness), and the ones asked for:
 ``none`` (the session as given), ``loudness`` (the loudness rule: the same gains
-as the low anchor), ``rules`` and ``alm`` (a balance by that planner, whose
-advice the second page of the trial asks about). ``test.json`` lists it all.
+as the low anchor), ``rules``, ``peaks`` and ``alm`` (a balance by that planner,
+whose advice the second page of the trial asks about). ``test.json`` lists it all.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from ..planners import make_planner
 
 __all__ = ["CONDITIONS", "PLANNERS", "build_test", "excerpt_start", "blind", "TEST_FILE"]
 
-CONDITIONS = ("reference", "anchor", "none", "loudness", "rules", "alm")
-PLANNERS = ("rules", "alm")  # the conditions that write advice
+CONDITIONS = ("reference", "anchor", "none", "loudness", "rules", "peaks", "alm")
+PLANNERS = ("rules", "peaks", "alm")  # the conditions that write advice
 TEST_FILE = "test.json"
 TARGET_LUFS, CEILING_DBFS, FADE_S = -23.0, -1.0, 0.02
 
