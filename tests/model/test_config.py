@@ -18,7 +18,7 @@ LEARNERS = ("intent.yaml", "writer.yaml", "call_head.yaml", "tagger.yaml", "name
 @pytest.mark.parametrize("path", sorted(p for p in CONF.glob("*.yaml") if p.name not in LEARNERS), ids=lambda p: p.name)
 def test_every_shipped_training_config_reads(path):
     config = TrainConfig.from_yaml(path)
-    assert {str(c) for c in config.corpora} <= {"corpus", "modules"} and config.out.startswith("runs/")
+    assert {str(c) for c in config.corpora} <= {"corpus", "modules", "lmms"} and config.out.startswith("runs/")
 
 
 def test_an_overlay_merges_over_its_base_key_by_key():
