@@ -116,3 +116,19 @@ def test_peaks_alone_line_the_true_peaks_up(tmp_path):
     after = Measurements(load_session(folder)).measure_all().at(result.outcome.gains_db)
     assert after.true_peak("clicks") - after.true_peak("bass") == pytest.approx(-2.0, abs=0.56)
     assert result.outcome.gains_vs_anchor_db["clicks"] < -10.0
+
+
+def test_the_peak_offset_follows_the_anchor_role():
+    # The same two measurements, once with the anchor read as a bass and once as a kick: a kick's peaks stand further
+    # above its loudness, so the stem is set further under them (tools/conventions.py: PEAK_OFFSET_DB).
+    row = {"role": "keys", "lufs": -20.0, "true_peak_dbtp": -8.0, "lu_vs_anchor": 0.0}
+    anchor = {"lufs": -20.0, "true_peak_dbtp": -10.0, "lu_vs_anchor": 0.0}
+    planner = PeakPlanner()
+    as_bass, as_kick = (planner.stem_target(row, {**anchor, "role": r}) for r in ("bass", "kick"))
+    by_role = ROLE_TARGETS_LU["keys"] - ROLE_TARGETS_LU["bass"]
+    assert as_bass == pytest.approx(PEAK_WEIGHT * (10.0 - 12.0 + peak_offset_db("bass")) + (1 - PEAK_WEIGHT) * by_role)
+    assert as_kick - as_bass == pytest.approx(PEAK_WEIGHT * (peak_offset_db("kick") - peak_offset_db("bass"))
+                                              - (1 - PEAK_WEIGHT) * (ROLE_TARGETS_LU["kick"] - ROLE_TARGETS_LU["bass"]))
+    assert peak_offset_db("kick") < peak_offset_db("bass") and peak_offset_db("vocals") == peak_offset_db("bass")
+    missing = planner.stem_target({**row, "true_peak_dbtp": None}, {**anchor, "role": "bass"})
+    assert missing == pytest.approx(by_role)  # no peak: the role's offset alone
