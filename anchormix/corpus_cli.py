@@ -276,12 +276,13 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _peaks(args: argparse.Namespace) -> int:
-    rows = peak_rows(args.sessions, on_session=lambda f: console.print(f"measured {f}", style="dim"))
+    found = peak_rows(args.sessions, on_session=lambda f: console.print(f"measured {f}", style="dim"),
+                      anchor_roles=(None, "kick"))
+    rows, kick = found[None], found["kick"]
     fits = fit_peak_rule(rows)
     console.print(f"{rows.sessions} train sessions, {fits[0].stems} stems; weight, offset (dB), MAE (dB), best first:")
     for fit in fits[:5] + [f for f in fits if f.weight == 1.0]:
         console.print(f"  {fit.weight:.2f}  {fit.offset_db:+.2f}  {fit.mae_db:.2f}")
-    kick = peak_rows(args.sessions, anchor_role="kick")
     at = fit_peak_rule(kick, (fits[0].weight,))[0]
     console.print(f"against the loudest kick ({kick.sessions} sessions, {at.stems} stems), weight {at.weight:.2f}: "
                   f"offset {at.offset_db:+.2f} dB, MAE {at.mae_db:.2f}")

@@ -49,27 +49,33 @@ def _role_offset(role: str, anchor_role: str) -> float:
     return ROLE_TARGETS_LU.get(role, ROLE_TARGETS_LU["other"]) - ROLE_TARGETS_LU.get(anchor_role, 0.0)
 
 
-def peak_rows(roots: list[Path], split: str = "train", on_session=None, anchor_role: str | None = None) -> PeakRows:
-    """Measure every ``split`` session of the corpora ``roots`` (each stem's loudness and true peak) against its
-    anchor, or (``anchor_role``) its loudest stem of that role, leaving out sessions without one."""
-    rows = PeakRows([], [], [])
+def peak_rows(roots: list[Path], split: str = "train", on_session=None,
+              anchor_roles: tuple[str | None, ...] = (None,)) -> dict[str | None, PeakRows]:
+    """Measure every ``split`` session of the corpora ``roots`` once (each stem's loudness and true peak) and take
+    its stems against each of ``anchor_roles``: None, the session's anchor; a role, its loudest stem of that role
+    (a session without one is left out of that role's rows)."""
+    found = {role: PeakRows([], [], []) for role in anchor_roles}
     for root in roots:
         for folder, _ in find_sessions(Path(root), split):
             measured = Measurements(load_session(folder)).measure_all()
-            session, lufs, peak = measured.session, measured.lufs, measured.true_peak
-            a = loudest_of_role(session.names, session.roles, lufs, anchor_role) if anchor_role else session.anchor
-            if a is None:
-                continue
-            for n in session.names:
-                if n == a or not session.active[n] or not np.isfinite(lufs[n]) or not np.isfinite(lufs[a]):
-                    continue
-                rows.level.append(lufs[n] - lufs[a])
-                rows.by_peak.append((peak[a] - lufs[a]) - (peak[n] - lufs[n]))
-                rows.by_role.append(_role_offset(session.roles[n], session.roles[a]))
-            rows.sessions += 1
+            for role, rows in found.items():
+                _add_rows(rows, measured, role)
             if on_session:
                 on_session(folder)
-    return rows
+    return found
+
+
+def _add_rows(rows: PeakRows, measured: Measurements, anchor_role: str | None) -> None:
+    session, lufs, peak = measured.session, measured.lufs, measured.true_peak
+    a = loudest_of_role(session.names, session.roles, lufs, anchor_role) if anchor_role else session.anchor
+    if a is None or not np.isfinite(lufs[a]):
+        return
+    for n in session.names:
+        if n != a and session.active[n] and np.isfinite(lufs[n]):
+            rows.level.append(lufs[n] - lufs[a])
+            rows.by_peak.append((peak[a] - lufs[a]) - (peak[n] - lufs[n]))
+            rows.by_role.append(_role_offset(session.roles[n], session.roles[a]))
+    rows.sessions += 1
 
 
 def fit_peak_rule(rows: PeakRows, weights: tuple[float, ...] = WEIGHTS) -> list[PeakFit]:

@@ -27,7 +27,9 @@ def test_peak_rows_measure_the_train_split_only(tmp_path):
     entries[0]["split"], entries[1]["split"] = "train", "test"
     write_manifest(tmp_path, {"sessions": {e["id"]: e for e in entries}, "skipped": {}})
     seen = []
-    rows = peak_rows([tmp_path], on_session=seen.append)
-    assert rows.sessions == 1 and [f.name for f in seen] == [entries[0]["id"]]
+    found = peak_rows([tmp_path], on_session=seen.append, anchor_roles=(None, "kick", "brass"))
+    rows, kick = found[None], found["kick"]
+    assert rows.sessions == 1 and kick.sessions == 1 and found["brass"].sessions == 0 and not found["brass"].level and [f.name for f in seen] == [entries[0]["id"]]
     assert len(rows.level) == len(rows.by_peak) == len(rows.by_role) == entries[0]["stems"] - 1
     assert all(np.isfinite(rows.by_peak)) and max(map(abs, rows.by_peak)) > 0.5  # the stems' crests differ
+    assert len(kick.level) == len(rows.level) and kick.level != rows.level  # the same stems, against the kick
