@@ -1,6 +1,7 @@
-"""Whole songs at scale: `measure` and `balance` (rules and ALM, same run) on sessions of many tracks and minutes.
+"""Whole songs at scale: `measure` and `balance` (rules, peaks and ALM, same run) on sessions of many tracks and
+minutes.
 
-    python benchmarks/scale.py [--tracks 8 16 32 64] [--minutes 1 3 5] [--planners rules alm] [--work DIR]
+    python benchmarks/scale.py [--tracks 8 16 32 64] [--minutes 1 3 5] [--planners rules peaks alm] [--work DIR]
 
 Sessions: the pop demo rendered at 48 kHz for each length, written as 24-bit WAV; a session of T tracks holds
 the demo's 8 stems and copies of them ("Audio 09" ... at their own levels), so T stems of real music, one named
@@ -122,7 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tracks", type=int, nargs="+", default=[8, 16, 32, 64])
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 3, 5])
-    parser.add_argument("--planners", nargs="+", default=["rules", "alm"])
+    parser.add_argument("--planners", nargs="+", default=["rules", "peaks", "alm"])
     parser.add_argument("--work", type=Path, help="where the generated sessions are kept (default: a temp folder)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
