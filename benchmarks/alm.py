@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak_rss import peak_rss_bytes  # benchmarks/: the script's own folder is on the path
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -111,8 +113,7 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
             started = time.perf_counter()
             row[key] = shared_writer().write(facts, draft_tokens=draft)
             row[key + "_s"] = time.perf_counter() - started
-    with open("/proc/self/status", encoding="ascii") as status:  # VmHWM: ru_maxrss would keep the parent's peak
-        row["peak_rss_mb"] = int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) / 1024.0
+    row["peak_rss_mb"] = peak_rss_bytes() / 2**20
     return row
 
 

@@ -26,13 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak_rss import peak_rss_bytes  # benchmarks/: the script's own folder is on the path
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def _peak_rss_bytes() -> int:
-    """This process's own peak RSS (VmHWM): ru_maxrss would keep the forking parent's peak."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        return 1024 * int(next(line for line in status if line.startswith("VmHWM:")).split()[1])
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 RATE = 48000
@@ -93,7 +89,7 @@ def child(command: str, planner: str, folder: Path, out: Path) -> dict:
     except ValueError as err:
         status = "refused" if "ANCHORMIX_MAX_MEMORY_GB" in str(err) else f"error: {err}"
     return {"load_s": load_s, "wall_s": time.perf_counter() - started, "status": status,
-            "peak_rss_gb": _peak_rss_bytes() / 1e9}
+            "peak_rss_gb": peak_rss_bytes() / 1e9}
 
 
 def run_child(command: str, planner: str, folder: Path, out: Path) -> dict:

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from anchormix.agent import RulePlanner
 from anchormix.tools import Measurements, load_session
 from anchormix.tools.anchor_choice import loudest_of_role
-from anchormix.tools.conventions import ROLE_TARGETS_LU
 
 from anchormix.model.corpus import find_sessions
 
 __all__ = ["PeakRows", "PeakFit", "peak_rows", "fit_peak_rule", "WEIGHTS"]
 
+_BY_ROLE = RulePlanner()  # the role part of the peak planner's target: the rule table, no genre
 WEIGHTS = tuple(round(w, 2) for w in np.arange(0.05, 1.0001, 0.05))
 
 
@@ -43,10 +44,6 @@ class PeakFit:
     offset_db: float
     mae_db: float
     stems: int
-
-
-def _role_offset(role: str, anchor_role: str) -> float:
-    return ROLE_TARGETS_LU.get(role, ROLE_TARGETS_LU["other"]) - ROLE_TARGETS_LU.get(anchor_role, 0.0)
 
 
 def peak_rows(roots: list[Path], split: str = "train", on_session=None,
@@ -74,7 +71,7 @@ def _add_rows(rows: PeakRows, measured: Measurements, anchor_role: str | None) -
         if n != a and session.active[n] and np.isfinite(lufs[n]):
             rows.level.append(lufs[n] - lufs[a])
             rows.by_peak.append((peak[a] - lufs[a]) - (peak[n] - lufs[n]))
-            rows.by_role.append(_role_offset(session.roles[n], session.roles[a]))
+            rows.by_role.append(_BY_ROLE.target_lu(session.roles[n], session.roles[a]))
     rows.sessions += 1
 
 
