@@ -23,17 +23,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy import fft
 
 from anchormix.tools import load_session
 from anchormix.tools.audio import atomic_path
-from anchormix.tools.masking import FRAME_CHUNK, stem_frames
+from anchormix.tools.masking import stem_spectra
 from anchormix.tools.session import SESSION_FILE, Session
 
 from .corpus import find_sessions, load_manifest, song_features_path
 
 __all__ = ["N_MELS", "FLOOR_DB", "DEEP_FLOOR_DB", "log_mel", "shift_mel", "cached_features", "session_features", "CorpusSession",
-           "load_corpus", "listening_windows", "busiest_window"]
+           "load_corpus", "listening_windows", "busiest_window", "audible_stems"]
 
 N_MELS = 64
 _N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
@@ -59,20 +58,12 @@ def _mel_bank(sample_rate: int, n_fft: int) -> np.ndarray:
 def log_mel(x, sample_rate: int, floor_db: float = FLOOR_DB) -> np.ndarray:
     """``x`` (stems, 2, samples), or a list of (2, samples) of one length -> log-mel dB ``(stems, N_MELS, frames)``
     float32, level preserved, clipped at ``floor_db`` (a caller that moves the levels afterwards asks for a deeper
-    floor and clips after the move). One stem at a time: memory is one stem's frames."""
+    floor and clips after the move). One stem at a time (tools/masking.stem_spectra): memory is its frames."""
     n_fft = int(round(_N_FFT * sample_rate / 22050 / 256)) * 256 or 256  # ~46 ms at any rate
-    window = np.hanning(n_fft).astype(np.float32)
+    energy = (np.hanning(n_fft).astype(np.float32) ** 2).sum()
     bank = _mel_bank(sample_rate, n_fft)
-    out = None
-    for i, stem in enumerate(x):
-        frames = stem_frames(stem, n_fft)
-        if out is None:
-            out = np.empty((len(x), N_MELS, len(frames)), dtype=np.float32)
-        for k in range(0, len(frames), FRAME_CHUNK):  # memory: a chunk's spectra, not the song's
-            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1)
-            power = (spectrum.real**2 + spectrum.imag**2) / (window**2).sum()
-            out[i, :, k : k + FRAME_CHUNK] = np.maximum(10.0 * np.log10(bank @ power.T + 1e-20), floor_db)
-    return out
+    return stem_spectra(x, n_fft, N_MELS,
+                        lambda power: np.maximum(10.0 * np.log10(bank @ (power / energy).T + 1e-20), floor_db))
 
 
 def shift_mel(mel: np.ndarray, gains_db: np.ndarray) -> np.ndarray:
@@ -151,25 +142,36 @@ LISTENING_WINDOWS = 3  # parts of the session the listener hears besides its bus
 def listening_windows(mel: np.ndarray, frames: int, count: int = LISTENING_WINDOWS) -> list[int]:
     """Starts of the windows the model hears: the busiest of the whole session first (the LLM's), then the
     busiest of each of ``count`` equal parts of it (so every section is heard), without repeats."""
-    total = mel.shape[-1]
-    starts = [busiest_window(mel, frames)]
+    audible = audible_stems(mel)  # once: every window below is a stretch of it
+    total = len(audible)
+    starts = [_busiest(audible, frames)]
     if total > frames:
         edges = np.linspace(0, total, count + 1).astype(int)
         for low, high in zip(edges[:-1], edges[1:]):
-            start = min(low + busiest_window(mel[:, :, low : max(high, low + frames)], frames), total - frames)
+            start = min(low + _busiest(audible[low : max(high, low + frames)], frames), total - frames)
             if all(abs(start - s) >= frames // 2 for s in starts):  # a window mostly heard already adds nothing
                 starts.append(start)
     return starts
 
 
+def audible_stems(mel: np.ndarray, floor_db: float = -90.0) -> np.ndarray:
+    """``(frames,)``: how many stems are audible in each frame (their power over the mel bands above ``floor_db``)."""
+    power = 10.0 * np.log10(np.power(10.0, mel.astype(np.float64) / 10.0).sum(axis=1) + 1e-20)  # (S, T)
+    return (power > floor_db).sum(axis=0)
+
+
 def busiest_window(mel: np.ndarray, frames: int, floor_db: float = -90.0) -> int:
     """Start of the ``frames``-long window where the stems are audible most (frames above ``floor_db`` summed over
     stems; the one nearest the middle among equals), so the model hears as many stems playing as the excerpt has."""
-    total = mel.shape[-1]
+    return _busiest(audible_stems(mel, floor_db), frames)
+
+
+def _busiest(audible: np.ndarray, frames: int) -> int:
+    """:func:`busiest_window` over the per-frame counts of :func:`audible_stems`."""
+    total = len(audible)
     if total <= frames:
         return 0
-    power = 10.0 * np.log10(np.power(10.0, mel.astype(np.float64) / 10.0).sum(axis=1) + 1e-20)  # (S, T)
-    audible = (power > floor_db).sum(axis=0)
-    scores = np.convolve(audible, np.ones(frames), "valid")  # window starting at each frame
+    sums = np.concatenate([[0], np.cumsum(audible)])
+    scores = sums[frames:] - sums[:-frames]  # window starting at each frame
     best = np.flatnonzero(scores == scores.max())
     return int(best[np.argmin(np.abs(best - (total - frames) / 2))])

@@ -161,7 +161,7 @@ def test_measure_with_a_bad_anchor_name_fails_before_decoding_anything(audio_nn_
     def refuse(*_args, **_kwargs):
         raise AssertionError("decoded before the anchor's name was checked")
 
-    monkeypatch.setattr(session_module, "read_audio", refuse)
+    monkeypatch.setattr(session_module, "decode_stems", refuse)
     monkeypatch.setattr(session_module, "probe_audio", refuse)
     folder, _ = audio_nn_session
     assert main(["measure", str(folder), "--anchor", "Bass DI"]) == 2

@@ -1,19 +1,23 @@
-"""Memory against the audio (issue 25): what a balance holds beyond the decoded stems, measured in a subprocess.
+"""Memory against the audio (issue 25): what a balance holds as sessions grow, measured in a subprocess.
 
-Not timed: each child reports its own peak RSS (VmHWM), and the test compares a long session with a short
-one of the same stems, so the interpreter, the libraries and their allocator cancel out and what is left is the cost
-that grows with the audio.
+Not timed: each child reports its own peak RSS (VmHWM), and each test compares two sessions that differ in one
+thing (more stems, or a longer song), so the interpreter, the libraries and their allocator cancel out and what
+is left is the cost that grows with the audio.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from anchormix.tools.audio import read_audio, write_audio_atomic
 from anchormix.tools.demo import write_demo_session
+from anchormix.tools.memory_bound import BYTES_PER_FRAME, WORKING_STEMS
 
 # VmHWM, the peak RSS of this process's own memory: ru_maxrss would keep the forking parent's (pytest's) peak.
 CHILD = """
@@ -23,8 +27,6 @@ code = main(sys.argv[1:])
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print("peak_mb", int(hwm.split()[1]) / 1024, code)
 """
-# Decoded stems, plus what measuring and rendering hold at once; 3.3 before issue 25's changes.
-GROWTH_LIMIT = 2.25
 
 
 def _peak_mb(*argv: str) -> float:
@@ -34,18 +36,41 @@ def _peak_mb(*argv: str) -> float:
     return float(peak)
 
 
+def _balance_peak_mb(folder: Path, out: Path) -> float:
+    return _peak_mb("balance", str(folder), "--out", str(out), "--planner", "rules", "--fresh")
+
+
 @pytest.fixture(scope="module")
-def short_and_long(tmp_path_factory) -> tuple[Path, Path]:
+def sessions(tmp_path_factory) -> dict[str, Path]:
+    """The pop demo at 48 kHz, 10 s and 90 s (8 stems), and 90 s with 24 more stems (copies of the 8, each quieter,
+    named so the patterns read them: no model is loaded for their roles)."""
     root = tmp_path_factory.mktemp("memory")
-    return tuple(write_demo_session(root / f"pop{s}", "pop", seconds=float(s), seed=0, sample_rate=48000) for s in (10, 90))
+    found = {f"8x{s}": write_demo_session(root / f"pop{s}", "pop", seconds=float(s), seed=0, sample_rate=48000)
+             for s in (10, 90)}
+    wide = root / "pop90-32"
+    wide.mkdir()
+    for k, file in enumerate(sorted(found["8x90"].glob("*.wav"))):
+        shutil.copy(file, wide / file.name)
+        audio, rate = read_audio(file)
+        for copy in range(1, 4):
+            write_audio_atomic(wide / f"Keys {3 * k + copy:02d}.wav", audio * np.float32(10 ** (-1.5 * copy / 20)), rate)
+    found["32x90"] = wide
+    return found
 
 
-def test_a_balance_holds_at_most_about_twice_the_decoded_stems(short_and_long, tmp_path):
-    """8 stems at 48 kHz, 10 s against 90 s: the 80 s more hold 246 MB decoded (8 bytes a frame a stem); the balance's
-    peak may grow by no more than GROWTH_LIMIT times that (measured 1.8; a stacked copy of the session for the
-    measurements, a gained copy of every stem for the mix or a second padded copy at load would each break it)."""
-    short, long_ = short_and_long
-    peaks = [_peak_mb("balance", str(folder), "--out", str(tmp_path / "out"), "--planner", "rules", "--fresh")
-             for folder in (short, long_)]
-    decoded_mb = 8 * 80 * 48000 * 8 / 2**20
-    assert peaks[1] - peaks[0] <= GROWTH_LIMIT * decoded_mb, (peaks, decoded_mb)
+def test_more_stems_cost_almost_no_memory(sessions, tmp_path):
+    """8 stems against 32 of 90 s: the 24 more hold 829 MB decoded (8 bytes a frame a stem); stored on disk and read
+    one at a time, they may add no more than a tenth of that to the balance's peak (measured 9 MB; every stem held
+    in memory, as before issue 25's stem store, adds all of it)."""
+    peaks = [_balance_peak_mb(sessions[k], tmp_path / "out") for k in ("8x90", "32x90")]
+    decoded_mb = 24 * 90 * 48000 * BYTES_PER_FRAME / 2**20
+    assert peaks[1] - peaks[0] <= 0.1 * decoded_mb, (peaks, decoded_mb)
+
+
+def test_a_longer_song_costs_at_most_the_working_stems(sessions, tmp_path):
+    """8 stems, 10 s against 90 s: the peak may grow by no more than WORKING_STEMS stems' worth of the 80 s more, the
+    figure the memory bound charges (tools/memory_bound.py; measured 6.8 stems' worth; the whole session's 8 stems
+    and more before issue 25's stem store)."""
+    peaks = [_balance_peak_mb(sessions[k], tmp_path / "out") for k in ("8x10", "8x90")]
+    one_stem_mb = 80 * 48000 * BYTES_PER_FRAME / 2**20
+    assert peaks[1] - peaks[0] <= WORKING_STEMS * one_stem_mb, (peaks, one_stem_mb)

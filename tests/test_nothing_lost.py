@@ -139,14 +139,14 @@ def test_stems_at_rates_that_are_not_audio_are_refused_not_called_silent(tmp_pat
 
 
 def test_running_out_of_memory_while_decoding_is_one_line(tmp_path, capsys, monkeypatch):
-    from anchormix.tools import session as session_module
+    from anchormix.tools import stem_store
 
     song = _song(tmp_path / "song")
 
     def no_memory(*args, **kwargs):
         raise MemoryError()
 
-    monkeypatch.setattr(session_module, "read_audio", no_memory)
+    monkeypatch.setattr(stem_store, "read_blocks", no_memory)
     assert main(["measure", str(song)]) == 2
     err = capsys.readouterr().err
     assert "not enough memory" in err and "bass.wav" in err and "Traceback" not in err

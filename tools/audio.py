@@ -29,6 +29,7 @@ __all__ = [
     "AudioInfo",
     "probe_audio",
     "read_audio",
+    "read_blocks",
     "to_stereo",
     "atomic_path",
     "check_output_path",
@@ -116,21 +117,11 @@ def probe_audio(path: str | Path) -> AudioInfo:
     return info
 
 
-def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Decode ``path`` to float32 ``(channels, samples)``, resampled to ``sample_rate`` if given.
-
-    Raises ``ValueError`` naming the file when it cannot be decoded, is empty,
-    shorter than 400 ms, or holds NaN/inf samples.
-    """
-    path = Path(path)
-    _check_file(path)
+@contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """Whatever decoding ``path`` raises becomes a ``ValueError`` that names the file."""
     try:
-        with AudioFile(str(path)) as f:
-            native_rate = int(round(f.samplerate))
-            _check_rate(path, native_rate)
-            reader = f.resampled_to(float(sample_rate)) if sample_rate and sample_rate != native_rate else f
-            frames = int(reader.frames)
-            audio = reader.read(frames)
+        yield
     except MemoryError:
         raise ValueError(f"{path}: not enough memory to decode it") from None
     except ValueError as err:
@@ -139,6 +130,30 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
         raise ValueError(f"{path}: cannot decode as audio ({err})") from None
     except Exception as err:  # pedalboard raises RuntimeError/ValueError with terse text
         raise ValueError(f"{path}: cannot decode as audio ({err})") from None
+
+
+def _check_finite(path: Path, audio: np.ndarray) -> None:
+    if np.isfinite(audio.sum(dtype=np.float64)):  # one pass: a NaN or an inf makes the sum NaN or inf
+        return
+    finite = np.isfinite(audio)
+    if not finite.all():
+        bad = int(audio.size - finite.sum())
+        raise ValueError(f"{path}: {bad} NaN/inf samples; the file is corrupt or not real audio")
+
+
+def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to float32 ``(channels, samples)``, resampled to ``sample_rate`` if given.
+
+    Raises ``ValueError`` naming the file when it cannot be decoded, is empty,
+    shorter than 400 ms, or holds NaN/inf samples.
+    """
+    path = Path(path)
+    _check_file(path)
+    with _decoding(path), AudioFile(str(path)) as f:
+        native_rate = int(round(f.samplerate))
+        _check_rate(path, native_rate)
+        reader = f.resampled_to(float(sample_rate)) if sample_rate and sample_rate != native_rate else f
+        audio = reader.read(int(reader.frames))
     rate = int(sample_rate or native_rate)
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     if audio.ndim != 2 or audio.shape[1] == 0:
@@ -148,11 +163,26 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
             f"{path}: {audio.shape[1] / rate:.3f} s is too short; at least {MIN_DURATION_S} s "
             "is needed to measure loudness (one BS.1770 block)"
         )
-    finite = np.isfinite(audio)
-    if not finite.all():
-        bad = int(audio.size - finite.sum())
-        raise ValueError(f"{path}: {bad} NaN/inf samples; the file is corrupt or not real audio")
+    _check_finite(path, audio)
     return audio, rate
+
+
+def read_blocks(path: str | Path, sample_rate: int, frames: int) -> Iterator[np.ndarray]:
+    """Decode ``path`` ``frames`` at a time, resampled to ``sample_rate``: float32 ``(channels, <= frames)`` blocks
+    until the file ends, each checked as :func:`read_audio` checks the whole (a ``ValueError`` naming the file).
+    Memory: one block, whatever the file's length."""
+    path = Path(path)
+    _check_file(path)
+    with _decoding(path), AudioFile(str(path)) as f:
+        native_rate = int(round(f.samplerate))
+        _check_rate(path, native_rate)
+        reader = f.resampled_to(float(sample_rate)) if sample_rate != native_rate else f
+        while True:
+            audio = np.ascontiguousarray(reader.read(frames), dtype=np.float32)
+            if audio.ndim != 2 or audio.shape[1] == 0:
+                return
+            _check_finite(path, audio)
+            yield audio
 
 
 def to_stereo(audio: np.ndarray, path: str | Path = "<audio>") -> np.ndarray:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -66,15 +67,21 @@ def _one_signal(x) -> bool:
     return isinstance(x, np.ndarray) and x.ndim == 2
 
 
-def _as_stems(x) -> list[np.ndarray]:
+def _as_stems(x) -> Sequence[np.ndarray]:
     """Accept ``(channels, samples)``, ``(stems, channels, samples)`` or a sequence of ``(channels, samples)`` of one
-    length; return the stems as a list of 2-D arrays (views, never a stacked copy)."""
-    stems = [np.asarray(x)] if _one_signal(x) else [np.asarray(s) for s in x]
-    for stem in stems:
-        if stem.ndim != 2 or stem.shape[0] > len(_CHANNEL_WEIGHTS) or stem.shape[-1] != stems[0].shape[-1]:
-            raise ValueError(f"expected (channels<=5, samples) or (stems, channels, samples), got {stem.shape}")
-    if not stems:
+    length; return the stems as a sequence of 2-D arrays. A lazy sequence (``Session.arrays()``, each stem read from
+    disk when indexed) stays lazy: only shapes are checked here, and a measurement holds the stem in hand."""
+    if _one_signal(x):
+        stems = [np.asarray(x)]
+    else:
+        stems = [np.asarray(s) for s in x] if isinstance(x, (list, tuple)) or not isinstance(x, Sequence) else x
+    if not len(stems):
         raise ValueError("no stems to measure")
+    first = np.shape(stems[0])
+    for k in range(len(stems)):
+        shape = np.shape(stems[k])
+        if len(shape) != 2 or shape[0] > len(_CHANNEL_WEIGHTS) or shape[-1] != first[-1]:
+            raise ValueError(f"expected (channels<=5, samples) or (stems, channels, samples), got {shape}")
     return stems
 
 
@@ -199,37 +206,51 @@ def _interpolator(factor: int) -> tuple[np.ndarray, float]:
     return taps, float(bound)
 
 
+@lru_cache(maxsize=8)
+def _polyphase(factor: int) -> np.ndarray:
+    """The interpolator as a matrix ``(factor, taps per phase)``: times a window ``x[m - taps + 1 .. m]`` it gives
+    the ``factor`` oversampled values at ``m`` (``y[m f + p] = sum_j h[p + f j] x[m - j]``, what upfirdn computes)."""
+    taps, _ = _interpolator(factor)
+    per = -(-len(taps) // factor)
+    bank = np.zeros((per, factor), dtype=np.float32)
+    for phase in range(factor):
+        bank[: len(taps[phase::factor]), phase] = taps[phase::factor]
+    return np.ascontiguousarray(bank[::-1].T)
+
+
 def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
     """Max |x| of one channel after ``factor``-times oversampling, interpolating only where it can matter.
 
     An interpolated sample is a 24-tap weighted sum of its neighbours, so it
     cannot exceed (largest neighbour) x ||h_p||_1. Blocks whose neighbourhood
-    stays under sample_peak / ||h_p||_1 are skipped; the result is exact.
+    stays under sample_peak / ||h_p||_1 are skipped; the result is exact. The
+    rest are interpolated as one matrix product per block (:func:`_polyphase`'s
+    bank times the block's samples, shifted once per tap).
     """
     peak = float(np.abs(lane).max())
     if factor == 1 or peak == 0.0:
         return peak
-    from scipy import signal  # lazy: as in _stem_hop_energy
-
-    taps, bound = _interpolator(factor)
-    width, halo = _TP_BLOCK, len(taps) // factor + 1
-    count = -(-len(lane) // width)
-    padded = np.zeros(count * width + 2 * halo, dtype=np.float32)
-    padded[halo : halo + len(lane)] = lane
-    block_max = np.abs(padded[halo : halo + count * width]).reshape(count, width).max(axis=1)
+    _, bound = _interpolator(factor)
+    bank = _polyphase(factor)
+    width, per = _TP_BLOCK, bank.shape[1]
+    count = -(-(len(lane) + per - 1) // width)  # every output a sample of the lane reaches, the tail's included
+    padded = np.zeros(count * width + 2 * per, dtype=np.float32)
+    padded[per : per + len(lane)] = lane
+    block_max = np.abs(padded[per : per + count * width]).reshape(count, width).max(axis=1)
     neighbourhood = np.maximum(block_max, np.maximum(np.r_[0.0, block_max[:-1]], np.r_[block_max[1:], 0.0]))
     # Loudest neighbourhoods first: each chunk can raise `peak` and so rule out the rest.
     order = np.argsort(neighbourhood)[::-1]
     order = order[neighbourhood[order] * bound > peak]
-    for start in range(0, len(order), 64):
-        chunk = order[start : start + 64]
+    for start in range(0, len(order), 128):
+        chunk = order[start : start + 128]
         chunk = chunk[neighbourhood[chunk] * bound > peak]
         if len(chunk) == 0:
             break
-        index = chunk[:, None] * width + np.arange(width + 2 * halo)  # (blocks, width + 2 halo)
-        up = signal.upfirdn(taps, padded[index], up=factor, axis=-1)
-        # Outputs before len(taps) - 1 lack history (zero-state transient): drop them.
-        peak = max(peak, float(np.abs(up[:, len(taps) - 1 : (width + 2 * halo) * factor]).max()))
+        # Block b's outputs m in [b w, (b + 1) w) read x[m - per + 1 .. m]: padded[per + b w - per + 1 ...].
+        segments = padded[chunk[:, None] * width + np.arange(1, width + per)]  # (blocks, width + per - 1)
+        # Row j of a block's (per, width) matrix is its segment from j on: (factor, per) @ it is every phase.
+        shifted = np.lib.stride_tricks.as_strided(segments, (len(chunk), per, width), (segments.strides[0], 4, 4))
+        peak = max(peak, float(np.abs(bank @ np.ascontiguousarray(shifted)).max()))
     return peak
 
 

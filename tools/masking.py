@@ -23,6 +23,7 @@ once at unity gain and shifted, never recomputed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -32,6 +33,7 @@ __all__ = [
     "BAND_CENTRES_HZ",
     "band_levels",
     "stem_frames",
+    "stem_spectra",
     "FRAME_CHUNK",
     "masked_share",
     "masking_matrix",
@@ -66,24 +68,31 @@ def stem_frames(stem: np.ndarray, n_fft: int) -> np.ndarray:
     return sliding_window_view(mid, n_fft)[:: n_fft // 2]
 
 
+def stem_spectra(x, n_fft: int, rows: int, reduce: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``(stems, rows, frames)`` float32: each stem's mid cut into half-overlapping Hann frames of ``n_fft``, and
+    ``reduce`` turning each chunk's power spectra ``(chunk, n_fft // 2 + 1)`` into ``(rows, chunk)``. One stem at
+    a time, each chunk's FFTs on every core; memory: one stem's frames and a chunk's spectra, whatever the song's
+    length. ``x``: ``(stems, 2, samples)`` or a sequence of ``(2, samples)`` of one length."""
+    window = np.hanning(n_fft).astype(np.float32)
+    count = (max(np.shape(x[0])[-1], n_fft) - n_fft) // (n_fft // 2) + 1  # len(stem_frames(...)) of every stem
+    out = np.empty((len(x), rows, count), dtype=np.float32)
+
+    for i in range(len(x)):
+        frames = stem_frames(x[i], n_fft)
+        for k in range(0, len(frames), FRAME_CHUNK):  # memory: a chunk's spectra, not the song's
+            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1)  # (chunk, F)
+            out[i, :, k : k + FRAME_CHUNK] = reduce(spectrum.real**2 + spectrum.imag**2)
+    return out
+
+
 def band_levels(x, sample_rate: int) -> np.ndarray:
     """Third-octave band levels in dB, ``(stems, bands, frames)``, of ``x``: ``(stems, 2, samples)`` or a list of
-    ``(2, samples)`` of one length, one stem at a time (memory: one stem's frames)."""
+    ``(2, samples)`` of one length (:func:`stem_spectra`: memory is one stem's frames)."""
     n_fft = int(2 ** np.round(np.log2(_FRAME_S * sample_rate)))
-    window = np.hanning(n_fft).astype(np.float32)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     edges = BAND_CENTRES_HZ[:, None] * 2.0 ** (np.array([-1, 1]) / 6.0)  # (bands, 2)
     member = ((freqs >= edges[:, :1]) & (freqs < edges[:, 1:])).astype(np.float32)  # (bands, F)
-    out = None
-    for i, stem in enumerate(x):
-        frames = stem_frames(stem, n_fft)
-        if out is None:
-            out = np.empty((len(x), len(BAND_CENTRES_HZ), len(frames)), dtype=np.float32)
-        for k in range(0, len(frames), FRAME_CHUNK):  # memory: a chunk's spectra, not the song's
-            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1)  # (chunk, F)
-            power = spectrum.real**2 + spectrum.imag**2
-            out[i, :, k : k + FRAME_CHUNK] = 10.0 * np.log10(member @ power.T + _FLOOR)
-    return out
+    return stem_spectra(x, n_fft, len(BAND_CENTRES_HZ), lambda power: 10.0 * np.log10(member @ power.T + _FLOOR))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 from .loudness import integrated_loudness, true_peak_dbtp
 from .masking import band_levels
 from .session import Session
+from .stem_store import StemView
 
 __all__ = ["Measurements", "MeasuredAt"]
 
@@ -59,12 +60,11 @@ class Measurements:
     def shifted(self, offsets_db: Mapping[str, float]) -> "Measurements":
         """The measurements of a new session whose stems are this one's moved by ``offsets_db`` *in the audio*.
 
-        The new session's stems are the scaled audio (a planner sees only them); what was
+        The new session's stems are the scaled audio (a planner sees only them; each scaled when it is read); what was
         measured here is carried over shifted by the offsets, which is exact.
         """
         session = self.session
-        scale = {n: np.float32(10 ** (offsets_db.get(n, 0.0) / 20)) for n in session.names}
-        moved = Measurements(Session(**{**session.__dict__, "stems": {n: a * scale[n] for n, a in session.stems.items()}}))
+        moved = Measurements(Session(**{**session.__dict__, "stems": StemView(session.stems, gains_db=offsets_db)}))
         for name in ("lufs", "true_peak"):
             if name in self.__dict__:
                 moved.__dict__[name] = types.MappingProxyType(

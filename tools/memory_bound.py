@@ -1,16 +1,27 @@
-"""The memory bound: a session whose decoded stems would not fit is refused before anything is decoded.
+"""The memory bound and the room for decoded stems: a session that would not fit is refused before any decoding.
 
-``ANCHORMIX_MAX_MEMORY_GB`` (default 8) bounds the decoded stems, 8 bytes per
-frame per stem (float32 stereo at the session's rate, padded to the longest);
-tools/session.py checks it from the files' headers.
+Stems are decoded into files of a temporary folder and read from there one or
+two at a time (tools/stem_store.py), so what a process holds of the audio does
+not grow with the number of stems: about :data:`WORKING_STEMS` stems' worth
+(two being measured, their filtered and framed copies, the mix and one gained
+stem beside it), 8 bytes per frame per stem (float32 stereo at the session's
+rate, the longest stem's length). ``ANCHORMIX_MAX_MEMORY_GB`` (default 8)
+bounds that; the temporary folder (``$TMPDIR``) must have room for every stem
+decoded. tools/session.py checks both from the files' headers.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
-__all__ = ["max_session_bytes", "check_memory_bound"]
+__all__ = ["max_session_bytes", "check_memory_bound", "WORKING_STEMS", "BYTES_PER_FRAME"]
+
+BYTES_PER_FRAME = 8  # float32 stereo
+# Stems' worth of audio a balance holds at once, whatever the session's size (tests/test_memory.py measures it).
+WORKING_STEMS = 8
 
 
 def max_session_bytes() -> int:
@@ -24,19 +35,22 @@ def max_session_bytes() -> int:
 
 
 def check_memory_bound(path: Path, frames: dict[Path, float], sample_rate: int) -> None:
-    """Refuse, before decoding, a session whose stems would not fit the memory bound.
-
-    Every stem is held as float32 stereo at the session rate, padded to the
-    longest stem: 8 bytes per frame per stem. The bound applies to the decoded
-    stems alone; a balance's peak grows by about twice that (measured 1.8-2x:
-    the mix and a stem's measurements beside the stems; tests/test_memory.py).
-    """
+    """Refuse, before decoding, a session whose working audio would pass the memory bound (a stem too long), or
+    whose decoded stems would not fit the temporary folder's disk; ``frames``: each stem's length at the session's
+    rate, by its (first) file."""
     longest = max(frames.values())
-    need = int(longest * 8 * len(frames))
+    biggest = max(frames, key=frames.get)
+    need = int(longest * BYTES_PER_FRAME * WORKING_STEMS)
     bound = max_session_bytes()
     if need > bound:
-        biggest = max(frames, key=frames.get)
         raise ValueError(
-            f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; {len(frames)} stems that long need "
-            f"{need / 1e9:.1f} GB in memory as float32 stereo (8 bytes per frame per stem), over the "
-            f"{bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
+            f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; balancing stems that long holds "
+            f"{need / 1e9:.1f} GB in memory at once ({WORKING_STEMS} stems' worth as float32 stereo, 8 bytes per "
+            f"frame), over the {bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
+    decoded = int(longest * BYTES_PER_FRAME * len(frames))
+    folder = tempfile.gettempdir()
+    free = shutil.disk_usage(folder).free
+    if decoded > free:
+        raise ValueError(
+            f"{path}: {len(frames)} stems of {longest / sample_rate / 60:.1f} min decode to {decoded / 1e9:.1f} GB, "
+            f"and {folder} has {free / 1e9:.1f} GB free; point TMPDIR at a disk with room for them")

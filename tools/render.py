@@ -35,21 +35,34 @@ class Mix:
     lufs: float  # after trim
 
 
-def _gained(session: Session, gains_db: dict[str, float]) -> Iterator[tuple[str, np.ndarray]]:
-    """Each stem at its gain, one at a time (a session's worth of gained copies never exists at once)."""
+def _check_names(session: Session, gains_db: dict[str, float]) -> None:
     unknown = sorted(set(gains_db) - set(session.stems))
     if unknown:
         raise ValueError(f"unknown stems {unknown}; stems: {', '.join(session.stems)}")
+
+
+def _gained(session: Session, gains_db: dict[str, float]) -> Iterator[tuple[str, np.ndarray]]:
+    """Each stem at its gain (Pedalboard ``Gain``), one at a time (a session's worth of gained copies never exists
+    at once)."""
+    _check_names(session, gains_db)
     for name, audio in session.stems.items():
         yield name, Gain(gain_db=float(gains_db.get(name, 0.0)))(audio, session.sample_rate)
 
 
 def mix_down(session: Session, gains_db: dict[str, float]) -> Mix:
-    """Apply ``gains_db`` per stem (Pedalboard ``Gain``), sum to stereo, trim to the ceiling. Memory: the mix and
-    one gained stem beyond the session."""
-    mix = None
-    for _, audio in _gained(session, gains_db):  # summed in stem order, as np.sum over the stack summed them
-        mix = audio.astype(np.float32) if mix is None else np.add(mix, audio, out=mix)  # astype: a copy, ours
+    """Apply ``gains_db`` per stem, sum to stereo, trim to the ceiling. Memory: the mix and one gained stem.
+
+    The sum multiplies and adds in place with numpy: the same linear gain as Pedalboard's ``Gain`` (which writes
+    the stems, :func:`write_outputs`), to float32 rounding, at a tenth of its cost on a whole song's buffer."""
+    _check_names(session, gains_db)
+    mix, gained = None, None
+    for name in session.names:  # summed in stem order, as np.sum over the stack summed them
+        audio, scale = session.stems[name], np.float32(10 ** (gains_db.get(name, 0.0) / 20))
+        if mix is None:
+            mix = np.multiply(audio, scale, dtype=np.float32)  # a copy, ours
+            gained = np.empty_like(mix)
+        else:
+            np.add(mix, np.multiply(audio, scale, out=gained), out=mix)
     peak = true_peak_dbtp(mix, session.sample_rate)
     trim_db = min(0.0, CEILING_DBTP - peak) if np.isfinite(peak) else 0.0
     if trim_db < 0.0:

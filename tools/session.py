@@ -6,8 +6,11 @@
     {"anchor": "bass", "genre": "pop", "roles": {"Track 7": "vocals"}}
 
 Stems are resampled to one rate (the most common one, ties to the higher),
-laid out as stereo float32 ``(2, samples)`` and zero-padded to one length.
-Source files are only ever opened for reading.
+laid out as stereo float32 ``(2, samples)`` and zero-padded to one length,
+decoded a block at a time into files of a private temporary folder and mapped
+from there when a measurement asks for a stem (tools/stem_store.py): a
+session's memory is a few stems', whatever its number of stems. Source files
+are only ever opened for reading.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from .anchor_choice import BY_EAR, anchor_by_name, lowest_sustained_stem
-from .audio import AUDIO_EXTENSIONS, probe_audio, read_audio, to_stereo
+from .audio import AUDIO_EXTENSIONS, probe_audio
 from .conventions import ROLES
 from .memory_bound import check_memory_bound
+from .stem_store import StemSequence, StemStats, StemView, decode_stems
 
 __all__ = ["Session", "infer_role", "load_stem_folder", "session_from_files", "SESSION_FILE"]
 
@@ -68,11 +72,12 @@ def infer_role(name: str) -> str:
 
 @dataclass
 class Session:
-    """Stems of one song, all stereo float32 ``(2, samples)`` at ``sample_rate``."""
+    """Stems of one song, all stereo float32 ``(2, samples)`` at ``sample_rate``: a dict of arrays, or (loaded from
+    files) a :class:`~anchormix.tools.stem_store.StemStore` that reads each stem from disk when asked for."""
 
     path: Path
     sample_rate: int
-    stems: dict[str, np.ndarray]
+    stems: Mapping[str, np.ndarray]
     roles: dict[str, str]
     anchor: str
     genre: str = "unknown"
@@ -107,12 +112,19 @@ class Session:
         return self.num_samples / self.sample_rate
 
     def array(self) -> np.ndarray:
-        """All stems stacked, ``(stems, 2, samples)`` float32, in ``names`` order: a copy of the whole session."""
-        return np.stack(self.arrays())
+        """All stems stacked, ``(stems, 2, samples)`` float32, in ``names`` order: a copy of the whole session (for
+        tests and short excerpts; the measurements walk :meth:`arrays`)."""
+        return np.stack(list(self.arrays()))
 
-    def arrays(self) -> list[np.ndarray]:
-        """Every stem ``(2, samples)`` float32 in ``names`` order, no copy: what the measurements take."""
-        return [self.stems[n] for n in self.names]
+    def arrays(self) -> StemSequence:
+        """Every stem ``(2, samples)`` float32 in ``names`` order, each read when indexed (no copy, and never all
+        at once): what the measurements take."""
+        return StemSequence(self.stems, self.names)
+
+    def only(self, names: list[str]) -> "Session":
+        """This session limited to the stems ``names`` (lazily: no stem is read)."""
+        return Session(self.path, self.sample_rate, StemView(self.stems, names), {n: self.roles[n] for n in names},
+                       self.anchor, self.genre, active={n: self.active[n] for n in names})
 
     def source_files(self) -> list[Path]:
         """Every file the stems are read from (and a DAW session's own file): what anchormix must never write."""
@@ -211,24 +223,13 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
     infos = {f: probe_audio(f) for group in groups.values() for f in group}
     rates = Counter(i.sample_rate for i in infos.values())
     sample_rate = max(rates, key=lambda r: (rates[r], r))
-    check_memory_bound(path, {f: i.frames * sample_rate / i.sample_rate for f, i in infos.items()}, sample_rate)
-    stems, channels, active, warnings = {}, {}, {}, []
-    for name, group in groups.items():
-        file = group[0]
-        try:
-            audio = np.concatenate(_same_length([read_audio(f, sample_rate)[0] for f in group]), axis=0)
-        except MemoryError:
-            raise ValueError(f"{file}: not enough memory to decode it (lower ANCHORMIX_MAX_MEMORY_GB to refuse such "
-                             f"sessions before decoding)") from None
-        channels[name] = audio.shape[0]
-        fader_db = (faders_db or {}).get(name, 0.0)
-        stems[name] = to_stereo(audio, file) * np.float32(10.0 ** (fader_db / 20.0)) if fader_db else to_stereo(audio, file)
-        levels = _levels(stems[name])
-        active[name] = _audible(levels)  # before padding: the pad's step is not the stem's sound
-        warnings += _warnings(file, stems[name], levels)
-    length = max(a.shape[1] for a in stems.values())
-    for name in [n for n, a in stems.items() if a.shape[1] < length]:  # one at a time: never a second session
-        stems[name] = np.pad(stems[name], ((0, 0), (0, length - stems[name].shape[1])))
+    frames = {n: max(int(np.ceil(infos[f].frames * sample_rate / infos[f].sample_rate)) for f in g)
+              for n, g in groups.items()}
+    check_memory_bound(path, {g[0]: frames[n] for n, g in groups.items()}, sample_rate)
+    stems, stats = decode_stems(groups, frames, sample_rate, faders_db)
+    active = {n: _audible(stats[n]) for n in groups}  # before padding: the pad's step is not the stem's sound
+    warnings = [w for n, g in groups.items() for w in _warnings(g[0], stats[n])]
+    channels = {n: stats[n].channels for n in groups}
     session = Session(
         path=path,
         sample_rate=sample_rate,
@@ -247,10 +248,10 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
     )
     session.anchor, session.anchor_rule = named or "", _named_rule(named, roles, anchor, meta, where)
     if named is None:  # no name says bass: the ear chooses, among the stems that sound
-        audible = {n: a for n, a in stems.items() if active[n]}
+        audible = [n for n in stems if active[n]]
         if not audible:
             raise ValueError(f"{path}: every stem is silent; nothing to balance")
-        session.anchor, session.anchor_rule = lowest_sustained_stem(audible, sample_rate)
+        session.anchor, session.anchor_rule = lowest_sustained_stem(StemView(stems, audible), sample_rate)
     _check_anchor(session, session.anchor, where)
     return session
 
@@ -266,34 +267,20 @@ def _named_rule(named: str | None, roles: dict[str, str], anchor: str | None, me
     return f"'{named}', the stem whose name reads as {roles[named]}"
 
 
-def _same_length(parts: list[np.ndarray]) -> list[np.ndarray]:
-    """Channels read from separate files, zero-padded to the longest."""
-    longest = max(p.shape[1] for p in parts)
-    return [np.pad(p, ((0, 0), (0, longest - p.shape[1]))) for p in parts]
-
-
-def _levels(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each channel's mean, highest and lowest sample: three passes over the stem and no copy of it."""
-    return audio.mean(axis=1), audio.max(axis=1), audio.min(axis=1)
-
-
-def _audible(levels: tuple[np.ndarray, np.ndarray, np.ndarray]) -> bool:
+def _audible(stats: StemStats) -> bool:
     """Anything but digital silence or a constant (DC) level: what a listener could hear (the largest distance of a
-    sample from its channel's mean, from :func:`_levels`)."""
-    mean, high, low = levels
-    return bool(np.maximum(high - mean, mean - low).max() > _SILENCE_PEAK)
+    sample from its channel's mean)."""
+    mean = stats.mean
+    return bool(np.maximum(stats.high - mean, mean - stats.low).max() > _SILENCE_PEAK)
 
 
-def _warnings(file: Path, audio: np.ndarray, levels: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[str]:
+def _warnings(file: Path, stats: StemStats) -> list[str]:
     found = []
-    mean, high, low = levels
-    dc = float(np.abs(mean).max())
+    dc = float(np.abs(stats.mean).max())
     if dc > 0.01:
-        found.append(f"{file.name}: DC offset {dc:.2f} of full scale" + ("" if _audible(levels) else "; nothing "
+        found.append(f"{file.name}: DC offset {dc:.2f} of full scale" + ("" if _audible(stats) else "; nothing "
                                                                             "audible, treated as silent"))
-    if high.max() < 0.9999 and low.min() > -0.9999:
-        return found
-    clipped = (np.count_nonzero(audio >= 0.9999) + np.count_nonzero(audio <= -0.9999)) / audio.size
+    clipped = stats.clipped / max(2 * stats.frames, 1)
     if clipped > 0.001:
         found.append(f"{file.name}: {clipped:.1%} of samples at full scale (clipped in the source)")
     return found

@@ -31,12 +31,15 @@ from anchormix.model.backbone import load_backbone
 from anchormix.model.weights import load_weights, save_weights
 from anchormix.model.advice.phrasing import LOWER, RAISE, Segments, opening, reference_segments
 
-__all__ = ["WRITER_CHECKPOINT", "AdviceWriter", "shared_writer", "facts_prompt"]
+__all__ = ["WRITER_CHECKPOINT", "AdviceWriter", "shared_writer", "facts_prompt", "MAX_SENTENCES"]
 
 WRITER_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "writer" / "writer.safetensors"
 SYSTEM = "You write one sentence of mixing advice from measured facts, copying figures and names exactly."
 PROMPT_HEAD = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"  # every prompt's start, run once a batch
 DRAFT_TOKENS = 16  # tokens proposed per row and decoding pass (see AdviceWriter.write)
+# Moves a balance writes its own sentence for, the largest first; the rest quote their reasons. Advice on 48 stems
+# reads better as its 16 moves that matter most, and each sentence costs ~0.4 s on 2 cores (benchmarks/scale.py).
+MAX_SENTENCES = 16
 PHRASEBOOK = 16  # reference sentences per move the drafts are looked up in
 
 

@@ -31,7 +31,7 @@ from anchormix.model.features import DEEP_FLOOR_DB, FLOOR_DB, listening_windows,
 from anchormix.model.intervals import half_width, load_table, outside_range
 from anchormix.model.prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
 from anchormix.model.shipped import intervals_path, ranges_path
-from anchormix.model.advice.writer import shared_writer
+from anchormix.model.advice.writer import MAX_SENTENCES, shared_writer
 
 __all__ = ["ALMBalancer", "ALMPlanner", "shared_balancer", "ANCHOR_LUFS"]
 
@@ -48,7 +48,7 @@ class ALMBalancer:
         self.alm = load_checkpoint(checkpoint)
         self.intervals = load_table(intervals_path(checkpoint))  # None for a checkpoint without them
         self.ranges = load_table(ranges_path(checkpoint))  # what the corpus has seen, per role
-        self._session, self._mel = None, None  # one session's log-mel at unity gain
+        self._session, self._mel, self._starts = None, None, []  # one session's log-mel at unity gain, its windows
 
     def interval_db(self, role: str) -> float | None:
         """Half-width (dB) of the 80 % interval around a move of a stem of ``role`` (None when not fitted)."""
@@ -65,10 +65,12 @@ class ALMBalancer:
             # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it.
             self._session = ctx.session
             self._mel = log_mel(ctx.session.arrays(), ctx.session.sample_rate, floor_db=DEEP_FLOOR_DB)
+            # The windows hear the session at its loaded levels (the anchor at the reference): chosen once.
+            reference = _to_reference(ctx.measurements.lufs[ctx.session.anchor])
+            self._starts = listening_windows(_moved(self._mel, reference), self.alm.cfg.frames)
         mel, names, frames = self._mel, ctx.session.names, self.alm.cfg.frames
-        starts = listening_windows(_moved(mel, _to_reference(ctx.measurements.lufs[ctx.session.anchor])), frames)
         crops = []
-        for start in starts:
+        for start in self._starts:
             crop = mel[:, :, start : start + frames]
             if crop.shape[-1] < frames:
                 crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=DEEP_FLOOR_DB)
@@ -220,11 +222,12 @@ class ALMPlanner:
 
 
     def write_advice(self, state: AgentState, ctx: ToolContext) -> tuple[dict[str, str], dict[str, str]]:
-        """The advice writer's sentence per move of at least 1 dB, from the facts the trace backs (model/advice/writer.py):
-        less any clause the trace does not back (as shown), and as first written."""
+        """The advice writer's sentence per move of at least 1 dB (the :data:`MAX_SENTENCES` largest), from the facts
+        the trace backs (model/advice/writer.py): less any clause the trace does not back (as shown), and as first
+        written."""
         if not self.writes:
             return {}, {}
-        facts = stem_facts(state, ctx.session.roles, self.balancer.ranges)
+        facts = stem_facts(state, ctx.session.roles, self.balancer.ranges)[:MAX_SENTENCES]
         raw = dict(zip((f.name for f in facts), shared_writer().write(facts)))
         return {f.name: keep_grounded(raw[f.name], f, ctx.session.names) for f in facts}, raw
 

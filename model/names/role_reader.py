@@ -96,9 +96,7 @@ def fill_unknown_roles(session: Session, reader: RoleReader) -> list[RoleReading
     unknown = [n for n in session.names if session.role_sources.get(n, "unknown") == "unknown"]
     if not unknown:
         return []
-    part = Session(session.path, session.sample_rate, {n: session.stems[n] for n in unknown},
-                   {n: session.roles[n] for n in unknown}, session.anchor, active={n: session.active[n] for n in unknown})
-    readings = reader.read_session(part)
+    readings = reader.read_session(session.only(unknown))
     for r in readings:
         if r.role != "other":
             session.roles[r.name] = r.role

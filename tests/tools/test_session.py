@@ -179,7 +179,7 @@ def _no_decoding(monkeypatch):
     def refuse(*_args, **_kwargs):
         raise AssertionError("decoded before the names were checked")
 
-    monkeypatch.setattr(session_module, "read_audio", refuse)
+    monkeypatch.setattr(session_module, "decode_stems", refuse)
     monkeypatch.setattr(session_module, "probe_audio", refuse)
 
 

@@ -1,0 +1,94 @@
+"""Stems decoded to disk and read back when asked for (issue 25): the same audio as a whole-file decode, read-only,
+kept outside the session, gone with the session; a measurement of the stored stems equals one of the arrays."""
+
+import gc
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anchormix.tools import load_session
+from anchormix.tools.audio import read_audio, to_stereo
+from anchormix.tools.loudness import integrated_loudness, true_peak_dbtp
+from anchormix.tools.masking import band_levels
+from anchormix.tools.stem_store import BLOCK_FRAMES, StemView, decode_stems
+
+from ..conftest import sine, write_wav
+
+SR = 44100
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "song"
+    d.mkdir()
+    return d
+
+
+def _noise(seconds: float, channels: int, seed: int, sample_rate: int = SR) -> np.ndarray:
+    return (0.2 * np.random.default_rng(seed).standard_normal((channels, int(seconds * sample_rate)))).astype(np.float32)
+
+
+def test_stored_stems_equal_the_whole_file_decode_across_block_edges_rates_and_layouts(folder):
+    """Longer than several blocks (the edges must not show), mono, 5.1, another rate (resampled) and a short stem
+    (zeros after its end)."""
+    long_s = 3.5 * BLOCK_FRAMES / SR
+    write_wav(folder / "bass.wav", _noise(long_s, 2, 0), SR, "int24")
+    write_wav(folder / "keys.wav", _noise(long_s, 1, 1), SR, "float32")
+    write_wav(folder / "pad.wav", _noise(long_s - 1.0, 6, 2), SR, "float32")
+    write_wav(folder / "vox.wav", _noise(2.0, 2, 3, 48000), 48000, "float32")
+    session = load_session(folder)
+    for name in session.names:
+        whole = to_stereo(read_audio(folder / f"{name}.wav", SR)[0])
+        stored = session.stems[name]
+        assert stored.shape == (2, session.num_samples) and stored.dtype == np.float32
+        np.testing.assert_array_equal(stored[:, : whole.shape[1]], whole)
+        assert not stored[:, whole.shape[1]:].any()
+    assert session.source_channels == {"bass": 2, "keys": 1, "pad": 6, "vox": 2}
+
+
+def test_stored_stems_are_read_only_kept_outside_the_session_and_removed_with_it(folder):
+    write_wav(folder / "bass.wav", sine(55, 1.0, SR), SR)
+    write_wav(folder / "keys.wav", sine(440, 1.0, SR), SR)
+    session = load_session(folder)
+    store = session.stems
+    kept = Path(store.folder)
+    assert kept.is_dir() and kept.parent == Path(tempfile.gettempdir()) and folder not in kept.parents
+    with pytest.raises(ValueError, match="read-only"):
+        session.stems["keys"][0, 0] = 1.0
+    assert sorted(p.name for p in folder.iterdir()) == ["bass.wav", "keys.wav"]  # nothing written beside the sources
+    del session, store
+    gc.collect()
+    assert not kept.exists()
+
+
+def test_a_measurement_of_the_stored_stems_equals_one_of_the_arrays(folder):
+    """The measurements walk the stored stems one at a time; the numbers are those of the whole arrays in memory."""
+    for k, name in enumerate(["bass", "keys", "hats"]):
+        write_wav(folder / f"{name}.wav", _noise(6.0, 2, k) * np.float32(0.1 * (k + 1)), SR)
+    session = load_session(folder)
+    arrays = [np.array(a) for a in session.arrays()]  # in memory, copies
+    assert not isinstance(arrays[0], np.memmap) and isinstance(session.arrays()[0].base, np.memmap)
+    np.testing.assert_array_equal(integrated_loudness(session.arrays(), SR), integrated_loudness(arrays, SR))
+    np.testing.assert_array_equal(true_peak_dbtp(session.arrays(), SR), true_peak_dbtp(arrays, SR))
+    np.testing.assert_array_equal(band_levels(session.arrays(), SR), band_levels(arrays, SR))
+
+
+def test_a_view_reads_a_subset_at_a_gain_per_stem_when_asked():
+    stems = {"a": np.ones((2, 10), np.float32), "b": np.full((2, 10), 0.5, np.float32)}
+    view = StemView(stems, ["b"], {"b": -6.0206, "a": 3.0})
+    assert list(view) == ["b"] and len(view) == 1 and "a" not in view
+    np.testing.assert_allclose(view["b"], 0.25, rtol=1e-4)
+    with pytest.raises(KeyError):
+        StemView(stems, ["c"])
+
+
+def test_a_stem_that_decodes_longer_than_its_header_is_named_and_nothing_is_left_behind(tmp_path, monkeypatch):
+    file = write_wav(tmp_path / "bass.wav", sine(55, 2.0, SR), SR)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with pytest.raises(ValueError, match="bass.wav: decodes to more audio than its header declares"):
+        decode_stems({"bass": (file,)}, {"bass": SR // 4}, SR)  # a header that says 0.25 s, 1 s of room past it
+    assert not list(scratch.iterdir())
