@@ -9,7 +9,8 @@ never beside the sources), and :class:`StemStore` maps that file read-only each
 time a stem is asked for. A measurement that walks the stems one at a time
 (loudness, true peak, band levels, log-mel, the mix) holds one stem's pages;
 when it lets go of the stem the mapping closes and they leave its memory. The
-folder goes when the store does (or when the process exits).
+folder goes when the store does (or when the process exits; a killed process's
+folder is swept by the next session that decodes).
 
 :class:`StemView` is a lazy subset of a store, or the store at a gain per stem,
 and :class:`StemSequence` the stems in order: what ``Session.arrays()`` gives
@@ -36,6 +37,7 @@ __all__ = ["BLOCK_FRAMES", "StemStats", "StemStore", "StemView", "StemSequence",
 BLOCK_FRAMES = 1 << 17  # frames decoded at a time (0.5 MB a channel)
 _CLIP = 0.9999  # a sample this close to full scale counts as clipped
 _WORKERS = max(1, min(2, os.cpu_count() or 1))
+_PREFIX = "anchormix-stems-"  # then the owning process's id: anchormix-stems-<pid>-<random>
 
 
 @dataclass
@@ -130,7 +132,8 @@ def decode_stems(groups: dict[str, tuple[Path, ...]], frames: dict[str, int], sa
     stereo, at ``gains_db`` (a DAW session's faders); ``frames``: each stem's length from its headers, at
     ``sample_rate``. Stems shorter than the longest read as zeros after their end."""
     stride = max(frames.values()) + sample_rate  # room for a decoder that gives a little more than its header said
-    folder = Path(tempfile.mkdtemp(prefix="anchormix-stems-"))
+    _sweep_orphans()
+    folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
     files = {name: folder / f"{k:04d}.f32" for k, name in enumerate(groups)}
 
     def one(name: str) -> StemStats:
@@ -151,6 +154,25 @@ def decode_stems(groups: dict[str, tuple[Path, ...]], frames: dict[str, int], sa
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return store, stats
+
+
+def _sweep_orphans() -> None:
+    """Remove the folders of processes that ended without removing theirs (killed: a ``SIGKILL`` runs no finaliser),
+    so a killed balance does not leave its session's decoded size on the disk for good."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid = folder.name[len(_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to sweep
+        return True
+    return True
 
 
 def _decode_one(group: tuple[Path, ...], file: Path, stride: int, sample_rate: int, gain_db: float) -> StemStats:

@@ -2,6 +2,7 @@
 kept outside the session, gone with the session; a measurement of the stored stems equals one of the arrays."""
 
 import gc
+import os
 import tempfile
 from pathlib import Path
 
@@ -92,3 +93,21 @@ def test_a_stem_that_decodes_longer_than_its_header_is_named_and_nothing_is_left
     with pytest.raises(ValueError, match="bass.wav: decodes to more audio than its header declares"):
         decode_stems({"bass": (file,)}, {"bass": SR // 4}, SR)  # a header that says 0.25 s, 1 s of room past it
     assert not list(scratch.iterdir())
+
+
+def test_a_killed_process_s_folder_is_swept_by_the_next_decode_and_a_live_one_is_kept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = scratch / f"anchormix-stems-{int(ended.stdout)}-abc"
+    live = scratch / f"anchormix-stems-{os.getpid()}-def"
+    for folder in (orphan, live):
+        folder.mkdir()
+        (folder / "0000.f32").write_bytes(b"\0" * 64)
+    file = write_wav(tmp_path / "bass.wav", sine(55, 1.0, SR), SR)
+    store, _ = decode_stems({"bass": (file,)}, {"bass": SR}, SR)
+    assert not orphan.exists() and live.exists() and Path(store.folder).exists()
