@@ -5,8 +5,9 @@ minutes.
 
 Sessions: the pop demo rendered at 48 kHz for each length, written as 24-bit WAV; a session of T tracks holds
 the demo's 8 stems and copies of them ("Audio 09" ... at their own levels), so T stems of real music, one named
-bass. Each command runs in its own process (its peak RSS is its own): `measure` = load + loudness + masking,
-`balance` = the agent loop to its finish with mix.wav, gains and advice written. "Wall" is after the planner is
+bass. Each command runs in its own process (its peak RSS is its own): `measure` = load + the roles of the
+"Audio NN" stems read by name and by ear + loudness + masking, `balance` = the same load and roles (as the command
+line does) + the agent loop to its finish with mix.wav, gains and advice written. "Wall" is after the planner is
 built (the ALM's model load is reported apart). The table ends with the least-squares cost per track-minute
 (wall = a + b x tracks x minutes) and its R^2, per command: linear growth is R^2 near 1.
 
@@ -69,6 +70,7 @@ def child(command: str, planner: str, folder: Path, out: Path) -> dict:
         torch.set_num_threads(2)
     from anchormix.agent import balance_session
     from anchormix.planners import make_planner
+    from anchormix.roles import read_unknown_roles
     from anchormix.tools import ToolContext, load_session
     from anchormix.tools.toolbox import REGISTRY
 
@@ -79,13 +81,14 @@ def child(command: str, planner: str, folder: Path, out: Path) -> dict:
     try:
         if command == "measure":
             session = load_session(folder)
+            read_unknown_roles(session)  # as `anchormix measure` does: "Audio 09" ... read by name and by ear
             ctx = ToolContext.of(session)
             REGISTRY.call("measure_loudness", {}, ctx)
             for name in session.names:
                 REGISTRY.call("measure_masking", {"target": name}, ctx)
             status = "ok"
         else:
-            status = balance_session(folder, out, built).outcome.status
+            status = balance_session(folder, out, built, on_load=read_unknown_roles).outcome.status
     except ValueError as err:
         status = "refused" if "ANCHORMIX_MAX_MEMORY_GB" in str(err) else f"error: {err}"
     return {"load_s": load_s, "wall_s": time.perf_counter() - started, "status": status,

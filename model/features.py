@@ -18,6 +18,7 @@ fingerprint of the session's audio files; it is rebuilt when they change.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +33,7 @@ from anchormix.tools.session import SESSION_FILE, Session
 from .corpus import find_sessions, load_manifest, song_features_path
 
 __all__ = ["N_MELS", "FLOOR_DB", "DEEP_FLOOR_DB", "log_mel", "shift_mel", "cached_features", "session_features", "CorpusSession",
-           "load_corpus", "listening_windows", "busiest_window", "audible_stems"]
+           "load_corpus", "listening_windows", "busiest_window", "audible_stems", "session_mel"]
 
 N_MELS = 64
 _N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
@@ -64,6 +65,25 @@ def log_mel(x, sample_rate: int, floor_db: float = FLOOR_DB) -> np.ndarray:
     bank = _mel_bank(sample_rate, n_fft)
     return stem_spectra(x, n_fft, N_MELS,
                         lambda power: np.maximum(10.0 * np.log10(bank @ (power / energy).T + 1e-20), floor_db))
+
+
+_SESSION_MEL: dict[int, dict[str, np.ndarray]] = {}  # id(session) -> stem -> its log-mel, while the session lives
+
+
+def session_mel(session: Session, names: list[str] | None = None) -> np.ndarray:
+    """Whole-song log-mel ``(S, N_MELS, frames)`` of the stems ``names`` (every stem by default) at their loaded
+    level, floored at :data:`DEEP_FLOOR_DB` (``np.maximum(mel, FLOOR_DB)`` is :func:`log_mel` at its own floor,
+    exactly). Each stem is analysed once per session and kept while the session lives, so the role tagger (at
+    load) and the ALM (when it listens) share one analysis; the stems are read one at a time."""
+    key = id(session)
+    if key not in _SESSION_MEL:
+        _SESSION_MEL[key] = {}
+        weakref.finalize(session, _SESSION_MEL.pop, key, None)
+    kept = _SESSION_MEL[key]
+    names = session.names if names is None else names
+    if missing := [n for n in names if n not in kept]:
+        kept.update(zip(missing, log_mel(session.only(missing).arrays(), session.sample_rate, DEEP_FLOOR_DB)))
+    return np.stack([kept[n] for n in names])
 
 
 def shift_mel(mel: np.ndarray, gains_db: np.ndarray) -> np.ndarray:
@@ -156,8 +176,8 @@ def listening_windows(mel: np.ndarray, frames: int, count: int = LISTENING_WINDO
 
 def audible_stems(mel: np.ndarray, floor_db: float = -90.0) -> np.ndarray:
     """``(frames,)``: how many stems are audible in each frame (their power over the mel bands above ``floor_db``)."""
-    power = 10.0 * np.log10(np.power(10.0, mel.astype(np.float64) / 10.0).sum(axis=1) + 1e-20)  # (S, T)
-    return (power > floor_db).sum(axis=0)
+    power = [10.0 * np.log10(np.power(10.0, m.astype(np.float64) / 10.0).sum(axis=0) + 1e-20) for m in mel]  # (S, T)
+    return (np.array(power) > floor_db).sum(axis=0)  # a stem at a time: float64 copies of one stem, not the session
 
 
 def busiest_window(mel: np.ndarray, frames: int, floor_db: float = -90.0) -> int:

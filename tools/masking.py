@@ -80,7 +80,7 @@ def stem_spectra(x, n_fft: int, rows: int, reduce: Callable[[np.ndarray], np.nda
     for i in range(len(x)):
         frames = stem_frames(x[i], n_fft)
         for k in range(0, len(frames), FRAME_CHUNK):  # memory: a chunk's spectra, not the song's
-            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1)  # (chunk, F)
+            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1, overwrite_x=True)  # (chunk, F)
             out[i, :, k : k + FRAME_CHUNK] = reduce(spectrum.real**2 + spectrum.imag**2)
     return out
 

@@ -27,7 +27,7 @@ from anchormix.tools import ToolContext
 
 from anchormix.model.alm.build import DEFAULT_CHECKPOINT, load_checkpoint
 from anchormix.model.draws import AUDIBLE_DB
-from anchormix.model.features import DEEP_FLOOR_DB, FLOOR_DB, listening_windows, log_mel
+from anchormix.model.features import DEEP_FLOOR_DB, FLOOR_DB, listening_windows, session_mel
 from anchormix.model.intervals import half_width, load_table, outside_range
 from anchormix.model.prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
 from anchormix.model.shipped import intervals_path, ranges_path
@@ -64,7 +64,7 @@ class ALMBalancer:
         if self._session is not ctx.session:  # identity, not id(): a freed session's id can be reused
             # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it.
             self._session = ctx.session
-            self._mel = log_mel(ctx.session.arrays(), ctx.session.sample_rate, floor_db=DEEP_FLOOR_DB)
+            self._mel = session_mel(ctx.session)  # the role tagger's analysis, when it read some roles
             # The windows hear the session at its loaded levels (the anchor at the reference): chosen once.
             reference = _to_reference(ctx.measurements.lufs[ctx.session.anchor])
             self._starts = listening_windows(_moved(self._mel, reference), self.alm.cfg.frames)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from anchormix.model.features import log_mel
+from anchormix.model.features import FLOOR_DB, session_mel
 from anchormix.model.tagger.role_tagger import RoleTagger
 from anchormix.tools import Session
 
@@ -77,15 +77,17 @@ class RoleReader:
         """Names alone: the name reader's reading of each."""
         return [RoleReading(n, role, p, "name") for n, (role, p) in zip(names, self.names.read(names))]
 
-    def read_session(self, session: Session) -> list[RoleReading]:
-        """Each stem of ``session`` by name and, with a tagger, by ear (its whole-song log-mel, one stem at a time)."""
-        by_name = self.names.read(session.names)
+    def read_session(self, session: Session, names: list[str] | None = None) -> list[RoleReading]:
+        """Each stem of ``session`` (or those ``names``) by name and, with a tagger, by ear (its whole-song log-mel,
+        :func:`~anchormix.model.features.session_mel`: kept with the session for the ALM)."""
+        names = session.names if names is None else names
+        by_name = self.names.read(names)
         if self.tagger is None:
-            return [combine(n, r, None, self.threshold) for n, r in zip(session.names, by_name)]
-        mel = np.stack([log_mel(session.stems[n][None], session.sample_rate)[0] for n in session.names])
-        heard = self.tagger.tag(mel, 0.0)
+            return [combine(n, r, None, self.threshold) for n, r in zip(names, by_name)]
+        mel = session_mel(session, names)  # a stack of its own: floored in place
+        heard = self.tagger.tag(np.maximum(mel, FLOOR_DB, out=mel), 0.0)
         return [combine(n, r, h if session.active[n] else None, self.threshold)
-                for n, r, h in zip(session.names, by_name, heard)]
+                for n, r, h in zip(names, by_name, heard)]
 
 
 def fill_unknown_roles(session: Session, reader: RoleReader) -> list[RoleReading]:
@@ -96,7 +98,7 @@ def fill_unknown_roles(session: Session, reader: RoleReader) -> list[RoleReading
     unknown = [n for n in session.names if session.role_sources.get(n, "unknown") == "unknown"]
     if not unknown:
         return []
-    readings = reader.read_session(session.only(unknown))
+    readings = reader.read_session(session, unknown)
     for r in readings:
         if r.role != "other":
             session.roles[r.name] = r.role
