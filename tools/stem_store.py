@@ -70,7 +70,7 @@ class StemStore(Mapping):
 
     def __init__(self, folder: Path, files: dict[str, Path], length: int, stride: int) -> None:
         self.folder, self.files, self.length, self.stride = folder, files, length, stride
-        self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True)
+        weakref.finalize(self, shutil.rmtree, str(folder), True)  # when the store goes, or at exit
 
     def __getitem__(self, name: str) -> np.ndarray:
         mapped = np.memmap(self.files[name], dtype=np.float32, mode="r", shape=(2 * self.stride,))
@@ -81,10 +81,6 @@ class StemStore(Mapping):
 
     def __len__(self) -> int:
         return len(self.files)
-
-    def close(self) -> None:
-        """Remove the folder now (arrays still mapped stay readable until they are let go)."""
-        self._cleanup()
 
 
 class StemView(Mapping):
