@@ -76,11 +76,11 @@ def stem_spectra(x, n_fft: int, rows: int, reduce: Callable[[np.ndarray], np.nda
     window = np.hanning(n_fft).astype(np.float32)
     count = (max(np.shape(x[0])[-1], n_fft) - n_fft) // (n_fft // 2) + 1  # len(stem_frames(...)) of every stem
     out = np.empty((len(x), rows, count), dtype=np.float32)
-
     for i in range(len(x)):
         frames = stem_frames(x[i], n_fft)
         for k in range(0, len(frames), FRAME_CHUNK):  # memory: a chunk's spectra, not the song's
-            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1, overwrite_x=True)  # (chunk, F)
+            # (chunk, F); the windowed frames are a temporary of ours, so the FFT may overwrite them
+            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=-1, overwrite_x=True)
             out[i, :, k : k + FRAME_CHUNK] = reduce(spectrum.real**2 + spectrum.imag**2)
     return out
 

@@ -53,7 +53,7 @@ def mix_down(session: Session, gains_db: dict[str, float]) -> Mix:
     """Apply ``gains_db`` per stem, sum to stereo, trim to the ceiling. Memory: the mix and one gained stem.
 
     The sum multiplies and adds in place with numpy: the same linear gain as Pedalboard's ``Gain`` (which writes
-    the stems, :func:`write_outputs`), to float32 rounding, at a tenth of its cost on a whole song's buffer."""
+    the stems, :func:`write_outputs`), to float32 rounding, at a fraction of its cost on a whole song's buffer."""
     _check_names(session, gains_db)
     mix, gained = None, None
     for name in session.names:  # summed in stem order, as np.sum over the stack summed them

@@ -113,9 +113,7 @@ class StemSequence(Sequence):
     def __init__(self, stems: Mapping, names: list[str]) -> None:
         self.stems, self.names = stems, names
 
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return StemSequence(self.stems, self.names[index])
+    def __getitem__(self, index: int) -> np.ndarray:
         return self.stems[self.names[index]]
 
     def __len__(self) -> int:

@@ -38,7 +38,7 @@ SYSTEM = "You write one sentence of mixing advice from measured facts, copying f
 PROMPT_HEAD = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"  # every prompt's start, run once a batch
 DRAFT_TOKENS = 16  # tokens proposed per row and decoding pass (see AdviceWriter.write)
 # Moves a balance writes its own sentence for, the largest first; the rest quote their reasons. Advice on 48 stems
-# reads better as its 16 moves that matter most, and each sentence costs ~0.4 s on 2 cores (benchmarks/scale.py).
+# reads better as its 16 moves that matter most, and sentences cost time (7 take 2.3 s on 2 cores: benchmarks/alm.py).
 MAX_SENTENCES = 16
 PHRASEBOOK = 16  # reference sentences per move the drafts are looked up in
 

@@ -48,7 +48,7 @@ class ALMBalancer:
         self.alm = load_checkpoint(checkpoint)
         self.intervals = load_table(intervals_path(checkpoint))  # None for a checkpoint without them
         self.ranges = load_table(ranges_path(checkpoint))  # what the corpus has seen, per role
-        self._session, self._mel, self._starts = None, None, []  # one session's log-mel at unity gain, its windows
+        self._session, self._starts = None, []  # the session listened to last, and its listening windows
 
     def interval_db(self, role: str) -> float | None:
         """Half-width (dB) of the 80 % interval around a move of a stem of ``role`` (None when not fitted)."""
@@ -60,15 +60,15 @@ class ALMBalancer:
 
     def features(self, ctx: ToolContext) -> np.ndarray:
         """Log-mel at the current gains ``(W, S, n_mels, frames)`` over the :func:`listening_windows`, the whole
-        session moved so the anchor reads :data:`ANCHOR_LUFS`: computed once per session, then shifted."""
+        session moved so the anchor reads :data:`ANCHOR_LUFS`: analysed once per session (kept with it by
+        :func:`session_mel`, the role tagger's analysis too), then shifted."""
+        # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it.
+        mel, names, frames = session_mel(ctx.session), ctx.session.names, self.alm.cfg.frames
         if self._session is not ctx.session:  # identity, not id(): a freed session's id can be reused
-            # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it.
-            self._session = ctx.session
-            self._mel = session_mel(ctx.session)  # the role tagger's analysis, when it read some roles
             # The windows hear the session at its loaded levels (the anchor at the reference): chosen once.
-            reference = _to_reference(ctx.measurements.lufs[ctx.session.anchor])
-            self._starts = listening_windows(_moved(self._mel, reference), self.alm.cfg.frames)
-        mel, names, frames = self._mel, ctx.session.names, self.alm.cfg.frames
+            self._session = ctx.session
+            self._starts = listening_windows(_moved(mel, _to_reference(ctx.measurements.lufs[ctx.session.anchor])),
+                                             frames)
         crops = []
         for start in self._starts:
             crop = mel[:, :, start : start + frames]
