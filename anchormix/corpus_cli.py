@@ -21,7 +21,8 @@ from anchormix.model.corpus.stats import corpus_summary
 from anchormix.model.corpus.lmms import (LMMS_NULL_LIMIT_DB, LMMS_PROJECTS, LMMS_ROOT, build_lmms_session,
                                          lmms_available, session_id)
 from anchormix.model.corpus.manifest import split_of
-from anchormix.model.corpus.modules import DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules
+from anchormix.model.corpus.modules import (DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules,
+                                            module_song_id)
 from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
 from anchormix.model.features import log_mel, session_features
 from anchormix.tools.audio import write_text_atomic
@@ -203,8 +204,12 @@ def _data_modules(args: argparse.Namespace) -> int:
     if not modules:
         raise ValueError("no .mod/.xm/.s3m/.it files found")
     console.print(f"{len(modules)} unique modules (by md5) of {len(files)} files")
+    built = load_manifest(args.out)["sessions"]
+    todo = [(package, path) for package, path, _ in modules if module_song_id(package, path) not in built]
+    if len(todo) < len(modules):
+        console.print(f"{len(modules) - len(todo)} modules already in {args.out} (kept; delete a session to redo it)")
     jobs = [("module", (path, args.out, package, args.seconds, args.sample_rate, NULL_LIMIT_DB, log_mel))
-            for package, path, _ in modules]
+            for package, path in todo]
     _build(jobs, args.out, args.jobs)
     return 0
 

@@ -37,21 +37,34 @@ from .manifest import song_features_path, split_of, write_session
 from .midi_songs import infer_genre
 from .xmp import module_info, render_module
 
-__all__ = ["MODULE_EXTENSIONS", "DEBIAN_MODULE_PACKAGES", "NULL_LIMIT_DB", "find_modules", "build_module_session",
+__all__ = ["MODULE_EXTENSIONS", "DEBIAN_MODULE_PACKAGES", "NULL_LIMIT_DB", "find_modules", "module_song_id", "build_module_session",
            "render_stems", "unique_name", "excerpt_window", "choose_anchor", "write_song_features"]
 
 MODULE_EXTENSIONS = (".mod", ".xm", ".s3m", ".it")
-# Debian game data packages that ship tracker modules (docs/architecture.md, "Where real balances come from").
+# Debian game data packages that ship tracker modules (docs/architecture.md, "Where real balances come from"): every
+# package of Debian 12 whose files end in .mod/.xm/.s3m/.it under a game's share folder (`apt-file search`, issue
+# 28), less redeclipse-data (862 MB to download for one module). The first 11 are the corpus of before issue 28.
 DEBIAN_MODULE_PACKAGES = ("ironseed-data", "tecnoballz-data", "pekka-kana-2-data", "heroes-sound-tracks",
                           "pingus-data", "freedroid-data", "rafkill-data", "pachi-data", "biniax2-data",
-                          "bomberclone-data", "open-invaders-data")
+                          "bomberclone-data", "open-invaders-data",
+                          "gl-117-data", "flobopuyo", "rockdodger", "madbomber-data", "circuslinux-data", "gemdropx",
+                          "vodovod", "tuxtype-data", "tuxmath-data", "ri-li-data", "penguin-command", "njam-data", "bb",
+                          "solarwolf", "dodgindiamond2", "bugsquish", "vor", "vectoroids", "tomatoes-data",
+                          "monsterz-data", "gweled", "gltron", "fb-music-high", "cuyo-data", "criticalmass-data",
+                          "ceferino-data", "ballz-data", "black-box", "sdlbasic", "pathogen")
 NULL_LIMIT_DB = -50.0  # the stems must sum back to the full render at least this far down
 # Splits by package, so one game's music (one composer, usually) is never on both sides. Hashing 11 names
 # gave no test package at all, so Debian's packages are assigned: the test split is ironseed-data and
-# open-invaders-data (31 songs), valid freedroid-data and bomberclone-data (14); any other package (or a user's
-# folder, by song) is split by hash.
+# open-invaders-data (31 songs), valid freedroid-data and bomberclone-data (14); every other Debian package trains
+# (the held-out splits stay the songs every table was measured on), and a user's folder is split by song (hash).
 PACKAGE_SPLITS = {"ironseed-data": "test", "open-invaders-data": "test", "freedroid-data": "valid",
                   "bomberclone-data": "valid"}
+
+
+def module_song_id(package: str | None, path: Path) -> str:
+    """The session id of the module at ``path`` from Debian ``package`` (None: a user's folder)."""
+    slug = re.sub(r"[^\w]+", "_", Path(path).stem).strip("_").lower()[:50] or "song"
+    return f"{package or 'modules'}-{slug}"
 
 
 def find_modules(files: list[tuple[str | None, Path]]) -> list[tuple[str | None, Path, str]]:
@@ -169,8 +182,7 @@ def build_module_session(path: Path, out_root: Path, package: str | None = None,
     found = {n: _role(n, learnt["sample_names"][n]) for n in audible}
     roles = {n: role for n, (role, _) in found.items()}
     anchor, rule = choose_anchor(audible, roles, lufs, sample_rate)
-    slug = re.sub(r"[^\w]+", "_", Path(path).stem).strip("_").lower()[:50] or "song"
-    song_id = f"{package or 'modules'}-{slug}"
+    song_id = module_song_id(package, path)
     meta = {
         "anchor": anchor,
         "genre": infer_genre(learnt["title"] or Path(path).stem),
@@ -184,7 +196,7 @@ def build_module_session(path: Path, out_root: Path, package: str | None = None,
         write_song_features(song_features_path(out_root, song_id), {n: stems[n] for n in audible}, sample_rate,
                              song_features)
     write_session(out_root / song_id, audible, roles, sample_rate, meta)
-    split = PACKAGE_SPLITS.get(package or "", split_of(package or song_id))
+    split = PACKAGE_SPLITS.get(package, "train") if package else split_of(song_id)
     return {"id": song_id, "kind": "module", "split": split, "package": package,
             "genre": meta["genre"], "anchor": anchor, "anchor_rule": rule, "stems": len(audible),
             "role_sources": {n: source for n, (_, source) in found.items()}, "null_db": learnt["null_db"],

@@ -87,6 +87,11 @@ def test_a_song_that_fails_the_null_test_or_cannot_be_read_is_skipped_with_its_r
     manifest = json.loads((out / "manifest.json").read_text())
     assert [e["id"] for e in manifest["sessions"]] == ["modules-good"]
     assert "libxmp cannot load it" in manifest["skipped"][str(mods / "broken.xm")]
+    # A second run keeps what is built: the song is not rendered again (its session folder is left as it was).
+    built = (out / "modules-good" / "session.json").stat().st_mtime_ns
+    assert main(["data", "modules", "--modules", str(mods), "--out", str(out), "--seconds", "2", "--jobs", "1"]) == 0
+    assert (out / "modules-good" / "session.json").stat().st_mtime_ns == built
+    assert [e["id"] for e in json.loads((out / "manifest.json").read_text())["sessions"]] == ["modules-good"]
     # The corpus says what it holds and what it rejected, per source.
     from anchormix.model.corpus import load_manifest, write_manifest
     from anchormix.model.corpus.stats import corpus_summary
@@ -107,6 +112,20 @@ def test_debian_games_are_split_whole_and_the_test_split_has_its_own_games():
 
     assert set(PACKAGE_SPLITS) <= set(DEBIAN_MODULE_PACKAGES)
     assert {PACKAGE_SPLITS[p] for p in PACKAGE_SPLITS} == {"test", "valid"}
+    assert len(set(DEBIAN_MODULE_PACKAGES)) == len(DEBIAN_MODULE_PACKAGES) == 41  # issue 28: every game package
+
+
+def test_a_debian_package_outside_the_held_out_games_trains_and_a_users_song_splits_by_hash(tmp_path):
+    from anchormix.model.corpus.manifest import split_of
+    from anchormix.model.corpus.modules import build_module_session
+
+    path = tmp_path / "song.mod"
+    path.write_bytes(tiny_module(TWO))
+    assert split_of("monsterz-data") == "test"  # hashing the package would hold this game out; it trains
+    for package, split in (("monsterz-data", "train"), ("ironseed-data", "test"), ("freedroid-data", "valid")):
+        entry = build_module_session(path, tmp_path / package, package, seconds=2.0)
+        assert (entry["id"], entry["split"]) == (f"{package}-song", split)
+    assert build_module_session(path, tmp_path / "mine", None, seconds=2.0)["split"] == split_of("modules-song")
 
 
 def test_identical_modules_are_found_once(tmp_path):
