@@ -20,7 +20,7 @@ from anchormix.model.corpus.debian import installed, package_files
 from anchormix.model.corpus.stats import corpus_summary
 from anchormix.model.corpus.lmms import (LMMS_NULL_LIMIT_DB, LMMS_PROJECTS, LMMS_ROOT, build_lmms_session,
                                          lmms_available, session_id)
-from anchormix.model.corpus.manifest import split_of
+from anchormix.model.corpus.manifest import not_built, split_of
 from anchormix.model.corpus.modules import (DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules,
                                             module_song_id)
 from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
@@ -204,10 +204,8 @@ def _data_modules(args: argparse.Namespace) -> int:
     if not modules:
         raise ValueError("no .mod/.xm/.s3m/.it files found")
     console.print(f"{len(modules)} unique modules (by md5) of {len(files)} files")
-    built = load_manifest(args.out)["sessions"]
-    todo = [(package, path) for package, path, _ in modules if module_song_id(package, path) not in built]
-    if len(todo) < len(modules):
-        console.print(f"{len(modules) - len(todo)} modules already in {args.out} (kept; delete a session to redo it)")
+    todo = not_built(args.out, [(package, path) for package, path, _ in modules], lambda m: module_song_id(*m),
+                     console.print, "modules")
     jobs = [("module", (path, args.out, package, args.seconds, args.sample_rate, NULL_LIMIT_DB, log_mel))
             for package, path in todo]
     _build(jobs, args.out, args.jobs)
@@ -228,10 +226,7 @@ def _data_lmms(args: argparse.Namespace) -> int:
         raise ValueError("data lmms: give --projects FILE ... and/or --from-debian")
     if not lmms_available():
         raise ValueError("lmms: not installed; run `apt-get install lmms` (or pass --install with --from-debian)")
-    built = load_manifest(args.out)["sessions"]
-    todo = [(path, split) for path, split in projects if session_id(path) not in built]
-    if len(todo) < len(projects):
-        console.print(f"{len(projects) - len(todo)} projects already in {args.out} (kept; delete a session to redo it)")
+    todo = not_built(args.out, projects, lambda project: session_id(project[0]), console.print, "projects")
     jobs = [("lmms", (path, args.out, split, args.seconds, args.sample_rate, LMMS_NULL_LIMIT_DB, log_mel))
             for path, split in todo]
     _build(jobs, args.out, args.jobs)

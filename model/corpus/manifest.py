@@ -12,14 +12,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from anchormix.tools.audio import write_audio_atomic, write_text_atomic
 from anchormix.tools.session import SESSION_FILE
 
-__all__ = ["MANIFEST", "SONG_FEATURES", "song_features_path", "split_of", "load_manifest", "write_manifest", "find_sessions", "write_session"]
+__all__ = ["MANIFEST", "SONG_FEATURES", "song_features_path", "split_of", "load_manifest", "write_manifest", "not_built", "find_sessions", "write_session"]
 
 MANIFEST = "manifest.json"
 SONG_FEATURES = "songs"  # whole-song log-mel per stem, one .npz per session, where a source keeps them (modules)
@@ -34,6 +34,16 @@ def split_of(song_id: str) -> str:
     """train (80 %) / valid (10 %) / test (10 %), fixed by a hash of the song id."""
     bucket = int(hashlib.sha1(song_id.encode()).hexdigest(), 16) % 100
     return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
+
+
+def not_built(root: Path, items: list, session_of: Callable[[Any], str], say: Callable[[str], None], what: str) -> list:
+    """The ``items`` whose session (``session_of(item)``) the corpus at ``root`` does not hold yet, in order; ``say``
+    how many it keeps (a second build keeps what is built; delete a session folder's entry to redo it)."""
+    built = load_manifest(root)["sessions"]
+    todo = [item for item in items if session_of(item) not in built]
+    if len(todo) < len(items):
+        say(f"{len(items) - len(todo)} {what} already in {root} (kept; delete a session to redo it)")
+    return todo
 
 
 def load_manifest(root: Path) -> dict[str, Any]:
