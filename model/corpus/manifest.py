@@ -37,12 +37,12 @@ def split_of(song_id: str) -> str:
 
 
 def not_built(root: Path, items: list, session_of: Callable[[Any], str], say: Callable[[str], None], what: str) -> list:
-    """The ``items`` whose session (``session_of(item)``) the corpus at ``root`` does not hold yet, in order; ``say``
-    how many it keeps (a second build keeps what is built; delete a session folder's entry to redo it)."""
-    built = load_manifest(root)["sessions"]
+    """The ``items`` whose session (``session_of(item)``) the corpus at ``root`` does not hold yet (no manifest entry
+    or no folder), in order; ``say`` how many it keeps (a second build keeps what is built)."""
+    built = {sid for sid in load_manifest(root)["sessions"] if (Path(root) / sid).is_dir()}
     todo = [item for item in items if session_of(item) not in built]
     if len(todo) < len(items):
-        say(f"{len(items) - len(todo)} {what} already in {root} (kept; delete a session to redo it)")
+        say(f"{len(items) - len(todo)} {what} already in {root} (kept; delete a session's folder to redo it)")
     return todo
 
 

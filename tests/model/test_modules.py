@@ -91,6 +91,9 @@ def test_a_song_that_fails_the_null_test_or_cannot_be_read_is_skipped_with_its_r
     built = (out / "modules-good" / "session.json").stat().st_mtime_ns
     assert main(["data", "modules", "--modules", str(mods), "--out", str(out), "--seconds", "2", "--jobs", "1"]) == 0
     assert (out / "modules-good" / "session.json").stat().st_mtime_ns == built
+    shutil.rmtree(out / "modules-good")  # its folder deleted: built again
+    assert main(["data", "modules", "--modules", str(mods), "--out", str(out), "--seconds", "2", "--jobs", "1"]) == 0
+    assert (out / "modules-good" / "session.json").exists()
     assert [e["id"] for e in json.loads((out / "manifest.json").read_text())["sessions"]] == ["modules-good"]
     # The corpus says what it holds and what it rejected, per source.
     from anchormix.model.corpus import load_manifest, write_manifest
