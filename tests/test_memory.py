@@ -59,12 +59,14 @@ def sessions(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_more_stems_cost_almost_no_memory(sessions, tmp_path):
-    """8 stems against 32 of 90 s: the 24 more hold 829 MB decoded (8 bytes a frame a stem); stored on disk and read
-    one at a time, they may add no more than a tenth of that to the balance's peak (measured 9 MB; every stem held
-    in memory, as before issue 25's stem store, adds all of it)."""
+    """8 stems against 32 of 90 s: the 24 more hold 791 MiB decoded (8 bytes a frame a stem); stored on disk and read
+    one at a time, they may add no more than 4 stems' worth of it to the balance's peak. Two workers each hold a
+    stem, and whether their peaks meet is chance: each session's peak has two modes a stem apart (8 runs here: 8
+    stems 389-425 MiB, 32 stems 435-470, differences 12-81; every stem held in memory, as before issue 25's stem
+    store, adds all 24)."""
     peaks = [_balance_peak_mb(sessions[k], tmp_path / "out") for k in ("8x90", "32x90")]
-    decoded_mb = 24 * 90 * 48000 * BYTES_PER_FRAME / 2**20
-    assert peaks[1] - peaks[0] <= 0.1 * decoded_mb, (peaks, decoded_mb)
+    one_stem_mb = 90 * 48000 * BYTES_PER_FRAME / 2**20
+    assert peaks[1] - peaks[0] <= 4 * one_stem_mb, (peaks, one_stem_mb)
 
 
 def test_a_longer_song_costs_at_most_the_working_stems(sessions, tmp_path):
