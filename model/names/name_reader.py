@@ -5,9 +5,13 @@ side their tracks in ways no pattern list keeps up with, and reading them is a
 language model's job. The name (and its camelCase and separators spelled out)
 goes through a prompt into the backbone with LoRA adapters; a linear head over
 :data:`~anchormix.tools.conventions.ROLES` gives each role a probability
-(model/text_classifier.py, the learner the intent model shares). It is trained
-on names generated from role vocabularies (model/names/vocabulary.py) and
-measured on real names it never saw (model/names/held_out.py).
+(model/text_classifier.py, the learner the intent model shares). A name with
+numbers in it is read twice, as typed and without its numbers ("OHR_07" and
+"OHR"), and the two readings' probabilities averaged: track, take and channel
+numbers rarely say a role, and they can tip a short name (on generated names
+of another seed, 72.4 % read right as typed, 77.7 % with both readings). It is
+trained on names generated from role vocabularies (model/names/vocabulary.py)
+and measured on real names it never saw (model/names/held_out.py).
 
     anchormix train --names          # a few minutes on 2 CPU cores; writes model/checkpoints/names/
 
@@ -24,14 +28,14 @@ from pathlib import Path
 import torch
 
 from anchormix.model.shipped import DEFAULT_NAMES_CHECKPOINT
-from anchormix.model.text_classifier import ClassifierConfig, TextClassifier, accuracy, fine_tune, train_head
+from anchormix.model.text_classifier import ClassifierConfig, TextClassifier, fine_tune, train_head
 from anchormix.tools.conventions import ROLES
 from anchormix.tools.session import infer_role  # the pattern matcher it is measured against
 
 from .held_out import DRUM_ROLES, ENGINEERS
 from .vocabulary import generate_names
 
-__all__ = ["NameConfig", "NameReader", "spelled_out", "training_names", "train_name_reader", "DEFAULT_NAMES_CHECKPOINT"]
+__all__ = ["NameConfig", "NameReader", "spelled_out", "without_numbers", "training_names", "train_name_reader", "DEFAULT_NAMES_CHECKPOINT"]
 
 
 @dataclass
@@ -51,6 +55,14 @@ def spelled_out(name: str) -> str:
     return re.sub(r"[_\-.\s()\[\]]+", " ", text).strip().lower()
 
 
+def without_numbers(name: str) -> str | None:
+    """"OHR_07" -> "OHR", "Keyz.09.L" -> "Keyz.L", "01_Kin" -> "Kin": the name less its numbers and the separators
+    they leave; None where that changes nothing or leaves no letter."""
+    text = re.sub(r"\d+", " ", name.strip())
+    text = re.sub(r"([\s_\-.])[\s_\-.]+", r"\1", text).strip(" _-.")
+    return text if text != name.strip() and re.search(r"[A-Za-z]", text) else None
+
+
 class NameReader(TextClassifier):
     """A track name's role over :data:`ROLES`, with the probability the model gives it."""
 
@@ -62,6 +74,16 @@ class NameReader(TextClassifier):
 
     def prompt(self, text: str) -> str:
         return super().prompt(f"{text.strip()[:80]} ({spelled_out(text[:80])})")
+
+    @torch.no_grad()
+    def probabilities(self, texts: list[str]) -> torch.Tensor:
+        """``(N, roles)``: each name's, averaged with its reading :func:`without_numbers` where that differs."""
+        bare = [without_numbers(t) for t in texts]
+        twice = [i for i, b in enumerate(bare) if b]
+        found = super().probabilities(list(texts) + [bare[i] for i in twice])
+        out = found[: len(texts)].clone()
+        out[twice] = (out[twice] + found[len(texts):]) / 2
+        return out
 
     def read(self, names: list[str]) -> list[tuple[str, float]]:
         """(role, probability) of each name, in order."""
@@ -112,7 +134,7 @@ def train_name_reader(config: NameConfig, held_out: dict[str, list[tuple[str, st
     train_head(model, texts, y, config)
     log(f"name reader: head on the frozen backbone, {len(train)} generated names ({time.perf_counter() - started:.0f} s)")
     fine_tune(model, texts, y, config, log)
-    acc_valid, _ = accuracy(model, valid)
+    acc_valid = sum(role == r for (_, r), (role, _) in zip(valid, model.read([n for n, _ in valid]))) / len(valid)
     every = sorted({n for examples in sets.values() for n, _ in examples})
     read = dict(zip(every, (role for role, _ in model.read(every))))
     patterns = {n: infer_role(n) for n in every}
