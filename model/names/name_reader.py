@@ -13,7 +13,7 @@ of another seed, 72.4 % read right as typed, 77.7 % with both readings). It is
 trained on names generated from role vocabularies (model/names/vocabulary.py)
 and measured on real names it never saw (model/names/held_out.py).
 
-    anchormix train --names          # a few minutes on 2 CPU cores; writes model/checkpoints/names/
+    anchormix train --names          # ~40 min on 2 CPU cores; writes model/checkpoints/names/
 
 Every hyper-parameter is in model/conf/names.yaml (:class:`NameConfig`).
 """
@@ -35,7 +35,8 @@ from anchormix.tools.session import infer_role  # the pattern matcher it is meas
 from .held_out import DRUM_ROLES, ENGINEERS
 from .vocabulary import generate_names
 
-__all__ = ["NameConfig", "NameReader", "spelled_out", "without_numbers", "training_names", "train_name_reader", "DEFAULT_NAMES_CHECKPOINT"]
+__all__ = ["NameConfig", "NameReader", "spelled_out", "without_numbers", "training_names", "train_name_reader",
+           "DEFAULT_NAMES_CHECKPOINT"]
 
 
 @dataclass

@@ -122,7 +122,8 @@ def test_a_name_with_numbers_is_read_as_typed_and_without_them(shipped):
     alone = TextClassifier.probabilities(shipped, ["OHR_07", "Hammond", "Keyz.09.L", "OHR", "Keyz.L"])
     assert both.shape == (3, len(ROLES)) and abs(float(both.sum()) - 3) < 1e-5
     assert both[1].allclose(alone[1], atol=1e-6)  # no numbers: one reading
-    assert both[0].allclose((alone[0] + alone[3]) / 2, atol=1e-6) and both[2].allclose((alone[2] + alone[4]) / 2, atol=1e-6)
+    assert both[0].allclose((alone[0] + alone[3]) / 2, atol=1e-6)
+    assert both[2].allclose((alone[2] + alone[4]) / 2, atol=1e-6)
     assert not both[0].allclose(alone[0], atol=1e-3)
 
 
