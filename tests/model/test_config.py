@@ -76,4 +76,4 @@ def test_the_name_readers_hyperparameters_are_its_config():
     from anchormix.model.names.name_reader import NameConfig
 
     config = NameConfig.from_yaml()
-    assert config.per_role == 150 and config.lora_epochs == 1 and config.lora_r == 8
+    assert config.per_role == 150 and config.lora_epochs == 2 and config.lora_r == 8
