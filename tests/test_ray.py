@@ -59,27 +59,35 @@ def test_two_ray_workers_balance_every_session_as_the_sequential_run_does(local_
 
 def test_a_worker_killed_mid_batch_is_replaced_and_its_session_resumes(local_ray, sessions, sequential, tmp_path):
     """The kill lands on observed progress, never on the clock: the first session to start is held after each step
-    while a file exists; once its trace shows its first step (and no gains.json: mid-session) its worker is killed, the
-    file removed, and the session must be taken up by a new worker from its checkpoint."""
+    while a file exists; once its trace shows its first step (and no gains.json: mid-session) its worker is killed,
+    and once it is dead the file is removed, and the session must be taken up by a new worker from its checkpoint.
+    (Removing the file right after ray.kill, which returns before the worker dies, once let it finish the session
+    first: resumed 0 in CI.)"""
     hold = tmp_path / "hold"
     hold.touch()
     jobs = [BalanceJob(s, tmp_path / "out", "rules", hold_while=hold) for s in sessions]
-    killed = []
+    killed, died = [], []
 
     def kill_when_it_has_steps(job, name):  # the worker waits on the hold file after each step: no race
         run = tmp_path / "out" / job.path.name
         while not ((run / "trace.jsonl").exists() and len((run / "trace.jsonl").read_text().splitlines()) >= 1):
             time.sleep(0.05)
         killed.append(not (run / "gains.json").exists())
-        ray.kill(ray.get_actor(name, namespace=NAMESPACE))
-        hold.unlink()
+        worker = ray.get_actor(name, namespace=NAMESPACE)
+        ray.kill(worker)  # asynchronous: released before the worker is gone, it could finish the session first
+        try:  # queued behind the held session, so only the worker's death ends this call
+            ray.get(worker.__ray_ready__.remote(), timeout=120)
+        except ray.exceptions.RayActorError:
+            died.append(True)
+        finally:  # whatever happened, the other sessions must not stay held
+            hold.unlink()
 
     def kill_the_first(job, name):
         if not killed and not any(t.name == "killer" for t in threading.enumerate()):
             threading.Thread(target=kill_when_it_has_steps, args=(job, name), daemon=True, name="killer").start()
 
     results = dict((job.path.name, outcome) for job, outcome in run_ray_balance(jobs, 2, on_start=kill_the_first))
-    assert killed == [True]  # one kill, landed while the session was in progress
+    assert killed == [True] and died == [True]  # one kill, landed while the session was in progress
     assert all(kind == "ok" for kind, _ in results.values()), results
     assert sum(outcome.resumed for _, outcome in results.values()) == 1  # taken up from its last completed step
     _assert_same(_gains(tmp_path / "out"), sequential)
