@@ -19,7 +19,8 @@ import numpy as np
 from anchormix.tools.audio import write_audio_atomic, write_text_atomic
 from anchormix.tools.session import SESSION_FILE
 
-__all__ = ["MANIFEST", "SONG_FEATURES", "song_features_path", "split_of", "load_manifest", "write_manifest", "not_built", "find_sessions", "write_session"]
+__all__ = ["MANIFEST", "SONG_FEATURES", "song_features_path", "split_of", "load_manifest", "write_manifest",
+           "not_built", "find_sessions", "write_session"]
 
 MANIFEST = "manifest.json"
 SONG_FEATURES = "songs"  # whole-song log-mel per stem, one .npz per session, where a source keeps them (modules)

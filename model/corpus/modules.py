@@ -37,7 +37,8 @@ from .manifest import song_features_path, split_of, write_session
 from .midi_songs import infer_genre
 from .xmp import module_info, render_module
 
-__all__ = ["MODULE_EXTENSIONS", "DEBIAN_MODULE_PACKAGES", "NULL_LIMIT_DB", "find_modules", "module_song_id", "build_module_session",
+__all__ = ["MODULE_EXTENSIONS", "DEBIAN_MODULE_PACKAGES", "NULL_LIMIT_DB", "find_modules", "module_song_id",
+           "build_module_session",
            "render_stems", "unique_name", "excerpt_window", "choose_anchor", "write_song_features"]
 
 MODULE_EXTENSIONS = (".mod", ".xm", ".s3m", ".it")
