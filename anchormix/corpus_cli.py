@@ -19,8 +19,8 @@ from anchormix.model.corpus import (DEBIAN_MIDI_PACKAGES, build_midi_session, bu
 from anchormix.model.corpus.debian import installed, package_files
 from anchormix.model.corpus.stats import corpus_summary
 from anchormix.model.corpus.lmms import (LMMS_NULL_LIMIT_DB, LMMS_PROJECTS, LMMS_ROOT, build_lmms_session,
-                                         lmms_available, session_id)
-from anchormix.model.corpus.manifest import not_built, split_of
+                                         lmms_available, project_split, session_id)
+from anchormix.model.corpus.manifest import not_built
 from anchormix.model.corpus.modules import (DEBIAN_MODULE_PACKAGES, NULL_LIMIT_DB, build_module_session, find_modules,
                                             module_song_id)
 from anchormix.model.corpus.xmp import XMP_HELP, libxmp_available
@@ -70,7 +70,10 @@ def add_parsers(sub) -> None:
     lmms = dsub.add_parser("lmms", help="render LMMS projects (.mmp .mmpz) per track into sessions", epilog=EPILOG_DATA,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     lmms.set_defaults(func=_data_lmms)
-    lmms.add_argument("--projects", type=Path, nargs="*", default=[], help="LMMS project files (split by name)")
+    lmms.add_argument("--projects", type=Path, nargs="*", default=[],
+                      help="LMMS project files (split by --split, else by their names' hash)")
+    lmms.add_argument("--split", choices=("train", "valid", "test"),
+                      help="the split --projects go to (a Debian demo project keeps its producer's)")
     lmms.add_argument("--from-debian", action="store_true", help="also the 13 demo projects of Debian's lmms-common "
                       "that model/corpus/lmms.py names (split by producer; the other 13 are held out)")
     lmms.add_argument("--install", action="store_true", help="apt-get install lmms (root)")
@@ -217,7 +220,7 @@ def _data_lmms(args: argparse.Namespace) -> int:
     for path in args.projects:
         if not path.is_file() or path.suffix.lower() not in (".mmp", ".mmpz"):
             raise ValueError(f"{path}: not an LMMS project file (.mmp or .mmpz)")
-        projects.append((path, split_of(path.stem)))
+        projects.append((path, project_split(path, args.split)))
     if args.from_debian:
         if not installed("lmms"):
             _install_debian(["lmms"], args.install)

@@ -37,12 +37,12 @@ from anchormix.tools.audio import read_audio
 from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.session import infer_role
 
-from .manifest import song_features_path, write_session
+from .manifest import song_features_path, split_of, write_session
 from .midi_songs import infer_genre
 from .modules import choose_anchor, excerpt_window, unique_name, write_song_features
 
-__all__ = ["LMMS_PROJECTS", "LMMS_ROOT", "LMMS_NULL_LIMIT_DB", "LEVEL_CHECK_LU", "lmms_available", "read_project",
-           "project_stems", "session_id", "build_lmms_session"]
+__all__ = ["LMMS_PROJECTS", "LMMS_ROOT", "LMMS_NULL_LIMIT_DB", "LEVEL_CHECK_LU", "lmms_available", "project_split",
+           "read_project", "project_stems", "session_id", "build_lmms_session"]
 
 LMMS_ROOT = Path("/usr/share/lmms/projects")
 # The 13 projects issue 28 allows, each with its split: by producer, so one producer's sound is never on both sides.
@@ -68,6 +68,25 @@ LMMS_NULL_LIMIT_DB = -30.0
 # stems must then sum to the full render's integrated loudness within this much (a missing track would not).
 LEVEL_CHECK_LU = 1.0
 _TRACK_KINDS = {"0": "instrument", "1": "beat/bassline", "2": "sample"}  # 5, 6: automation, not sound
+
+
+def project_split(path: Path, split: str | None = None) -> str:
+    """The split a user's project (``data lmms --projects``) goes to: ``split`` if given, else by its name's hash.
+
+    A project of Debian's ``lmms-common`` (under ``root``) keeps its producer's split from :data:`LMMS_PROJECTS`, so
+    a valid song is never trained on by naming it, and one of the held-out 13 is refused before anything reads it.
+    """
+    try:
+        inside = Path(path).resolve().relative_to(Path(LMMS_ROOT).resolve()).as_posix()
+    except ValueError:
+        return split or split_of(Path(path).stem)
+    if inside not in LMMS_PROJECTS:
+        raise ValueError(f"{path}: an LMMS demo project held out for evaluation (issue 28); anchormix renders only "
+                         f"the {len(LMMS_PROJECTS)} projects model/corpus/lmms.py names")
+    if split and split != LMMS_PROJECTS[inside]:
+        raise ValueError(f"{path}: --split {split}, but this project's producer is in the {LMMS_PROJECTS[inside]} "
+                         "split (one producer's sound is never on both sides)")
+    return LMMS_PROJECTS[inside]
 
 
 def lmms_available() -> bool:

@@ -49,6 +49,32 @@ def test_from_debian_renders_exactly_those_projects(monkeypatch, tmp_path):
     assert [job[1][2] for job in built] == list(LMMS_PROJECTS.values())
 
 
+def test_a_named_project_goes_to_its_split_and_a_held_out_demo_is_refused_before_it_is_read(monkeypatch, tmp_path,
+                                                                                               capsys):
+    """``--projects``: a user's project to ``--split`` (else its name's hash); a Debian demo to its producer's split
+    whatever ``--split`` says, or refused if issue 28 holds it out (a made-up name stands for one here)."""
+    import anchormix.model.corpus.lmms as lmms
+
+    root = tmp_path / "lmms-common"
+    allowed, unlisted, mine = root / "demos/Momo64-esp.mmpz", root / "demos/Unlisted-Demo.mmpz", tmp_path / "mine.mmp"
+    for path in (allowed, unlisted, mine):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    monkeypatch.setattr(lmms, "LMMS_ROOT", root)
+    built = []
+    monkeypatch.setattr(corpus_cli, "lmms_available", lambda: True)
+    monkeypatch.setattr(corpus_cli, "_build", lambda jobs, out, workers: built.extend(jobs))
+    out = str(tmp_path / "out")
+    assert main(["data", "lmms", "--projects", str(allowed), str(mine), "--split", "valid", "--out", out]) == 0
+    assert [(job[1][0], job[1][2]) for job in built] == [(allowed, "valid"), (mine, "valid")]
+    built.clear()
+    assert main(["data", "lmms", "--projects", str(mine), str(allowed), "--split", "train", "--out", out]) == 2
+    assert "Momo64-esp.mmpz: --split train, but this project's producer is in the valid split" in capsys.readouterr().err
+    assert main(["data", "lmms", "--projects", str(unlisted), "--out", out]) == 2
+    assert "Unlisted-Demo.mmpz: an LMMS demo project held out for evaluation" in capsys.readouterr().err
+    assert built == []
+
+
 def test_a_compressed_project_reads_as_its_xml(tmp_path):
     xml = FIXTURE.read_bytes()
     packed = tmp_path / "fixture.mmpz"  # Qt's qCompress: the length, big-endian, then zlib
