@@ -15,9 +15,11 @@ planner already built, the ALM's advice writing included. Advice: the rules
 quote their reasons; the ALM's writer writes a sentence per move (all moves in
 one batch, constrained greedy decoding drafted from its phrasebook), timed again
 on its own, and against token-by-token decoding (the baseline; same words).
-The ALM runs twice: as shipped, its planner and writer sharing one copy of the
-backbone's weights (model/backbone.py), and as before issue 25, each loading its
-own ("alm, own backbones", the baseline for load time and peak memory).
+The ALM runs three times: as shipped (one copy of the backbone's weights shared
+by the planner and the writer, its forward in plain torch: model/backbone.py,
+model/llama.py); on transformers + peft with the weights shared ("alm,
+transformers"); and as before issue 25, on transformers with each loading its
+own copy ("alm, own backbones", the baseline for load time and peak memory).
 Exits 1 if a planner fails to propose a move on the spoiled session.
 """
 
@@ -39,6 +41,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SEPARATE = "alm, own backbones"  # the ALM as before issue 25: planner and writer each load the backbone
+TRANSFORMERS = "alm, transformers"  # one copy of the weights, the forward transformers' (as before model/llama.py)
 OFFSETS_DB = {"kick": 3.0, "snare": -4.0, "hats": 5.0, "keys": -6.0, "pad": 4.0, "lead": -3.0, "vocals": -5.0}
 
 
@@ -58,10 +61,11 @@ def whole_balance(planner_obj, folder: Path) -> tuple[float, dict]:
 def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
     """Run in the child process: one planner's numbers."""
     label = planner
-    if planner == SEPARATE:
+    if planner in (SEPARATE, TRANSFORMERS):
         import anchormix.model.backbone
 
-        anchormix.model.backbone.SHARE_ONE_COPY = False
+        os.environ["ANCHORMIX_BACKBONE"] = "transformers"
+        anchormix.model.backbone.SHARE_ONE_COPY = planner == TRANSFORMERS
         planner = "alm"
     if planner == "alm":  # the rule planner's process never imports torch
         import torch
@@ -114,6 +118,7 @@ def measure(planner: str, folder: Path, repeat: int, threads: int) -> dict:
             row[key] = shared_writer().write(facts, draft_tokens=draft)
             row[key + "_s"] = time.perf_counter() - started
     row["peak_rss_mb"] = peak_rss_bytes() / 2**20
+    row["transformers_imported"] = "transformers" in sys.modules or "peft" in sys.modules
     return row
 
 
@@ -136,7 +141,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_demo_session(Path(tmp) / "pop8", "pop", args.seconds, 0, 44100, OFFSETS_DB)
-        for planner in ("rules", SEPARATE, "alm"):
+        for planner in ("rules", SEPARATE, TRANSFORMERS, "alm"):
             done = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat), "--threads",
                                    str(args.threads), "--child", planner, str(folder)],
                                   capture_output=True, text=True)
@@ -159,12 +164,15 @@ def main() -> int:
                       f"{row['balance_s']:.2f} ({row['balance_steps']} steps)", advice,
                       "" if row["tokens_per_s"] is None else f"{row['tokens_per_s']:.1f}", f"{row['peak_rss_mb']:.0f}")
     Console(width=130).print(table)
-    rules, separate, alm = rows
+    rules, separate, hf, alm = rows
     print(f"ALM vs rules: warm step {alm['warm_step_s'] / rules['warm_step_s']:.0f}x slower, "
           f"{alm['peak_rss_mb'] - rules['peak_rss_mb']:.0f} MB more memory; ALM prompt {alm['prompt_tokens']} tokens")
     print(f"one backbone in memory: load {separate['load_s']:.2f} -> {alm['load_s']:.2f} s, peak RSS "
           f"{separate['peak_rss_mb']:.0f} -> {alm['peak_rss_mb']:.0f} MB (issue 25's bar: <= 2 s, <= 1200 MB); the same "
           f"advice: {separate['advice'] == alm['advice']}, the same gains: {separate['gains'] == alm['gains']}")
+    print(f"plain-torch forward vs transformers (one copy each): load {hf['load_s']:.2f} -> {alm['load_s']:.2f} s, peak "
+          f"RSS {hf['peak_rss_mb']:.0f} -> {alm['peak_rss_mb']:.0f} MB; the same advice: {hf['advice'] == alm['advice']}, "
+          f"the same gains: {hf['gains'] == alm['gains']}; transformers or peft imported: {alm['transformers_imported']}")
     print(f"first call: rules {rules['action']}, ALM {alm['action']} (an ALM step: listen, head, call head)")
     print(f"whole balance after loading: ALM {alm['balance_s']:.1f} s ({alm['balance_status']}), rules "
           f"{rules['balance_s']:.1f} s ({rules['balance_status']}); issue 16's bar for the ALM: <= 6 s on 2 cores")

@@ -11,6 +11,13 @@ base weights are read once per process and shared: every caller gets its own
 module tree (a deep copy whose parameters are the loaded ones, not copies), so
 adapters injected by one learner never reach another, and no switching of an
 active adapter is needed between calls (issue 25; ``benchmarks/alm.py``).
+
+At inference (a balance, the chat, ``roles``) the backbone is SmolLM2's forward in
+plain torch (model/llama.py) over the cached safetensors, with its tokenizer read
+by ``tokenizers`` alone: transformers and peft are not imported (~3 s and ~230 MB
+less). Training, and any other model folder, use transformers + peft.
+``ANCHORMIX_BACKBONE=transformers`` makes inference use them too (the benchmark's
+baseline).
 """
 
 from __future__ import annotations
@@ -28,9 +35,12 @@ import warnings
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_model
+from safetensors.torch import load_file, save_model
 
-__all__ = ["DEFAULT_GGUF", "SHARE_ONE_COPY", "gguf_location", "load_backbone", "cache_dir"]
+from .llama import LlamaConfig, PlainLlama, with_lora
+
+__all__ = ["DEFAULT_GGUF", "SHARE_ONE_COPY", "gguf_location", "load_backbone", "add_lora", "cache_dir",
+           "PlainTokenizer"]
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -52,18 +62,70 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ANCHORMIX_CACHE", Path.home() / ".cache" / "anchormix")) / "smollm2-135m-f32"
 
 
-def load_backbone(path: str | Path | None = None):
+def load_backbone(path: str | Path | None = None, inference: bool = False):
     """(model, tokenizer) in float32, eval mode; ``path`` a local HF folder, else the cached GGUF.
 
     The weights are loaded once per process and shared (the module docstring); the model returned is the caller's
-    own module tree, free to take LoRA adapters, and the tokenizer its own copy.
+    own module tree, free to take LoRA adapters, and the tokenizer its own copy. ``inference``: the plain-torch
+    forward (model/llama.py) where the cached backbone is there to read, else transformers'.
     """
+    cached = cache_dir()
+    if (inference and path is None and os.environ.get("ANCHORMIX_BACKBONE", "plain") == "plain"
+            and all((cached / f).exists() for f in ("config.json", "model.safetensors", "tokenizer.json"))):
+        if "plain" not in _LOADED or not SHARE_ONE_COPY:
+            _LOADED["plain"] = _load_plain(cached)
+        weights, config, tokenizer = _LOADED["plain"]
+        return PlainLlama(weights, config).eval(), tokenizer
     key = str(Path(path).resolve()) if path is not None else ""
     if key not in _LOADED or not SHARE_ONE_COPY:
         _LOADED[key] = _load(path)
     model, tokenizer = _LOADED[key]
     shared = {id(p): p for p in model.parameters()}  # deepcopy's memo: these objects are reused, not copied
     return copy.deepcopy(model, shared), copy.deepcopy(tokenizer)
+
+
+def add_lora(llm, r: int, alpha: float, dropout: float, targets: list[str]):
+    """``llm`` with fresh LoRA adapters (rank ``r``, scale ``alpha / r``) on the attention projections ``targets``:
+    PEFT's for a transformers model, model/llama.py's (the same names and arithmetic) for the plain forward."""
+    if isinstance(llm, PlainLlama):
+        return with_lora(llm, r, alpha, targets)
+    from peft import LoraConfig, get_peft_model  # lazy: peft imports transformers, seconds to load
+
+    return get_peft_model(llm, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
+                                          bias="none"))
+
+
+class PlainTokenizer:
+    """The backbone's tokenizer read by ``tokenizers`` alone: the calls the learners make of transformers' one."""
+
+    def __init__(self, folder: Path) -> None:
+        from tokenizers import Tokenizer  # lazy: only the plain backbone needs it
+
+        self.backend = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        special = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        self.eos_token_id = self.backend.token_to_id(special["eos_token"])
+
+    def __call__(self, text: str, add_special_tokens: bool = True, return_tensors: str | None = None) -> dict:
+        ids = self.backend.encode(text, add_special_tokens=add_special_tokens).ids
+        return {"input_ids": torch.tensor([ids]) if return_tensors == "pt" else ids}
+
+    def __len__(self) -> int:
+        return self.backend.get_vocab_size(with_added_tokens=True)
+
+    def convert_tokens_to_ids(self, token: str) -> int:
+        return self.backend.token_to_id(token)
+
+    def convert_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        return [self.backend.id_to_token(i) for i in ids]
+
+    def decode(self, ids) -> str:
+        return self.backend.decode(list(ids), skip_special_tokens=False)
+
+
+def _load_plain(cached: Path) -> tuple[dict, LlamaConfig, PlainTokenizer]:
+    """The cached backbone's weights (read once), its config and tokenizer, without transformers."""
+    config = LlamaConfig.from_json(json.loads((cached / "config.json").read_text(encoding="utf-8")))
+    return load_file(str(cached / "model.safetensors")), config, PlainTokenizer(cached)
 
 
 def _load(path: str | Path | None):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from anchormix.model.backbone import load_backbone
+from anchormix.model.backbone import add_lora, load_backbone
 from anchormix.model.config import FromYaml, strict_fields
 from anchormix.model.weights import load_weights, save_weights
 
@@ -56,19 +56,16 @@ class TextClassifier(nn.Module):
     LABELS_KEY: ClassVar[str] = "labels"
     MISSING: ClassVar[str] = "no checkpoint"
 
-    def __init__(self, llm=None, tokenizer=None, config: ClassifierConfig | None = None) -> None:
+    def __init__(self, llm=None, tokenizer=None, config: ClassifierConfig | None = None, inference: bool = False) -> None:
         super().__init__()
-        from peft import LoraConfig, get_peft_model  # lazy: peft imports transformers, seconds to load
-
         self.config = config or self.CONFIG()
         if llm is None:
-            llm, tokenizer = load_backbone()
+            llm, tokenizer = load_backbone(inference=inference)
         for p in llm.parameters():
             p.requires_grad_(False)
         r = self.config.lora_r
-        lora = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=self.config.lora_dropout,
-                          target_modules=["q_proj", "v_proj"], bias="none")
-        self.llm, self.tokenizer = get_peft_model(llm, lora).eval(), tokenizer
+        self.llm = add_lora(llm, r, 2 * r, self.config.lora_dropout, ["q_proj", "v_proj"]).eval()
+        self.tokenizer = tokenizer
         hidden = llm.get_input_embeddings().weight.shape[1]
         self.head = nn.Linear(hidden, len(self.LABELS))
 
@@ -128,7 +125,7 @@ class TextClassifier(nn.Module):
         if json.loads(metadata[cls.LABELS_KEY]) != list(cls.LABELS):
             raise ValueError(f"{path}: trained for other {cls.LABELS_KEY} than {cls.LABELS}; retrain it")
         saved = json.loads(metadata.get("config") or "{}")
-        model = cls(llm, tokenizer, strict_fields(cls.CONFIG, saved, str(path)))
+        model = cls(llm, tokenizer, strict_fields(cls.CONFIG, saved, str(path)), inference=True)
         model.head.load_state_dict({k: v for k, v in state.items() if not k.startswith("llm.")})
         lora = {k[len("llm."):]: v for k, v in state.items() if k.startswith("llm.")}
         unknown = sorted(set(lora) - set(model.lora_state()))

@@ -27,7 +27,7 @@ import torch
 from anchormix.agent.grounding import StemFacts
 
 
-from anchormix.model.backbone import load_backbone
+from anchormix.model.backbone import add_lora, load_backbone
 from anchormix.model.weights import load_weights, save_weights
 from anchormix.model.advice.phrasing import LOWER, RAISE, Segments, opening, reference_segments
 
@@ -65,14 +65,10 @@ class AdviceWriter:
     """The writer's LoRA on the base LLM; :meth:`write` is the constrained decoder, :meth:`loss` trains it."""
 
     def __init__(self, checkpoint: str | Path | None = WRITER_CHECKPOINT, llm=None, tokenizer=None, rank: int = 8) -> None:
-        from peft import LoraConfig, get_peft_model  # lazy: peft imports transformers, seconds to load
-
-        if llm is None:
-            llm, tokenizer = load_backbone()
+        if llm is None:  # a checkpoint to write with: the plain-torch backbone; none: to be trained, transformers'
+            llm, tokenizer = load_backbone(inference=checkpoint is not None)
         self.tokenizer = tokenizer
-        lora = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, bias="none",
-                          target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
-        self.llm = get_peft_model(llm, lora)
+        self.llm = add_lora(llm, rank, 2 * rank, 0.0, ["q_proj", "k_proj", "v_proj", "o_proj"])
         if checkpoint is not None:
             state, _ = load_weights(checkpoint, "no advice writer there (anchormix train --writer makes one)")
             self.llm.load_state_dict(state, strict=False)

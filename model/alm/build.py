@@ -16,22 +16,20 @@ import torch
 from anchormix.tools.audio import write_text_atomic
 
 from anchormix.model.alm.network import ALM, ALMConfig
-from anchormix.model.backbone import load_backbone
+from anchormix.model.backbone import add_lora, load_backbone
 from anchormix.model.shipped import DEFAULT_CHECKPOINT
 from anchormix.model.weights import load_weights, save_weights
 
 __all__ = ["DEFAULT_CHECKPOINT", "build_alm", "save_checkpoint", "load_checkpoint", "load_adapters"]
 
 
-def build_alm(cfg: ALMConfig, llm=None, tokenizer=None) -> ALM:
-    """The ALM with fresh LoRA adapters on the attention projections of the (frozen) backbone."""
-    from peft import LoraConfig, get_peft_model  # lazy: peft imports transformers, seconds to load
-
+def build_alm(cfg: ALMConfig, llm=None, tokenizer=None, inference: bool = False) -> ALM:
+    """The ALM with fresh LoRA adapters on the attention projections of the (frozen) backbone (``inference``: the
+    plain-torch backbone, model/backbone.py)."""
     if llm is None:
-        llm, tokenizer = load_backbone()
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], bias="none")
-    return ALM(cfg, get_peft_model(llm, lora), tokenizer)
+        llm, tokenizer = load_backbone(inference=inference)
+    lora = add_lora(llm, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, ["q_proj", "k_proj", "v_proj", "o_proj"])
+    return ALM(cfg, lora, tokenizer)
 
 
 def save_checkpoint(alm: ALM, folder: Path, meta: dict) -> Path:
@@ -60,10 +58,11 @@ def _set_adapters(alm: ALM, state: dict[str, torch.Tensor], path: str | Path) ->
     alm.llm.load_state_dict(lora, strict=False)
 
 
-def load_checkpoint(path: str | Path, llm=None, tokenizer=None) -> ALM:
-    """Rebuild the ALM from a shipped ``alm.safetensors`` (safetensors only: no pickle from disk)."""
+def load_checkpoint(path: str | Path, llm=None, tokenizer=None, inference: bool = False) -> ALM:
+    """Rebuild the ALM from a shipped ``alm.safetensors`` (safetensors only: no pickle from disk); ``inference``: on
+    the plain-torch backbone, which balances but does not train."""
     cfg, state = _read_checkpoint(path)
-    alm = build_alm(cfg, llm, tokenizer)
+    alm = build_alm(cfg, llm, tokenizer, inference)
     for part in ("encoder", "projector", "head") + (("listener",) if cfg.listener else ()) + (("call_head",) if cfg.call_head else ()):
         getattr(alm, part).load_state_dict({k[len(part) + 1:]: v for k, v in state.items() if k.startswith(part + ".")})
     _set_adapters(alm, state, path)

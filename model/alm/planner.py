@@ -45,7 +45,7 @@ class ALMBalancer:
     """Loads the shipped checkpoint once; predicts each stem's target LU against the anchor."""
 
     def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT) -> None:
-        self.alm = load_checkpoint(checkpoint)
+        self.alm = load_checkpoint(checkpoint, inference=True)
         self.intervals = load_table(intervals_path(checkpoint))  # None for a checkpoint without them
         self.ranges = load_table(ranges_path(checkpoint))  # what the corpus has seen, per role
         self._session, self._starts = None, []  # the session listened to last, and its listening windows
