@@ -120,8 +120,9 @@ def test_learners_share_one_copy_of_the_weights_and_keep_their_own_adapters():
         second(input_ids=torch.tensor([[1, 2]]), labels=torch.tensor([[1, 2]]))
 
 
-def test_a_balance_with_the_alm_never_imports_transformers_or_peft(demo_session_dir):
-    """The shipped ALM, its advice writer and the name reader, loaded and run in a fresh process."""
+def test_a_balance_with_the_alm_never_imports_transformers_or_peft(pair, demo_session_dir):
+    """The shipped ALM, its advice writer and the name reader, loaded and run in a fresh process (once the cached
+    backbone exists: ``pair`` loads it; on a machine without it, the first load dequantises with transformers)."""
     code = ("import sys\n"
             "from anchormix.model.alm.planner import ALMBalancer\n"
             "from anchormix.model.advice.writer import shared_writer\n"
