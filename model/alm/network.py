@@ -249,20 +249,30 @@ class ALM(nn.Module):
         out = self.llm(inputs_embeds=self.embed(audio, ids), use_cache=True, output_hidden_states=True, logits_to_keep=1)
         predicted = self._head(out, positions) + listened
         proposal = propose(predicted)
-        numbers = proposal_numbers(proposal, history)
-        if self.call_head is not None and self.cfg.call_inputs == "numbers":  # the LM's state unread: no suffix pass
+        if self.calls_from_numbers:  # the LM's state unread: no suffix pass
+            return predicted, self.choose_call(proposal, history)
+        suffix = self._ids(plan_suffix(history, proposal)) + self._ids(END_OF_TURN)
+        embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
+        out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1,
+                       output_hidden_states=self.call_head is not None)
+        if self.call_head is None:
+            return predicted, self._decode(out, max_new_tokens, None)
+        return predicted, self.choose_call(proposal, history, out.hidden_states[-1][0, -1])
+
+    @property
+    def calls_from_numbers(self) -> bool:
+        """Whether the call head reads the proposal's numbers alone (the shipped one), not the LM's state."""
+        return self.call_head is not None and self.cfg.call_inputs == "numbers"
+
+    @torch.no_grad()
+    def choose_call(self, proposal: str, history: list[str], state: torch.Tensor | None = None) -> str:
+        """The call head's choice as a JSON call, from the proposal's numbers and (``state``) the LM's hidden state
+        at the end of the planning prompt, zeros where the head does not read it."""
+        if state is None:
             state = torch.zeros(self.llm.get_input_embeddings().embedding_dim)
-        else:
-            suffix = self._ids(plan_suffix(history, proposal)) + self._ids(END_OF_TURN)
-            embedded = self.llm.get_input_embeddings()(torch.tensor([suffix]))
-            out = self.llm(inputs_embeds=embedded, cache=out.cache, use_cache=True, logits_to_keep=1,
-                           output_hidden_states=self.call_head is not None)
-            if self.call_head is None:
-                return predicted, self._decode(out, max_new_tokens, None)
-            state = out.hidden_states[-1][0, -1]
-        inputs = call_inputs(state, numbers, self.cfg.call_inputs)
+        inputs = call_inputs(state, proposal_numbers(proposal, history), self.cfg.call_inputs)
         call = CALLS[int(self.call_head(*inputs).argmax())]
-        return predicted, call_text(call, masking_target(proposal) if call == "measure_masking" else None)
+        return call_text(call, masking_target(proposal) if call == "measure_masking" else None)
 
     def _decode(self, out, max_new_tokens: int, on_token: Callable[[str], None] | None) -> str:
         """Greedy continuation of a prompt pass ``out`` until the end of the turn."""

@@ -88,6 +88,7 @@ class ALMBalancer:
         index = [session.names.index(n) for n in names]
         return names, prompts, torch.from_numpy(self.features(ctx)[:, index])
 
+    @torch.no_grad()
     def listened(self, mel: torch.Tensor, prompts: list[StemPrompt], genre: str) -> torch.Tensor | None:
         """The listener's estimate per stem over every window ``mel`` ``(W, S, n_mels, frames)``, combined: the
         median over the windows where the stem plays (over all of them where it plays in none). None without a
@@ -194,17 +195,19 @@ class ALMPlanner:
             return {n: clamp_move((targets[n] - levels[n]["lu_vs_anchor"]) * damping) if n != anchor else 0.0
                     for n in names}
 
-        with torch.no_grad():
-            listened = self.balancer.listened(mel, prompts, genre)
-        text = None
-        if alm.cfg.plans and not (messages and messages[-1].get("tool") == INVALID):
-            # The head's proposal goes into the prompt; the LM reads it with the calls so far and writes the call.
+        text, planned = None, alm.cfg.plans and not (messages and messages[-1].get("tool") == INVALID)
+        if planned and held is not None and alm.calls_from_numbers:
+            # Targets held, and a call head that reads the proposal's numbers alone: what the listener and the LM
+            # would hear now goes unread, so neither runs (the same call; a pass over every stem saved).
+            predicted = None
+            text = alm.choose_call(proposal_text(prompts, list(propose(None).values())), _history(messages, names))
+        elif planned:  # the head's proposal goes into the prompt; the LM reads it with the calls so far
             predicted, text = alm.plan_step(mel[0], prompts, _history(messages, names),
                                             lambda p: proposal_text(prompts, list(propose(p).values())), genre=genre,
-                                            listened=listened)
+                                            listened=self.balancer.listened(mel, prompts, genre))
         else:  # an older checkpoint, or the model's last text was not a call: the head alone decides
             with torch.no_grad():
-                predicted, _ = alm(mel[0], prompts, genre=genre, listened=listened)
+                predicted, _ = alm(mel[0], prompts, genre=genre, listened=self.balancer.listened(mel, prompts, genre))
         targets = {} if applied else {"targets": dict(zip(names, predicted.tolist()))}  # for the state to hold
         moves = {n: m for n, m in propose(predicted).items() if abs(m) >= 0.05}
         if text is not None:

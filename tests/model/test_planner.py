@@ -15,6 +15,8 @@ from anchormix.tools import ToolContext, load_session
 
 
 class ScriptedALM:
+    calls_from_numbers = False  # an LM that writes its calls (the shipped call head reads numbers: see below)
+
     def __init__(self, texts, target_lu=-3.0):
         self.cfg = ALMConfig(frames=64, plans=True)
         self.texts, self.target_lu, self.histories, self.proposals = list(texts), target_lu, [], []
@@ -189,3 +191,31 @@ def test_after_its_move_the_model_does_not_chase_a_second_opinion(demo_session_d
     assert len(applies) == 1 and state["status"] == "converged"
     levels = state["measurements"]["loudness"]["stems"]
     assert all(abs(levels[n]["lu_vs_anchor"] + 3.0) <= 0.06 for n in levels if n != ctx.session.anchor)
+
+
+def test_with_its_targets_held_a_call_head_on_numbers_alone_decides_without_a_pass_over_the_stems(demo_session_dir):
+    """The shipped call head reads the proposal's numbers only: once a move is applied and the targets are held,
+    nothing the listener or the LM would hear is read, so neither runs; the call comes from the proposal alone."""
+    class NumbersOnly(ScriptedALM):
+        calls_from_numbers = True
+
+        def __init__(self, texts):
+            super().__init__(texts)
+            self.chosen = []
+
+        def choose_call(self, proposal, history, state=None):
+            self.chosen.append((list(history), proposal))
+            return '{"tool": "finish"}'
+
+    ctx = ToolContext.of(load_session(demo_session_dir))
+    balancer = ALMBalancer.__new__(ALMBalancer)
+    balancer.alm, balancer._session, balancer._mel = NumbersOnly(['{"tool": "apply_gains"}']), None, None
+    balancer.intervals = balancer.ranges = None
+    start = start_state("t", ctx.session.anchor, "alm", {n: 0.0 for n in ctx.session.names})
+    state = run_balance(ALMPlanner(balancer), ctx, start, max_steps=8)
+    model = balancer.alm
+    assert model.histories == [[]] and len(model.genres) == 1  # one pass over the stems: before the move
+    assert [h for h, _ in model.chosen] == [["apply_gains"]]
+    assert re.findall(r"[+-]\d+\.\d dB", model.chosen[0][1]) and \
+        all(abs(float(v)) <= 0.1 for v in re.findall(r"stem \d+ ([+-]\d+\.\d) dB", model.chosen[0][1]))
+    assert state["status"] == "converged" and state["trace"][-1]["rationale"].startswith("model: finish")
