@@ -175,6 +175,7 @@ class ALMPlanner:
         self.balancer = balancer or ALMBalancer(checkpoint)
         self.genre = genre  # what the prompt names (a conversation may have set one); the session's when None
         self.writes = writes  # the advice writer writes a sentence per move at the end (off: the moves' reasons)
+        self._heard: tuple = ()  # (session, what it heard: gains, genre, prompts; the head's answer) of the last pass
 
     def plan(self, state: AgentState, ctx: ToolContext) -> Action | str:
         messages = state.get("messages", [])
@@ -196,15 +197,19 @@ class ALMPlanner:
                     for n in names}
 
         text, planned = None, alm.cfg.plans and not (messages and messages[-1].get("tool") == INVALID)
-        if planned and held is not None and alm.calls_from_numbers:
-            # Targets held, and a call head that reads the proposal's numbers alone: what the listener and the LM
-            # would hear now goes unread, so neither runs (the same call; a pass over every stem saved).
-            predicted = None
-            text = alm.choose_call(proposal_text(prompts, list(propose(None).values())), _history(messages, names))
+        heard = (repr(sorted(state["gains_db"].items())), genre, repr(prompts))
+        same = bool(self._heard) and self._heard[0] is ctx.session and self._heard[1] == heard
+        if planned and alm.calls_from_numbers and (held is not None or same):
+            # A call head that reads the proposal's numbers alone, and targets held or the head's answer to exactly
+            # this (a masking check moves nothing): nothing the listener or the LM would hear now is read, so
+            # neither runs (the same call; a pass over every stem saved).
+            predicted = None if held is not None else self._heard[2]
+            text = alm.choose_call(proposal_text(prompts, list(propose(predicted).values())), _history(messages, names))
         elif planned:  # the head's proposal goes into the prompt; the LM reads it with the calls so far
             predicted, text = alm.plan_step(mel[0], prompts, _history(messages, names),
                                             lambda p: proposal_text(prompts, list(propose(p).values())), genre=genre,
                                             listened=self.balancer.listened(mel, prompts, genre))
+            self._heard = (ctx.session, heard, predicted)
         else:  # an older checkpoint, or the model's last text was not a call: the head alone decides
             with torch.no_grad():
                 predicted, _ = alm(mel[0], prompts, genre=genre, listened=self.balancer.listened(mel, prompts, genre))

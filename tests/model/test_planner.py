@@ -193,29 +193,35 @@ def test_after_its_move_the_model_does_not_chase_a_second_opinion(demo_session_d
     assert all(abs(levels[n]["lu_vs_anchor"] + 3.0) <= 0.06 for n in levels if n != ctx.session.anchor)
 
 
-def test_with_its_targets_held_a_call_head_on_numbers_alone_decides_without_a_pass_over_the_stems(demo_session_dir):
-    """The shipped call head reads the proposal's numbers only: once a move is applied and the targets are held,
-    nothing the listener or the LM would hear is read, so neither runs; the call comes from the proposal alone."""
+def test_a_call_head_on_numbers_alone_decides_without_a_pass_over_the_stems_once_nothing_new_is_heard(demo_session_dir):
+    """The shipped call head reads the proposal's numbers only. After a masking check (nothing moved: the same
+    gains, prompt and genre) and once a move is applied (the targets held), nothing the listener or the LM would
+    hear is read, so neither runs: the head's first answer and the calls so far decide."""
     class NumbersOnly(ScriptedALM):
         calls_from_numbers = True
 
-        def __init__(self, texts):
+        def __init__(self, texts, calls):
             super().__init__(texts)
-            self.chosen = []
+            self.calls, self.chosen = list(calls), []
 
         def choose_call(self, proposal, history, state=None):
             self.chosen.append((list(history), proposal))
-            return '{"tool": "finish"}'
+            return self.calls.pop(0)
 
     ctx = ToolContext.of(load_session(demo_session_dir))
     balancer = ALMBalancer.__new__(ALMBalancer)
-    balancer.alm, balancer._session, balancer._mel = NumbersOnly(['{"tool": "apply_gains"}']), None, None
-    balancer.intervals = balancer.ranges = None
+    balancer.alm = NumbersOnly(['{"tool": "measure_masking", "arguments": {"target": "stem 2"}}'],
+                               ['{"tool": "apply_gains"}', '{"tool": "finish"}'])
+    balancer._session, balancer._mel, balancer.intervals, balancer.ranges = None, None, None, None
     start = start_state("t", ctx.session.anchor, "alm", {n: 0.0 for n in ctx.session.names})
     state = run_balance(ALMPlanner(balancer), ctx, start, max_steps=8)
     model = balancer.alm
-    assert model.histories == [[]] and len(model.genres) == 1  # one pass over the stems: before the move
-    assert [h for h, _ in model.chosen] == [["apply_gains"]]
-    assert re.findall(r"[+-]\d+\.\d dB", model.chosen[0][1]) and \
-        all(abs(float(v)) <= 0.1 for v in re.findall(r"stem \d+ ([+-]\d+\.\d) dB", model.chosen[0][1]))
+    assert model.histories == [[]] and len(model.genres) == 1  # one pass over the stems, at the first step
+    assert [h for h, _ in model.chosen] == [["measure_masking stem 2"], ["measure_masking stem 2", "apply_gains"]]
+    assert model.chosen[0][1] == model.proposals[0]  # after the check: the first answer's proposal, unchanged
+    applied = [r for r in state["trace"] if r["node"] == "act" and r["tool"] == "apply_gains"]
+    names = [n for n in ctx.session.names if ctx.session.active[n]]
+    moves = {names[int(i) - 1]: float(v) for i, v in re.findall(r"stem (\d+) ([+-]\d+\.\d) dB", model.proposals[0])}
+    assert applied and applied[0]["arguments"]["changes_db"] == {n: v for n, v in moves.items() if v}
+    assert all(abs(float(v)) <= 0.1 for v in re.findall(r"stem \d+ ([+-]\d+\.\d) dB", model.chosen[1][1]))
     assert state["status"] == "converged" and state["trace"][-1]["rationale"].startswith("model: finish")
