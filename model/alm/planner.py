@@ -198,7 +198,7 @@ class ALMPlanner:
 
         text, planned = None, alm.cfg.plans and not (messages and messages[-1].get("tool") == INVALID)
         heard = (repr(sorted(state["gains_db"].items())), genre, repr(prompts))
-        same = bool(self._heard) and self._heard[0] is ctx.session and self._heard[1] == heard
+        same = bool(messages and self._heard) and self._heard[0] is ctx.session and self._heard[1] == heard
         if planned and alm.calls_from_numbers and (held is not None or same):
             # A call head that reads the proposal's numbers alone, and targets held or the head's answer to exactly
             # this (a masking check moves nothing): nothing the listener or the LM would hear now is read, so
