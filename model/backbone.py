@@ -14,8 +14,8 @@ active adapter is needed between calls (issue 25; ``benchmarks/alm.py``).
 
 At inference (a balance, the chat, ``roles``) the backbone is SmolLM2's forward in
 plain torch (model/llama.py) over the cached safetensors, with its tokenizer read
-by ``tokenizers`` alone: transformers and peft are not imported (~3 s and ~230 MB
-less). Training, and any other model folder, use transformers + peft.
+by ``tokenizers`` alone: transformers and peft are not imported (~4.5 s of load and
+~140 MB of peak less in ``benchmarks/alm.py``). Training, and any other model folder, use transformers + peft.
 ``ANCHORMIX_BACKBONE=transformers`` makes inference use them too (the benchmark's
 baseline).
 """
@@ -66,8 +66,9 @@ def load_backbone(path: str | Path | None = None, inference: bool = False):
     """(model, tokenizer) in float32, eval mode; ``path`` a local HF folder, else the cached GGUF.
 
     The weights are loaded once per process and shared (the module docstring); the model returned is the caller's
-    own module tree, free to take LoRA adapters, and the tokenizer its own copy. ``inference``: the plain-torch
-    forward (model/llama.py) where the cached backbone is there to read, else transformers'.
+    own module tree, free to take LoRA adapters, and the tokenizer its own copy (the plain one, which holds no
+    state, is shared). ``inference``: the plain-torch forward (model/llama.py) where the cached backbone is there
+    to read, else transformers' (a first run dequantises the GGUF with it and caches the result).
     """
     cached = cache_dir()
     if (inference and path is None and os.environ.get("ANCHORMIX_BACKBONE", "plain") == "plain"
