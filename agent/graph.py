@@ -70,6 +70,9 @@ def run_balance(planner: Planner, ctx: ToolContext, start: AgentState | None, *,
 
 
 def saved_state(checkpointer, thread_id: str) -> tuple[AgentState, bool]:
-    """The state saved for ``thread_id`` (empty when none), and whether that run was interrupted mid-way."""
+    """The state saved for ``thread_id`` (empty when none), and whether that run was interrupted mid-way: its next
+    step has tasks. Not ``snapshot.next``, which leaves out a task whose writes are already saved: a run killed
+    after its next node finished but before that step's checkpoint has an empty ``next`` and still resumes (once
+    seen as "resumed 0" in tests/test_ray.py)."""
     snapshot = build_graph(checkpointer).get_state(_config(MAX_STEPS, thread_id))
-    return snapshot.values, bool(snapshot.next)
+    return snapshot.values, bool(snapshot.next or snapshot.tasks)

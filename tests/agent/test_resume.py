@@ -95,3 +95,36 @@ def test_an_alm_balance_resumed_in_a_new_process_ends_as_an_uninterrupted_one(de
     uninterrupted = json.loads((fresh_out / session.name / "gains.json").read_text())
     assert uninterrupted["iterations"] >= 3  # a second move after the first: the targets were held across it
     assert resumed["gains_db"] == uninterrupted["gains_db"] and resumed["iterations"] == uninterrupted["iterations"]
+
+
+def test_a_run_killed_after_its_next_node_wrote_but_before_that_steps_checkpoint_counts_as_interrupted(
+        demo_session_dir, tmp_path):
+    """LangGraph saves a finished node's writes before the step's checkpoint; a kill between the two leaves a saved
+    run whose ``next`` is empty (its one task has writes) but which has not finished: it must resume, and say so.
+    Made exactly: a finished run's checkpoints after a mid-run one are deleted, its writes kept."""
+    import sqlite3
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from anchormix.agent import start_state
+    from anchormix.agent.graph import build_graph, run_balance, saved_state
+    from anchormix.planners import make_planner
+    from anchormix.tools import ToolContext, load_session
+
+    session = load_session(demo_session_dir)
+    conn = sqlite3.connect(tmp_path / "checkpoint.sqlite", check_same_thread=False)
+    saver = SqliteSaver(conn)
+    start = start_state("t", session.anchor, "rules", {n: 0.0 for n in session.names})
+    run_balance(make_planner("rules"), ToolContext.of(session), start, checkpointer=saver, thread_id="t")
+    assert saved_state(saver, "t")[1] is False  # finished
+    config = {"configurable": {"thread_id": "t"}}
+    history = list(build_graph(saver).get_state_history(config))  # newest first
+    mid = next(s for s in reversed(history) if s.values.get("trace") and s.next)  # after the first traced step
+    conn.execute("DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id > ?",
+                 ("t", mid.config["configurable"]["checkpoint_id"]))
+    conn.commit()
+    snapshot = build_graph(saver).get_state(config)
+    assert snapshot.next == () and snapshot.tasks  # LangGraph's reading: the step's one task has its writes
+    values, interrupted = saved_state(saver, "t")
+    assert interrupted and values["trace"][:-1] == mid.values["trace"]  # with the saved node's record
+    conn.close()
