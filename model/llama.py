@@ -98,7 +98,7 @@ class FrozenLinear(nn.Linear):
     """A bias-free ``nn.Linear`` over a given weight, built without initialising one first (an init on the meta
     device imports torch._dynamo: 1.8 s of a load)."""
 
-    def __init__(self, weight: torch.Tensor) -> None:  # noqa: D107 - nn.Linear's init would allocate and fill
+    def __init__(self, weight: torch.Tensor) -> None:  # not nn.Linear.__init__, which would allocate and fill
         nn.Module.__init__(self)
         self.out_features, self.in_features = weight.shape
         self.weight = nn.Parameter(weight, requires_grad=False)
