@@ -73,7 +73,7 @@ _TRACK_KINDS = {"0": "instrument", "1": "beat/bassline", "2": "sample"}  # 5, 6:
 def project_split(path: Path, split: str | None = None) -> str:
     """The split a user's project (``data lmms --projects``) goes to: ``split`` if given, else by its name's hash.
 
-    A project of Debian's ``lmms-common`` (under ``root``) keeps its producer's split from :data:`LMMS_PROJECTS`, so
+    A project of Debian's ``lmms-common`` (under :data:`LMMS_ROOT`) keeps its producer's split from :data:`LMMS_PROJECTS`, so
     a valid song is never trained on by naming it, and one of the held-out 13 is refused before anything reads it.
     """
     try:

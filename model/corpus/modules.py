@@ -38,8 +38,8 @@ from .midi_songs import infer_genre
 from .xmp import module_info, render_module
 
 __all__ = ["MODULE_EXTENSIONS", "DEBIAN_MODULE_PACKAGES", "NULL_LIMIT_DB", "find_modules", "module_song_id",
-           "build_module_session",
-           "render_stems", "unique_name", "excerpt_window", "choose_anchor", "write_song_features"]
+           "build_module_session", "render_stems", "unique_name", "excerpt_window", "choose_anchor",
+           "write_song_features"]
 
 MODULE_EXTENSIONS = (".mod", ".xm", ".s3m", ".it")
 # Debian game data packages that ship tracker modules (docs/architecture.md, "Where real balances come from"): every
