@@ -144,6 +144,23 @@ def test_loudness_read_stretch_by_stretch_equals_the_whole_file(sample_rate):
             assert whole == pytest.approx(pyln(x, sample_rate), abs=0.05), name
 
 
+def test_a_mono_source_is_filtered_once_and_measures_as_two_channels_do():
+    """A stem whose channels are equal (a mono file laid out as stereo) has one lane filtered and peak-read; its
+    loudness and true peak are those of the two lanes measured apart (R = -L is measured the long way: the K filter
+    and the peak are blind to the sign), also when the channels part mid-song, from the stretch where they do."""
+    rng = np.random.default_rng(3)
+    lane = (rng.standard_normal(48000 * 12) * 0.2).astype(np.float32)
+    twins, opposed = np.stack([lane, lane]), np.stack([lane, -lane])
+    assert integrated_loudness(twins, 48000) == pytest.approx(integrated_loudness(opposed, 48000), abs=1e-9)
+    assert true_peak_dbtp(twins, 48000) == true_peak_dbtp(opposed, 48000)
+    parting = twins.copy()
+    parting[1, 48000 * 7 :] *= 0.5  # equal for 7 s, then the right channel 6 dB down
+    whole = integrated_loudness(parting, 48000, stretch_hops=10**9)  # one stretch: the channels differ, both filtered
+    for hops in (3, 100):  # the first stretches filter one lane, the rest both, from the state they share
+        assert integrated_loudness(parting, 48000, stretch_hops=hops) == pytest.approx(whole, abs=1e-9)
+    assert whole == pytest.approx(pyln(parting, 48000), abs=0.05)
+
+
 def test_a_list_of_stems_is_measured_as_their_stack_without_stacking_them():
     stems = [sine(f, 3.0, 44100, amplitude=a) for f, a in ((100, 0.5), (1000, 0.1), (5000, 0.3))]
     assert np.array_equal(integrated_loudness(stems, 44100), integrated_loudness(np.stack(stems), 44100))
