@@ -127,6 +127,22 @@ def test_a_name_with_numbers_is_read_as_typed_and_without_them(shipped):
     assert not both[0].allclose(alone[0], atol=1e-3)
 
 
+def test_each_distinct_name_is_read_once_and_each_row_is_its_own_forward(shipped):
+    """A session's "Audio 09" ... all read "Audio" bare: each distinct text runs through the backbone once, batched in
+    order of length, and every row is what that text alone gives, in the order asked."""
+    texts = ["Audio 09", "Lead Vox Double Left (take 3)", "Audio 09", "K", "Audio 10", "K"]
+    rows = []
+    forward = shipped.llm.forward
+    shipped.llm.forward = lambda **kw: rows.append(len(kw["input_ids"])) or forward(**kw)
+    try:
+        together = shipped.features(texts)
+    finally:
+        del shipped.llm.forward
+    assert rows == [4]  # four distinct texts, one forward
+    for row, text in zip(together, texts):
+        assert row.allclose(shipped.features([text])[0], atol=1e-4), text
+
+
 def test_the_readme_table_is_the_shipped_readers_held_out_report(shipped):
     scores = shipped.meta["held_out"]
     text = ROOT.joinpath("README.md").read_text(encoding="utf-8")
