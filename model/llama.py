@@ -72,6 +72,11 @@ class KVCache:
             self.values[layer] = torch.cat([self.values[layer], v], dim=-2)
         return self.keys[layer], self.values[layer]
 
+    def batch_select_indices(self, rows: torch.Tensor) -> None:
+        """Keep only the batch rows ``rows`` (a batch whose finished rows leave it; transformers' name for it)."""
+        self.keys = [k[rows] for k in self.keys]
+        self.values = [v[rows] for v in self.values]
+
     def batch_repeat_interleave(self, repeats: int) -> None:
         """Every row ``repeats`` times (a shared prompt start, then a batch of continuations)."""
         self.keys = [k.repeat_interleave(repeats, dim=0) for k in self.keys]

@@ -107,6 +107,7 @@ class AdviceWriter:
         to ``draft_tokens`` tokens that one of its phrasebook's sentences (the reference grammar's wordings of its
         facts) says next; a row keeps the drafted tokens up to the first that its own choice disagrees with, plus
         that choice. The words are token-by-token decoding's (``draft_tokens=0``) in a few passes, not one a token.
+        A row that has finished leaves the batch (its cache rows too), so later passes feed only rows still writing.
         """
         if not facts:
             return []
@@ -121,21 +122,24 @@ class AdviceWriter:
         cache = self.llm(input_ids=ids, attention_mask=mask, position_ids=len(head) + torch.arange(width).expand(len(rows), -1),
                          cache=cache, use_cache=True, logits_to_keep=1).cache
         pending, position = [r[-1] for r in rests], torch.tensor([len(head) + len(r) - 1 for r in rests])
-        while not all(row.finished(max_new_tokens) for row in rows):
-            drafts = [[] if row.finished(max_new_tokens) else row.draft(draft_tokens) for row in rows]
+        batch = list(range(len(rows)))  # the rows still writing, in the order of the batch's rows
+        while batch:
+            drafts = [rows[r].draft(draft_tokens) for r in batch]
             span = 1 + max(map(len, drafts))
-            ids = torch.tensor([[t] + d + [pad] * (span - 1 - len(d)) for t, d in zip(pending, drafts)])
-            live = [[int(not row.finished(max_new_tokens))] * (1 + len(d)) + [0] * (span - 1 - len(d))
-                    for row, d in zip(rows, drafts)]
+            ids = torch.tensor([[pending[r]] + d + [pad] * (span - 1 - len(d)) for r, d in zip(batch, drafts)])
+            live = [[1] * (1 + len(d)) + [0] * (span - 1 - len(d)) for d in drafts]
             mask = torch.cat([mask, torch.tensor(live, dtype=mask.dtype)], dim=1)
             out = self.llm(input_ids=ids, attention_mask=mask, position_ids=position[:, None] + torch.arange(span),
                            cache=cache, use_cache=True)
             cache = out.cache
-            for b, (row, draft) in enumerate(zip(rows, drafts)):
-                if live[b][0]:
-                    kept = row.verify(out.logits[b], draft, max_new_tokens)
-                    mask[b, mask.shape[1] - span + 1 + kept:] = 0  # the drafted tokens it did not keep
-                    pending[b], position[b] = row.emitted[-1] if row.emitted else pad, position[b] + 1 + kept
+            for b, (r, draft) in enumerate(zip(batch, drafts)):
+                kept = rows[r].verify(out.logits[b], draft, max_new_tokens)
+                mask[b, mask.shape[1] - span + 1 + kept:] = 0  # the drafted tokens it did not keep
+                pending[r], position[b] = rows[r].emitted[-1] if rows[r].emitted else pad, position[b] + 1 + kept
+            writing = [b for b, r in enumerate(batch) if not rows[r].finished(max_new_tokens)]
+            if len(writing) < len(batch):  # a finished row leaves the batch: its cache, mask and position go
+                cache.batch_select_indices(torch.tensor(writing, dtype=torch.long))
+                mask, position, batch = mask[writing], position[writing], [batch[b] for b in writing]
         return ["".join(text for text, _ in row.opening) + _finished(self.tokenizer.decode(row.emitted).rstrip(), row.done)
                 for row in rows]
 

@@ -72,6 +72,12 @@ def test_drafted_decoding_writes_what_token_by_token_decoding_writes_in_fewer_pa
     assert sum(s[1] - 1 for s in passes[2:]) > 0  # drafted tokens were fed (the first two passes: the prompts)
 
 
+def test_each_sentence_is_what_its_facts_alone_write_when_finished_rows_leave_the_batch():
+    shipped = AdviceWriter()
+    many = facts() + [StemFacts(f"Audio {k:02d}", "keys", "bass", 0.5 * k - 3, -4.0 - k) for k in range(9, 14)]
+    assert shipped.write(many) == [shipped.write([f])[0] for f in many]
+
+
 def test_a_sentence_cut_by_the_token_budget_ends_at_its_last_whole_clause():
     from anchormix.model.advice.writer import _finished
 
