@@ -38,6 +38,7 @@ from pathlib import Path
 from peak_rss import peak_rss_bytes  # benchmarks/: the script's own folder is on the path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the command line has it (anchormix/__init__.py), before numpy loads
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 SEPARATE = "alm, own backbones"  # the ALM as before issue 25: planner and writer each load the backbone

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the command line has it (anchormix/__init__.py), before numpy loads
 
 MODES = (("local, 1 process (baseline)", "local", 1), ("Ray, 1 worker", "ray", 1), ("Ray, 2 workers", "ray", 2))
 

@@ -19,6 +19,7 @@ import sys
 import time
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the command line has it (anchormix/__init__.py), before numpy loads
 
 import numpy as np  # noqa: E402
 import pyloudnorm  # noqa: E402

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the command line has it (anchormix/__init__.py), before numpy loads
 
 OUTPUTS = ("mix.wav", "gains.json", "advice.md", "trace.jsonl")
 

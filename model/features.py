@@ -63,8 +63,11 @@ def log_mel(x, sample_rate: int, floor_db: float = FLOOR_DB) -> np.ndarray:
     n_fft = int(round(_N_FFT * sample_rate / 22050 / 256)) * 256 or 256  # ~46 ms at any rate
     energy = (np.hanning(n_fft).astype(np.float32) ** 2).sum()
     bank = _mel_bank(sample_rate, n_fft)
+    used = np.flatnonzero(bank.any(axis=0))
+    used = slice(int(used[0]), int(used[-1]) + 1)  # the bins under the filters (30 Hz - 10 kHz): no other is read
     return stem_spectra(x, n_fft, N_MELS,
-                        lambda power: np.maximum(10.0 * np.log10(bank @ (power / energy).T + 1e-20), floor_db))
+                        lambda power: np.maximum(10.0 * np.log10(bank[:, used] @ (power / energy).T + 1e-20), floor_db),
+                        used)
 
 
 _SESSION_MEL: dict[int, dict[str, np.ndarray]] = {}  # id(session) -> stem -> its log-mel, while the session lives
