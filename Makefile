@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # PyTorch on 2 shared cores: passive OpenMP waiting avoids a 10x slowdown.
 export OMP_WAIT_POLICY := PASSIVE
+# numpy's OpenBLAS on one thread: anchormix runs its own work on both cores (anchormix/__init__.py sets it too).
+export OPENBLAS_NUM_THREADS := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
