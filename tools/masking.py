@@ -62,13 +62,17 @@ def format_hz(hz: float) -> str:
     return f"{hz / 1000:g} kHz" if hz >= 1000 else f"{hz:g} Hz"
 
 
-def stem_frames(stem: np.ndarray, n_fft: int) -> np.ndarray:
-    """A stem ``(2, samples)``'s mid (mean of the channels) as half-overlapping frames ``(T, n_fft)`` (a view of
-    the one mid signal: a stem's worth of memory, whatever the session's size)."""
-    mid = stem.mean(axis=0, dtype=np.float32)
+def stem_frames(stem: np.ndarray, n_fft: int, first: int = 0, last: int | None = None) -> np.ndarray:
+    """Frames ``first`` to ``last`` (default: to the end) of a stem ``(2, samples)``'s mid (mean of the channels),
+    half-overlapping, ``(T, n_fft)``: a view of the mid of those frames' samples alone, so a chunk of frames costs
+    its own samples' memory, whatever the song's length."""
+    hop, length = n_fft // 2, np.shape(stem)[-1]
+    count = (max(length, n_fft) - n_fft) // hop + 1
+    last = count if last is None else min(last, count)
+    mid = stem[:, first * hop : (last - 1) * hop + n_fft].mean(axis=0, dtype=np.float32)
     if mid.shape[-1] < n_fft:
         mid = np.pad(mid, (0, n_fft - mid.shape[-1]))
-    return sliding_window_view(mid, n_fft)[:: n_fft // 2]
+    return sliding_window_view(mid, n_fft)[::hop]
 
 
 def stem_spectra(x, n_fft: int, rows: int, reduce: Callable[[np.ndarray], np.ndarray],
@@ -76,19 +80,19 @@ def stem_spectra(x, n_fft: int, rows: int, reduce: Callable[[np.ndarray], np.nda
     """``(stems, rows, frames)`` float32: each stem's mid cut into half-overlapping Hann frames of ``n_fft``, and
     ``reduce`` turning each chunk's power spectra ``(chunk, bins)`` (only the FFT bins ``bins``: the others' power
     is never computed) into ``(rows, chunk)``. Two stems at a time where two cores are there, each chunk's FFTs on
-    its own; memory: two stems' frames and their chunks' spectra, whatever the song's length. ``x``:
+    its own; memory: two chunks of frames and their spectra, whatever the song's length. ``x``:
     ``(stems, 2, samples)`` or a sequence of ``(2, samples)`` of one length."""
     window = np.hanning(n_fft).astype(np.float32)
-    count = (max(np.shape(x[0])[-1], n_fft) - n_fft) // (n_fft // 2) + 1  # len(stem_frames(...)) of every stem
+    count = (max(np.shape(x[0])[-1], n_fft) - n_fft) // (n_fft // 2) + 1  # frames of every stem
     out = np.empty((len(x), rows, count), dtype=np.float32)
     workers = min(_WORKERS, len(x))
 
     def one(i: int) -> None:
-        frames = stem_frames(x[i], n_fft)
-        for k in range(0, len(frames), FRAME_CHUNK):  # memory: a chunk's spectra, not the song's
+        stem = x[i]
+        for k in range(0, count, FRAME_CHUNK):  # memory: a chunk's samples and spectra, not the song's
             # (chunk, F); the windowed frames are a temporary of ours, so the FFT may overwrite them
-            spectrum = fft.rfft(frames[k : k + FRAME_CHUNK] * window, axis=-1, workers=1 if workers > 1 else -1,
-                                overwrite_x=True)[:, bins]
+            spectrum = fft.rfft(stem_frames(stem, n_fft, k, k + FRAME_CHUNK) * window, axis=-1,
+                                workers=1 if workers > 1 else -1, overwrite_x=True)[:, bins]
             out[i, :, k : k + FRAME_CHUNK] = reduce(spectrum.real**2 + spectrum.imag**2)
 
     with ThreadPoolExecutor(workers) as pool:  # FFTs, products and logs release the GIL

@@ -18,6 +18,7 @@ from pedalboard import Gain
 from .audio import check_output_path, write_audio_atomic
 from .loudness import integrated_loudness, true_peak_dbtp
 from .session import Session
+from .stem_store import BLOCK_FRAMES
 
 __all__ = ["CEILING_DBTP", "Mix", "mix_down", "write_outputs"]
 
@@ -50,19 +51,22 @@ def _gained(session: Session, gains_db: dict[str, float]) -> Iterator[tuple[str,
 
 
 def mix_down(session: Session, gains_db: dict[str, float]) -> Mix:
-    """Apply ``gains_db`` per stem, sum to stereo, trim to the ceiling. Memory: the mix and one gained stem.
+    """Apply ``gains_db`` per stem, sum to stereo, trim to the ceiling. Memory: the mix and one stem's block.
 
     The sum multiplies and adds in place with numpy: the same linear gain as Pedalboard's ``Gain`` (which writes
     the stems, :func:`write_outputs`), to float32 rounding, at a fraction of its cost on a whole song's buffer."""
     _check_names(session, gains_db)
-    mix, gained = None, None
-    for name in session.names:  # summed in stem order, as np.sum over the stack summed them
+    mix, gained = None, np.empty((2, BLOCK_FRAMES), dtype=np.float32)  # gained: one block of one stem at its gain
+    for k, name in enumerate(session.names):  # summed in stem order, as np.sum over the stack summed them
         audio, scale = session.stems[name], np.float32(10 ** (gains_db.get(name, 0.0) / 20))
-        if mix is None:
-            mix = np.multiply(audio, scale, dtype=np.float32)  # a copy, ours
-            gained = np.empty_like(mix)
-        else:
-            np.add(mix, np.multiply(audio, scale, out=gained), out=mix)
+        mix = np.empty(audio.shape, dtype=np.float32) if mix is None else mix
+        for start in range(0, mix.shape[1], BLOCK_FRAMES):  # a block at a time: no gained copy of a whole song
+            span = slice(start, min(start + BLOCK_FRAMES, mix.shape[1]))
+            if k == 0:
+                np.multiply(audio[:, span], scale, out=mix[:, span])
+            else:
+                part = gained[:, : span.stop - span.start]
+                np.add(mix[:, span], np.multiply(audio[:, span], scale, out=part), out=mix[:, span])
     peak = true_peak_dbtp(mix, session.sample_rate)
     trim_db = min(0.0, CEILING_DBTP - peak) if np.isfinite(peak) else 0.0
     if trim_db < 0.0:

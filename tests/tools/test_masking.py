@@ -82,3 +82,20 @@ def test_rest_of_mix_is_the_power_sum_of_the_others():
     rest = rest_of_mix(levels, 0)
     band = int(np.flatnonzero(BAND_CENTRES_HZ == 1000)[0])
     assert np.median(rest[band] - np.maximum(levels[1, band], levels[2, band])) == pytest.approx(3.0, abs=1.0)
+
+
+@pytest.mark.parametrize("samples", [SR * 7 + 1234, 3000])  # frames in several chunks, a ragged end; one short frame
+def test_band_levels_read_a_chunk_of_frames_at_a_time_as_the_whole_song_reads(monkeypatch, samples):
+    """Each chunk of frames takes the mid of its own samples (memory: a chunk's, not the song's): the levels are
+    those of one chunk over the whole song (to the FFT's and the products' float rounding), and two stems at a
+    time equal one at a time."""
+    import anchormix.tools.masking as masking
+
+    rng = np.random.default_rng(4)
+    stems = [(rng.standard_normal((2, samples)) * 0.1).astype(np.float32) for _ in range(3)]
+    monkeypatch.setattr(masking, "FRAME_CHUNK", 10**9)
+    monkeypatch.setattr(masking, "_WORKERS", 1)
+    whole = band_levels(stems, SR)
+    monkeypatch.setattr(masking, "FRAME_CHUNK", 16)
+    monkeypatch.setattr(masking, "_WORKERS", 2)
+    np.testing.assert_allclose(band_levels(stems, SR), whole, atol=1e-4)

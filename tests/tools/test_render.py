@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchormix.tools import integrated_loudness, load_session, mix_down, true_peak_dbtp, write_outputs
+from anchormix.tools.demo import write_demo_session
 from anchormix.tools.render import CEILING_DBTP
+from anchormix.tools.stem_store import BLOCK_FRAMES
 
 from ..conftest import tree_hash
 
@@ -43,6 +45,15 @@ def test_any_gains_keep_the_mix_under_the_ceiling_and_the_balance_exact(session,
 def test_quiet_mix_is_not_trimmed(session):
     mix = mix_down(session, {n: -20.0 for n in session.names})
     assert mix.trim_db == 0.0 and mix.true_peak_dbtp < CEILING_DBTP
+
+
+def test_the_mix_is_summed_a_block_at_a_time_and_is_the_gained_stems_sum_exactly(tmp_path):
+    """No gained copy of a whole stem: each stem is gained and added a block at a time, the same sum, bit for bit."""
+    long = load_session(write_demo_session(tmp_path / "long", "pop", seconds=12.0, seed=1, sample_rate=44100))
+    gains = {n: -20.0 - k for k, n in enumerate(long.names)}
+    mix = mix_down(long, gains)
+    assert mix.trim_db == 0.0 and mix.audio.shape[1] > 3 * BLOCK_FRAMES
+    assert np.array_equal(mix.audio, sum(long.stems[n] * np.float32(10 ** (g / 20)) for n, g in gains.items()))
 
 
 def test_outputs_are_refused_inside_the_session_and_sources_stay_untouched(session, demo_session_dir, tmp_path):
