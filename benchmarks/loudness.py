@@ -28,7 +28,8 @@ from rich.table import Table  # noqa: E402
 from scipy import signal  # noqa: E402
 
 from anchormix.tools.demo import generate_stems  # noqa: E402
-from anchormix.tools.loudness import integrated_loudness, true_peak_dbtp  # noqa: E402
+from anchormix.tools.loudness import integrated_loudness  # noqa: E402
+from anchormix.tools.true_peak import true_peak_dbtp  # noqa: E402
 
 SR = 48000
 

@@ -140,7 +140,7 @@ def test_silence_dc_and_a_full_scale_square_are_handled_and_noted(tmp_path, caps
     gains = json.loads((tmp_path / "out" / "song" / "gains.json").read_text())
     assert gains["gains_db"]["silence"] == 0.0 and gains["gains_db"]["dc"] == 0.0  # nothing to balance
     from anchormix.tools.audio import read_audio
-    from anchormix.tools.loudness import true_peak_dbtp
+    from anchormix.tools.true_peak import true_peak_dbtp
 
     mix, rate = read_audio(tmp_path / "out" / "song" / "mix.wav")
     assert true_peak_dbtp(mix[None], rate)[0] <= -1.0 + 0.05

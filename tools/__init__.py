@@ -1,7 +1,8 @@
 """anchormix.tools: audio I/O, loudness, masking, gain and render, mixing conventions, measurements, the tool registry."""
 
 from .conventions import GENRES, ROLES
-from .loudness import integrated_loudness, true_peak_dbtp
+from .loudness import integrated_loudness
+from .true_peak import true_peak_dbtp
 from .registry import ToolCall, ToolError, ToolRegistry
 from .measurements import MeasuredAt, Measurements
 from .render import mix_down, write_outputs

@@ -51,6 +51,7 @@ _FILE_MODE = _umask_mode()  # read once: os.umask() is process-wide and not thre
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
 # One BS.1770 gating block is 400 ms; a shorter stem has no integrated loudness.
 MIN_DURATION_S = 0.4
+_WRITE_FRAMES = 1 << 17  # frames handed to the encoder at a time
 # Telephone band to high-resolution studio rates; anything outside is not music to balance (a 100 Hz "stem" holds
 # nothing above 50 Hz and would be called silent).
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 384_000
@@ -243,12 +244,14 @@ def write_audio_atomic(
     sample_rate: int,
     protected: list[Path] | tuple[Path, ...] = (),
 ) -> Path:
-    """Write ``audio`` (channels, samples) to ``path`` atomically (see :func:`atomic_path`)."""
+    """Write ``audio`` (channels, samples) to ``path`` atomically (see :func:`atomic_path`), ``_WRITE_FRAMES`` frames
+    at a time (the encoder's interleaved copy is a block's, not the song's)."""
     if audio.ndim != 2:
         raise ValueError(f"{path}: audio must be (channels, samples), got shape {audio.shape}")
     with atomic_path(path, protected) as tmp:
         with AudioFile(str(tmp), "w", samplerate=float(sample_rate), num_channels=audio.shape[0]) as f:
-            f.write(np.ascontiguousarray(audio, dtype=np.float32))
+            for start in range(0, max(audio.shape[1], 1), _WRITE_FRAMES):
+                f.write(np.ascontiguousarray(audio[:, start : start + _WRITE_FRAMES], dtype=np.float32))
     return check_output_path(path, protected)
 
 

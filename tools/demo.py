@@ -23,7 +23,8 @@ import numpy as np
 from . import synth
 from .audio import write_audio_atomic
 from .conventions import GENRE_REFERENCE_LU
-from .loudness import integrated_loudness, true_peak_dbtp
+from .loudness import integrated_loudness
+from .true_peak import true_peak_dbtp
 from .session import SESSION_FILE
 
 __all__ = ["PRESETS", "GenrePreset", "generate_stems", "write_demo_session"]

@@ -1,18 +1,18 @@
-"""Loudness per ITU-R BS.1770-4: integrated (gated), short-term, and true peak.
+"""Loudness per ITU-R BS.1770-4: integrated (gated) loudness (true peak: tools/true_peak.py).
 
 Vectorised over blocks: each stem is K-weighted ten seconds at a time (the
 filter's state carried from one stretch to the next, so the result is the
 whole-file filter's, sample for sample) and its mean-square energy taken per
 100 ms hop; the 400 ms gating blocks (75 % overlap) are sums of four hops. A
 stem whose two channels are equal (a mono source, as most recorded tracks are)
-has one filtered and its energy counted twice, and one lane peak-read. The
+has one filtered and its energy counted twice. The
 memory a measurement needs beyond the stems is a few stretches, whatever the
 song's length, and the stems may be a list (no stacked copy of a session).
 
 References
 ----------
 - ITU-R BS.1770-4 (2015), "Algorithms to measure audio programme loudness and
-  true-peak audio level": eq. (1)-(7) for gating, Annex 2 for true peak.
+  true-peak audio level": eq. (1)-(7) for gating.
 - K-weighting coefficients for any sample rate: the analogue prototypes fitted
   by libebur128 (J. Kokkinis / R. Mansbridge), which reproduce the BS.1770
   48 kHz coefficient table exactly.
@@ -23,15 +23,17 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
+from .stem_store import let_go
+
 __all__ = [
+    "as_stems",
+    "one_signal",
     "k_weighting_sos",
     "integrated_loudness",
     "loudness_matched",
-    "true_peak_dbtp",
     "ABSOLUTE_GATE_LUFS",
 ]
 
@@ -41,7 +43,6 @@ _BLOCK_HOPS = 4  # 400 ms block = 4 hops of 100 ms (75 % overlap)
 # Channel weights G_i of BS.1770-4 table 3 (L, R, C, Ls, Rs); LFE is excluded upstream.
 _CHANNEL_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.41, 1.41])
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
-_TP_BLOCK = 512  # samples per true-peak pruning block
 STRETCH_HOPS = 100  # the K filter runs over 10 s at a time (its state carried between stretches)
 
 
@@ -65,15 +66,15 @@ def k_weighting_sos(sample_rate: float) -> np.ndarray:
     return np.array([shelf, highpass])
 
 
-def _one_signal(x) -> bool:
+def one_signal(x) -> bool:
     return isinstance(x, np.ndarray) and x.ndim == 2
 
 
-def _as_stems(x) -> Sequence[np.ndarray]:
+def as_stems(x) -> Sequence[np.ndarray]:
     """Accept ``(channels, samples)``, ``(stems, channels, samples)`` or a sequence of ``(channels, samples)`` of one
     length; return the stems as a sequence of 2-D arrays. A lazy sequence (``Session.arrays()``, each stem read from
     disk when indexed) stays lazy: only shapes are checked here, and a measurement holds the stem in hand."""
-    if _one_signal(x):
+    if one_signal(x):
         stems = [np.asarray(x)]
     else:
         stems = [np.asarray(s) for s in x] if isinstance(x, (list, tuple)) or not isinstance(x, Sequence) else x
@@ -97,9 +98,10 @@ _ANTI_DENORMAL = np.zeros(0, dtype=np.float32)
 
 
 def _grow_anti_denormal(length: int) -> None:
+    """``_ANTI_DENORMAL``: +-1e-18 alternating, at least ``length`` + 1 samples (a stretch's, from either parity)."""
     global _ANTI_DENORMAL
-    if len(_ANTI_DENORMAL) < length:
-        _ANTI_DENORMAL = np.tile(np.array([1e-18, -1e-18], dtype=np.float32), length)
+    if len(_ANTI_DENORMAL) < length + 1:
+        _ANTI_DENORMAL = np.tile(np.array([1e-18, -1e-18], dtype=np.float32), length // 2 + 1)
 
 
 def _hop_energy(x, sample_rate: float, stretch_hops: int = STRETCH_HOPS) -> tuple[np.ndarray, np.ndarray]:
@@ -110,11 +112,12 @@ def _hop_energy(x, sample_rate: float, stretch_hops: int = STRETCH_HOPS) -> tupl
     carried over; float32 keeps the filtered signal within ~1e-5 dB of a float64
     run while halving memory traffic.
     """
-    stems = _as_stems(x)
+    stems = as_stems(x)
     edges = _hop_edges(stems[0].shape[-1], sample_rate)
-    _grow_anti_denormal(edges[-1])
     if len(edges) < _BLOCK_HOPS + 1:
         raise ValueError(f"{stems[0].shape[-1] / sample_rate:.3f} s of audio is shorter than one 400 ms block")
+    firsts = np.arange(0, len(edges) - 1, stretch_hops)  # the dither a stretch needs, not the song's
+    _grow_anti_denormal(int((edges[np.minimum(firsts + stretch_hops, len(edges) - 1)] - edges[firsts]).max()))
     with ThreadPoolExecutor(_WORKERS) as pool:
         return np.stack(list(pool.map(lambda stem: _stem_hop_energy(stem, sample_rate, edges, stretch_hops),
                                       stems))), edges
@@ -134,13 +137,15 @@ def _stem_hop_energy(stem: np.ndarray, sample_rate: float, edges: np.ndarray, st
         # A +-1e-18 Nyquist dither keeps the filter state out of denormal floats, which a
         # recursive filter decaying through digital silence otherwise hits at ~100x the cost.
         # It adds 1e-36 to a block's mean square: nothing against the -70 LUFS gate.
-        x32 = np.add(stem[:, start:stop], _ANTI_DENORMAL[start:stop], dtype=np.float32)
+        dither = _ANTI_DENORMAL[start % 2 : start % 2 + stop - start]  # +1e-18 on even samples of the song
+        x32 = np.add(stem[:, start:stop], dither, dtype=np.float32)
         twins = twins and np.array_equal(x32[0], x32[1])
         if twins:  # the same samples through the same state give the same output: filter one, count it twice
             y, lane = signal.sosfilt(sos, x32[:1], axis=-1, zi=state[:, :1])
             state = np.repeat(lane, 2, axis=1)
         else:
             y, state = signal.sosfilt(sos, x32, axis=-1, zi=state)
+        let_go(stem, start, stop)  # a stem mapped from the store: this stretch's pages leave our memory
         hops = np.diff(edges[first : last + 1])
         if np.all(hops == hops[0]):  # 100 ms is a whole number of samples: fused square-and-sum, no temporary
             frames = y.reshape(y.shape[0], -1, hops[0])
@@ -195,91 +200,7 @@ def integrated_loudness(x, sample_rate: float, stretch_hops: int = STRETCH_HOPS)
     """
     energy, edges = _hop_energy(x, sample_rate, stretch_hops)
     lufs = _gated_mean(_block_loudness(energy, edges, _BLOCK_HOPS))
-    return float(lufs[0]) if _one_signal(x) else lufs
-
-
-@lru_cache(maxsize=8)
-def _interpolator(factor: int) -> tuple[np.ndarray, float]:
-    """Oversampling FIR (24 taps per phase, Kaiser beta 8) and its gain bound max_p ||h_p||_1.
-
-    Longer than the 12 taps per phase of BS.1770-4 Annex 2 so the passband stays
-    flat within 0.1 dB to 20 kHz at 48 kHz: bright material (hats, cymbals)
-    then reads its inter-sample peaks instead of under-reading them.
-    """
-    from scipy import signal  # lazy: as in _stem_hop_energy
-
-    # Odd length: integer group delay, so the oversampled grid contains the original samples.
-    taps = signal.firwin(24 * factor + 1, 1.0 / factor, window=("kaiser", 8.0)) * factor
-    bound = max(np.abs(taps[p::factor]).sum() for p in range(factor))
-    return taps, float(bound)
-
-
-@lru_cache(maxsize=8)
-def _polyphase(factor: int) -> np.ndarray:
-    """The interpolator as a matrix ``(factor, taps per phase)``: times a window ``x[m - taps + 1 .. m]`` it gives
-    the ``factor`` oversampled values at ``m`` (``y[m f + p] = sum_j h[p + f j] x[m - j]``, what upfirdn computes)."""
-    taps, _ = _interpolator(factor)
-    per = -(-len(taps) // factor)
-    bank = np.zeros((per, factor), dtype=np.float32)
-    for phase in range(factor):
-        bank[: len(taps[phase::factor]), phase] = taps[phase::factor]
-    return np.ascontiguousarray(bank[::-1].T)
-
-
-def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
-    """Max |x| of one channel after ``factor``-times oversampling, interpolating only where it can matter.
-
-    An interpolated sample is a 24-tap weighted sum of its neighbours, so it
-    cannot exceed (largest neighbour) x ||h_p||_1. Blocks whose neighbourhood
-    stays under sample_peak / ||h_p||_1 are skipped; the result is exact. The
-    rest are interpolated as one matrix product per block (:func:`_polyphase`'s
-    bank times the block's samples, shifted once per tap).
-    """
-    peak = float(np.abs(lane).max())
-    if factor == 1 or peak == 0.0:
-        return peak
-    _, bound = _interpolator(factor)
-    bank = _polyphase(factor)
-    width, per = _TP_BLOCK, bank.shape[1]
-    count = -(-(len(lane) + per - 1) // width)  # every output a sample of the lane reaches, the tail's included
-    padded = np.zeros(count * width + 2 * per, dtype=np.float32)
-    padded[per : per + len(lane)] = lane
-    block_max = np.abs(padded[per : per + count * width]).reshape(count, width).max(axis=1)
-    neighbourhood = np.maximum(block_max, np.maximum(np.r_[0.0, block_max[:-1]], np.r_[block_max[1:], 0.0]))
-    # Loudest neighbourhoods first: each chunk can raise `peak` and so rule out the rest.
-    order = np.argsort(neighbourhood)[::-1]
-    order = order[neighbourhood[order] * bound > peak]
-    for start in range(0, len(order), 128):
-        chunk = order[start : start + 128]
-        chunk = chunk[neighbourhood[chunk] * bound > peak]
-        if len(chunk) == 0:
-            break
-        # Block b's outputs m in [b w, (b + 1) w) read x[m - per + 1 .. m]: padded[per + b w - per + 1 ...].
-        segments = padded[chunk[:, None] * width + np.arange(1, width + per)]  # (blocks, width + per - 1)
-        # Row j of a block's (per, width) matrix is its segment from j on: (factor, per) @ it is every phase.
-        shifted = np.lib.stride_tricks.as_strided(segments, (len(chunk), per, width), (segments.strides[0], 4, 4))
-        peak = max(peak, float(np.abs(bank @ np.ascontiguousarray(shifted)).max()))
-    return peak
-
-
-def true_peak_dbtp(x: np.ndarray, sample_rate: float) -> np.ndarray | float:
-    """True peak in dBTP per BS.1770-4 Annex 2: oversample to >= 176.4 kHz, take the max |sample|.
-
-    At 44.1/48 kHz that is 4x oversampling; 2x at 88.2/96 kHz; none above.
-    Returns a float for ``(channels, samples)``, else ``(stems,)``.
-    """
-    stems = _as_stems(x)
-    factor = int(max(1, min(4, np.ceil(176_400 / sample_rate))))
-
-    def one(stem: np.ndarray) -> float:
-        twins = len(stem) == 2 and np.array_equal(stem[0], stem[1])  # a mono source: one lane says it all
-        return max(_lane_true_peak(np.asarray(lane, dtype=np.float32), factor) for lane in stem[: 1 if twins else None])
-
-    with ThreadPoolExecutor(_WORKERS) as pool:
-        peaks = np.array(list(pool.map(one, stems)))
-    with np.errstate(divide="ignore"):
-        dbtp = 20.0 * np.log10(peaks)
-    return float(dbtp[0]) if _one_signal(x) else dbtp
+    return float(lufs[0]) if one_signal(x) else lufs
 
 
 def loudness_matched(mixes: list[np.ndarray], sample_rate: int | list[int], target_lufs: float,

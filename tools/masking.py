@@ -31,6 +31,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft
 
+from .stem_store import let_go
+
 __all__ = [
     "BAND_CENTRES_HZ",
     "band_levels",
@@ -94,6 +96,7 @@ def stem_spectra(x, n_fft: int, rows: int, reduce: Callable[[np.ndarray], np.nda
             spectrum = fft.rfft(stem_frames(stem, n_fft, k, k + FRAME_CHUNK) * window, axis=-1,
                                 workers=1 if workers > 1 else -1, overwrite_x=True)[:, bins]
             out[i, :, k : k + FRAME_CHUNK] = reduce(spectrum.real**2 + spectrum.imag**2)
+            let_go(stem, k * (n_fft // 2), (k + FRAME_CHUNK) * (n_fft // 2))  # the chunk's samples leave our memory
 
     with ThreadPoolExecutor(workers) as pool:  # FFTs, products and logs release the GIL
         list(pool.map(one, range(len(x))))

@@ -15,7 +15,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .loudness import integrated_loudness, true_peak_dbtp
+from .loudness import integrated_loudness
+from .true_peak import true_peak_dbtp
 from .masking import band_levels
 from .session import Session
 from .stem_store import StemView

@@ -1,13 +1,15 @@
 """The memory bound and the room for decoded stems: a session that would not fit is refused before any decoding.
 
-Stems are decoded into files of a temporary folder and read from there one or
-two at a time (tools/stem_store.py), so what a process holds of the audio does
-not grow with the number of stems: about :data:`WORKING_STEMS` stems' worth
-(two being measured, their filtered and framed copies, the mix and one gained
-stem beside it), 8 bytes per frame per stem (float32 stereo at the session's
-rate, the longest stem's length). ``ANCHORMIX_MAX_MEMORY_GB`` (default 8)
-bounds that; the temporary folder (``$TMPDIR``) must have room for every stem
-decoded. tools/session.py checks both from the files' headers.
+Stems are decoded into files of a temporary folder and read from there a
+stretch at a time (tools/stem_store.py: each stretch's pages leave the process
+once measured), so what a process holds of the audio grows with neither the
+number of stems nor, stem by stem, the song's length: the mix
+(:data:`WORKING_STEMS` stems' worth, with room), 8 bytes per frame per stem
+(float32 stereo at the session's rate, the longest stem's length), and each
+stem's analyses kept for the session (log-mel and band levels,
+:data:`ANALYSIS_SHARE` of a stem's worth each). ``ANCHORMIX_MAX_MEMORY_GB``
+(default 8) bounds that; the temporary folder (``$TMPDIR``) must have room for
+every stem decoded. tools/session.py checks both from the files' headers.
 """
 
 from __future__ import annotations
@@ -17,11 +19,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["max_session_bytes", "check_memory_bound", "WORKING_STEMS", "BYTES_PER_FRAME"]
+__all__ = ["max_session_bytes", "check_memory_bound", "working_bytes", "WORKING_STEMS", "ANALYSIS_SHARE",
+           "BYTES_PER_FRAME"]
 
 BYTES_PER_FRAME = 8  # float32 stereo
-# Stems' worth of audio a balance holds at once, whatever the session's size (tests/test_memory.py measures it).
-WORKING_STEMS = 8
+# Stems' worth of audio a balance holds at once, whatever the session's size: the mix, and room (tests/test_memory.py
+# measures 1.3 as a song grows).
+WORKING_STEMS = 2
+# A stem's kept analyses as a share of its audio: 64 log-mel bands a 1024-1152-sample hop and 28 band levels a
+# 2048-sample hop, float32 (0.3 bytes a frame, 3.8 % of 8).
+ANALYSIS_SHARE = 0.04
+
+
+def working_bytes(frames: float, stems: int) -> int:
+    """What balancing ``stems`` stems of ``frames`` frames holds in memory at once (beyond the program and models)."""
+    return int(frames * BYTES_PER_FRAME * (WORKING_STEMS + ANALYSIS_SHARE * stems))
 
 
 def max_session_bytes() -> int:
@@ -40,13 +52,14 @@ def check_memory_bound(path: Path, frames: dict[Path, float], sample_rate: int) 
     rate, by its (first) file."""
     longest = max(frames.values())
     biggest = max(frames, key=frames.get)
-    need = int(longest * BYTES_PER_FRAME * WORKING_STEMS)
+    need = working_bytes(longest, len(frames))
     bound = max_session_bytes()
     if need > bound:
         raise ValueError(
-            f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; balancing stems that long holds "
-            f"{need / 1e9:.1f} GB in memory at once ({WORKING_STEMS} stems' worth as float32 stereo, 8 bytes per "
-            f"frame), over the {bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
+            f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; balancing {len(frames)} stems that "
+            f"long holds {need / 1e9:.1f} GB in memory at once (the mix and its room, {WORKING_STEMS} stems' worth as "
+            f"float32 stereo, 8 bytes per frame, and {ANALYSIS_SHARE:.0%} of a stem's worth of analyses per stem), "
+            f"over the {bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
     decoded = int(longest * BYTES_PER_FRAME * len(frames))
     folder = tempfile.gettempdir()
     free = shutil.disk_usage(folder).free

@@ -16,9 +16,10 @@ import numpy as np
 from pedalboard import Gain
 
 from .audio import check_output_path, write_audio_atomic
-from .loudness import integrated_loudness, true_peak_dbtp
+from .loudness import integrated_loudness
+from .true_peak import true_peak_dbtp
 from .session import Session
-from .stem_store import BLOCK_FRAMES
+from .stem_store import BLOCK_FRAMES, let_go
 
 __all__ = ["CEILING_DBTP", "Mix", "mix_down", "write_outputs"]
 
@@ -67,10 +68,11 @@ def mix_down(session: Session, gains_db: dict[str, float]) -> Mix:
             else:
                 part = gained[:, : span.stop - span.start]
                 np.add(mix[:, span], np.multiply(audio[:, span], scale, out=part), out=mix[:, span])
+            let_go(audio, span.start, span.stop)
     peak = true_peak_dbtp(mix, session.sample_rate)
     trim_db = min(0.0, CEILING_DBTP - peak) if np.isfinite(peak) else 0.0
-    if trim_db < 0.0:
-        mix = Gain(gain_db=trim_db)(mix, session.sample_rate)
+    if trim_db < 0.0:  # in place: no second copy of the song
+        np.multiply(mix, np.float32(10 ** (trim_db / 20)), out=mix)
     return Mix(
         audio=mix,
         sample_rate=session.sample_rate,

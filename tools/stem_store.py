@@ -6,9 +6,10 @@ is what made whole songs cost 3-4x their decoded size in memory. Instead
 (resampled to the session's rate, laid out as stereo, the DAW fader applied)
 into one float32 file per stem in a private temporary folder (``$TMPDIR``,
 never beside the sources), and :class:`StemStore` maps that file read-only each
-time a stem is asked for. A measurement that walks the stems one at a time
-(loudness, true peak, band levels, log-mel, the mix) holds one stem's pages;
-when it lets go of the stem the mapping closes and they leave its memory. The
+time a stem is asked for. A measurement that walks a stem a stretch at a time
+(loudness, true peak, band levels, log-mel, the mix) calls :func:`let_go` on
+each stretch it is done with, so its pages leave the process's memory (they
+stay in the page cache) and it holds a stretch, not the song. The
 folder goes when the store does (or when the process exits; a killed process's
 folder is swept by the next session that decodes).
 
@@ -19,6 +20,7 @@ the measurements, so that nothing ever holds every stem at once.
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import tempfile
@@ -32,7 +34,7 @@ import numpy as np
 
 from .audio import MIN_DURATION_S, read_blocks, to_stereo
 
-__all__ = ["BLOCK_FRAMES", "StemStats", "StemStore", "StemView", "StemSequence", "decode_stems"]
+__all__ = ["BLOCK_FRAMES", "StemStats", "StemStore", "StemView", "StemSequence", "decode_stems", "let_go"]
 
 BLOCK_FRAMES = 1 << 17  # frames decoded at a time (0.5 MB a channel)
 _CLIP = 0.9999  # a sample this close to full scale counts as clipped
@@ -81,6 +83,28 @@ class StemStore(Mapping):
 
     def __len__(self) -> int:
         return len(self.files)
+
+
+def let_go(audio: np.ndarray, start: int = 0, stop: int | None = None) -> None:
+    """Drop frames ``start`` to ``stop`` of a stem (or one of its lanes) mapped from a :class:`StemStore` from this
+    process's memory: they stay in the page cache, and come back from it if read again. A measurement that walks a
+    stem a stretch at a time lets go of each stretch when done with it, so it holds a stretch, not the song. Any
+    other array (a gained copy, a test's own) is left alone."""
+    base = audio.base
+    while base is not None and not isinstance(base, np.memmap):
+        base = base.base
+    if base is None or getattr(base, "_mmap", None) is None or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    rows = audio if audio.ndim == 2 else audio[None]
+    stop = rows.shape[1] if stop is None else min(stop, rows.shape[1])
+    if stop <= start:
+        return
+    page = mmap.PAGESIZE
+    for row in rows:
+        first = row[start:stop].ctypes.data - base.ctypes.data + base.offset % mmap.ALLOCATIONGRANULARITY
+        low, high = -(-first // page) * page, (first + (stop - start) * row.itemsize) // page * page
+        if high > low:  # only whole pages inside the frames: a neighbour's samples are never dropped
+            base._mmap.madvise(mmap.MADV_DONTNEED, low, high - low)
 
 
 class StemView(Mapping):

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from anchormix.tools.loudness import integrated_loudness, true_peak_dbtp
-from anchormix.tools.loudness import _interpolator, _lane_true_peak
+from anchormix.tools.loudness import integrated_loudness
+from anchormix.tools.true_peak import _interpolator, _lane_true_peak, true_peak_dbtp
 from anchormix.tools.demo import generate_stems
 
 from ..conftest import sine
@@ -102,6 +102,18 @@ def test_true_peak_pruning_matches_full_oversampling():
         lane = audio[0]
         full = np.abs(signal.upfirdn(taps, lane, up=4)[len(taps) - 1 : len(lane) * 4]).max()
         assert _lane_true_peak(lane, 4) == pytest.approx(max(full, np.abs(lane).max()), rel=1e-5)
+
+
+@pytest.mark.parametrize("samples", [1, 7, 511, 512, 513, 530, 2048 * 512 + 3])  # a block's edges; past a stretch
+def test_true_peak_read_block_by_block_matches_full_oversampling_at_any_length(samples):
+    """The lane's block peaks are read a stretch at a time and the candidate blocks gathered from the lane itself
+    (no padded copy): the peak is full oversampling's, the tail after the last sample included."""
+    rng = np.random.default_rng(samples)
+    lane = (rng.standard_normal(samples) * 0.3).astype(np.float32)
+    taps, _ = _interpolator(4)
+    full = np.abs(signal.upfirdn(taps, lane, up=4)[len(taps) // 2 :]).max()
+    assert _lane_true_peak(lane, 4) == pytest.approx(max(full, np.abs(lane).max()), rel=1e-5)
+    assert _lane_true_peak(lane, 1) == np.abs(lane).max()
 
 
 def test_true_peak_scales_with_gain_and_is_per_stem():

@@ -11,9 +11,10 @@ import pytest
 
 from anchormix.tools import load_session
 from anchormix.tools.audio import read_audio, to_stereo
-from anchormix.tools.loudness import integrated_loudness, true_peak_dbtp
+from anchormix.tools.loudness import integrated_loudness
+from anchormix.tools.true_peak import true_peak_dbtp
 from anchormix.tools.masking import band_levels
-from anchormix.tools.stem_store import BLOCK_FRAMES, StemView, decode_stems
+from anchormix.tools.stem_store import BLOCK_FRAMES, StemView, decode_stems, let_go
 
 from ..conftest import sine, write_wav
 
@@ -74,6 +75,31 @@ def test_a_measurement_of_the_stored_stems_equals_one_of_the_arrays(folder):
     np.testing.assert_array_equal(integrated_loudness(session.arrays(), SR), integrated_loudness(arrays, SR))
     np.testing.assert_array_equal(true_peak_dbtp(session.arrays(), SR), true_peak_dbtp(arrays, SR))
     np.testing.assert_array_equal(band_levels(session.arrays(), SR), band_levels(arrays, SR))
+
+
+def _mapped_mb() -> float:
+    """This process's file pages in memory (RssFile), MiB."""
+    return int(next(line for line in open("/proc/self/status") if line.startswith("RssFile")).split()[1]) / 1024
+
+
+def test_a_stretch_let_go_of_leaves_this_process_s_memory_and_reads_back_the_same(folder):
+    """let_go drops a stored stem's pages from the process (the page cache keeps them): a stem read whole and let go
+    of costs nothing more, a stretch let go of costs its pages less, and the samples read again are the same; an
+    array of one's own is left alone."""
+    write_wav(folder / "bass.wav", _noise(60.0, 2, 0), SR, "float32")  # 21 MiB decoded
+    stem = load_session(folder).stems["bass"]
+    before = _mapped_mb()
+    total = float(stem.sum(dtype=np.float64))  # every page read
+    touched = _mapped_mb()
+    assert touched - before > 15
+    let_go(stem, 0, stem.shape[1] // 2)
+    assert touched - _mapped_mb() > 7  # about half of it
+    let_go(stem)
+    assert _mapped_mb() - before < 1
+    assert float(stem.sum(dtype=np.float64)) == total
+    own = np.ones((2, 1000), np.float32)
+    let_go(own)
+    assert own.sum() == 2000
 
 
 def test_a_view_reads_a_subset_at_a_gain_per_stem_when_asked():

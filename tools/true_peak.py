@@ -1,0 +1,140 @@
+"""True peak per ITU-R BS.1770-4 Annex 2: the largest |sample| after oversampling to >= 176.4 kHz.
+
+Exact and cheap: a block of samples is interpolated only where its neighbourhood
+could beat the peak found so far (an interpolated sample cannot exceed its
+largest neighbour times the filter's gain), and the stem is read a stretch at a
+time, each stretch let go of once read (tools/stem_store.let_go). A stem whose
+two channels are equal (a mono source) has one lane read.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import numpy as np
+
+from .loudness import as_stems, one_signal
+from .stem_store import let_go
+
+__all__ = ["true_peak_dbtp"]
+
+_TP_BLOCK = 512  # samples per true-peak pruning block
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@lru_cache(maxsize=8)
+def _interpolator(factor: int) -> tuple[np.ndarray, float]:
+    """Oversampling FIR (24 taps per phase, Kaiser beta 8) and its gain bound max_p ||h_p||_1.
+
+    Longer than the 12 taps per phase of BS.1770-4 Annex 2 so the passband stays
+    flat within 0.1 dB to 20 kHz at 48 kHz: bright material (hats, cymbals)
+    then reads its inter-sample peaks instead of under-reading them.
+    """
+    from scipy import signal  # lazy: scipy.signal imports scipy.stats, 1.5 s before any command can say a word
+
+    # Odd length: integer group delay, so the oversampled grid contains the original samples.
+    taps = signal.firwin(24 * factor + 1, 1.0 / factor, window=("kaiser", 8.0)) * factor
+    bound = max(np.abs(taps[p::factor]).sum() for p in range(factor))
+    return taps, float(bound)
+
+
+@lru_cache(maxsize=8)
+def _polyphase(factor: int) -> np.ndarray:
+    """The interpolator as a matrix ``(factor, taps per phase)``: times a window ``x[m - taps + 1 .. m]`` it gives
+    the ``factor`` oversampled values at ``m`` (``y[m f + p] = sum_j h[p + f j] x[m - j]``, what upfirdn computes)."""
+    taps, _ = _interpolator(factor)
+    per = -(-len(taps) // factor)
+    bank = np.zeros((per, factor), dtype=np.float32)
+    for phase in range(factor):
+        bank[: len(taps[phase::factor]), phase] = taps[phase::factor]
+    return np.ascontiguousarray(bank[::-1].T)
+
+
+def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
+    """Max |x| of one channel after ``factor``-times oversampling, interpolating only where it can matter.
+
+    An interpolated sample is a 24-tap weighted sum of its neighbours, so it
+    cannot exceed (largest neighbour) x ||h_p||_1. Blocks whose neighbourhood
+    stays under sample_peak / ||h_p||_1 are skipped; the result is exact. The
+    rest are interpolated as one matrix product per block (:func:`_polyphase`'s
+    bank times the block's samples, shifted once per tap). Memory: the blocks'
+    peaks and a chunk of blocks, never a copy of the lane.
+    """
+    width = _TP_BLOCK
+    if factor == 1:
+        return float(_block_peaks(lane, width, -(-len(lane) // width)).max())
+    _, bound = _interpolator(factor)
+    bank = _polyphase(factor)
+    per = bank.shape[1]
+    count = -(-(len(lane) + per - 1) // width)  # every output a sample of the lane reaches, the tail's included
+    block_max = _block_peaks(lane, width, count)
+    peak = float(block_max.max())
+    if peak == 0.0:
+        return peak
+    neighbourhood = np.maximum(block_max, np.maximum(np.r_[0.0, block_max[:-1]], np.r_[block_max[1:], 0.0]))
+    # Loudest neighbourhoods first: each chunk can raise `peak` and so rule out the rest.
+    order = np.argsort(neighbourhood)[::-1]
+    order = order[neighbourhood[order] * bound > peak]
+    for start in range(0, len(order), 128):
+        chunk = order[start : start + 128]
+        chunk = chunk[neighbourhood[chunk] * bound > peak]
+        if len(chunk) == 0:
+            break
+        # Block b's outputs m in [b w, (b + 1) w) read x[m - per + 1 .. m]; zeros before the lane and after it.
+        where = chunk[:, None] * width + np.arange(1 - per, width)  # (blocks, width + per - 1) sample indices
+        inside = (where >= 0) & (where < len(lane))
+        segments = np.where(inside, lane[np.clip(where, 0, len(lane) - 1)], np.float32(0))
+        # Row j of a block's (per, width) matrix is its segment from j on: (factor, per) @ it is every phase.
+        shifted = np.lib.stride_tricks.as_strided(segments, (len(chunk), per, width), (segments.strides[0], 4, 4))
+        peak = max(peak, float(np.abs(bank @ np.ascontiguousarray(shifted)).max()))
+        let_go(lane)  # the chunk's blocks, read from all over the lane
+    return peak
+
+
+def _block_peaks(lane: np.ndarray, width: int, count: int, stretch: int = 2048) -> np.ndarray:
+    """Max |x| of each of ``count`` blocks of ``width`` samples (zeros after the lane's end), ``stretch`` blocks
+    read at a time: no copy of the whole lane, whatever the song's length."""
+    peaks = np.zeros(count, dtype=np.float32)
+    whole = len(lane) // width
+    for first in range(0, whole, stretch):
+        last = min(first + stretch, whole)
+        blocks = lane[first * width : last * width].reshape(last - first, width)
+        peaks[first:last] = np.maximum(blocks.max(axis=1), -blocks.min(axis=1))
+        let_go(lane, first * width, last * width)
+    if len(lane) > whole * width:
+        peaks[whole] = np.abs(lane[whole * width :]).max()
+    return peaks
+
+
+def _equal_lanes(stem: np.ndarray, stretch: int = 1 << 20) -> bool:
+    """Whether a stereo stem's two channels are equal (a mono source), read a stretch at a time."""
+    if len(stem) != 2:
+        return False
+    for start in range(0, stem.shape[1], stretch):
+        same = np.array_equal(stem[0, start : start + stretch], stem[1, start : start + stretch])
+        let_go(stem, start, start + stretch)
+        if not same:
+            return False
+    return True
+
+
+def true_peak_dbtp(x: np.ndarray, sample_rate: float) -> np.ndarray | float:
+    """True peak in dBTP per BS.1770-4 Annex 2: oversample to >= 176.4 kHz, take the max |sample|.
+
+    At 44.1/48 kHz that is 4x oversampling; 2x at 88.2/96 kHz; none above.
+    Returns a float for ``(channels, samples)``, else ``(stems,)``.
+    """
+    stems = as_stems(x)
+    factor = int(max(1, min(4, np.ceil(176_400 / sample_rate))))
+
+    def one(stem: np.ndarray) -> float:
+        twins = _equal_lanes(stem)  # a mono source: one lane says it all
+        return max(_lane_true_peak(np.asarray(lane, dtype=np.float32), factor) for lane in stem[: 1 if twins else None])
+
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        peaks = np.array(list(pool.map(one, stems)))
+    with np.errstate(divide="ignore"):
+        dbtp = 20.0 * np.log10(peaks)
+    return float(dbtp[0]) if one_signal(x) else dbtp
