@@ -89,11 +89,12 @@ def let_go(audio: np.ndarray, start: int = 0, stop: int | None = None) -> None:
     """Drop frames ``start`` to ``stop`` of a stem (or one of its lanes) mapped from a :class:`StemStore` from this
     process's memory: they stay in the page cache, and come back from it if read again. A measurement that walks a
     stem a stretch at a time lets go of each stretch when done with it, so it holds a stretch, not the song. Any
-    other array (a gained copy, a test's own) is left alone."""
-    base = audio.base
+    other array (a gained copy, a test's own, a writable mapping) is left alone."""
+    base = audio
     while base is not None and not isinstance(base, np.memmap):
-        base = base.base
-    if base is None or getattr(base, "_mmap", None) is None or not hasattr(mmap, "MADV_DONTNEED"):
+        base = getattr(base, "base", None)
+    if (base is None or base.mode != "r" or getattr(base, "_mmap", None) is None
+            or not hasattr(mmap, "MADV_DONTNEED")):  # read-only mappings only: a private one's changes would go
         return
     rows = audio if audio.ndim == 2 else audio[None]
     stop = rows.shape[1] if stop is None else min(stop, rows.shape[1])
@@ -101,6 +102,8 @@ def let_go(audio: np.ndarray, start: int = 0, stop: int | None = None) -> None:
         return
     page = mmap.PAGESIZE
     for row in rows:
+        if row.strides[0] != row.itemsize:  # a strided view's frames are not one run of bytes
+            continue
         first = row[start:stop].ctypes.data - base.ctypes.data + base.offset % mmap.ALLOCATIONGRANULARITY
         low, high = -(-first // page) * page, (first + (stop - start) * row.itemsize) // page * page
         if high > low:  # only whole pages inside the frames: a neighbour's samples are never dropped

@@ -52,32 +52,37 @@ def _polyphase(factor: int) -> np.ndarray:
     return np.ascontiguousarray(bank[::-1].T)
 
 
-def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
+def _block_count(samples: int, factor: int) -> int:
+    """Blocks of :data:`_TP_BLOCK` samples that hold every output a lane of ``samples`` reaches (its tail's too)."""
+    per = _polyphase(factor).shape[1] if factor > 1 else 1
+    return -(-(samples + per - 1) // _TP_BLOCK)
+
+
+def _lane_true_peak(lane: np.ndarray, factor: int, block_max: np.ndarray | None = None) -> float:
     """Max |x| of one channel after ``factor``-times oversampling, interpolating only where it can matter.
 
     An interpolated sample is a 24-tap weighted sum of its neighbours, so it
     cannot exceed (largest neighbour) x ||h_p||_1. Blocks whose neighbourhood
     stays under sample_peak / ||h_p||_1 are skipped; the result is exact. The
     rest are interpolated as one matrix product per block (:func:`_polyphase`'s
-    bank times the block's samples, shifted once per tap). Memory: the blocks'
-    peaks and a chunk of blocks, never a copy of the lane.
+    bank times the block's samples, shifted once per tap). ``block_max``: the
+    lane's block peaks (:func:`_block_peaks`), if read already. Memory: the
+    blocks' peaks and a chunk of blocks, never a copy of the lane.
     """
     width = _TP_BLOCK
-    if factor == 1:
-        return float(_block_peaks(lane, width, -(-len(lane) // width)).max())
+    if block_max is None:
+        block_max = _block_peaks(lane[None], _block_count(len(lane), factor))[0]
+    peak = float(block_max.max())
+    if factor == 1 or peak == 0.0:
+        return peak
     _, bound = _interpolator(factor)
     bank = _polyphase(factor)
     per = bank.shape[1]
-    count = -(-(len(lane) + per - 1) // width)  # every output a sample of the lane reaches, the tail's included
-    block_max = _block_peaks(lane, width, count)
-    peak = float(block_max.max())
-    if peak == 0.0:
-        return peak
     neighbourhood = np.maximum(block_max, np.maximum(np.r_[0.0, block_max[:-1]], np.r_[block_max[1:], 0.0]))
     # Loudest neighbourhoods first: each chunk can raise `peak` and so rule out the rest.
     order = np.argsort(neighbourhood)[::-1]
     order = order[neighbourhood[order] * bound > peak]
-    for start in range(0, len(order), 128):
+    for number, start in enumerate(range(0, len(order), 128)):
         chunk = order[start : start + 128]
         chunk = chunk[neighbourhood[chunk] * bound > peak]
         if len(chunk) == 0:
@@ -85,39 +90,35 @@ def _lane_true_peak(lane: np.ndarray, factor: int) -> float:
         # Block b's outputs m in [b w, (b + 1) w) read x[m - per + 1 .. m]; zeros before the lane and after it.
         where = chunk[:, None] * width + np.arange(1 - per, width)  # (blocks, width + per - 1) sample indices
         inside = (where >= 0) & (where < len(lane))
-        segments = np.where(inside, lane[np.clip(where, 0, len(lane) - 1)], np.float32(0))
+        segments = np.where(inside, lane[np.clip(where, 0, len(lane) - 1)], 0).astype(np.float32)
         # Row j of a block's (per, width) matrix is its segment from j on: (factor, per) @ it is every phase.
         shifted = np.lib.stride_tricks.as_strided(segments, (len(chunk), per, width), (segments.strides[0], 4, 4))
         peak = max(peak, float(np.abs(bank @ np.ascontiguousarray(shifted)).max()))
-        let_go(lane)  # the chunk's blocks, read from all over the lane
+        if number % 16 == 15:  # 2,048 blocks read from all over the lane: their pages go
+            let_go(lane)
+    let_go(lane)
     return peak
 
 
-def _block_peaks(lane: np.ndarray, width: int, count: int, stretch: int = 2048) -> np.ndarray:
-    """Max |x| of each of ``count`` blocks of ``width`` samples (zeros after the lane's end), ``stretch`` blocks
-    read at a time: no copy of the whole lane, whatever the song's length."""
-    peaks = np.zeros(count, dtype=np.float32)
-    whole = len(lane) // width
-    for first in range(0, whole, stretch):
-        last = min(first + stretch, whole)
-        blocks = lane[first * width : last * width].reshape(last - first, width)
-        peaks[first:last] = np.maximum(blocks.max(axis=1), -blocks.min(axis=1))
-        let_go(lane, first * width, last * width)
-    if len(lane) > whole * width:
-        peaks[whole] = np.abs(lane[whole * width :]).max()
-    return peaks
-
-
-def _equal_lanes(stem: np.ndarray, stretch: int = 1 << 20) -> bool:
-    """Whether a stereo stem's two channels are equal (a mono source), read a stretch at a time."""
-    if len(stem) != 2:
-        return False
-    for start in range(0, stem.shape[1], stretch):
-        same = np.array_equal(stem[0, start : start + stretch], stem[1, start : start + stretch])
-        let_go(stem, start, start + stretch)
-        if not same:
-            return False
-    return True
+def _block_peaks(stem: np.ndarray, count: int, stretch: int = 2048) -> np.ndarray:
+    """Max |x| of each of ``count`` blocks of :data:`_TP_BLOCK` samples (zeros after the end), per lane of ``stem``
+    ``(lanes, samples)``, ``stretch`` blocks read at a time and let go of: ``(lanes, count)``, or ``(1, count)`` for
+    a stereo stem whose channels are equal (a mono source: one lane says it all)."""
+    width, samples = _TP_BLOCK, stem.shape[1]
+    peaks = np.zeros((len(stem), count), dtype=np.float32)
+    twins = len(stem) == 2  # so far
+    for first in range(0, -(-samples // width), stretch):
+        part = stem[:, first * width : (first + stretch) * width]
+        blocks = -(-part.shape[1] // width)
+        if twins and not np.array_equal(part[0], part[1]):
+            twins, peaks[1, :first] = False, peaks[0, :first]  # they part here: lane 1 so far was lane 0
+        for lane in range(1 if twins else len(stem)):
+            padded = np.zeros(blocks * width, part.dtype) if part.shape[1] % width else None
+            rows = part[lane] if padded is None else np.concatenate([part[lane], padded[part.shape[1]:]])
+            rows = rows.reshape(blocks, width)
+            peaks[lane, first : first + blocks] = np.maximum(rows.max(axis=1), -rows.min(axis=1))
+        let_go(stem, first * width, (first + stretch) * width)
+    return peaks[:1] if twins else peaks
 
 
 def true_peak_dbtp(x: np.ndarray, sample_rate: float) -> np.ndarray | float:
@@ -130,8 +131,8 @@ def true_peak_dbtp(x: np.ndarray, sample_rate: float) -> np.ndarray | float:
     factor = int(max(1, min(4, np.ceil(176_400 / sample_rate))))
 
     def one(stem: np.ndarray) -> float:
-        twins = _equal_lanes(stem)  # a mono source: one lane says it all
-        return max(_lane_true_peak(np.asarray(lane, dtype=np.float32), factor) for lane in stem[: 1 if twins else None])
+        peaks = _block_peaks(stem, _block_count(stem.shape[1], factor))  # one pass over the stem
+        return max(_lane_true_peak(stem[lane], factor, row) for lane, row in enumerate(peaks))
 
     with ThreadPoolExecutor(_WORKERS) as pool:
         peaks = np.array(list(pool.map(one, stems)))

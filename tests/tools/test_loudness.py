@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy import signal
 
 from anchormix.tools.loudness import integrated_loudness
-from anchormix.tools.true_peak import _interpolator, _lane_true_peak, true_peak_dbtp
+from anchormix.tools.true_peak import _block_count, _block_peaks, _interpolator, _lane_true_peak, true_peak_dbtp
 from anchormix.tools.demo import generate_stems
 
 from ..conftest import sine
@@ -114,6 +114,20 @@ def test_true_peak_read_block_by_block_matches_full_oversampling_at_any_length(s
     full = np.abs(signal.upfirdn(taps, lane, up=4)[len(taps) // 2 :]).max()
     assert _lane_true_peak(lane, 4) == pytest.approx(max(full, np.abs(lane).max()), rel=1e-5)
     assert _lane_true_peak(lane, 1) == np.abs(lane).max()
+
+
+def test_block_peaks_read_both_lanes_once_and_one_while_they_are_equal():
+    """A stem whose channels are equal gives one lane of block peaks; one whose channels part after the first stretch
+    gives each lane's own, the first stretch's copied from lane 0 (one pass over the stem either way)."""
+    lane = (np.random.default_rng(9).standard_normal(2048 * 512 * 2 + 99) * 0.2).astype(np.float32)
+    count = _block_count(len(lane), 4)
+    parting = np.stack([lane, lane])
+    parting[1, 2048 * 512 + 5000 :] *= 1.7
+    peaks = _block_peaks(parting, count)
+    assert peaks.shape == (2, count)
+    assert np.array_equal(peaks[0], _block_peaks(parting[:1], count)[0])
+    assert np.array_equal(peaks[1], _block_peaks(parting[1:], count)[0])
+    assert np.array_equal(_block_peaks(np.stack([lane, lane]), count), peaks[:1])
 
 
 def test_true_peak_scales_with_gain_and_is_per_stem():

@@ -100,6 +100,12 @@ def test_a_stretch_let_go_of_leaves_this_process_s_memory_and_reads_back_the_sam
     own = np.ones((2, 1000), np.float32)
     let_go(own)
     assert own.sum() == 2000
+    np.zeros((2, 4096), np.float32).tofile(folder / "scratch.f32")
+    private = np.memmap(folder / "scratch.f32", dtype=np.float32, mode="c", shape=(2, 4096))
+    private[:] = 1.0  # a copy-on-write mapping's pages hold its changes: dropped, they would read 0 again
+    let_go(private)
+    let_go(private[0])
+    assert float(private.sum()) == 2 * 4096
 
 
 def test_a_view_reads_a_subset_at_a_gain_per_stem_when_asked():
