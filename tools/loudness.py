@@ -67,6 +67,7 @@ def k_weighting_sos(sample_rate: float) -> np.ndarray:
 
 
 def one_signal(x) -> bool:
+    """Whether ``x`` is one signal ``(channels, samples)``, not a stack or a sequence of stems."""
     return isinstance(x, np.ndarray) and x.ndim == 2
 
 
