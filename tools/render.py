@@ -58,12 +58,13 @@ def mix_down(session: Session, gains_db: dict[str, float]) -> Mix:
     the stems, :func:`write_outputs`), to float32 rounding, at a fraction of its cost on a whole song's buffer."""
     _check_names(session, gains_db)
     mix, gained = None, np.empty((2, BLOCK_FRAMES), dtype=np.float32)  # gained: one block of one stem at its gain
-    for k, name in enumerate(session.names):  # summed in stem order, as np.sum over the stack summed them
+    for name in session.names:  # summed in stem order, as np.sum over the stack summed them
         audio, scale = session.stems[name], np.float32(10 ** (gains_db.get(name, 0.0) / 20))
-        mix = np.empty(audio.shape, dtype=np.float32) if mix is None else mix
+        first = mix is None
+        mix = np.empty(audio.shape, dtype=np.float32) if first else mix
         for start in range(0, mix.shape[1], BLOCK_FRAMES):  # a block at a time: no gained copy of a whole song
             span = slice(start, min(start + BLOCK_FRAMES, mix.shape[1]))
-            if k == 0:
+            if first:
                 np.multiply(audio[:, span], scale, out=mix[:, span])
             else:
                 part = gained[:, : span.stop - span.start]

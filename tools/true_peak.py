@@ -112,10 +112,9 @@ def _block_peaks(stem: np.ndarray, count: int, stretch: int = 2048) -> np.ndarra
         blocks = -(-part.shape[1] // width)
         if twins and not np.array_equal(part[0], part[1]):
             twins, peaks[1, :first] = False, peaks[0, :first]  # they part here: lane 1 so far was lane 0
+        short = blocks * width - part.shape[1]  # the last block's zeros after the end
         for lane in range(1 if twins else len(stem)):
-            padded = np.zeros(blocks * width, part.dtype) if part.shape[1] % width else None
-            rows = part[lane] if padded is None else np.concatenate([part[lane], padded[part.shape[1]:]])
-            rows = rows.reshape(blocks, width)
+            rows = (np.pad(part[lane], (0, short)) if short else part[lane]).reshape(blocks, width)
             peaks[lane, first : first + blocks] = np.maximum(rows.max(axis=1), -rows.min(axis=1))
         let_go(stem, first * width, (first + stretch) * width)
     return peaks[:1] if twins else peaks
