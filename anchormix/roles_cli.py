@@ -18,6 +18,7 @@ EPILOG = """examples:
   anchormix roles "Kin" "OHR_07" "BkV3" "wurlz hi"     # by name (the name reader, SmolLM2 + LoRA)
   anchormix roles --json "Kin" "Audio 07"              # [{"name", "role", "confidence", "source"}, ...]
   anchormix roles my_song/                             # a session's stems: by name and by ear (the role tagger)
+  anchormix roles --held-out                           # the shipped reader and the patterns on real names
 """
 
 
@@ -25,10 +26,13 @@ def add_parsers(sub) -> None:
     roles = sub.add_parser("roles", help="each track name's role, read by the language model (a session: and by ear)",
                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     roles.set_defaults(func=_roles)
-    roles.add_argument("names", nargs="+", metavar="NAME",
+    roles.add_argument("names", nargs="*", metavar="NAME",
                        help="track names; or one session (a folder of stems, .ardour or .RPP) to read its stems by "
                             "name and by ear")
     roles.add_argument("--json", action="store_true", help="print a JSON list of {name, role, confidence, source}")
+    roles.add_argument("--held-out", action="store_true",
+                       help="score the shipped name reader and the patterns on the real names kept for it (engineers' "
+                            "file names, Debian MIDI track names where installed) and on the issue's examples")
 
 
 def _is_session(names: list[str]) -> bool:
@@ -36,9 +40,38 @@ def _is_session(names: list[str]) -> bool:
     return len(names) == 1 and (path.is_dir() or (path.is_file() and path.suffix.lower() in PROJECT_SUFFIXES))
 
 
+def _held_out(as_json: bool) -> int:
+    from .model.names.held_out import ENGINEERS, ISSUE_EXAMPLES, debian_midi_names  # lazy: loads mido
+    from .model.names.name_reader import NameReader, scored  # lazy: loads torch and the backbone
+
+    midi = debian_midi_names()
+    sets = {"engineers": ENGINEERS, **({"midi": midi} if midi else {}), "issue's examples (seen)": ISSUE_EXAMPLES}
+    scores = scored(NameReader.load(), sets)
+    if as_json:
+        print(json.dumps(scores))
+        return 0
+    table = Table(title="roles: the shipped name reader and the patterns on real names")
+    for column in ("names", "n", "patterns", "name reader"):
+        table.add_column(column, justify="left" if column == "names" else "right")
+    for label in sets:
+        table.add_row(label, str(len(sets[label])), *(f"{scores[who][label]['accuracy']:.1%}"
+                                                       for who in ("patterns", "name reader")))
+    console.print(table)
+    if not midi:
+        console.print("note: no Debian MIDI package installed, so no MIDI track names "
+                      "(`anchormix data midi --debian --install` brings them)", style="yellow")
+    return 0
+
+
 def _roles(args: argparse.Namespace) -> int:
     from .model.names.role_reader import RoleReader  # lazy: loads torch and the backbone
 
+    if args.held_out:
+        if args.names:
+            raise ValueError("roles: --held-out scores the kept names; give it no NAME")
+        return _held_out(args.json)
+    if not args.names:
+        raise ValueError("roles: give one or more track names, or one session, or --held-out")
     by_ear = _is_session(args.names)
     if by_ear:
         session = load_session(args.names[0])  # names and headers checked before anything is decoded

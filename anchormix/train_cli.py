@@ -10,8 +10,7 @@ import json
 from pathlib import Path
 
 from anchormix.model.corpus import find_sessions
-from anchormix.model.corpus.midi_songs import DEBIAN_MIDI_PACKAGES
-from anchormix.model.names.held_out import midi_track_names
+from anchormix.model.names.held_out import debian_midi_names
 from anchormix.model.intervals import load_table
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
@@ -123,9 +122,9 @@ def _train_names(args: argparse.Namespace) -> int:
     from anchormix.model.names.name_reader import (DEFAULT_NAMES_CHECKPOINT, NameConfig,  # lazy: loads torch
                                                    train_name_reader)
 
-    folders = [Path(d) for d in DEBIAN_MIDI_PACKAGES.values() if Path(d).is_dir()]
-    held_out = {"midi": midi_track_names(folders)} if folders else {}
-    if not folders:
+    midi = debian_midi_names()
+    held_out = {"midi": midi} if midi else {}
+    if not midi:
         console.print("note: no Debian MIDI package installed; the name reader is scored on engineers' names only "
                       "(`anchormix data midi --debian --install` brings them)", style="yellow")
     out = Path(args.out) / "names.safetensors" if args.out else DEFAULT_NAMES_CHECKPOINT

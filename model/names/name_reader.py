@@ -7,9 +7,11 @@ goes through a prompt into the backbone with LoRA adapters; a linear head over
 :data:`~anchormix.tools.conventions.ROLES` gives each role a probability
 (model/text_classifier.py, the learner the intent model shares). A name with
 numbers in it is read twice, as typed and without its numbers ("OHR_07" and
-"OHR"), and the two readings' probabilities averaged: track, take and channel
-numbers rarely say a role, and they can tip a short name (on generated names
-of another seed, 72.4 % read right as typed, 77.7 % with both readings). It is
+"OHR"), and a short abbreviation with a mic position glued on ("Kin", "Sntop")
+once more with the position parted ("K in"); the readings' probabilities are
+averaged (:func:`readings`): track, take and channel numbers rarely say a role,
+and they and a glued position can tip a short name (on generated names of
+another seed, 72.4 % read right as typed, 77.7 % with the numbers' reading). It is
 trained on names generated from role vocabularies (model/names/vocabulary.py)
 and measured on real names it never saw (model/names/held_out.py).
 
@@ -35,7 +37,8 @@ from anchormix.tools.session import infer_role  # the pattern matcher it is meas
 from .held_out import DRUM_ROLES, ENGINEERS
 from .vocabulary import generate_names
 
-__all__ = ["NameConfig", "NameReader", "spelled_out", "without_numbers", "training_names", "train_name_reader",
+__all__ = ["NameConfig", "NameReader", "spelled_out", "without_numbers", "with_position_parted", "readings",
+           "scored", "training_names", "train_name_reader",
            "DEFAULT_NAMES_CHECKPOINT"]
 
 
@@ -64,6 +67,26 @@ def without_numbers(name: str) -> str | None:
     return text if text != name.strip() and re.search(r"[A-Za-z]", text) else None
 
 
+# Mic positions engineers glue onto a short abbreviation ("Kin", "Kout", "Sntop"): kick in/out, snare top/bottom.
+GLUED_POSITIONS = ("in", "out", "top", "bot", "btm")
+_GLUED = re.compile(rf"(?<![A-Za-z])([A-Za-z][a-z]{{0,2}})({'|'.join(GLUED_POSITIONS)})(?![A-Za-z])")
+
+
+def with_position_parted(name: str) -> str | None:
+    """"Kin" -> "K in", "01_Sntop" -> "01_Sn top": a word of a short abbreviation and a glued mic position, parted;
+    None where no word is one ("Violin", "Kick In", "SnTop", whose parts camel case already tells)."""
+    text = _GLUED.sub(r"\1 \2", name.strip())
+    return text if text != name.strip() else None
+
+
+def readings(name: str) -> list[str]:
+    """The ways a name is read, distinct: as typed, without its numbers, and with a glued position parted (of the
+    name as typed and without its numbers)."""
+    found = [name, without_numbers(name)]
+    found += [with_position_parted(text) for text in found if text]
+    return list(dict.fromkeys(text for text in found if text))
+
+
 class NameReader(TextClassifier):
     """A track name's role over :data:`ROLES`, with the probability the model gives it."""
 
@@ -78,13 +101,11 @@ class NameReader(TextClassifier):
 
     @torch.no_grad()
     def probabilities(self, texts: list[str]) -> torch.Tensor:
-        """``(N, roles)``: each name's, averaged with its reading :func:`without_numbers` where that differs."""
-        bare = [without_numbers(t) for t in texts]
-        twice = [i for i, b in enumerate(bare) if b]
-        found = super().probabilities(list(texts) + [bare[i] for i in twice])
-        out = found[: len(texts)].clone()
-        out[twice] = (out[twice] + found[len(texts):]) / 2
-        return out
+        """``(N, roles)``: each name's, averaged over its :func:`readings`."""
+        each = [readings(t) for t in texts]
+        found = super().probabilities([text for ways in each for text in ways])
+        starts = torch.tensor([0] + [len(ways) for ways in each]).cumsum(0).tolist()
+        return torch.stack([found[a:b].mean(dim=0) for a, b in zip(starts, starts[1:])])
 
     def read(self, names: list[str]) -> list[tuple[str, float]]:
         """(role, probability) of each name, in order."""
@@ -115,6 +136,14 @@ def held_out_scores(read: dict[str, str], sets: dict[str, list[tuple[str, str]]]
     return scores
 
 
+def scored(model: NameReader, sets: dict[str, list[tuple[str, str]]]) -> dict[str, dict[str, dict]]:
+    """:func:`held_out_scores` of the name reader ``model`` and of the pattern matcher on each of ``sets``."""
+    every = sorted({n for examples in sets.values() for n, _ in examples})
+    read = dict(zip(every, (role for role, _ in model.read(every))))
+    patterns = {n: infer_role(n) for n in every}
+    return {"name reader": held_out_scores(read, sets), "patterns": held_out_scores(patterns, sets)}
+
+
 def training_names(config: NameConfig, held_out: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
     """The generated names to train on, less any that a held-out set holds (a plain "Keys" is generated too)."""
     kept_out = {n.strip().lower() for examples in held_out.values() for n, _ in examples}
@@ -136,10 +165,7 @@ def train_name_reader(config: NameConfig, held_out: dict[str, list[tuple[str, st
     log(f"name reader: head on the frozen backbone, {len(train)} generated names ({time.perf_counter() - started:.0f} s)")
     fine_tune(model, texts, y, config, log)
     acc_valid = sum(role == r for (_, r), (role, _) in zip(valid, model.read([n for n, _ in valid]))) / len(valid)
-    every = sorted({n for examples in sets.values() for n, _ in examples})
-    read = dict(zip(every, (role for role, _ in model.read(every))))
-    patterns = {n: infer_role(n) for n in every}
-    scores = {"name reader": held_out_scores(read, sets), "patterns": held_out_scores(patterns, sets)}
+    scores = scored(model, sets)
     meta = {"train_names": len(train), "valid_names": len(valid), "valid_accuracy": round(acc_valid, 3),
             "held_out": scores, "config": asdict(config), "wall_s": round(time.perf_counter() - started, 1)}
     model.save(Path(out), meta)
