@@ -19,6 +19,7 @@ EPILOG = """examples:
   anchormix roles --json "Kin" "Audio 07"              # [{"name", "role", "confidence", "source"}, ...]
   anchormix roles my_song/                             # a session's stems: by name and by ear (the role tagger)
   anchormix roles --held-out                           # the shipped reader and the patterns on real names
+  anchormix roles --held-out --corpus corpus           # and the MIDI test split's stems: name reader + ear
 """
 
 
@@ -33,6 +34,9 @@ def add_parsers(sub) -> None:
     roles.add_argument("--held-out", action="store_true",
                        help="score the shipped name reader and the patterns on the real names kept for it (engineers' "
                             "file names, Debian MIDI track names where installed) and on the issue's examples")
+    roles.add_argument("--corpus", type=Path, metavar="DIR",
+                       help="with --held-out: also the stems of this corpus's MIDI test split, each read by the track "
+                            "name its composer typed, alone and with the ear (the role tagger on the stem)")
 
 
 def _is_session(names: list[str]) -> bool:
@@ -40,22 +44,31 @@ def _is_session(names: list[str]) -> bool:
     return len(names) == 1 and (path.is_dir() or (path.is_file() and path.suffix.lower() in PROJECT_SUFFIXES))
 
 
-def _held_out(as_json: bool) -> int:
-    from .model.names.held_out import ENGINEERS, ISSUE_EXAMPLES, debian_midi_names  # lazy: loads mido
-    from .model.names.name_reader import NameReader, scored  # lazy: loads torch and the backbone
+def _held_out(as_json: bool, corpus: Path | None) -> int:
+    from .model.names.held_out import (ENGINEERS, ISSUE_EXAMPLES, debian_midi_names,  # lazy: loads mido
+                                       midi_named_stems)
+    from .model.names.name_reader import scored  # lazy: loads torch and the backbone
+    from .model.names.role_reader import RoleReader, scored_with_ear  # lazy: as above
 
+    stems = midi_named_stems(corpus) if corpus else []  # the corpus checked before a model loads
+    if corpus and not stems:
+        raise ValueError(f"--corpus {corpus}: no stem of its MIDI test split has a composer's track name")
     midi = debian_midi_names()
     sets = {"engineers": ENGINEERS, **({"midi": midi} if midi else {}), "issue's examples (seen)": ISSUE_EXAMPLES}
-    scores = scored(NameReader.load(), sets)
+    reader = RoleReader.load(ear=bool(corpus))
+    scores = scored(reader.names, sets)
+    with_ear = scored_with_ear(reader, stems) if stems else {}
     if as_json:
-        print(json.dumps(scores))
+        print(json.dumps({**scores, **({"midi test stems": with_ear} if with_ear else {})}))
         return 0
     table = Table(title="roles: the shipped name reader and the patterns on real names")
-    for column in ("names", "n", "patterns", "name reader"):
+    for column in ("names", "n", "patterns", "name reader", "name reader + ear"):
         table.add_column(column, justify="left" if column == "names" else "right")
     for label in sets:
         table.add_row(label, str(len(sets[label])), *(f"{scores[who][label]['accuracy']:.1%}"
-                                                       for who in ("patterns", "name reader")))
+                                                       for who in ("patterns", "name reader")), "-")
+    if with_ear:
+        table.add_row("midi test stems", str(len(stems)), *(f"{with_ear[who]['accuracy']:.1%}" for who in with_ear))
     console.print(table)
     if not midi:
         console.print("note: no Debian MIDI package installed, so no MIDI track names "
@@ -69,7 +82,9 @@ def _roles(args: argparse.Namespace) -> int:
     if args.held_out:
         if args.names:
             raise ValueError("roles: --held-out scores the kept names; give it no NAME")
-        return _held_out(args.json)
+        return _held_out(args.json, args.corpus)
+    if args.corpus:
+        raise ValueError("roles: --corpus goes with --held-out")
     if not args.names:
         raise ValueError("roles: give one or more track names, or one session, or --held-out")
     by_ear = _is_session(args.names)

@@ -1,6 +1,6 @@
 """Real track names the name reader never trained on, with the role each stands for: how it is measured.
 
-Two sets, neither generated nor tuned on (model/names/vocabulary.py does not read them):
+Three sets, neither generated nor tuned on (model/names/vocabulary.py does not read them):
 
 - :data:`ENGINEERS`: file names engineers gave the tracks of real multitrack sessions, as published in public
   listings of the Cambridge-MT "Mixing Secrets" library (Patrick Talbot "Blue", Nerve 9 "Pray For The Rain",
@@ -11,19 +11,27 @@ Two sets, neither generated nor tuned on (model/names/vocabulary.py does not rea
   (the MIDI corpus's sources), each labelled by what its track plays: its General MIDI program's role, or the
   drum channel (any drum role counts as right there). A composer's "Voice 1 (Melody)" played on a piano is
   labelled keys: the labels are what was played, not what the name meant, and some names say nothing at all.
+- :func:`midi_named_stems`: such names with their audio, for the ear: each stem of the MIDI corpus's test split
+  (which neither the name reader nor the role tagger trains on) with the track name its composer typed for it.
+
+:data:`ISSUE_EXAMPLES` (issue 25's own names) is scored beside them, labelled seen: it is not held out.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import mido
 
+from anchormix.model.corpus import find_sessions
 from anchormix.model.corpus.midi import DRUM_CHANNEL, program_role
 from anchormix.model.corpus.midi_songs import DEBIAN_MIDI_PACKAGES
 
-__all__ = ["ENGINEERS", "ISSUE_EXAMPLES", "DRUM_ROLES", "midi_track_names", "debian_midi_names", "generic"]
+__all__ = ["ENGINEERS", "ISSUE_EXAMPLES", "DRUM_ROLES", "NamedStem", "midi_track_names", "debian_midi_names",
+           "midi_named_stems", "generic"]
 
 DRUM_ROLES = ("drums", "kick", "snare", "hats")
 
@@ -90,3 +98,42 @@ def debian_midi_names() -> list[tuple[str, str]]:
     """:func:`midi_track_names` of the Debian MIDI packages installed here (``data midi --debian --install``); empty
     where none is."""
     return midi_track_names([Path(d) for d in DEBIAN_MIDI_PACKAGES.values() if Path(d).is_dir()])
+
+
+@dataclass(frozen=True)
+class NamedStem:
+    """A stem of a corpus session, the track name its composer typed for that part, and the role the part plays."""
+
+    session: Path
+    stem: str
+    name: str
+    role: str
+
+
+def _channel_names(path: Path) -> dict[int, str]:
+    """MIDI channel -> the name of the one named track that plays it (a channel two named tracks play: none)."""
+    found: dict[int, set[str]] = {}
+    for track in mido.MidiFile(str(path), clip=True).tracks:
+        names = [m.name.strip() for m in track if m.type == "track_name" and m.name.strip()]
+        for channel in {m.channel for m in track if m.type == "note_on"} if names else ():
+            found.setdefault(channel, set()).add(names[0])
+    return {channel: names.pop() for channel, names in found.items() if len(names) == 1}
+
+
+def midi_named_stems(root: Path, split: str = "test") -> list[NamedStem]:
+    """Each stem of the MIDI sessions of the corpus at ``root`` in ``split`` whose channel a named track plays, with
+    that name and the stem's role (its General MIDI program's; ``drums`` for every piece of the drum channel, where
+    any drum role counts as right). Procedural sessions (no MIDI file) have no names."""
+    found = []
+    for folder, _ in find_sessions(Path(root), split):
+        meta = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+        source = Path(meta.get("source", "").split(" (")[0])
+        if source.suffix.lower() not in (".mid", ".midi") or not source.is_file():
+            continue
+        names = _channel_names(source)
+        for stem, role in meta["roles"].items():
+            channel = re.search(r"_ch(\d+)_p\d+$", stem)
+            channel = int(channel.group(1)) - 1 if channel else DRUM_CHANNEL
+            if channel in names:
+                found.append(NamedStem(folder, stem, names[channel], "drums" if channel == DRUM_CHANNEL else role))
+    return found

@@ -69,13 +69,15 @@ def without_numbers(name: str) -> str | None:
 
 # Mic positions engineers glue onto a short abbreviation ("Kin", "Kout", "Sntop"): kick in/out, snare top/bottom.
 GLUED_POSITIONS = ("in", "out", "top", "bot", "btm")
-_GLUED = re.compile(rf"(?<![A-Za-z])([A-Za-z][a-z]{{0,2}})({'|'.join(GLUED_POSITIONS)})(?![A-Za-z])")
+_GLUED = re.compile(rf"(?<![A-Za-z])(?:([A-Za-z][a-z]{{0,2}})({'|'.join(GLUED_POSITIONS)})|"
+                    rf"([A-Z]{{1,3}})({'|'.join(GLUED_POSITIONS).upper()}))(?![A-Za-z])")
 
 
 def with_position_parted(name: str) -> str | None:
-    """"Kin" -> "K in", "01_Sntop" -> "01_Sn top": a word of a short abbreviation and a glued mic position, parted;
-    None where no word is one ("Violin", "Kick In", "SnTop", whose parts camel case already tells)."""
-    text = _GLUED.sub(r"\1 \2", name.strip())
+    """"Kin" -> "K in", "KOUT" -> "K OUT", "01_Sntop" -> "01_Sn top": a word of a short abbreviation and a glued
+    mic position (in the word's case), parted; None where no word is one ("Violin", "Kick In", "SnTop", whose parts
+    camel case already tells)."""
+    text = _GLUED.sub(lambda m: " ".join(g for g in m.groups() if g), name.strip())
     return text if text != name.strip() else None
 
 

@@ -15,16 +15,19 @@ that says something wins, and the ear speaks where the name cannot:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
 from anchormix.model.features import FLOOR_DB, session_mel
 from anchormix.model.tagger.role_tagger import RoleTagger
-from anchormix.tools import Session
+from anchormix.tools import Session, load_session
+from anchormix.tools.session import infer_role  # the pattern matcher the readers are measured against
 
-from .name_reader import NameReader
+from .held_out import NamedStem
+from .name_reader import NameReader, right
 
-__all__ = ["NAME_SURE", "RoleReading", "RoleReader", "combine", "fill_unknown_roles"]
+__all__ = ["NAME_SURE", "RoleReading", "RoleReader", "combine", "fill_unknown_roles", "scored_with_ear"]
 
 NAME_SURE = 0.5
 _SAID = {"name": "name reader", "ear": "ear", "both": "name reader + ear"}  # a session's role source, as shown
@@ -77,11 +80,13 @@ class RoleReader:
         """Names alone: the name reader's reading of each."""
         return [RoleReading(n, role, p, "name") for n, (role, p) in zip(names, self.names.read(names))]
 
-    def read_session(self, session: Session, names: list[str] | None = None) -> list[RoleReading]:
-        """Each stem of ``session`` (or those ``names``) by name and, with a tagger, by ear (its whole-song log-mel,
-        :func:`~anchormix.model.features.session_mel`: kept with the session for the ALM)."""
+    def read_session(self, session: Session, names: list[str] | None = None,
+                     called: list[str] | None = None) -> list[RoleReading]:
+        """Each stem of ``session`` (or those ``names``) by name (its own, or the track name ``called`` gives each) and,
+        with a tagger, by ear (its whole-song log-mel, :func:`~anchormix.model.features.session_mel`: kept with the
+        session for the ALM)."""
         names = session.names if names is None else names
-        by_name = self.names.read(names)
+        by_name = self.names.read(names if called is None else called)
         if self.tagger is None:
             return [combine(n, r, None, self.threshold) for n, r in zip(names, by_name)]
         mel = session_mel(session, names)  # a stack of its own: floored in place
@@ -104,3 +109,21 @@ def fill_unknown_roles(session: Session, reader: RoleReader) -> list[RoleReading
             session.roles[r.name] = r.role
             session.role_sources[r.name] = f"{_SAID[r.source]} ({r.confidence:.2f})"
     return readings
+
+
+def scored_with_ear(reader: RoleReader, stems: list[NamedStem]) -> dict[str, dict]:
+    """The share of ``stems`` the patterns, the name reader and the name reader + ear (``reader``'s tagger) read right,
+    each stem by the track name its composer typed (:func:`~.held_out.midi_named_stems`), the ear by its audio."""
+    hits: dict[str, list[bool]] = {"patterns": [], "name reader": [], "name reader + ear": []}
+    sessions: dict[Path, list[NamedStem]] = {}
+    for stem in stems:
+        sessions.setdefault(stem.session, []).append(stem)
+    for folder, group in sessions.items():
+        called = [s.name for s in group]
+        heard = reader.read_session(load_session(folder), [s.stem for s in group], called)
+        for s, (role, _), both in zip(group, reader.names.read(called), heard):
+            drums = s.role == "drums"  # the drum channel: any drum role is right
+            hits["patterns"].append(right(infer_role(s.name), s.role, drums))
+            hits["name reader"].append(right(role, s.role, drums))
+            hits["name reader + ear"].append(right(both.role, s.role, drums))
+    return {who: {"n": len(h), "accuracy": round(sum(h) / max(len(h), 1), 3)} for who, h in hits.items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from anchormix.cli import main
-from anchormix.model.names.held_out import ENGINEERS, generic, midi_track_names
+from anchormix.model.names.held_out import ENGINEERS, NamedStem, generic, midi_named_stems, midi_track_names
 from anchormix.model.names.name_reader import (DEFAULT_NAMES_CHECKPOINT, NameConfig, NameReader, readings,
                                                spelled_out, train_name_reader, training_names, with_position_parted,
                                                without_numbers)
@@ -52,7 +52,8 @@ def test_a_name_without_its_numbers(name, bare):
 
 @pytest.mark.parametrize("name, parted", [("Kin", "K in"), ("Kout", "K out"), ("01_Sntop", "01_Sn top"),
                                           ("kbtm_2", "k btm_2"), ("Violin", None), ("Kick In", None), ("SnTop", None),
-                                          ("Kinder", None), ("Out", None), ("Tomin", "Tom in")])
+                                          ("Kinder", None), ("Out", None), ("Tomin", "Tom in"),
+                                          ("KIN", "K IN"), ("SNBOT_3", "SN BOT_3"), ("KIn", None), ("VIOLIN", None)])
 def test_a_mic_position_glued_onto_a_short_abbreviation_is_parted(name, parted):
     assert with_position_parted(name) == parted
 
@@ -86,6 +87,55 @@ def test_midi_track_names_are_labelled_by_what_the_track_plays(tmp_path):
     song.save(tmp_path / "a.mid")
     again.save(tmp_path / "b.mid")
     assert midi_track_names([tmp_path]) == [("Fretless", "bass"), ("Groove", "drums")]  # a name in two roles: out
+
+
+def test_a_corpus_stem_gets_the_track_name_its_composer_typed_for_its_channel(tmp_path):
+    import mido
+
+    song = mido.MidiFile()
+    for name, channel, program in [("Baixo", 0, 33), ("Bateria", 9, None), ("Gtr", 1, 25), ("Other gtr", 1, 27)]:
+        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+        if program is not None:
+            track.append(mido.Message("program_change", channel=channel, program=program))
+        track.append(mido.Message("note_on", channel=channel, note=40, velocity=90, time=10))
+        song.tracks.append(track)
+    song.save(tmp_path / "song.mid")
+    folder = tmp_path / "corpus" / "song"
+    folder.mkdir(parents=True)
+    roles = {"bass_ch1_p33": "bass", "kick": "kick", "snare": "snare", "guitar_ch2_p25": "guitar", "pad_ch3_p88": "pad"}
+    (folder / "session.json").write_text(json.dumps({"source": f"{tmp_path / 'song.mid'} (rendered per instrument)",
+                                                     "roles": roles}))
+    (tmp_path / "corpus" / "procedural").mkdir()  # no MIDI file: no names
+    (tmp_path / "corpus" / "procedural" / "session.json").write_text(json.dumps({"source": "generated", "roles": {}}))
+    found = midi_named_stems(tmp_path / "corpus")  # no manifest: every session; channel 2 has two names: none
+    assert [(s.session, s.stem, s.name, s.role) for s in found] == [(folder, "bass_ch1_p33", "Baixo", "bass"),
+                                                                  (folder, "kick", "Bateria", "drums"),
+                                                                  (folder, "snare", "Bateria", "drums")]
+
+
+def test_the_ears_column_counts_each_stem_by_its_composers_name_and_its_sound(tmp_path, monkeypatch):
+    from anchormix.model.names import role_reader
+
+    stems = [NamedStem(tmp_path, "bass_ch1_p33", "Bass", "bass"), NamedStem(tmp_path, "kick", "Groove", "drums"),
+             NamedStem(tmp_path, "pad_ch3_p88", "Part-03", "pad")]
+    asked = []
+
+    class Names:
+        def read(self, names):
+            return [{"Bass": ("bass", 0.9), "Groove": ("other", 0.4), "Part-03": ("keys", 0.3)}[n] for n in names]
+
+    class Reader:
+        names = Names()
+
+        def read_session(self, session, stems, called):
+            asked.append((session, stems, called))
+            return [role_reader.RoleReading(s, role, 0.9, "ear") for s, role in zip(stems, ["bass", "kick", "keys"])]
+
+    monkeypatch.setattr(role_reader, "load_session", lambda folder: ("session", folder))
+    scores = role_reader.scored_with_ear(Reader(), stems)
+    assert asked == [(("session", tmp_path), [s.stem for s in stems], ["Bass", "Groove", "Part-03"])]  # one load
+    assert {who: (s["n"], s["accuracy"]) for who, s in scores.items()} == {
+        "patterns": (3, 0.333), "name reader": (3, 0.333), "name reader + ear": (3, 0.667)}  # a kick: a drum role
 
 
 @pytest.mark.parametrize("by_name, by_ear, expected", [
@@ -159,17 +209,6 @@ def test_each_distinct_name_is_read_once_and_each_row_is_its_own_forward(shipped
         assert row.allclose(shipped.features([text])[0], atol=1e-4), text
 
 
-def test_the_readme_table_is_the_shipped_readers_held_out_report(shipped):
-    scores = shipped.meta["held_out"]
-    text = ROOT.joinpath("README.md").read_text(encoding="utf-8")
-    for label in scores["patterns"]:
-        row = re.search(rf"^\| {label} \| (\d+) \| ([\d.]+) % \| ([\d.]+) % \|", text, re.MULTILINE)
-        assert row, f"README: no held-out row for {label}"
-        assert int(row.group(1)) == scores["patterns"][label]["n"]
-        assert float(row.group(2)) == round(100 * scores["patterns"][label]["accuracy"], 1)
-        assert float(row.group(3)) == round(100 * scores["name reader"][label]["accuracy"], 1)
-
-
 def test_a_sessions_stems_are_read_by_name_and_by_ear(audio_nn_session, capsys):
     folder, basses = audio_nn_session
     assert main(["roles", "--json", str(folder)]) == 0
@@ -179,15 +218,34 @@ def test_a_sessions_stems_are_read_by_name_and_by_ear(audio_nn_session, capsys):
     assert sum(readings[b]["role"] == "bass" for b in basses) >= 3  # "Audio NN" says nothing: the ear hears the basses
 
 
+README_ROWS = {"engineers": "engineers (held out)", "midi": "midi (held out)",
+               "issue's examples (seen)": "issue 25's examples (seen, not held out)",
+               "midi test stems": "midi test stems (held out, with audio)"}
+
+
 def test_the_held_out_table_is_the_readmes(capsys):
     """README, "Track names read by the language model": `anchormix roles --held-out` scores the shipped reader and
-    the patterns on the engineers' names (held out) and the issue's examples (seen), as the table there says."""
-    assert main(["roles", "--held-out", "--json"]) == 0
+    the patterns on the held-out names (engineers'; MIDI track names where the Debian packages are installed; the MIDI
+    test stems, with the ear, where the corpus is built) and the issue's examples (seen), as the table there says."""
+    corpus = ROOT / "corpus"
+    assert main(["roles", "--held-out", "--json", *(["--corpus", str(corpus)] if corpus.is_dir() else [])]) == 0
     scores = json.loads(capsys.readouterr().out)
-    reader, patterns = scores["name reader"], scores["patterns"]
-    assert (reader["engineers"]["n"], reader["engineers"]["accuracy"], patterns["engineers"]["accuracy"]) == (51, 0.941, 0.882)
-    issue = "issue's examples (seen)"
-    assert (reader[issue]["n"], reader[issue]["accuracy"], patterns[issue]["accuracy"]) == (19, 0.842, 0.0)
-    assert sorted(name for name, _, _ in reader[issue]["misses"]) == ["BG3", "Keyz.09.L", "Rgtr1"]
+    stems = scores.pop("midi test stems", None)
+    text = ROOT.joinpath("README.md").read_text(encoding="utf-8")
+    assert {"engineers", "issue's examples (seen)"} <= set(scores["patterns"]) <= set(README_ROWS)
+    for label, shown in README_ROWS.items():
+        row = re.search(rf"^\| {re.escape(shown)} \| (\d+) \| ([\d.]+) % \| ([\d.]+) % \| (-|[\d.]+ %) \|$", text,
+                        re.MULTILINE)
+        assert row, f"README: no held-out row for {label}"
+        found = stems if label == "midi test stems" else \
+            {who: scores[who][label] for who in scores if label in scores[who]}
+        if found:
+            assert int(row.group(1)) == found["patterns"]["n"]
+            assert float(row.group(2)) == round(100 * found["patterns"]["accuracy"], 1)
+            assert float(row.group(3)) == round(100 * found["name reader"]["accuracy"], 1)
+            assert row.group(4) == (f"{100 * found['name reader + ear']['accuracy']:.1f} %" if "name reader + ear" in
+                                    found else "-")
+    issue = scores["name reader"]["issue's examples (seen)"]
+    assert sorted(name for name, _, _ in issue["misses"]) == ["BG3", "Keyz.09.L", "Rgtr1"]
     assert main(["roles", "--held-out", "Kin"]) == 2
     assert "--held-out scores the kept names" in capsys.readouterr().err
