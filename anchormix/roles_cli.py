@@ -77,8 +77,6 @@ def _held_out(as_json: bool, corpus: Path | None) -> int:
 
 
 def _roles(args: argparse.Namespace) -> int:
-    from .model.names.role_reader import RoleReader  # lazy: loads torch and the backbone
-
     if args.held_out:
         if args.names:
             raise ValueError("roles: --held-out scores the kept names; give it no NAME")
@@ -87,6 +85,8 @@ def _roles(args: argparse.Namespace) -> int:
         raise ValueError("roles: --corpus goes with --held-out")
     if not args.names:
         raise ValueError("roles: give one or more track names, or one session, or --held-out")
+    from .model.names.role_reader import RoleReader  # lazy: loads torch and the backbone; after the arguments' checks
+
     by_ear = _is_session(args.names)
     if by_ear:
         session = load_session(args.names[0])  # names and headers checked before anything is decoded

@@ -247,5 +247,7 @@ def test_the_held_out_table_is_the_readmes(capsys):
                                     found else "-")
     issue = scores["name reader"]["issue's examples (seen)"]
     assert sorted(name for name, _, _ in issue["misses"]) == ["BG3", "Keyz.09.L", "Rgtr1"]
-    assert main(["roles", "--held-out", "Kin"]) == 2
-    assert "--held-out scores the kept names" in capsys.readouterr().err
+    for wrong, said in [(["--held-out", "Kin"], "--held-out scores the kept names"),
+                        (["--corpus", "corpus", "Kin"], "--corpus goes with --held-out"), ([], "give one or more")]:
+        assert main(["roles", *wrong]) == 2
+        assert said in capsys.readouterr().err
