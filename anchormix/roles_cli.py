@@ -30,7 +30,8 @@ def add_parsers(sub) -> None:
     roles.add_argument("names", nargs="*", metavar="NAME",
                        help="track names; or one session (a folder of stems, .ardour or .RPP) to read its stems by "
                             "name and by ear")
-    roles.add_argument("--json", action="store_true", help="print a JSON list of {name, role, confidence, source}")
+    roles.add_argument("--json", action="store_true", help="print a JSON list of {name, role, confidence, source} "
+                                                           "(with --held-out: the scores, as JSON)")
     roles.add_argument("--held-out", action="store_true",
                        help="score the shipped name reader and the patterns on the real names kept for it (engineers' "
                             "file names, Debian MIDI track names where installed) and on the issue's examples")
