@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from anchormix.tools import Session, ToolContext, load_session
+from anchormix.tools import Measurements, Session, ToolContext, load_session
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.outputs import MARKER, session_output_folder
 
@@ -103,12 +103,13 @@ def balance_session(
     step_delay_s: float = 0.0,
     strength_pct: float = 100.0,
     daw: tuple[str, ...] = (),
-    on_done: Callable[[BalanceResult, Session], None] | None = None,
+    on_done: Callable[[BalanceResult, Session, Measurements], None] | None = None,
     on_load: Callable[[Session], None] | None = None,
 ) -> BalanceResult:
     """Balance one session and write its outputs; resumes an interrupted run of the same session. The mix gets
     ``strength_pct`` % of each advised move (gains.json and the advice say both); ``daw``: the DAW sessions to write
-    too (agent/daw.py); ``on_done``: called with the result and the session still in memory; ``on_load``: with the
+    too (agent/daw.py); ``on_done``: called with the result, the session still in memory and its measurements (the
+    report reuses their band levels); ``on_load``: with the
     session as loaded, before anything is planned (e.g. to read the roles its names do not give)."""
     session = load_session(session_path, anchor)
     if on_load:
@@ -118,14 +119,14 @@ def balance_session(
     out_dir, moved = _output_dir(session, out_root, protected)
     new_folder = all(p.name == MARKER for p in out_dir.iterdir())  # nothing of an earlier run in it
     try:
-        result = _balance_into(out_dir, session, sid, protected, planner, max_steps, fresh, on_step, step_delay_s,
-                               strength_pct, daw, moved)
+        result, measured = _balance_into(out_dir, session, sid, protected, planner, max_steps, fresh, on_step,
+                                         step_delay_s, strength_pct, daw, moved)
     except Exception:
         if new_folder and not _has_progress(out_dir):  # nothing to resume from: leave no empty outputs behind
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    if on_done:  # e.g. the report, from the session in memory
-        on_done(result, session)
+    if on_done:  # e.g. the report, from the session and the analyses in memory
+        on_done(result, session, measured)
     return result
 
 
@@ -136,7 +137,7 @@ def _has_progress(out_dir: Path) -> bool:
 
 def _balance_into(out_dir: Path, session: Session, sid: str, protected: list[Path], planner: Planner, max_steps: int,
                   fresh: bool, on_step: Callable[[AgentState], None] | None, step_delay_s: float, strength_pct: float,
-                  daw: tuple[str, ...], moved: str | None) -> BalanceResult:
+                  daw: tuple[str, ...], moved: str | None) -> tuple[BalanceResult, Measurements]:
     paths = {name: out_dir / name for name in ("mix.wav", "gains.json", "advice.md", "trace.jsonl")}
 
     def step(state: AgentState) -> None:
@@ -156,7 +157,8 @@ def _balance_into(out_dir: Path, session: Session, sid: str, protected: list[Pat
         start = None if keep else start_state(
             sid, session.anchor, planner.name, {n: 0.0 for n in session.names},
             session_path=str(session.path.resolve()), fingerprint=session.fingerprint(), strength_pct=strength_pct)
-        final = run_balance(planner, ToolContext.of(session, out_dir), start, max_steps=max_steps,
+        ctx = ToolContext.of(session, out_dir)
+        final = run_balance(planner, ctx, start, max_steps=max_steps,
                             checkpointer=saver, thread_id=sid, on_step=step)
     outcome = _outcome(final, session, sid, planner.name)
     write_text_atomic(paths["gains.json"], outcome.to_json(), protected)
@@ -169,7 +171,7 @@ def _balance_into(out_dir: Path, session: Session, sid: str, protected: list[Pat
         else None
     return BalanceResult(outcome, out_dir, resumed, final["advice"],
                          "; ".join(n for n in (by_ear, moved, unreadable, notice) if n) or None,
-                         {k: str(v) for k, v in paths.items()})
+                         {k: str(v) for k, v in paths.items()}), ctx.measurements
 
 
 def _outcome(final: AgentState, session: Session, sid: str, planner: str) -> BalanceOutcome:

@@ -24,7 +24,7 @@ from markdown_it import MarkdownIt
 from pedalboard.io import AudioFile
 
 from anchormix.agent import BalanceOutcome
-from anchormix.tools import Session, load_session
+from anchormix.tools import Measurements, Session, load_session
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.loudness import loudness_matched
 from anchormix.tools.outputs import claim_folder
@@ -111,10 +111,11 @@ def _summary(result) -> str:
 
 
 def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: Session | None = None,
-                 advice: str | None = None) -> Path:
+                 advice: str | None = None, measured: Measurements | None = None) -> Path:
     """Write ``out_dir/report.html`` for the balance in ``out_dir`` (atomically); its path. A balance just run
     passes its outcome, session and advice from memory (nothing is read back, nothing decoded again); otherwise
-    they are read from the folder (a batch balance's or a chat export's)."""
+    they are read from the folder (a batch balance's or a chat export's). ``measured``: the balance's measurements
+    of ``session``, whose band levels the masking chart reuses (else they are measured here)."""
     out_dir = Path(out_dir)
     outcome = outcome or BalanceOutcome.read(out_dir)
     if advice is None:
@@ -132,7 +133,8 @@ def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: 
     after = outcome.gains_db
     (before_mix, after_mix), target = loudness_matched([mix_down(session, start).audio, mix_down(session, after).audio],
                                                        session.sample_rate, REPORT_LUFS)
-    levels = band_levels(session.arrays(), session.sample_rate)
+    levels = measured.bands if measured is not None and measured.session is session else \
+        band_levels(session.arrays(), session.sample_rate)
     charts = levels_svg(names, outcome.lu_vs_anchor_before, outcome.lu_vs_anchor_after, outcome.reference_lu,
                         outcome.intervals_db, anchor)
     heat = masking_svg(names, list(BAND_CENTRES_HZ), _masking_grid(levels, [start[n] for n in names]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -41,6 +42,26 @@ def test_the_page_is_self_contained(balanced):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched: no CDN, no remote audio
     assert page.count("data:audio/ogg;base64,") == 2 and page.count("<svg") == 2
     assert write_report(balanced).read_text().count("<audio") == 2  # written again: the same page
+
+
+def test_a_balance_hands_its_band_levels_to_the_report_which_draws_the_same_page(balanced, tmp_path, monkeypatch):
+    """The report written by `balance --report` reuses the balance's band levels (nothing measured twice) and is the
+    page a report measured afresh from the folder draws."""
+    from anchormix import report
+    from anchormix.agent import RulePlanner, balance_session
+
+    def drawn(page: Path) -> str:  # the page less its audio (an Ogg stream's serial number is random)
+        return re.sub(r"data:audio/ogg;base64,[^']*", "", page.read_text())
+
+    written = drawn(balanced / "report.html")
+    assert drawn(report.write_report(balanced)) == written  # measured afresh: the same charts, numbers and words
+    monkeypatch.setattr(report, "band_levels", lambda *a: pytest.fail("the report measured the band levels again"))
+    source = json.loads((balanced / "gains.json").read_text())["session_path"]
+    pages = []
+    result = balance_session(source, tmp_path, RulePlanner(), fresh=True,
+                             on_done=lambda done, session, measured: pages.append(
+                                 report.write_report(done.out_dir, done.outcome, session, done.advice, measured)))
+    assert pages == [result.out_dir / "report.html"] and pages[0].read_text().count("<audio") == 2
 
 
 @pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),

@@ -44,8 +44,10 @@ class BalanceJob:
 
 def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, object]:
     """("ok", BalanceResult) or ("error", one line naming the file); ``planner``: one already built (a worker's)."""
-    def report(result, session) -> None:  # from what the balance holds in memory: nothing decoded again
-        result.files["report.html"] = str(write_report(result.out_dir, result.outcome, session, result.advice))
+    def report(result, session, measured) -> None:  # from what the balance holds in memory: nothing decoded or
+        # measured again
+        result.files["report.html"] = str(write_report(result.out_dir, result.outcome, session, result.advice,
+                                                       measured))
 
     def hold(state) -> None:  # a session held between two steps (once it has a trace), its checkpoint committed
         while job.hold_while is not None and state.get("trace") and job.hold_while.exists():
