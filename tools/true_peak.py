@@ -21,6 +21,8 @@ from .stem_store import let_go
 __all__ = ["true_peak_dbtp"]
 
 _TP_BLOCK = 512  # samples per true-peak pruning block
+_CHUNK = 128  # blocks interpolated in one matrix product
+_STRETCH_BLOCKS = 2048  # blocks (1 M samples, 4 MB of a lane) read before they are let go of
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -67,7 +69,7 @@ def _lane_true_peak(lane: np.ndarray, factor: int, block_max: np.ndarray | None 
     rest are interpolated as one matrix product per block (:func:`_polyphase`'s
     bank times the block's samples, shifted once per tap). ``block_max``: the
     lane's block peaks (:func:`_block_peaks`), if read already. Memory: the
-    blocks' peaks and a chunk of blocks, never a copy of the lane.
+    blocks' peaks and a stretch of the lane's pages, never the lane.
     """
     width = _TP_BLOCK
     if block_max is None:
@@ -79,25 +81,37 @@ def _lane_true_peak(lane: np.ndarray, factor: int, block_max: np.ndarray | None 
     bank = _polyphase(factor)
     per = bank.shape[1]
     neighbourhood = np.maximum(block_max, np.maximum(np.r_[0.0, block_max[:-1]], np.r_[block_max[1:], 0.0]))
-    # Loudest neighbourhoods first: each chunk can raise `peak` and so rule out the rest.
     order = np.argsort(neighbourhood)[::-1]
     order = order[neighbourhood[order] * bound > peak]
-    for number, start in enumerate(range(0, len(order), 128)):
-        chunk = order[start : start + 128]
+    # The loudest blocks first: their peak rules out most of the rest. Read from all over the lane, each maps the
+    # page cache's whole folio around it (up to a few hundred kB): they are let go of 16 at a time. Then the rest in
+    # the lane's order, let go of each time they have read a stretch of it (:data:`_STRETCH_BLOCKS`).
+    for first in range(0, min(len(order), _CHUNK), 16):
+        peak = max(peak, _chunk_peak(lane, order[first : first + 16], bank))
+        let_go(lane)
+    rest, held_from = np.sort(order[_CHUNK:]), 0
+    for first in range(0, len(rest), _CHUNK):
+        chunk = rest[first : first + _CHUNK]
         chunk = chunk[neighbourhood[chunk] * bound > peak]
-        if len(chunk) == 0:
-            break
-        # Block b's outputs m in [b w, (b + 1) w) read x[m - per + 1 .. m]; zeros before the lane and after it.
-        where = chunk[:, None] * width + np.arange(1 - per, width)  # (blocks, width + per - 1) sample indices
-        inside = (where >= 0) & (where < len(lane))
-        segments = np.where(inside, lane[np.clip(where, 0, len(lane) - 1)], 0).astype(np.float32)
-        # Row j of a block's (per, width) matrix is its segment from j on: (factor, per) @ it is every phase.
-        shifted = np.lib.stride_tricks.as_strided(segments, (len(chunk), per, width), (segments.strides[0], 4, 4))
-        peak = max(peak, float(np.abs(bank @ np.ascontiguousarray(shifted)).max()))
-        if number % 16 == 15:  # 2,048 blocks read from all over the lane: their pages go
-            let_go(lane)
+        if len(chunk):
+            peak = max(peak, _chunk_peak(lane, chunk, bank))
+            if chunk[-1] - held_from > _STRETCH_BLOCKS:
+                let_go(lane, 0, (int(chunk[-1]) + 1) * width)
+                held_from = int(chunk[-1])
     let_go(lane)
     return peak
+
+
+def _chunk_peak(lane: np.ndarray, chunk: np.ndarray, bank: np.ndarray) -> float:
+    """Max |oversampled sample| over the blocks ``chunk`` of ``lane``: one matrix product (bank x shifted copies)."""
+    width, per = _TP_BLOCK, bank.shape[1]
+    # Block b's outputs m in [b w, (b + 1) w) read x[m - per + 1 .. m]; zeros before the lane and after it.
+    where = chunk[:, None] * width + np.arange(1 - per, width)  # (blocks, width + per - 1) sample indices
+    inside = (where >= 0) & (where < len(lane))
+    segments = np.where(inside, lane[np.clip(where, 0, len(lane) - 1)], 0).astype(np.float32)
+    # Row j of a block's (per, width) matrix is its segment from j on: (factor, per) @ it is every phase.
+    shifted = np.lib.stride_tricks.as_strided(segments, (len(chunk), per, width), (segments.strides[0], 4, 4))
+    return float(np.abs(bank @ np.ascontiguousarray(shifted)).max()) if len(chunk) else 0.0
 
 
 def _block_peaks(stem: np.ndarray, count: int, stretch: int = 2048) -> np.ndarray:
