@@ -26,10 +26,11 @@ from pedalboard.io import AudioFile
 from anchormix.agent import BalanceOutcome
 from anchormix.tools import Measurements, Session, load_session
 from anchormix.tools.audio import write_text_atomic
-from anchormix.tools.loudness import loudness_matched
+from anchormix.tools.loudness import matching_gains_db
 from anchormix.tools.outputs import claim_folder
 from anchormix.tools.masking import BAND_CENTRES_HZ, band_levels, masked_share, rest_of_mix
 from anchormix.tools.render import mix_down
+from anchormix.tools.stem_store import BLOCK_FRAMES, let_go
 
 from .plots import levels_svg, masking_svg
 from .roles import read_unknown_roles
@@ -60,11 +61,15 @@ def _read_trace(out_dir: Path) -> list[dict]:
         raise ValueError(f"{path}: not valid JSON lines ({err})") from None
 
 
-def _ogg_data_uri(audio: np.ndarray, sample_rate: int) -> str:
-    buffer = io.BytesIO()
+def _ogg_data_uri(audio: np.ndarray, sample_rate: int, gain_db: float) -> str:
+    """``audio`` at ``gain_db`` as Ogg Vorbis in a data URI, encoded a block at a time (a mapped mix's blocks let
+    go of once encoded: the song is never held whole, only its encoding)."""
+    buffer, scale = io.BytesIO(), np.float32(10 ** (gain_db / 20))
     buffer.name = "mix.ogg"
     with AudioFile(buffer, "w", sample_rate, audio.shape[0], format="ogg", quality="128 kbps") as f:
-        f.write(audio)
+        for start in range(0, audio.shape[1], BLOCK_FRAMES):
+            f.write((audio[:, start : start + BLOCK_FRAMES] * scale).astype(np.float32))
+            let_go(audio, start, start + BLOCK_FRAMES)
     return "data:audio/ogg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -131,8 +136,8 @@ def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: 
     names, anchor = session.names, session.anchor
     start = {n: 0.0 for n in names}  # the stems as loaded (a DAW session's faders are in them: the rough mix)
     after = outcome.gains_db
-    (before_mix, after_mix), target = loudness_matched([mix_down(session, start).audio, mix_down(session, after).audio],
-                                                       session.sample_rate, REPORT_LUFS)
+    mixes = [mix_down(session, start).audio, mix_down(session, after).audio]  # kept beside the stems, not in memory
+    matching, target = matching_gains_db(mixes, session.sample_rate, REPORT_LUFS)
     levels = measured.bands if measured is not None and measured.session is session else \
         band_levels(session.arrays(), session.sample_rate)
     charts = levels_svg(names, outcome.lu_vs_anchor_before, outcome.lu_vs_anchor_after, outcome.reference_lu,
@@ -140,8 +145,9 @@ def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: 
     heat = masking_svg(names, list(BAND_CENTRES_HZ), _masking_grid(levels, [start[n] for n in names]),
                        _masking_grid(levels, [after.get(n, 0.0) for n in names]))
     players = "".join(
-        f"<figure><figcaption>{label}</figcaption><audio id={key} controls preload=auto src='{_ogg_data_uri(mix, session.sample_rate)}'>"
-        f"</audio></figure>" for key, label, mix in (("before", "Before", before_mix), ("after", "After", after_mix)))
+        f"<figure><figcaption>{label}</figcaption><audio id={key} controls preload=auto "
+        f"src='{_ogg_data_uri(mix, session.sample_rate, gain)}'></audio></figure>"
+        for key, label, mix, gain in zip(("before", "after"), ("Before", "After"), mixes, matching))
     title = f"anchormix: {outcome.session} against the {anchor}"
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"

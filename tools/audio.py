@@ -14,7 +14,7 @@ import struct
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 from pedalboard.io import AudioFile
@@ -243,15 +243,19 @@ def write_audio_atomic(
     audio: np.ndarray,
     sample_rate: int,
     protected: list[Path] | tuple[Path, ...] = (),
+    written: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write ``audio`` (channels, samples) to ``path`` atomically (see :func:`atomic_path`), ``_WRITE_FRAMES`` frames
-    at a time (the encoder's interleaved copy is a block's, not the song's)."""
+    at a time (the encoder's interleaved copy is a block's, not the song's); ``written(start, stop)`` is told of
+    each block once written (so that a mapped song's stretches can leave memory)."""
     if audio.ndim != 2:
         raise ValueError(f"{path}: audio must be (channels, samples), got shape {audio.shape}")
     with atomic_path(path, protected) as tmp:
         with AudioFile(str(tmp), "w", samplerate=float(sample_rate), num_channels=audio.shape[0]) as f:
             for start in range(0, max(audio.shape[1], 1), _WRITE_FRAMES):
                 f.write(np.ascontiguousarray(audio[:, start : start + _WRITE_FRAMES], dtype=np.float32))
+                if written is not None:
+                    written(start, min(start + _WRITE_FRAMES, audio.shape[1]))
     return check_output_path(path, protected)
 
 

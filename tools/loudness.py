@@ -34,6 +34,8 @@ __all__ = [
     "k_weighting_sos",
     "integrated_loudness",
     "loudness_matched",
+    "matching_gains_db",
+    "sample_peak",
     "ABSOLUTE_GATE_LUFS",
 ]
 
@@ -204,13 +206,30 @@ def integrated_loudness(x, sample_rate: float, stretch_hops: int = STRETCH_HOPS)
     return float(lufs[0]) if one_signal(x) else lufs
 
 
-def loudness_matched(mixes: list[np.ndarray], sample_rate: int | list[int], target_lufs: float,
-                     ceiling_dbfs: float = -1.0) -> tuple[list[np.ndarray], float]:
-    """The mixes gained to one integrated loudness: ``target_lufs``, or lower so that none peaks above
-    ``ceiling_dbfs`` (sample peak); and that loudness. For comparing balances by ear, not by volume.
-    ``sample_rate``: of every mix, or one per mix."""
+def sample_peak(x: np.ndarray, stretch: int = 1 << 17) -> float:
+    """max |sample| of ``x`` ``(channels, samples)``, read a stretch at a time (and let go of)."""
+    peak = 0.0
+    for start in range(0, x.shape[1], stretch):
+        part = x[:, start : start + stretch]
+        peak = max(peak, float(np.max(part, initial=0.0)), -float(np.min(part, initial=0.0)))
+        let_go(x, start, start + stretch)
+    return peak
+
+
+def matching_gains_db(mixes: list[np.ndarray], sample_rate: int | list[int], target_lufs: float,
+                      ceiling_dbfs: float = -1.0) -> tuple[list[float], float]:
+    """The gain (dB) that brings each mix to one integrated loudness, ``target_lufs``, or lower so that none peaks
+    above ``ceiling_dbfs`` (sample peak); and that loudness. For comparing balances by ear, not by volume.
+    ``sample_rate``: of every mix, or one per mix. Each mix is read a stretch at a time; none is copied."""
     rates = sample_rate if isinstance(sample_rate, list) else [sample_rate] * len(mixes)
     lufs = [integrated_loudness(m, rate) for m, rate in zip(mixes, rates)]
-    headroom = [ceiling_dbfs - 20 * np.log10(float(np.abs(m).max()) + 1e-12) + level for m, level in zip(mixes, lufs)]
+    headroom = [ceiling_dbfs - 20 * np.log10(sample_peak(m) + 1e-12) + level for m, level in zip(mixes, lufs)]
     target = min(target_lufs, *headroom)
-    return [(m * 10 ** ((target - level) / 20)).astype(np.float32) for m, level in zip(mixes, lufs)], target
+    return [target - level for level in lufs], target
+
+
+def loudness_matched(mixes: list[np.ndarray], sample_rate: int | list[int], target_lufs: float,
+                     ceiling_dbfs: float = -1.0) -> tuple[list[np.ndarray], float]:
+    """The mixes gained by :func:`matching_gains_db` (new arrays), and the loudness they share."""
+    gains, target = matching_gains_db(mixes, sample_rate, target_lufs, ceiling_dbfs)
+    return [(m * 10 ** (gain / 20)).astype(np.float32) for m, gain in zip(mixes, gains)], target

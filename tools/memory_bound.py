@@ -3,11 +3,12 @@
 Stems are decoded into files of a temporary folder and read from there a
 stretch at a time (tools/stem_store.py: each stretch's pages leave the process
 once measured), so what a process holds of the audio grows with neither the
-number of stems nor, stem by stem, the song's length: the mix
-(:data:`WORKING_STEMS` stems' worth, with room), 8 bytes per frame per stem
-(float32 stereo at the session's rate, the longest stem's length), and each
-stem's analyses kept for the session (log-mel and band levels,
-:data:`ANALYSIS_SHARE` of a stem's worth each). ``ANCHORMIX_MAX_MEMORY_GB``
+number of stems nor, stem by stem, the song's length. The mix is kept beside
+the decoded stems and let go of the same way (tools/render.mix_down), so what
+grows with the audio is each stem's analyses kept for the session (log-mel and
+band levels, :data:`ANALYSIS_SHARE` of a stem's worth each, a stem's worth being
+8 bytes per frame: float32 stereo at the session's rate, the longest stem's
+length), and room (:data:`WORKING_STEMS` stems' worth). ``ANCHORMIX_MAX_MEMORY_GB``
 (default 8) bounds that; the temporary folder (``$TMPDIR``) must have room for
 every stem decoded. tools/session.py checks both from the files' headers.
 """
@@ -23,9 +24,9 @@ __all__ = ["max_session_bytes", "check_memory_bound", "working_bytes", "WORKING_
            "BYTES_PER_FRAME"]
 
 BYTES_PER_FRAME = 8  # float32 stereo
-# Stems' worth of audio a balance holds at once, whatever the session's size: the mix, and room (tests/test_memory.py
-# measures 1.3 as a song grows).
-WORKING_STEMS = 2
+# Stems' worth of audio a balance holds at once beyond the analyses, whatever the session's size: room for the
+# stretches in hand and the allocator (tests/test_memory.py measures 0.1 as a song grows; 1.3 when the mix was held).
+WORKING_STEMS = 0.5
 # A stem's kept analyses as a share of its audio: 64 log-mel bands a 1024-1152-sample hop and 28 band levels a
 # 2048-sample hop, float32 (0.3 bytes a frame, 3.8 % of 8).
 ANALYSIS_SHARE = 0.04
@@ -57,8 +58,8 @@ def check_memory_bound(path: Path, frames: dict[Path, float], sample_rate: int) 
     if need > bound:
         raise ValueError(
             f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; balancing {len(frames)} stems that "
-            f"long holds {need / 1e9:.1f} GB in memory at once (the mix and its room, {WORKING_STEMS} stems' worth as "
-            f"float32 stereo, 8 bytes per frame, and {ANALYSIS_SHARE:.0%} of a stem's worth of analyses per stem), "
+            f"long holds {need / 1e9:.1f} GB in memory at once ({ANALYSIS_SHARE:.0%} of a stem's worth of analyses per "
+            f"stem, a stem's worth being float32 stereo, 8 bytes per frame, and {WORKING_STEMS} stems' worth of room), "
             f"over the {bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
     decoded = int(longest * BYTES_PER_FRAME * len(frames))
     folder = tempfile.gettempdir()

@@ -19,7 +19,7 @@ from .audio import check_output_path, write_audio_atomic
 from .loudness import integrated_loudness
 from .true_peak import true_peak_dbtp
 from .session import Session
-from .stem_store import BLOCK_FRAMES, let_go
+from .stem_store import BLOCK_FRAMES, let_go, scratch
 
 __all__ = ["CEILING_DBTP", "Mix", "mix_down", "write_outputs"]
 
@@ -52,28 +52,33 @@ def _gained(session: Session, gains_db: dict[str, float]) -> Iterator[tuple[str,
 
 
 def mix_down(session: Session, gains_db: dict[str, float]) -> Mix:
-    """Apply ``gains_db`` per stem, sum to stereo, trim to the ceiling. Memory: the mix and one stem's block.
+    """Apply ``gains_db`` per stem, sum to stereo, trim to the ceiling. Memory: a block of the mix and one stem's.
 
-    The sum multiplies and adds in place with numpy: the same linear gain as Pedalboard's ``Gain`` (which writes
-    the stems, :func:`write_outputs`), to float32 rounding, at a fraction of its cost on a whole song's buffer."""
+    The mix is kept beside the decoded stems (:func:`~anchormix.tools.stem_store.scratch`) and, like them, let go of
+    a stretch at a time, so a whole song of it is never held. The sum multiplies and adds in place with numpy: the
+    same linear gain as Pedalboard's ``Gain`` (which writes the stems, :func:`write_outputs`), to float32 rounding,
+    at a fraction of its cost on a whole song's buffer."""
     _check_names(session, gains_db)
-    mix, gained = None, np.empty((2, BLOCK_FRAMES), dtype=np.float32)  # gained: one block of one stem at its gain
-    for name in session.names:  # summed in stem order, as np.sum over the stack summed them
+    mix = scratch(session.stems, session.num_samples)
+    gained = np.empty((2, BLOCK_FRAMES), dtype=np.float32)  # one block of one stem at its gain
+    for number, name in enumerate(session.names):  # summed in stem order, as np.sum over the stack summed them
         audio, scale = session.stems[name], np.float32(10 ** (gains_db.get(name, 0.0) / 20))
-        first = mix is None
-        mix = np.empty(audio.shape, dtype=np.float32) if first else mix
         for start in range(0, mix.shape[1], BLOCK_FRAMES):  # a block at a time: no gained copy of a whole song
             span = slice(start, min(start + BLOCK_FRAMES, mix.shape[1]))
-            if first:
+            if number == 0:
                 np.multiply(audio[:, span], scale, out=mix[:, span])
             else:
                 part = gained[:, : span.stop - span.start]
                 np.add(mix[:, span], np.multiply(audio[:, span], scale, out=part), out=mix[:, span])
             let_go(audio, span.start, span.stop)
+            let_go(mix, span.start, span.stop)
     peak = true_peak_dbtp(mix, session.sample_rate)
     trim_db = min(0.0, CEILING_DBTP - peak) if np.isfinite(peak) else 0.0
     if trim_db < 0.0:  # in place: no second copy of the song
-        np.multiply(mix, np.float32(10 ** (trim_db / 20)), out=mix)
+        for start in range(0, mix.shape[1], BLOCK_FRAMES):
+            np.multiply(mix[:, start:start + BLOCK_FRAMES], np.float32(10 ** (trim_db / 20)),
+                        out=mix[:, start:start + BLOCK_FRAMES])
+            let_go(mix, start, start + BLOCK_FRAMES)
     return Mix(
         audio=mix,
         sample_rate=session.sample_rate,
@@ -101,7 +106,8 @@ def write_outputs(
     protected = _protected(session)
     out_dir = check_output_path(out_dir, protected)  # fail before the work, not after
     mix = mix_down(session, gains_db)
-    paths = {"mix": write_audio_atomic(out_dir / "mix.wav", mix.audio, mix.sample_rate, protected)}
+    paths = {"mix": write_audio_atomic(out_dir / "mix.wav", mix.audio, mix.sample_rate, protected,
+                                       written=lambda start, stop: let_go(mix.audio, start, stop))}
     if write_stems:
         trimmed = {n: g + mix.trim_db for n, g in ((n, gains_db.get(n, 0.0)) for n in session.stems)}
         for name, audio in _gained(session, trimmed):

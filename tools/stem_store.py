@@ -34,7 +34,7 @@ import numpy as np
 
 from .audio import MIN_DURATION_S, read_blocks, to_stereo
 
-__all__ = ["BLOCK_FRAMES", "StemStats", "StemStore", "StemView", "StemSequence", "decode_stems", "let_go"]
+__all__ = ["BLOCK_FRAMES", "StemStats", "StemStore", "StemView", "StemSequence", "decode_stems", "let_go", "scratch"]
 
 BLOCK_FRAMES = 1 << 17  # frames decoded at a time (0.5 MB a channel)
 _CLIP = 0.9999  # a sample this close to full scale counts as clipped
@@ -89,12 +89,13 @@ def let_go(audio: np.ndarray, start: int = 0, stop: int | None = None) -> None:
     """Drop frames ``start`` to ``stop`` of a stem (or one of its lanes) mapped from a :class:`StemStore` from this
     process's memory: they stay in the page cache, and come back from it if read again. A measurement that walks a
     stem a stretch at a time lets go of each stretch when done with it, so it holds a stretch, not the song. Any
-    other array (a gained copy, a test's own, a writable mapping) is left alone."""
+    other array (a gained copy, a test's own, a private writable mapping) is left alone. A shared writable mapping
+    (:func:`scratch`) is let go of the same way: what was written stays in its file and comes back from there."""
     base = audio
     while base is not None and not isinstance(base, np.memmap):
         base = getattr(base, "base", None)
-    if (base is None or base.mode != "r" or getattr(base, "_mmap", None) is None
-            or not hasattr(mmap, "MADV_DONTNEED")):  # read-only mappings only: a private one's changes would go
+    if (base is None or base.mode not in ("r", "r+") or getattr(base, "_mmap", None) is None
+            or not hasattr(mmap, "MADV_DONTNEED")):  # shared mappings only: a private ("c") one's changes would go
         return
     rows = audio if audio.ndim == 2 else audio[None]
     stop = rows.shape[1] if stop is None else min(stop, rows.shape[1])
@@ -108,6 +109,28 @@ def let_go(audio: np.ndarray, start: int = 0, stop: int | None = None) -> None:
         low, high = -(-first // page) * page, (first + (stop - start) * row.itemsize) // page * page
         if high > low:  # only whole pages inside the frames: a neighbour's samples are never dropped
             base._mmap.madvise(mmap.MADV_DONTNEED, low, high - low)
+
+
+def scratch(stems: Mapping, frames: int) -> np.ndarray:
+    """A writable float32 ``(2, frames)`` of zeros for work a stem long (the mix): mapped from a file in the folder of
+    the :class:`StemStore` that ``stems`` (a store, or a view of one) reads from, a file removed at once (the disk
+    space goes with the array), so that its stretches leave memory as :func:`let_go` drops them; in memory when the
+    stems are (a test's, a generated song's)."""
+    store = stems
+    while not isinstance(store, StemStore) and isinstance(getattr(store, "stems", None), Mapping):
+        store = store.stems
+    if not isinstance(store, StemStore) or frames == 0:
+        return np.zeros((2, frames), dtype=np.float32)
+    handle, path = tempfile.mkstemp(suffix=".f32", dir=store.folder)
+    try:
+        os.ftruncate(handle, 2 * frames * 4)  # a sparse file of zeros: its blocks are written as the work goes
+        return np.memmap(path, dtype=np.float32, mode="r+", shape=(2, frames))
+    except OSError as err:  # the temporary folder's disk is full, or not writable
+        raise ValueError(f"cannot keep a stem-long buffer in {store.folder} ({err.strerror}); point TMPDIR at a "
+                         f"disk with room for the session's decoded stems") from None
+    finally:
+        os.close(handle)
+        os.unlink(path)  # the mapping keeps the file's pages; nothing is left behind on disk
 
 
 class StemView(Mapping):

@@ -48,12 +48,19 @@ def test_quiet_mix_is_not_trimmed(session):
 
 
 def test_the_mix_is_summed_a_block_at_a_time_and_is_the_gained_stems_sum_exactly(tmp_path):
-    """No gained copy of a whole stem: each stem is gained and added a block at a time, the same sum, bit for bit."""
+    """No gained copy of a whole stem: each stem is gained and added a block at a time, the same sum, bit for bit; the
+    mix lies beside the stored stems (mapped, not held), on a file that leaves nothing in their folder; a trimmed mix
+    is the sum times the trim, block by block."""
     long = load_session(write_demo_session(tmp_path / "long", "pop", seconds=12.0, seed=1, sample_rate=44100))
+    files = sorted(long.stems.folder.iterdir())
     gains = {n: -20.0 - k for k, n in enumerate(long.names)}
     mix = mix_down(long, gains)
-    assert mix.trim_db == 0.0 and mix.audio.shape[1] > 3 * BLOCK_FRAMES
+    assert mix.trim_db == 0.0 and mix.audio.shape[1] > 3 * BLOCK_FRAMES and isinstance(mix.audio, np.memmap)
     assert np.array_equal(mix.audio, sum(long.stems[n] * np.float32(10 ** (g / 20)) for n, g in gains.items()))
+    loud = mix_down(long, {n: 6.0 for n in long.names})
+    assert loud.trim_db < 0.0 and sorted(long.stems.folder.iterdir()) == files
+    summed = sum(long.stems[n] * np.float32(10 ** (6 / 20)) for n in long.names)
+    assert np.array_equal(loud.audio, summed * np.float32(10 ** (loud.trim_db / 20)))
 
 
 def test_outputs_are_refused_inside_the_session_and_sources_stay_untouched(session, demo_session_dir, tmp_path):

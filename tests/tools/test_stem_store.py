@@ -14,7 +14,7 @@ from anchormix.tools.audio import read_audio, to_stereo
 from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.true_peak import true_peak_dbtp
 from anchormix.tools.masking import band_levels
-from anchormix.tools.stem_store import BLOCK_FRAMES, StemView, decode_stems, let_go
+from anchormix.tools.stem_store import BLOCK_FRAMES, StemView, decode_stems, let_go, scratch
 
 from ..conftest import sine, write_wav
 
@@ -106,6 +106,22 @@ def test_a_stretch_let_go_of_leaves_this_process_s_memory_and_reads_back_the_sam
     let_go(private)
     let_go(private[0])
     assert float(private.sum()) == 2 * 4096
+
+
+def test_a_scratch_buffer_lies_beside_the_stored_stems_leaves_no_file_and_keeps_what_was_written(folder):
+    """The mix's buffer: zeros, mapped from the store's folder (for a store or a view of one) on a file removed at
+    once; its stretches let go of read back as written. Stems held in memory get one in memory."""
+    write_wav(folder / "bass.wav", _noise(2.0, 2, 0), SR)
+    session = load_session(folder)
+    files = sorted(session.stems.folder.iterdir())
+    buffer = scratch(StemView(session.stems, ["bass"]), 70_000)
+    assert isinstance(buffer, np.memmap) and buffer.shape == (2, 70_000) and not buffer.any()
+    assert sorted(session.stems.folder.iterdir()) == files
+    buffer[:, ::7] = 0.5
+    let_go(buffer)
+    assert float(buffer.sum(dtype=np.float64)) == 0.5 * 2 * 10_000
+    in_memory = scratch({"bass": np.ones((2, 10), np.float32)}, 10)
+    assert not isinstance(in_memory, np.memmap) and in_memory.shape == (2, 10) and not in_memory.any()
 
 
 def test_a_view_reads_a_subset_at_a_gain_per_stem_when_asked():
