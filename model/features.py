@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +34,7 @@ from anchormix.tools.session import SESSION_FILE, Session
 from .corpus import find_sessions, load_manifest, song_features_path
 
 __all__ = ["N_MELS", "FLOOR_DB", "DEEP_FLOOR_DB", "log_mel", "shift_mel", "cached_features", "session_features", "CorpusSession",
-           "load_corpus", "listening_windows", "busiest_window", "audible_stems", "session_mel"]
+           "load_corpus", "listening_windows", "busiest_window", "audible_stems", "session_mels"]
 
 N_MELS = 64
 _N_FFT, _HOP, _FMIN, _FMAX = 1024, 512, 30.0, 10_000.0
@@ -73,11 +74,12 @@ def log_mel(x, sample_rate: int, floor_db: float = FLOOR_DB) -> np.ndarray:
 _SESSION_MEL: dict[int, dict[str, np.ndarray]] = {}  # id(session) -> stem -> its log-mel, while the session lives
 
 
-def session_mel(session: Session, names: list[str] | None = None) -> np.ndarray:
-    """Whole-song log-mel ``(S, N_MELS, frames)`` of the stems ``names`` (every stem by default) at their loaded
-    level, floored at :data:`DEEP_FLOOR_DB` (``np.maximum(mel, FLOOR_DB)`` is :func:`log_mel` at its own floor,
-    exactly). Each stem is analysed once per session and kept while the session lives, so the role tagger (at
-    load) and the ALM (when it listens) share one analysis; the stems are read one at a time."""
+def session_mels(session: Session, names: list[str] | None = None) -> list[np.ndarray]:
+    """Each stem's whole-song log-mel ``(N_MELS, frames)`` of the stems ``names`` (every stem by default) at their
+    loaded level, floored at :data:`DEEP_FLOOR_DB` (``np.maximum(mel, FLOOR_DB)`` is :func:`log_mel` at its own
+    floor, exactly). Each stem is analysed once per session and kept while the session lives, so the role tagger (at
+    load) and the ALM (when it listens) share one analysis; the stems are read one at a time. The arrays kept are
+    what is returned, not copies: read them, do not write them (no stack of the session's is ever made)."""
     key = id(session)
     if key not in _SESSION_MEL:
         _SESSION_MEL[key] = {}
@@ -86,7 +88,7 @@ def session_mel(session: Session, names: list[str] | None = None) -> np.ndarray:
     names = session.names if names is None else names
     if missing := [n for n in names if n not in kept]:
         kept.update(zip(missing, log_mel(session.only(missing).arrays(), session.sample_rate, DEEP_FLOOR_DB)))
-    return np.stack([kept[n] for n in names])
+    return [kept[n] for n in names]
 
 
 def shift_mel(mel: np.ndarray, gains_db: np.ndarray) -> np.ndarray:
@@ -162,9 +164,10 @@ def load_corpus(root: Path, split: str = "train") -> list[CorpusSession]:
 LISTENING_WINDOWS = 3  # parts of the session the listener hears besides its busiest window (listening_windows)
 
 
-def listening_windows(mel: np.ndarray, frames: int, count: int = LISTENING_WINDOWS) -> list[int]:
+def listening_windows(mel: Iterable[np.ndarray], frames: int, count: int = LISTENING_WINDOWS) -> list[int]:
     """Starts of the windows the model hears: the busiest of the whole session first (the LLM's), then the
-    busiest of each of ``count`` equal parts of it (so every section is heard), without repeats."""
+    busiest of each of ``count`` equal parts of it (so every section is heard), without repeats. ``mel``: each
+    stem's log-mel ``(n_mels, frames)`` (a stack, or any iterable: read one stem at a time)."""
     audible = audible_stems(mel)  # once: every window below is a stretch of it
     total = len(audible)
     starts = [_busiest(audible, frames)]
@@ -177,8 +180,9 @@ def listening_windows(mel: np.ndarray, frames: int, count: int = LISTENING_WINDO
     return starts
 
 
-def audible_stems(mel: np.ndarray, floor_db: float = -90.0) -> np.ndarray:
-    """``(frames,)``: how many stems are audible in each frame (their power over the mel bands above ``floor_db``)."""
+def audible_stems(mel: Iterable[np.ndarray], floor_db: float = -90.0) -> np.ndarray:
+    """``(frames,)``: how many stems are audible in each frame (their power over the mel bands above ``floor_db``);
+    ``mel``: each stem's log-mel, a stack or any iterable, read one stem at a time."""
     power = [10.0 * np.log10(np.power(10.0, m.astype(np.float64) / 10.0).sum(axis=0) + 1e-20) for m in mel]  # (S, T)
     return (np.array(power) > floor_db).sum(axis=0)  # a stem at a time: float64 copies of one stem, not the session
 

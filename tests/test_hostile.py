@@ -48,8 +48,9 @@ def header_claims_a_gigabyte(d):
 
 
 def too_long_for_memory(d):
-    """A 5.8-hour mono WAV (2 GB of int16): a sparse file, so it costs no disk; it must not be decoded."""
-    frames = 10**9
+    """An 11.6-hour mono WAV (4 GB of int16, as long as a WAV's 32-bit sizes allow): a sparse file, so it costs no
+    disk; it must not be decoded (balancing it beside the bass would hold 9 GB of analyses and room)."""
+    frames = 2 * 10**9
     header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + 2 * frames, b"WAVE", b"fmt ", 16, 1, 1, 48000,
                          96000, 2, 16, b"data", 2 * frames)
     with open(d / "keys.wav", "wb") as f:

@@ -27,7 +27,7 @@ from anchormix.tools import ToolContext
 
 from anchormix.model.alm.build import DEFAULT_CHECKPOINT, load_checkpoint
 from anchormix.model.draws import AUDIBLE_DB
-from anchormix.model.features import DEEP_FLOOR_DB, FLOOR_DB, listening_windows, session_mel
+from anchormix.model.features import DEEP_FLOOR_DB, FLOOR_DB, listening_windows, session_mels
 from anchormix.model.intervals import half_width, load_table, outside_range
 from anchormix.model.prompt import StemPrompt, history_entry, parse_advice, proposal_text, read_call
 from anchormix.model.shipped import intervals_path, ranges_path
@@ -61,17 +61,18 @@ class ALMBalancer:
     def features(self, ctx: ToolContext) -> np.ndarray:
         """Log-mel at the current gains ``(W, S, n_mels, frames)`` over the :func:`listening_windows`, the whole
         session moved so the anchor reads :data:`ANCHOR_LUFS`: analysed once per session (kept with it by
-        :func:`session_mel`, the role tagger's analysis too), then shifted."""
-        # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it.
-        mel, names, frames = session_mel(ctx.session), ctx.session.names, self.alm.cfg.frames
+        :func:`session_mels`, the role tagger's analysis too), then shifted."""
+        # Down to digital silence: the floor is applied after the move, so no quiet bin is lost to it. Each stem's
+        # kept analysis is read where it lies: only the windows are copied, never the whole session's log-mel.
+        mels, names, frames = session_mels(ctx.session), ctx.session.names, self.alm.cfg.frames
         if self._session is not ctx.session:  # identity, not id(): a freed session's id can be reused
             # The windows hear the session at its loaded levels (the anchor at the reference): chosen once.
             self._session = ctx.session
-            self._starts = listening_windows(_moved(mel, _to_reference(ctx.measurements.lufs[ctx.session.anchor])),
-                                             frames)
+            reference = _to_reference(ctx.measurements.lufs[ctx.session.anchor])
+            self._starts = listening_windows((_moved(m, reference) for m in mels), frames)
         crops = []
         for start in self._starts:
-            crop = mel[:, :, start : start + frames]
+            crop = np.stack([m[:, start : start + frames] for m in mels])
             if crop.shape[-1] < frames:
                 crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=DEEP_FLOOR_DB)
             crops.append(crop)

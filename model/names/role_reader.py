@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anchormix.model.features import FLOOR_DB, session_mel
+from anchormix.model.features import FLOOR_DB, session_mels
 from anchormix.model.tagger.role_tagger import RoleTagger
 from anchormix.tools import Session, load_session
 from anchormix.tools.session import infer_role  # the pattern matcher the readers are measured against
@@ -83,14 +83,13 @@ class RoleReader:
     def read_session(self, session: Session, names: list[str] | None = None,
                      called: list[str] | None = None) -> list[RoleReading]:
         """Each stem of ``session`` (or those ``names``) by name (its own, or the track name ``called`` gives each) and,
-        with a tagger, by ear (its whole-song log-mel, :func:`~anchormix.model.features.session_mel`: kept with the
-        session for the ALM)."""
+        with a tagger, by ear (its whole-song log-mel, :func:`~anchormix.model.features.session_mels`: kept with the
+        session for the ALM, each floored as a copy of its own, one stem at a time)."""
         names = session.names if names is None else names
         by_name = self.names.read(names if called is None else called)
         if self.tagger is None:
             return [combine(n, r, None, self.threshold) for n, r in zip(names, by_name)]
-        mel = session_mel(session, names)  # a stack of its own: floored in place
-        heard = self.tagger.tag(np.maximum(mel, FLOOR_DB, out=mel), 0.0)
+        heard = self.tagger.tag((np.maximum(m, FLOOR_DB) for m in session_mels(session, names)), 0.0)
         return [combine(n, r, h if session.active[n] else None, self.threshold)
                 for n, r, h in zip(names, by_name, heard)]
 

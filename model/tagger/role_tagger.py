@@ -20,6 +20,7 @@ at which the validation split's tags are 90 % right; it ships with the weights. 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +74,10 @@ class RoleTagger(nn.Module):
         return self.mlp((x - self.mean) / self.std)
 
     @torch.no_grad()
-    def tag(self, mel: np.ndarray, threshold: float) -> list[tuple[str, float]]:
-        """(role, confidence) per stem of ``mel`` ``(S, N_MELS, T)``; "other" where the confidence is under
-        ``threshold`` (the confidence is still the best role's)."""
+    def tag(self, mel: Iterable[np.ndarray], threshold: float) -> list[tuple[str, float]]:
+        """(role, confidence) per stem of ``mel`` ``(S, N_MELS, T)`` (or any iterable of ``(N_MELS, T)``: each is
+        described as it comes); "other" where the confidence is under ``threshold`` (the confidence is still the
+        best role's)."""
         self.eval()
         probs = torch.softmax(self(torch.from_numpy(np.stack([describe(m) for m in mel]))), dim=1)
         best, index = probs.max(dim=1)
