@@ -13,7 +13,7 @@ from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.outputs import check_replaceable
 
 from .roles import read_unknown_roles
-from .views import console, levels_table, masking_table, shown
+from .views import console, how_long, levels_table, masking_table, shown, stage, working
 
 __all__ = ["EPILOG_MEASURE", "MEASURE_MARK", "measure", "measure_parser"]
 
@@ -36,11 +36,15 @@ def measure(args: argparse.Namespace) -> int:
     if args.json_out:  # before decoding: never onto a source, never into the session's folder
         check_replaceable(args.json_out, [args.session if args.session.is_dir() else args.session.parent],
                           "measurement file", MEASURE_MARK)
-    session = load_session(args.session, args.anchor)
-    read_unknown_roles(session)
-    ctx = ToolContext.of(session)
-    levels = REGISTRY.call("measure_loudness", {}, ctx)
-    masking = [REGISTRY.call("measure_masking", {"target": n}, ctx) for n in session.names if session.active[n]]
+    with working(f"{args.session.name}: decoding the stems"):
+        session = load_session(args.session, args.anchor)
+        stage(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading the roles no name gives")
+        read_unknown_roles(session)
+        ctx = ToolContext.of(session)
+        stage("loudness and true peak of every stem")
+        levels = REGISTRY.call("measure_loudness", {}, ctx)
+        stage("masking: the band levels of every stem")
+        masking = [REGISTRY.call("measure_masking", {"target": n}, ctx) for n in session.names if session.active[n]]
     console.print(Text.assemble(
         (str(shown(session.path)), "bold"), f"  {len(session.stems)} stems, {session.duration_s:.1f} s at "
         f"{session.sample_rate} Hz, genre {shown(session.genre)}, anchor ", (str(shown(session.anchor)), "bold")))

@@ -1,5 +1,6 @@
 """The command line as a user meets it: tables on success, one clear line and exit 2 on bad input."""
 
+import io
 import json
 import subprocess
 import sys
@@ -83,6 +84,46 @@ def test_parallel_jobs_balance_every_session(demo_session_dir, tmp_path, capsys)
     assert main(["balance", str(demo_session_dir), str(second), "--out", str(tmp_path / "mixes"), "--jobs", "2"]) == 0
     for name in (demo_session_dir.name, "second"):
         assert json.loads((tmp_path / "mixes" / name / "gains.json").read_text())["converged"]
+
+
+def test_a_balance_says_its_stages_in_order_and_jobs_run_here_show_them_after_their_label(demo_session_dir, tmp_path,
+                                                                                           monkeypatch):
+    """Progress inside a long session: the job says what it is doing (decoding, the roles, listening, each step, the
+    render, the report) and a bar run here shows it after the session's name; nothing shows where no bar is."""
+    from rich.progress import Progress
+
+    import anchormix.batch.jobs as jobs
+    from anchormix.batch.balance_job import BalanceJob, balance_job
+    from anchormix.views import stage, stages_on
+
+    seen: list[str] = []
+    with stages_on(seen.append):
+        kind, _ = balance_job(BalanceJob(demo_session_dir, tmp_path / "out", "rules", report=True))
+    assert kind == "ok", _
+    assert seen[:3] == ["decoding the stems", "8 stems of 4 s: reading the roles no name gives",
+                        "listening: loudness and true peak of every stem"], seen
+    assert "planning" in seen and "running measure_masking" in seen
+    assert seen.index("rendering mix.wav and writing the advice") < seen.index("writing gains.json, advice.md and the trace")
+    assert seen[-1] == "writing the report: both mixes, matched and encoded"
+
+    shown: list[str] = []
+
+    class Recorded(Progress):
+        def update(self, task_id, **changes):
+            if "description" in changes:
+                shown.append(changes["description"])
+            super().update(task_id, **changes)
+
+    monkeypatch.setattr(jobs, "progress", lambda: Recorded(console=Console(file=io.StringIO())))
+
+    def double(job: int) -> int:
+        stage(f"half way through {job}")
+        return 2 * job
+
+    assert list(jobs.run_jobs(double, [1, 2], 1, "doubling", label=str)) == [(1, 2), (2, 4)]
+    assert shown == ["doubling 1", "doubling 1: half way through 1", "doubling 1",
+                     "doubling 2", "doubling 2: half way through 2", "doubling 2"]
+    stage("no bar now")  # said where nothing shows it: nowhere, and no error
 
 
 def test_trace_shows_steps_and_filters_json(demo_session_dir, tmp_path, capsys):

@@ -17,8 +17,9 @@ from anchormix.agent.planning import Planner
 from ..planners import make_planner
 from ..report import write_report
 from ..roles import read_unknown_roles
+from ..views import how_long, stage
 
-__all__ = ["BalanceJob", "balance_job"]
+__all__ = ["BalanceJob", "balance_job", "after_step"]
 
 
 @dataclass(frozen=True)
@@ -43,23 +44,43 @@ class BalanceJob:
 
 
 def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, object]:
-    """("ok", BalanceResult) or ("error", one line naming the file); ``planner``: one already built (a worker's)."""
+    """("ok", BalanceResult) or ("error", one line naming the file); ``planner``: one already built (a worker's).
+    Says its stages as it goes (:func:`~anchormix.views.stage`: the progress bar shows them when it runs here)."""
     def report(result, session, measured) -> None:  # from what the balance holds in memory: nothing decoded or
         # measured again
+        stage("writing the report: both mixes, matched and encoded")
         result.files["report.html"] = str(write_report(result.out_dir, result.outcome, session, result.advice,
                                                        measured))
 
-    def hold(state) -> None:  # a session held between two steps (once it has a trace), its checkpoint committed
+    def loaded(session) -> None:
+        stage(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading the roles no name gives")
+        read_unknown_roles(session)
+        stage("listening: loudness and true peak of every stem")
+
+    def step(state) -> None:  # a session held between two steps (once it has a trace), its checkpoint committed
+        if state.get("trace"):
+            stage(after_step(state["trace"][-1]))
         while job.hold_while is not None and state.get("trace") and job.hold_while.exists():
             time.sleep(0.05)
 
+    stage("decoding the stems")
     try:
         return "ok", balance_session(job.path, job.out, planner or make_planner(job.planner), job.anchor, job.max_steps,
-                                     job.fresh, on_step=hold, step_delay_s=job.delay_s, strength_pct=job.strength,
-                                     daw=job.daw, on_done=report if job.report else None, on_load=read_unknown_roles)
+                                     job.fresh, on_step=step, step_delay_s=job.delay_s, strength_pct=job.strength,
+                                     daw=job.daw, on_done=report if job.report else None, on_load=loaded)
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason
         return "error", f"{err.filename or job.path}: {err.strerror or err}"
     except Exception as err:  # a bug must not take the other sessions down
         return "error", f"{job.path}: internal error ({type(err).__name__}: {err})"
+
+
+def after_step(record: dict) -> str:
+    """What the balance does next, after the step a trace ``record`` tells of: the stage a progress bar shows."""
+    node, tool = record.get("node"), record.get("tool")
+    if node == "plan":
+        return "rendering mix.wav and writing the advice" if tool == "finish" else f"running {tool}"
+    if node == "finish":
+        return "writing gains.json, advice.md and the trace"
+    return "planning" if node == "listen" else "listening again"

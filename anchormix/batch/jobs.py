@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator, Sequence
 
 from .ray_watchdog import watch_local_ray
-from ..views import progress
+from ..views import progress, stages_on
 
 __all__ = ["run_jobs", "connect_ray", "die_with_parent", "RAY_NAMESPACE"]
 
@@ -59,7 +59,8 @@ def run_jobs(work: Callable[[Any], Any], jobs: Sequence[Any], workers: int, desc
              label: Callable[[Any], str] | None = None, ray_address: str | None = None) -> Iterator[tuple[Any, Any]]:
     """Yield ``(job, work(job))`` as each finishes. ``work`` must not raise (a failure is a value) and, with
     ``workers`` > 1 or on Ray, must be importable by a worker process. ``label`` names the running job when one at
-    a time. ``ray_address``: run each job as a Ray task ("" for a local Ray with ``workers`` CPUs)."""
+    a time, and the bar then shows the stage it says it is at (:func:`~anchormix.views.stage`). ``ray_address``:
+    run each job as a Ray task ("" for a local Ray with ``workers`` CPUs)."""
     with progress() as bar:
         task = bar.add_task(description, total=len(jobs))
         if ray_address is not None:
@@ -71,11 +72,14 @@ def run_jobs(work: Callable[[Any], Any], jobs: Sequence[Any], workers: int, desc
                 yield futures.pop(done[0]), ray.get(done[0])
                 bar.advance(task)
             return
-        if workers <= 1:
+        if workers <= 1:  # here: the job's stages (views.stage) show on the bar, after its label
             for job in jobs:
-                if label:
-                    bar.update(task, description=f"{description} {label(job)}")
-                yield job, work(job)
+                named = f"{description} {label(job)}" if label else description
+                bar.update(task, description=named)
+                with stages_on(lambda text, named=named: bar.update(task, description=f"{named}: {text}")):
+                    done = work(job)
+                bar.update(task, description=named)
+                yield job, done
                 bar.advance(task)
             return
         # spawn, not fork: a forked child of a process that has run torch (OpenMP threads) can deadlock.
