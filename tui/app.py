@@ -25,6 +25,7 @@ from anchormix.agent.chat import Conversation, Intent, Reply
 from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
 from anchormix.planners import planner_factory
 from anchormix.roles import read_unknown_roles
+from anchormix.views import how_long
 
 from .screens import AnchorPicker, ErrorScreen, ExportPicker
 
@@ -121,11 +122,21 @@ class ChatApp(App):
     # ----- loading -----------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="agent")
     def open_session(self) -> None:
+        def opening(stage: str) -> None:  # what the app is at, in the title bar, while a long session opens
+            self.call_from_thread(setattr, self, "sub_title", f"{self.session_path.name}: {stage}…")
+
+        def loaded(session) -> None:
+            opening(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading the roles no name gives")
+            read_unknown_roles(session)
+
         try:
+            opening("decoding the stems")
             chat = Conversation(self.session_path, self.out_root, self.anchor_arg, planner_factory(self.planner_name),
-                                self.resume, on_load=read_unknown_roles)
+                                self.resume, on_load=loaded)
+            opening("measuring loudness, true peak and masking")
             chat.ctx.measurements.measure_all()  # measure once, off the UI thread
             if self.use_intent_model:
+                opening("loading the intent model")
                 chat.intent_model = _load_intent_model()
         except (ValueError, OSError) as err:
             self.call_from_thread(self.push_screen, ErrorScreen(f"Cannot open {self.session_path}", str(err)))

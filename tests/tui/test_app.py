@@ -2,7 +2,9 @@
 
 import asyncio
 import functools
+from pathlib import Path
 
+import anchormix.tui.app as app_module
 from anchormix.tui.app import ChatApp, level_bar
 from anchormix.tui.screens import AnchorPicker, ErrorScreen, ExportPicker
 from tests.conftest import tree_hash
@@ -36,6 +38,30 @@ def messages(app):
 def test_level_bar_spans_the_range():
     assert level_bar(None) == "·" * 10 and level_bar(-40) == "·" * 10 and level_bar(10) == "█" * 10
     assert level_bar(0.0).count("█") == 8  # 0 LU sits 24 of 30 LU up the meter
+
+
+class _Titled(ChatApp):
+    """The chat app, every sub-title it showed recorded."""
+
+    CSS_PATH = Path(app_module.__file__).with_name("app.tcss")  # a subclass's relative path would be read from here
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.titles: list[str] = []
+
+    def watch_sub_title(self, value: str) -> None:
+        self.titles.append(value)
+
+
+@sync
+async def test_opening_shows_what_it_is_at_in_the_title_bar_then_the_session(demo_session_dir, tmp_path):
+    app = _Titled(demo_session_dir, tmp_path, intent_model=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+    name = demo_session_dir.name
+    assert app.titles[app.titles.index(f"{name}: decoding the stems…"):] == [
+        f"{name}: decoding the stems…", f"{name}: 8 stems of 4 s: reading the roles no name gives…",
+        f"{name}: measuring loudness, true peak and masking…", f"{name}: 8 stems, 4 s"], app.titles
 
 
 @sync
