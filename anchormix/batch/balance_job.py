@@ -57,7 +57,8 @@ def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, o
         read_unknown_roles(session)
         stage("listening: loudness and true peak of every stem")
 
-    def step(state) -> None:  # a session held between two steps (once it has a trace), its checkpoint committed
+    def step(state) -> None:  # after each step: what comes next; a test may hold the session here (its checkpoint
+        # committed) once it has a trace
         if state.get("trace"):
             stage(after_step(state["trace"][-1]))
         while job.hold_while is not None and state.get("trace") and job.hold_while.exists():
