@@ -10,7 +10,7 @@ from rich.table import Table
 
 from .tools import load_session
 from .tools.daw import PROJECT_SUFFIXES
-from .views import console, shown
+from .views import console, how_long, shown, stage, working
 
 __all__ = ["add_parsers"]
 
@@ -90,8 +90,10 @@ def _roles(args: argparse.Namespace) -> int:
 
     by_ear = _is_session(args.names)
     if by_ear:
-        session = load_session(args.names[0])  # names and headers checked before anything is decoded
-        readings = RoleReader.load(ear=True).read_session(session)
+        with working(f"{Path(args.names[0]).name}: decoding the stems"):
+            session = load_session(args.names[0])  # names and headers checked before anything is decoded
+            stage(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading them by name and by ear")
+            readings = RoleReader.load(ear=True).read_session(session)
     else:
         readings = RoleReader.load().read_names(args.names)
     if args.json:
