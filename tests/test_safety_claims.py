@@ -77,6 +77,20 @@ def test_the_memory_bound_can_be_set_and_is_checked_before_decoding(tmp_path, mo
     assert main(["measure", str(song)]) == 0
 
 
+def test_a_session_that_would_not_fit_the_temporary_disk_is_refused_before_decoding(tmp_path, monkeypatch, capsys):
+    """The decoded stems and the two mixes kept beside them (the report's) must fit $TMPDIR's free space."""
+    import anchormix.tools.memory_bound as memory_bound
+
+    song = _song(tmp_path / "song")
+    two_stems_of_2_s = 2 * 2 * SR * 8  # bytes: the stems alone would fit, the mixes beside them would not
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(memory_bound.shutil, "disk_usage",
+                        lambda folder: usage._replace(free=two_stems_of_2_s + 1000))
+    assert main(["measure", str(song)]) == 2
+    err = capsys.readouterr().err
+    assert "with the mixes kept beside them" in err and "point TMPDIR at a disk with room" in err
+
+
 def test_a_read_only_session_folder_is_only_read_even_for_an_unprivileged_user():
     """chmod 0o555 proves nothing as root (CI is root): the balance runs as uid 65534 there, for whom it holds."""
     if os.geteuid() == 0 and not shutil.which("setpriv"):

@@ -10,7 +10,8 @@ band levels, :data:`ANALYSIS_SHARE` of a stem's worth each, a stem's worth being
 8 bytes per frame: float32 stereo at the session's rate, the longest stem's
 length), and room (:data:`WORKING_STEMS` stems' worth). ``ANCHORMIX_MAX_MEMORY_GB``
 (default 8) bounds that; the temporary folder (``$TMPDIR``) must have room for
-every stem decoded. tools/session.py checks both from the files' headers.
+every stem decoded and :data:`MIXES_ON_DISK` mixes. tools/session.py checks both
+from the files' headers.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["max_session_bytes", "check_memory_bound", "working_bytes", "WORKING_STEMS", "ANALYSIS_SHARE",
-           "BYTES_PER_FRAME"]
+           "BYTES_PER_FRAME", "MIXES_ON_DISK"]
 
 BYTES_PER_FRAME = 8  # float32 stereo
 # Stems' worth of audio a balance holds at once beyond the analyses, whatever the session's size: room for the
 # stretches in hand and the allocator (tests/test_memory.py measures 0.1 as a song grows; 1.3 when the mix was held).
 WORKING_STEMS = 0.5
+# Mixes kept beside the decoded stems at once, each a stem's worth on disk (tools/render.mix_down): the report's two.
+MIXES_ON_DISK = 2
 # A stem's kept analyses as a share of its audio: 64 log-mel bands a 1024-1152-sample hop and 28 band levels a
 # 2048-sample hop, float32 (0.3 bytes a frame, 3.8 % of 8).
 ANALYSIS_SHARE = 0.04
@@ -61,10 +64,11 @@ def check_memory_bound(path: Path, frames: dict[Path, float], sample_rate: int) 
             f"long holds {need / 1e9:.1f} GB in memory at once ({ANALYSIS_SHARE:.0%} of a stem's worth of analyses per "
             f"stem, a stem's worth being float32 stereo, 8 bytes per frame, and {WORKING_STEMS} stems' worth of room), "
             f"over the {bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
-    decoded = int(longest * BYTES_PER_FRAME * len(frames))
+    decoded = int(longest * BYTES_PER_FRAME * (len(frames) + MIXES_ON_DISK))
     folder = tempfile.gettempdir()
     free = shutil.disk_usage(folder).free
     if decoded > free:
         raise ValueError(
-            f"{path}: {len(frames)} stems of {longest / sample_rate / 60:.1f} min decode to {decoded / 1e9:.1f} GB, "
-            f"and {folder} has {free / 1e9:.1f} GB free; point TMPDIR at a disk with room for them")
+            f"{path}: {len(frames)} stems of {longest / sample_rate / 60:.1f} min decode to {decoded / 1e9:.1f} GB "
+            f"with the mixes kept beside them, and {folder} has {free / 1e9:.1f} GB free; point TMPDIR at a disk with "
+            f"room for them")

@@ -124,6 +124,24 @@ def test_a_scratch_buffer_lies_beside_the_stored_stems_leaves_no_file_and_keeps_
     assert not isinstance(in_memory, np.memmap) and in_memory.shape == (2, 10) and not in_memory.any()
 
 
+def test_a_scratch_buffer_on_a_full_disk_is_a_clear_error_not_a_crash(folder, monkeypatch):
+    """Its blocks are reserved when it is made: a full temporary disk is an error naming TMPDIR then, where a sparse
+    file would have failed later, as a SIGBUS, when a page of the mapping was written; nothing is left behind."""
+    import errno
+
+    write_wav(folder / "bass.wav", _noise(1.0, 2, 0), SR)
+    session = load_session(folder)
+    files = sorted(session.stems.folder.iterdir())
+
+    def full(handle, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(ValueError, match="No space left on device.*point TMPDIR at a disk with room"):
+        scratch(session.stems, 44100)
+    assert sorted(session.stems.folder.iterdir()) == files
+
+
 def test_a_view_reads_a_subset_at_a_gain_per_stem_when_asked():
     stems = {"a": np.ones((2, 10), np.float32), "b": np.full((2, 10), 0.5, np.float32)}
     view = StemView(stems, ["b"], {"b": -6.0206, "a": 3.0})
