@@ -146,7 +146,7 @@ class ChatApp(App):
     def _opened(self, chat: Conversation) -> None:
         self.chat = chat
         session = chat.session
-        self.sub_title = f"{chat.id}: {len(session.names)} stems, {session.duration_s:.0f} s"
+        self.sub_title = f"{chat.id}: {len(session.names)} stems, {how_long(session.duration_s)}"
         for entry in chat.state.transcript:
             self._say(entry["role"], entry["text"])
         if chat.notice:
