@@ -1,14 +1,17 @@
 """Whole songs at scale: `measure` and `balance` (rules, peaks and ALM, same run) on sessions of many tracks and
 minutes.
 
-    python benchmarks/scale.py [--tracks 8 16 32 48 64] [--minutes 1 3 5] [--planners rules peaks alm] [--work DIR]
+    python benchmarks/scale.py [--tracks 8 16 32 48 64] [--minutes 1 3 5] [--planners rules peaks alm] [--report]
+                               [--work DIR]
 
 Sessions: the pop demo rendered at 48 kHz for each length, written as 24-bit WAV; a session of T tracks holds
 the demo's 8 stems and copies of them ("Audio 09" ... at their own levels), so T stems of real music, one named
 bass. Each command runs in its own process (its peak RSS is its own): `measure` = load + the roles of the
 "Audio NN" stems read by name and by ear + loudness + masking, `balance` = the same load and roles (as the command
 line does) + the agent loop to its finish with mix.wav, gains and advice written. "Wall" is after the planner is
-built (the ALM's model load is reported apart). The table ends with the least-squares cost per track-minute
+built (the ALM's model load is reported apart). ``--report`` adds, per planner, `balance --report`: the same balance
+and then its HTML report (the mix before and after, loudness-matched, encoded to Ogg), beside the plain balance it
+is compared with. The table ends with the least-squares cost per track-minute
 (wall = a + b x tracks x minutes) and its R^2, per command: linear growth is R^2 near 1.
 
 Issue 25's bar: a 48-track, 5-minute session balanced with the ALM in <= 60 s after load and <= 2.5 GB peak RSS.
@@ -71,12 +74,13 @@ def child(command: str, planner: str, folder: Path, out: Path) -> dict:
         torch.set_num_threads(2)
     from anchormix.agent import balance_session
     from anchormix.planners import make_planner
+    from anchormix.report import write_report
     from anchormix.roles import read_unknown_roles
     from anchormix.tools import ToolContext, load_session
     from anchormix.tools.toolbox import REGISTRY
 
     started = time.perf_counter()
-    built = make_planner(planner) if command == "balance" else None
+    built = make_planner(planner) if command != "measure" else None
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     try:
@@ -88,8 +92,11 @@ def child(command: str, planner: str, folder: Path, out: Path) -> dict:
             for name in session.names:
                 REGISTRY.call("measure_masking", {"target": name}, ctx)
             status = "ok"
-        else:
-            status = balance_session(folder, out, built, on_load=read_unknown_roles).outcome.status
+        else:  # as `anchormix balance [--report]` does: the report from the balance's session and measurements
+            report = (lambda result, session, measured: write_report(result.out_dir, result.outcome, session,
+                                                                      result.advice, measured))
+            status = balance_session(folder, out, built, on_load=read_unknown_roles,
+                                     on_done=report if command == "balance --report" else None).outcome.status
     except ValueError as err:
         status = "refused" if "ANCHORMIX_MAX_MEMORY_GB" in str(err) else f"error: {err}"
     return {"load_s": load_s, "wall_s": time.perf_counter() - started, "status": status,
@@ -124,6 +131,7 @@ def main() -> int:
     parser.add_argument("--tracks", type=int, nargs="+", default=[8, 16, 32, 48, 64])
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 3, 5])
     parser.add_argument("--planners", nargs="+", default=["rules", "peaks", "alm"])
+    parser.add_argument("--report", action="store_true", help="also `balance --report` per planner")
     parser.add_argument("--work", type=Path, help="where the generated sessions are kept (default: a temp folder)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -137,10 +145,12 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="anchormix-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     rows = []
+    commands = [("measure", "-")] + [("balance", p) for p in args.planners] + \
+        [("balance --report", p) for p in args.planners if args.report]
     for minutes in args.minutes:
         for tracks in args.tracks:
             folder = make_session(work, tracks, minutes)
-            for command, planner in [("measure", "-")] + [("balance", p) for p in args.planners]:
+            for command, planner in commands:
                 out = Path(tempfile.mkdtemp(dir=work))
                 row = {"command": command, "planner": planner, "tracks": tracks, "minutes": minutes,
                        **run_child(command, planner, folder, out)}
@@ -155,7 +165,7 @@ def main() -> int:
         table.add_row(r["command"], r["planner"], str(r["tracks"]), f"{r['minutes']:g}", f"{r['load_s']:.1f}",
                       f"{r['wall_s']:.1f}", f"{r['peak_rss_gb']:.2f}", r["status"])
     Console(width=140).print(table)
-    for command, planner in [("measure", "-")] + [("balance", p) for p in args.planners]:
+    for command, planner in commands:
         a, b, r2 = fit([r for r in rows if r["command"] == command and r["planner"] == planner])
         print(f"{command} {planner}: wall = {a:.1f} s + {b:.2f} s per track-minute (R^2 {r2:.3f})")
     for r in rows:
