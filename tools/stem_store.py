@@ -123,8 +123,12 @@ def scratch(stems: Mapping, frames: int) -> np.ndarray:
         return np.zeros((2, frames), dtype=np.float32)
     handle, path = tempfile.mkstemp(suffix=".f32", dir=store.folder)
     try:
-        # Its blocks reserved now: a full disk is an error here, not a SIGBUS when a page of the mapping is written.
-        os.posix_fallocate(handle, 0, 2 * frames * 4)
+        # Its blocks reserved now: a full disk is an error here, not a SIGBUS when a page of the mapping is written
+        # (where the system has no posix_fallocate, macOS, a sparse file of zeros).
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(handle, 0, 2 * frames * 4)
+        else:
+            os.ftruncate(handle, 2 * frames * 4)
         return np.memmap(path, dtype=np.float32, mode="r+", shape=(2, frames))
     except OSError as err:  # the temporary folder's disk is full, or not writable
         raise ValueError(f"cannot keep a stem-long buffer in {store.folder} ({err.strerror}); point TMPDIR at a "
