@@ -13,7 +13,8 @@ from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.outputs import check_replaceable
 
 from .roles import read_unknown_roles
-from .views import console, how_long, levels_table, masking_table, shown, stage, working
+from .stages import reading_roles, stage, working
+from .views import console, levels_table, masking_table, shown
 
 __all__ = ["EPILOG_MEASURE", "MEASURE_MARK", "measure", "measure_parser"]
 
@@ -38,7 +39,7 @@ def measure(args: argparse.Namespace) -> int:
                           "measurement file", MEASURE_MARK)
     with working(f"{args.session.name}: decoding the stems"):
         session = load_session(args.session, args.anchor)
-        stage(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading the roles no name gives")
+        stage(reading_roles(len(session.names), session.duration_s))
         read_unknown_roles(session)
         ctx = ToolContext.of(session)
         stage("loudness and true peak of every stem")

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from .tools import load_session
 from .tools.daw import PROJECT_SUFFIXES
-from .views import console, how_long, shown, stage, working
+from .stages import how_long, stage, working
+from .views import console, shown
 
 __all__ = ["add_parsers"]
 

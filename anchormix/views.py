@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 from rich.console import Console, Group
@@ -17,8 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["console", "errors", "shown", "say", "progress", "stage", "stages_on", "working", "how_long",
-           "levels_table", "masking_table", "before_after_table", "summary_table", "trace_panels", "eval_tables",
+__all__ = ["console", "errors", "shown", "say", "progress", "levels_table", "masking_table", "before_after_table", "summary_table", "trace_panels", "eval_tables",
            "agent_eval_table", "advice_check_table", "advice_example", "advice_examples_markdown", "corpus_table",
            "conventions_table_view"]
 
@@ -41,39 +39,6 @@ def progress() -> Progress:
     """The one progress bar of long commands (on stderr, so tables on stdout stay clean)."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=errors)
-
-
-_STAGES: list[Callable[[str], None]] = []  # where the stage of the work running in this process shows, innermost last
-
-
-def stage(text: str) -> None:
-    """Say what a long command is doing now ("decoding the stems", "planning"): on the progress bar or status line of
-    the work running in this process (:func:`stages_on`), and nowhere when none shows (a worker process, a test)."""
-    if _STAGES:
-        _STAGES[-1](text)
-
-
-def how_long(seconds: float) -> str:
-    """A song's length as a person says it: "8 s", "75 s", "5.0 min"."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
-
-
-@contextmanager
-def stages_on(show: Callable[[str], None]) -> Iterator[None]:
-    """While inside, :func:`stage` shows its text through ``show``."""
-    _STAGES.append(show)
-    try:
-        yield
-    finally:
-        _STAGES.pop()
-
-
-@contextmanager
-def working(first: str) -> Iterator[None]:
-    """A status line on stderr while a one-session command works (``measure``), showing ``first`` and then each
-    :func:`stage`; gone when it is done (and never drawn where stderr is not a terminal)."""
-    with errors.status(shown(first)) as status, stages_on(lambda text: status.update(shown(text))):
-        yield
 
 
 def _fmt(value: float | None, unit: str = "", signed: bool = False) -> str:

@@ -94,7 +94,7 @@ def test_a_balance_says_its_stages_in_order_and_jobs_run_here_show_them_after_th
 
     import anchormix.batch.jobs as jobs
     from anchormix.batch.balance_job import BalanceJob, balance_job
-    from anchormix.views import stage, stages_on
+    from anchormix.stages import stage, stages_on
 
     seen: list[str] = []
     with stages_on(seen.append):

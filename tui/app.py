@@ -25,7 +25,7 @@ from anchormix.agent.chat import Conversation, Intent, Reply
 from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
 from anchormix.planners import planner_factory
 from anchormix.roles import read_unknown_roles
-from anchormix.views import how_long
+from anchormix.stages import how_long, reading_roles
 
 from .screens import AnchorPicker, ErrorScreen, ExportPicker
 
@@ -126,7 +126,7 @@ class ChatApp(App):
             self.call_from_thread(setattr, self, "sub_title", f"{self.session_path.name}: {stage}…")
 
         def loaded(session) -> None:
-            opening(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading the roles no name gives")
+            opening(reading_roles(len(session.names), session.duration_s))
             read_unknown_roles(session)
 
         try:

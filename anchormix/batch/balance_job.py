@@ -17,7 +17,7 @@ from anchormix.agent.planning import Planner
 from ..planners import make_planner
 from ..report import write_report
 from ..roles import read_unknown_roles
-from ..views import how_long, stage
+from ..stages import reading_roles, stage
 
 __all__ = ["BalanceJob", "balance_job", "after_step"]
 
@@ -45,7 +45,7 @@ class BalanceJob:
 
 def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, object]:
     """("ok", BalanceResult) or ("error", one line naming the file); ``planner``: one already built (a worker's).
-    Says its stages as it goes (:func:`~anchormix.views.stage`: the progress bar shows them when it runs here)."""
+    Says its stages as it goes (:func:`~anchormix.stages.stage`: the progress bar shows them when it runs here)."""
     def report(result, session, measured) -> None:  # from what the balance holds in memory: nothing decoded or
         # measured again
         stage("writing the report: both mixes, matched and encoded")
@@ -53,7 +53,7 @@ def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, o
                                                        measured))
 
     def loaded(session) -> None:
-        stage(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading the roles no name gives")
+        stage(reading_roles(len(session.names), session.duration_s))
         read_unknown_roles(session)
         stage("listening: loudness and true peak of every stem")
 

@@ -12,7 +12,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator, Sequence
 
 from .ray_watchdog import watch_local_ray
-from ..views import progress, stages_on
+from ..stages import stages_on
+from ..views import progress
 
 __all__ = ["run_jobs", "connect_ray", "die_with_parent", "RAY_NAMESPACE"]
 
@@ -59,7 +60,7 @@ def run_jobs(work: Callable[[Any], Any], jobs: Sequence[Any], workers: int, desc
              label: Callable[[Any], str] | None = None, ray_address: str | None = None) -> Iterator[tuple[Any, Any]]:
     """Yield ``(job, work(job))`` as each finishes. ``work`` must not raise (a failure is a value) and, with
     ``workers`` > 1 or on Ray, must be importable by a worker process. ``label`` names the running job when one at
-    a time, and the bar then shows the stage it says it is at (:func:`~anchormix.views.stage`). ``ray_address``:
+    a time, and the bar then shows the stage it says it is at (:func:`~anchormix.stages.stage`). ``ray_address``:
     run each job as a Ray task ("" for a local Ray with ``workers`` CPUs)."""
     with progress() as bar:
         task = bar.add_task(description, total=len(jobs))
@@ -72,7 +73,7 @@ def run_jobs(work: Callable[[Any], Any], jobs: Sequence[Any], workers: int, desc
                 yield futures.pop(done[0]), ray.get(done[0])
                 bar.advance(task)
             return
-        if workers <= 1:  # here: the job's stages (views.stage) show on the bar, after its label
+        if workers <= 1:  # here: the job's stages (stages.stage) show on the bar, after its label
             for job in jobs:
                 named = f"{description} {label(job)}" if label else description
                 bar.update(task, description=named)
