@@ -49,6 +49,7 @@ def _is_session(names: list[str]) -> bool:
 def _held_out(as_json: bool, corpus: Path | None) -> int:
     from .model.names.held_out import (ENGINEERS, ISSUE_EXAMPLES, debian_midi_names,  # lazy: loads mido
                                        midi_named_stems)
+    from .model.names.ms21 import ms21_names  # lazy: beside the held-out sets (mido)
     from .model.names.name_reader import scored  # lazy: loads torch and the backbone
     from .model.names.role_reader import RoleReader, scored_with_ear  # lazy: as above
 
@@ -56,7 +57,8 @@ def _held_out(as_json: bool, corpus: Path | None) -> int:
     if corpus and not stems:
         raise ValueError(f"--corpus {corpus}: no stem of its MIDI test split has a composer's track name")
     midi = debian_midi_names()
-    sets = {"engineers": ENGINEERS, **({"midi": midi} if midi else {}), "issue's examples (seen)": ISSUE_EXAMPLES}
+    sets = {"engineers": ENGINEERS, **{f"engineers, MS21 {part}": ms21_names(part) for part in ("held out", "dev")},
+            **({"midi": midi} if midi else {}), "issue's examples (seen)": ISSUE_EXAMPLES}
     reader = RoleReader.load(ear=bool(corpus))
     scores = scored(reader.names, sets)
     with_ear = scored_with_ear(reader, stems) if stems else {}
@@ -64,11 +66,11 @@ def _held_out(as_json: bool, corpus: Path | None) -> int:
         print(json.dumps({**scores, **({"midi test stems": with_ear} if with_ear else {})}))
         return 0
     table = Table(title="roles: the shipped name reader and the patterns on real names")
-    for column in ("names", "n", "patterns", "name reader", "name reader + ear"):
+    readers = ("patterns", "name reader", "patterns, then name reader")
+    for column in ("names", "n", *readers, "name reader + ear"):
         table.add_column(column, justify="left" if column == "names" else "right")
     for label in sets:
-        table.add_row(label, str(len(sets[label])), *(f"{scores[who][label]['accuracy']:.1%}"
-                                                       for who in ("patterns", "name reader")), "-")
+        table.add_row(label, str(len(sets[label])), *(f"{scores[who][label]['accuracy']:.1%}" for who in readers), "-")
     if with_ear:
         table.add_row("midi test stems", str(len(stems)), *(f"{with_ear[who]['accuracy']:.1%}" for who in with_ear))
     console.print(table)

@@ -25,7 +25,7 @@ from anchormix.tools import Session, load_session
 from anchormix.tools.session import infer_role  # the pattern matcher the readers are measured against
 
 from .held_out import NamedStem
-from .name_reader import NameReader, right
+from .name_reader import NameReader, patterns_then, right
 
 __all__ = ["NAME_SURE", "RoleReading", "RoleReader", "combine", "fill_unknown_roles", "scored_with_ear"]
 
@@ -113,7 +113,8 @@ def fill_unknown_roles(session: Session, reader: RoleReader) -> list[RoleReading
 def scored_with_ear(reader: RoleReader, stems: list[NamedStem]) -> dict[str, dict]:
     """The share of ``stems`` the patterns, the name reader and the name reader + ear (``reader``'s tagger) read right,
     each stem by the track name its composer typed (:func:`~.held_out.midi_named_stems`), the ear by its audio."""
-    hits: dict[str, list[bool]] = {"patterns": [], "name reader": [], "name reader + ear": []}
+    hits: dict[str, list[bool]] = {"patterns": [], "name reader": [], "patterns, then name reader": [],
+                                   "name reader + ear": []}
     sessions: dict[Path, list[NamedStem]] = {}
     for stem in stems:
         sessions.setdefault(stem.session, []).append(stem)
@@ -124,5 +125,6 @@ def scored_with_ear(reader: RoleReader, stems: list[NamedStem]) -> dict[str, dic
             drums = s.role == "drums"  # the drum channel: any drum role is right
             hits["patterns"].append(right(infer_role(s.name), s.role, drums))
             hits["name reader"].append(right(role, s.role, drums))
+            hits["patterns, then name reader"].append(right(patterns_then(role, s.name), s.role, drums))
             hits["name reader + ear"].append(right(both.role, s.role, drums))
     return {who: {"n": len(h), "accuracy": round(sum(h) / max(len(h), 1), 3)} for who, h in hits.items()}
