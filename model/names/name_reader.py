@@ -14,7 +14,7 @@ probabilities are averaged (:func:`readings`): track, take and channel numbers
 rarely say a role, and they, a mic's or preamp's name and a glued position can
 tip a short name (on generated names of another seed, 72.4 % read right as
 typed, 77.7 % with the numbers' reading; on the MS21 dev names, 75.1 % without
-the gear's reading, 77.0 % with it). It is
+the gear's reading, 77.1 % with it). It is
 trained on names generated from role vocabularies (model/names/vocabulary.py)
 and measured on real names it never saw (model/names/held_out.py).
 
@@ -93,8 +93,8 @@ GEAR = ("u47", "u67", "u87", "u89", "km84", "km184", "tlm103", "tlm102", "tlm170
         "cu29", "ksm32", "ksm44", "at4050", "nt1", "nt5", "c214", "pr40", "e602", "md441", "coles", "royer", "neumann",
         "shure", "sennheiser", "akg", "api", "neve", "ssl", "bae", "vintech", "daking", "grace", "chandler", "avalon",
         "millennia", "focusrite", "isa", "la2a", "la3a", "1176", "cl1b", "distressor", "dbx", "fairchild", "pultec",
-        "lachapell", "radial", "countryman", "duality", "1073", "1073lb", "1081", "1084", "1608", "33102", "6000e", "4000e",
-        "9000j", "ssl6000e", "ssl4000e", "ssl9000j", "573", "312", "512c", "610", "sh", "lb", "mk2", "mkii")
+        "lachapell", "radial", "countryman", "duality", "1073", "1073lb", "1081", "1084", "1608", "33102", "6000e",
+        "4000e", "9000j", "ssl6000e", "ssl4000e", "ssl9000j", "573", "312", "512c", "610", "sh", "lb", "mk2", "mkii")
 _GEAR_WORDS = sorted((re.escape(g).replace(r"\ ", "[ _-]?") for g in GEAR), key=len, reverse=True)
 _GEAR = re.compile(rf"(?<![A-Za-z0-9])(?:{'|'.join(_GEAR_WORDS)})(?![A-Za-z0-9])", re.IGNORECASE)
 

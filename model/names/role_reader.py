@@ -111,8 +111,9 @@ def fill_unknown_roles(session: Session, reader: RoleReader) -> list[RoleReading
 
 
 def scored_with_ear(reader: RoleReader, stems: list[NamedStem]) -> dict[str, dict]:
-    """The share of ``stems`` the patterns, the name reader and the name reader + ear (``reader``'s tagger) read right,
-    each stem by the track name its composer typed (:func:`~.held_out.midi_named_stems`), the ear by its audio."""
+    """The share of ``stems`` the patterns, the name reader, the two as a session uses them (the patterns first) and
+    the name reader + ear (``reader``'s tagger) read right, each stem by the track name its composer typed
+    (:func:`~.held_out.midi_named_stems`), the ear by its audio."""
     hits: dict[str, list[bool]] = {"patterns": [], "name reader": [], "patterns, then name reader": [],
                                    "name reader + ear": []}
     sessions: dict[Path, list[NamedStem]] = {}
