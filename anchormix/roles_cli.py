@@ -49,7 +49,7 @@ def _is_session(names: list[str]) -> bool:
 def _held_out(as_json: bool, corpus: Path | None) -> int:
     from .model.names.held_out import (ENGINEERS, ISSUE_EXAMPLES, debian_midi_names,  # lazy: loads mido
                                        midi_named_stems)
-    from .model.names.ms21 import ms21_names  # lazy: beside the held-out sets (mido)
+    from .model.names.ms21 import ms21_sets  # lazy: beside the held-out sets (mido)
     from .model.names.name_reader import scored  # lazy: loads torch and the backbone
     from .model.names.role_reader import RoleReader, scored_with_ear  # lazy: as above
 
@@ -57,8 +57,8 @@ def _held_out(as_json: bool, corpus: Path | None) -> int:
     if corpus and not stems:
         raise ValueError(f"--corpus {corpus}: no stem of its MIDI test split has a composer's track name")
     midi = debian_midi_names()
-    sets = {"engineers": ENGINEERS, **{f"engineers, MS21 {part}": ms21_names(part) for part in ("held out", "dev")},
-            **({"midi": midi} if midi else {}), "issue's examples (seen)": ISSUE_EXAMPLES}
+    sets = {"engineers": ENGINEERS, **ms21_sets(), **({"midi": midi} if midi else {}),
+            "issue's examples (seen)": ISSUE_EXAMPLES}
     reader = RoleReader.load(ear=bool(corpus))
     scores = scored(reader.names, sets)
     with_ear = scored_with_ear(reader, stems) if stems else {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from anchormix.model.corpus import find_sessions
 from anchormix.model.names.held_out import debian_midi_names
-from anchormix.model.names.ms21 import ms21_names
+from anchormix.model.names.ms21 import ms21_sets
 from anchormix.model.intervals import load_table
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
@@ -124,8 +124,7 @@ def _train_names(args: argparse.Namespace) -> int:
                                                    train_name_reader)
 
     midi = debian_midi_names()
-    held_out = {**{f"engineers, MS21 {part}": ms21_names(part) for part in ("held out", "dev")},
-                **({"midi": midi} if midi else {})}
+    held_out = {**ms21_sets(), **({"midi": midi} if midi else {})}
     if not midi:
         console.print("note: no Debian MIDI package installed; the name reader is scored on engineers' names only "
                       "(`anchormix data midi --debian --install` brings them)", style="yellow")

@@ -16,8 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["console", "errors", "shown", "say", "progress", "levels_table", "masking_table", "before_after_table", "summary_table", "trace_panels", "eval_tables",
-           "agent_eval_table", "advice_check_table", "advice_example", "advice_examples_markdown", "corpus_table",
+__all__ = ["console", "errors", "shown", "say", "progress", "levels_table", "masking_table", "before_after_table",
+           "summary_table", "trace_panels", "eval_tables", "agent_eval_table", "advice_check_table", "advice_example", "advice_examples_markdown", "corpus_table",
            "conventions_table_view"]
 
 console = Console()

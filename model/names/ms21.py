@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .held_out import DRUM_ROLES
 
-__all__ = ["CLASS_ROLES", "MS21_NAMES", "names_from_annotation", "ms21_names", "write_names"]
+__all__ = ["CLASS_ROLES", "MS21_NAMES", "names_from_annotation", "ms21_names", "ms21_sets", "write_names"]
 
 MS21_NAMES = Path(__file__).with_name("ms21_names.tsv")
 
@@ -99,6 +99,11 @@ def ms21_names(part: str | None = None, path: Path = MS21_NAMES) -> list[tuple[s
     if part not in (None, "dev", "held out"):
         raise ValueError(f"MS21 names: no part {part!r} (dev, held out)")
     return [(name, CLASS_ROLES[klass]) for name, klass, where in rows if part in (None, where)]
+
+
+def ms21_sets() -> dict[str, list[tuple[str, str]]]:
+    """Both parts as the held-out sets `anchormix roles --held-out` and `train --names` score, held out first."""
+    return {f"engineers, MS21 {part}": ms21_names(part) for part in ("held out", "dev")}
 
 
 if __name__ == "__main__":  # python -m anchormix.model.names.ms21 CHECKOUT: rebuild ms21_names.tsv from MS21's repo

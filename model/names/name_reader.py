@@ -13,8 +13,8 @@ on ("Kin", "Sntop") once more with the position parted ("K in"); the readings'
 probabilities are averaged (:func:`readings`): track, take and channel numbers
 rarely say a role, and they, a mic's or preamp's name and a glued position can
 tip a short name (on generated names of another seed, 72.4 % read right as
-typed, 77.7 % with the numbers' reading; on the MS21 dev names, 75.1 % without
-the gear's reading, 77.1 % with it). It is
+typed, 77.7 % with the numbers' reading; on the MS21 dev names, ad hoc, 75.1 %
+without the gear's reading, 77.1 % with it). It is
 trained on names generated from role vocabularies (model/names/vocabulary.py)
 and measured on real names it never saw (model/names/held_out.py).
 
