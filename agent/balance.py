@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from anchormix.tools import Measurements, Session, ToolContext, load_session
 from anchormix.tools.audio import write_text_atomic
+from anchormix.tools.memory_bound import ModelsHeld
 from anchormix.tools.outputs import MARKER, session_output_folder
 
 from .advice import gains_vs_anchor, stem_notes
@@ -105,13 +106,15 @@ def balance_session(
     daw: tuple[str, ...] = (),
     on_done: Callable[[BalanceResult, Session, Measurements], None] | None = None,
     on_load: Callable[[Session], None] | None = None,
+    models: ModelsHeld | None = None,
 ) -> BalanceResult:
     """Balance one session and write its outputs; resumes an interrupted run of the same session. The mix gets
     ``strength_pct`` % of each advised move (gains.json and the advice say both); ``daw``: the DAW sessions to write
     too (agent/daw.py); ``on_done``: called with the result, the session still in memory and its measurements (the
     report reuses their band levels); ``on_load``: with the
-    session as loaded, before anything is planned (e.g. to read the roles its names do not give)."""
-    session = load_session(session_path, anchor)
+    session as loaded, before anything is planned (e.g. to read the roles its names do not give); ``models``: what the
+    planner's and ``on_load``'s models hold, charged by the memory bound before decoding."""
+    session = load_session(session_path, anchor, models)
     if on_load:
         on_load(session)
     sid = session_id(session.path)

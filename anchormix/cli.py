@@ -25,6 +25,7 @@ from anchormix.tools.demo import write_demo_session
 from .batch.jobs import run_jobs
 from .batch.balance_job import BalanceJob, balance_job
 from .planners import DEFAULT_PLANNER, LOOP_PLANNERS, check_planner, make_planner
+from .roles import models_held
 from .batch.ray_pool import run_ray_balance
 from .report import write_report
 from .measure_cli import EPILOG_MEASURE, measure, measure_parser
@@ -73,7 +74,7 @@ def _demo(args: argparse.Namespace) -> int:
     measure(argparse.Namespace(session=folder, anchor=None, json_out=None))
     console.print(f"\nbalancing with the [bold]{args.planner}[/] planner ...")
     result = balance_session(folder, args.out / "balanced", make_planner(args.planner), fresh=True,
-                             on_done=lambda done, session, measured: write_report(done.out_dir, done.outcome,
+                             models=models_held(args.planner), on_done=lambda done, session, measured: write_report(done.out_dir, done.outcome,
                                                                                  session, done.advice, measured))
     console.print(Markdown(result.advice))
     console.print(before_after_table(result.outcome))

@@ -12,7 +12,7 @@ from anchormix.tools import REGISTRY, ToolContext, load_session
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.outputs import check_replaceable
 
-from .roles import read_unknown_roles
+from .roles import models_held, read_unknown_roles
 from .stages import reading_roles, stage, working
 from .views import console, levels_table, masking_table, shown
 
@@ -38,7 +38,7 @@ def measure(args: argparse.Namespace) -> int:
         check_replaceable(args.json_out, [args.session if args.session.is_dir() else args.session.parent],
                           "measurement file", MEASURE_MARK)
     with working(f"{args.session.name}: decoding the stems"):
-        session = load_session(args.session, args.anchor)
+        session = load_session(args.session, args.anchor, models_held())
         stage(reading_roles(len(session.names), session.duration_s))
         read_unknown_roles(session)
         ctx = ToolContext.of(session)

@@ -33,7 +33,7 @@ from anchormix.tools.render import mix_down
 from anchormix.tools.stem_store import BLOCK_FRAMES, let_go
 
 from .plots import levels_svg, masking_svg
-from .roles import read_unknown_roles
+from .roles import models_held, read_unknown_roles
 
 __all__ = ["write_report", "REPORT_FILE", "REPORT_LUFS", "advice_html"]
 
@@ -130,7 +130,7 @@ def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: 
     anchor_rule = "" if session is None else f"anchor by ear: {session.anchor_rule}" if session.anchor_by_ear \
         else session.anchor_rule
     if session is None:  # its unknown roles read again, as the balance read them
-        session = load_session(outcome.session_path, outcome.anchor)
+        session = load_session(outcome.session_path, outcome.anchor, models_held())
         read_unknown_roles(session)
     claim_folder(out_dir, session.read_only())
     names, anchor = session.names, session.anchor

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from .roles import models_held
 from .tools import load_session
 from .tools.daw import PROJECT_SUFFIXES
 from .stages import how_long, stage, working
@@ -94,7 +95,8 @@ def _roles(args: argparse.Namespace) -> int:
     by_ear = _is_session(args.names)
     if by_ear:
         with working(f"{Path(args.names[0]).name}: decoding the stems"):
-            session = load_session(args.names[0])  # names and headers checked before anything is decoded
+            # names and headers checked before anything is decoded, the reader's memory charged with them
+            session = load_session(args.names[0], models=models_held(every_name=True))
             stage(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading them by name and by ear")
             readings = RoleReader.load(ear=True).read_session(session)
     else:

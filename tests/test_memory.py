@@ -17,7 +17,8 @@ import pytest
 
 from anchormix.tools.audio import read_audio, write_audio_atomic
 from anchormix.tools.demo import write_demo_session
-from anchormix.tools.memory_bound import ANALYSIS_SHARE, BYTES_PER_FRAME, working_bytes
+from anchormix.roles import models_held
+from anchormix.tools.memory_bound import ANALYSIS_SHARE, BYTES_PER_FRAME, charged_bytes, working_bytes
 
 # VmHWM, the peak RSS of this process's own memory: ru_maxrss would keep the forking parent's (pytest's) peak.
 CHILD = """
@@ -89,3 +90,23 @@ def test_the_report_of_a_longer_song_holds_neither_mix(sessions, tmp_path):
         pages.append((out / sessions[key].name / "report.html").stat().st_size / 2**20)
     bound = working_bytes(80 * 48000, 8) / 2**20 + 3 * (pages[1] - pages[0])
     assert peaks[1] - peaks[0] <= bound, (peaks, pages, bound)
+
+
+@pytest.mark.parametrize("planner, renamed", [("rules", False), ("rules", True), ("alm", False)],
+                         ids=["no model", "the name reader", "the ALM"])
+def test_a_balance_peaks_under_what_the_bound_charges_before_decoding(sessions, tmp_path, planner, renamed):
+    """The whole peak of a balance (the program, the models its command loads and the audio) stays under the charge
+    tools/memory_bound.py checks ANCHORMIX_MAX_MEMORY_GB against: with no model, with the name reader and the tagger
+    (stems named "Audio 01" ... : no pattern reads them) and with the ALM and its advice writer."""
+    folder = sessions["8x10"]
+    if renamed:
+        folder = tmp_path / "audio-nn"
+        folder.mkdir()
+        for k, file in enumerate(sorted(sessions["8x10"].glob("*.wav")), start=1):
+            shutil.copy(file, folder / f"Audio {k:02d}.wav")
+    sources = {f.stem: "unknown" if renamed else "name" for f in folder.glob("*.wav")}
+    models = models_held(planner)(sources)
+    assert bool(models) == (renamed or planner == "alm")
+    peak = _peak_mb("balance", str(folder), "--out", str(tmp_path / "out"), "--planner", planner, "--fresh")
+    charged = charged_bytes(10 * 48000, len(sources), models) / 2**20
+    assert peak <= charged, (peak, charged, models)

@@ -77,6 +77,39 @@ def test_the_memory_bound_can_be_set_and_is_checked_before_decoding(tmp_path, mo
     assert main(["measure", str(song)]) == 0
 
 
+def test_the_bound_charges_the_models_a_command_loads_before_decoding(tmp_path, monkeypatch, capsys):
+    """1 GB holds the program and two 2 s stems, not the backbone and the ALM: `balance --planner alm` is refused from
+    the headers, naming each part, and the same session balances with the rules (no model: every name is read)."""
+    import anchormix.tools.stem_store as stem_store
+
+    song = _song(tmp_path / "song")
+    monkeypatch.setenv("ANCHORMIX_MAX_MEMORY_GB", "1")
+    decoded = []
+    real_decode = stem_store.decode_stems
+    monkeypatch.setattr("anchormix.tools.session.decode_stems",
+                        lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    assert main(["balance", str(song), "--out", str(tmp_path / "out"), "--planner", "alm"]) == 1
+    err = capsys.readouterr()
+    said = err.err + err.out
+    assert "the language model's backbone 0.80 GB, the ALM and its advice writer 0.25 GB" in said
+    assert "over the 1.0 GB bound of ANCHORMIX_MAX_MEMORY_GB" in said and not decoded
+    assert main(["balance", str(song), "--out", str(tmp_path / "out"), "--planner", "rules"]) == 0 and decoded
+
+
+@pytest.mark.parametrize("planner, sources, held", [
+    (None, {"bass": "name", "keys": "session.json"}, []),
+    (None, {"bass": "name", "Audio 07": "unknown"},
+     ["the language model's backbone", "the name reader and the role tagger"]),
+    ("alm", {"bass": "name"}, ["the language model's backbone", "the ALM and its advice writer"]),
+    ("rules", {"bass": "name"}, []),
+])
+def test_the_models_a_command_holds_are_named_from_the_planner_and_the_names(planner, sources, held):
+    from anchormix.roles import models_held
+
+    assert list(models_held(planner)(sources)) == held
+    assert "the name reader and the role tagger" in models_held(every_name=True)({"bass": "name"})
+
+
 def test_a_session_that_would_not_fit_the_temporary_disk_is_refused_before_decoding(tmp_path, monkeypatch, capsys):
     """The decoded stems and the two mixes kept beside them (the report's) must fit $TMPDIR's free space."""
     import anchormix.tools.memory_bound as memory_bound

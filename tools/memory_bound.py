@@ -8,10 +8,13 @@ the decoded stems and let go of the same way (tools/render.mix_down), so what
 grows with the audio is each stem's analyses kept for the session (log-mel and
 band levels, :data:`ANALYSIS_SHARE` of a stem's worth each, a stem's worth being
 8 bytes per frame: float32 stereo at the session's rate, the longest stem's
-length), and room (:data:`WORKING_STEMS` stems' worth). ``ANCHORMIX_MAX_MEMORY_GB``
-(default 8) bounds that; the temporary folder (``$TMPDIR``) must have room for
-every stem decoded and :data:`MIXES_ON_DISK` mixes. tools/session.py checks both
-from the files' headers.
+length), and room (:data:`WORKING_STEMS` stems' worth). Beside the audio a
+process holds the program (:data:`PROGRAM_BYTES`) and the models its command
+loads, which the command names (:data:`ModelsHeld`: anchormix/roles.py models_held;
+the name reader only when a name needs it). ``ANCHORMIX_MAX_MEMORY_GB``
+(default 8) bounds the sum, the peak of the process; the temporary folder
+(``$TMPDIR``) must have room for every stem decoded and :data:`MIXES_ON_DISK`
+mixes. tools/session.py checks both from the files' headers and the names.
 """
 
 from __future__ import annotations
@@ -20,9 +23,17 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable, Mapping
 
 __all__ = ["max_session_bytes", "check_memory_bound", "working_bytes", "WORKING_STEMS", "ANALYSIS_SHARE",
-           "BYTES_PER_FRAME", "MIXES_ON_DISK"]
+           "BYTES_PER_FRAME", "MIXES_ON_DISK", "PROGRAM_BYTES", "ModelsHeld", "charged_bytes"]
+
+# The interpreter and the libraries a balance imports, no model loaded: 0.17-0.23 GB measured (benchmarks/scale.py's
+# rules at 8 tracks; tests/test_memory.py holds a balance's whole peak under the charge).
+PROGRAM_BYTES = int(0.3e9)
+# What a command's models hold beside the audio, by what each is, given the session's role sources (stem -> where
+# its role came from: "unknown" where no pattern read the name); charged before decoding.
+ModelsHeld = Callable[[Mapping[str, str]], Mapping[str, int]]
 
 BYTES_PER_FRAME = 8  # float32 stereo
 # Stems' worth of audio a balance holds at once beyond the analyses, whatever the session's size: room for the
@@ -40,6 +51,11 @@ def working_bytes(frames: float, stems: int) -> int:
     return int(frames * BYTES_PER_FRAME * (WORKING_STEMS + ANALYSIS_SHARE * stems))
 
 
+def charged_bytes(frames: float, stems: int, models: Mapping[str, int] = {}) -> int:
+    """The peak the bound charges a process balancing ``stems`` stems of ``frames`` frames with ``models`` loaded."""
+    return PROGRAM_BYTES + sum(models.values()) + working_bytes(frames, stems)
+
+
 def max_session_bytes() -> int:
     """The memory bound of one session's audio (``ANCHORMIX_MAX_MEMORY_GB``, default 8 GB)."""
     raw = os.environ.get("ANCHORMIX_MAX_MEMORY_GB", "8")
@@ -50,20 +66,23 @@ def max_session_bytes() -> int:
     return int(value * 1e9)
 
 
-def check_memory_bound(path: Path, frames: dict[Path, float], sample_rate: int) -> None:
-    """Refuse, before decoding, a session whose working audio would pass the memory bound (a stem too long), or
-    whose decoded stems would not fit the temporary folder's disk; ``frames``: each stem's length at the session's
-    rate, by its (first) file."""
+def check_memory_bound(path: Path, frames: dict[Path, float], sample_rate: int, models: Mapping[str, int] = {}) -> None:
+    """Refuse, before decoding, a session whose balance would pass the memory bound (the program, ``models``: what
+    the command's models hold, and the working audio), or whose decoded stems would not fit the temporary folder's
+    disk; ``frames``: each stem's length at the session's rate, by its (first) file."""
     longest = max(frames.values())
     biggest = max(frames, key=frames.get)
-    need = working_bytes(longest, len(frames))
+    audio = working_bytes(longest, len(frames))
+    need = charged_bytes(longest, len(frames), models)
     bound = max_session_bytes()
     if need > bound:
+        held = "".join(f", {what} {nbytes / 1e9:.2f} GB" for what, nbytes in models.items())
         raise ValueError(
             f"{biggest}: {longest / sample_rate / 60:.1f} min at {sample_rate} Hz; balancing {len(frames)} stems that "
-            f"long holds {need / 1e9:.1f} GB in memory at once ({ANALYSIS_SHARE:.0%} of a stem's worth of analyses per "
-            f"stem, a stem's worth being float32 stereo, 8 bytes per frame, and {WORKING_STEMS} stems' worth of room), "
-            f"over the {bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
+            f"long holds {need / 1e9:.1f} GB in memory at once: the program {PROGRAM_BYTES / 1e9:.2f} GB{held}, and "
+            f"the audio {audio / 1e9:.2f} GB ({ANALYSIS_SHARE:.0%} of a stem's worth of analyses per stem, a stem's "
+            f"worth being float32 stereo, 8 bytes per frame, and {WORKING_STEMS} stems' worth of room), over the "
+            f"{bound / 1e9:.1f} GB bound of ANCHORMIX_MAX_MEMORY_GB; trim the stems or raise the bound")
     decoded = int(longest * BYTES_PER_FRAME * (len(frames) + MIXES_ON_DISK))
     folder = tempfile.gettempdir()
     free = shutil.disk_usage(folder).free

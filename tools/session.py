@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,8 @@ import numpy as np
 from .anchor_choice import BY_EAR, anchor_by_name, lowest_sustained_stem
 from .audio import AUDIO_EXTENSIONS, probe_audio
 from .conventions import ROLES
-from .memory_bound import check_memory_bound
+from .memory_bound import ModelsHeld, check_memory_bound
+from .role_names import infer_role
 from .stem_store import StemSequence, StemStats, StemView, decode_stems
 
 __all__ = ["Session", "infer_role", "load_stem_folder", "session_from_files", "SESSION_FILE"]
@@ -38,37 +38,6 @@ SESSION_FILE = "session.json"
 _SESSION_KEYS = {"anchor", "genre", "roles", "source", "licence", "reference_lu", "notes"}
 # A stem whose peak stays below this is digital silence for our purposes (-90 dBFS).
 _SILENCE_PEAK = 10 ** (-90 / 20)
-
-# Checked in order: the first role whose pattern matches the lower-cased name wins,
-# so "bass drum" is a kick, "lead vocal" a vocal and "bass guitar" a bass.
-_L, _R = r"(?<![a-z])", r"(?![a-z])"
-_ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("kick", rf"kick|{_L}kik{_R}|{_L}bd{_R}|bass ?drum"),
-    ("snare", rf"snare|{_L}snr{_R}|{_L}sd{_R}|{_L}rim|{_L}clap"),
-    ("hats", rf"hat|{_L}hh{_R}|cymbal|{_L}ride{_R}|crash|shaker|tamb"),
-    ("vocals", rf"vocal|{_L}vox|{_L}voc{_R}|{_L}vx{_R}|{_L}bvs?{_R}|choir|voice|sing|{_L}adlib"),
-    ("bass", rf"bass|{_L}sub{_R}|808"),
-    ("drums", rf"drum|{_L}kit{_R}|overhead|{_L}ohs?{_R}|{_L}room{_R}|perc|{_L}toms?{_R}|{_L}loop"),
-    ("guitar", rf"guitar|{_L}gtrs?{_R}|{_L}gtr|{_L}acoustic|{_L}elec"),
-    ("keys", rf"keys|piano|{_L}pno{_R}|rhodes|organ|wurli|{_L}eps?{_R}|clav|{_L}key{_R}"),
-    ("pad", rf"{_L}pads?{_R}|{_L}atmos|{_L}drone"),
-    ("lead", rf"lead|{_L}ld{_R}|solo|melody|{_L}arp"),
-    ("strings", rf"string|violin|viola|cello|{_L}strs?{_R}|orch"),
-    ("brass", rf"brass|horn|trumpet|trombone|{_L}sax|{_L}tpt{_R}|{_L}tbn{_R}|tuba|flute|wind"),
-    ("fx", rf"{_L}s?fx{_R}|riser|sweep|impact|{_L}noise|whoosh|{_L}foley"),
-)
-
-
-def infer_role(name: str) -> str:
-    """Guess a stem's role from its name ("01_Kick In" -> kick); ``other`` when nothing matches."""
-    # camelCase and separators to spaces: "LeadVox_02" -> "lead vox 02"
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
-    text = re.sub(r"[_\-.\s]+", " ", text).lower()
-    for role, pattern in _ROLE_PATTERNS:
-        if re.search(pattern, text):
-            return role
-    return "other"
-
 
 @dataclass
 class Session:
@@ -181,8 +150,9 @@ def _check_anchor(session: Session, anchor: str, where: Path) -> None:
         raise ValueError(f"{session.files.get(anchor, where)}: anchor '{anchor}' is silent; choose an audible stem")
 
 
-def load_stem_folder(path: str | Path, anchor: str | None = None) -> Session:
-    """Load the session folder ``path``; ``anchor`` overrides ``session.json`` and the bass default."""
+def load_stem_folder(path: str | Path, anchor: str | None = None, models: ModelsHeld | None = None) -> Session:
+    """Load the session folder ``path``; ``anchor`` overrides ``session.json`` and the bass default; ``models``: what
+    the command's models will hold beside it (charged by the memory bound)."""
     path = Path(path)
     if not path.is_dir():
         raise ValueError(f"{path}: not a folder of stems")
@@ -204,17 +174,18 @@ def load_stem_folder(path: str | Path, anchor: str | None = None) -> Session:
     for stem in list(meta.get("roles", {})) + list(meta.get("reference_lu", {})):
         if stem not in by_name:
             raise ValueError(f"{json_path}: names stem '{stem}', which is not in the folder; stems: {', '.join(by_name)}")
-    session = session_from_files(path, by_name, meta, anchor, json_path if "anchor" in meta and not anchor else path)
+    session = session_from_files(path, by_name, meta, anchor, json_path if "anchor" in meta and not anchor else path,
+                                 models=models)
     session.ignored_files = [i.name for i in ignored]
     return session
 
 
 def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], meta: dict, anchor: str | None, where: Path,
-                       faders_db: dict[str, float] | None = None) -> Session:
+                       faders_db: dict[str, float] | None = None, models: ModelsHeld | None = None) -> Session:
     """A session of the audio files ``by_name`` (stem name -> file, or its channels' mono files), described by
     ``meta`` (session.json's keys);
-    ``faders_db``: gains already applied to the stems as loaded (a DAW session's faders). ``where`` is named when
-    the anchor is wrong."""
+    ``faders_db``: gains already applied to the stems as loaded (a DAW session's faders); ``models``: what the
+    command's models hold, charged with the audio before decoding. ``where`` is named when the anchor is wrong."""
     groups = {n: (f,) if isinstance(f, Path) else tuple(f) for n, f in by_name.items()}
     roles = {n: meta.get("roles", {}).get(n) or infer_role(n) for n in groups}
     sources = {n: "session.json" if meta.get("roles", {}).get(n) else "name" if roles[n] != "other" else "unknown"
@@ -225,7 +196,8 @@ def session_from_files(path: Path, by_name: dict[str, Path | tuple[Path, ...]], 
     sample_rate = max(rates, key=lambda r: (rates[r], r))
     frames = {n: max(int(np.ceil(infos[f].frames * sample_rate / infos[f].sample_rate)) for f in g)
               for n, g in groups.items()}
-    check_memory_bound(path, {g[0]: frames[n] for n, g in groups.items()}, sample_rate)
+    check_memory_bound(path, {g[0]: frames[n] for n, g in groups.items()}, sample_rate,
+                       models(sources) if models else {})
     stems, stats = decode_stems(groups, frames, sample_rate, faders_db)
     active = {n: _audible(stats[n]) for n in groups}  # before padding: the pad's step is not the stem's sound
     warnings = [w for n, g in groups.items() for w in _warnings(g[0], stats[n])]

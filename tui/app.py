@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from anchormix.agent.chat import Conversation, Intent, Reply
 from anchormix.model.shipped import DEFAULT_INTENT_CHECKPOINT
 from anchormix.planners import planner_factory
-from anchormix.roles import read_unknown_roles
+from anchormix.roles import models_held, read_unknown_roles
 from anchormix.stages import how_long, reading_roles
 
 from .screens import AnchorPicker, ErrorScreen, ExportPicker
@@ -132,7 +132,8 @@ class ChatApp(App):
         try:
             opening("decoding the stems")
             chat = Conversation(self.session_path, self.out_root, self.anchor_arg, planner_factory(self.planner_name),
-                                self.resume, on_load=loaded)
+                                self.resume, on_load=loaded,
+                                models=models_held(self.planner_name, intent=self.use_intent_model))
             opening("measuring loudness, true peak and masking")
             chat.ctx.measurements.measure_all()  # measure once, off the UI thread
             if self.use_intent_model:

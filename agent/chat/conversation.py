@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from anchormix.tools import Session, ToolContext, ToolError, load_session
+from anchormix.tools.memory_bound import ModelsHeld
 from anchormix.tools.outputs import session_output_folder
 
 from ..balance import session_id
@@ -73,8 +74,8 @@ class Conversation(ChatContext):
     def __init__(self, session_path: str | Path, out_root: str | Path, anchor: str | None = None,
                  planner: Callable[[str | None], Planner] = rule_planner, resume: bool = True,
                  intent_model: Callable[[str], str] | None = None,
-                 on_load: Callable[[Session], None] | None = None) -> None:
-        session = load_session(session_path, anchor)
+                 on_load: Callable[[Session], None] | None = None, models: ModelsHeld | None = None) -> None:
+        session = load_session(session_path, anchor, models)  # models: what they hold, charged before decoding
         if on_load:  # e.g. the roles the names do not give, read by the name reader and the ear
             on_load(session)
         heard = session.anchor if session.anchor_by_ear else None  # the ear's choice, said unless a resume changed it

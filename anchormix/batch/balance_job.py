@@ -16,7 +16,7 @@ from anchormix.agent.planning import Planner
 
 from ..planners import make_planner
 from ..report import write_report
-from ..roles import read_unknown_roles
+from ..roles import models_held, read_unknown_roles
 from ..stages import reading_roles, stage
 
 __all__ = ["BalanceJob", "balance_job", "after_step"]
@@ -68,7 +68,8 @@ def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, o
     try:
         return "ok", balance_session(job.path, job.out, planner or make_planner(job.planner), job.anchor, job.max_steps,
                                      job.fresh, on_step=step, step_delay_s=job.delay_s, strength_pct=job.strength,
-                                     daw=job.daw, on_done=report if job.report else None, on_load=loaded)
+                                     daw=job.daw, on_done=report if job.report else None, on_load=loaded,
+                                     models=models_held(job.planner))
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason

@@ -246,17 +246,15 @@ def test_the_held_out_table_is_the_readmes(capsys):
     assert {"engineers", "engineers, MS21 held out", "engineers, MS21 dev", "issue's examples (seen)"} <= \
         set(scores["patterns"]) <= set(README_ROWS)
     for label, shown in README_ROWS.items():
-        row = re.search(rf"^\| {re.escape(shown)} \| ([\d,]+) \| ([\d.]+) % \| ([\d.]+) % \| ([\d.]+ %|-) \| "
+        row = re.search(rf"^\| {re.escape(shown)} \| ([\d,]+) \| ([\d.]+ %) \| ([\d.]+ %) \| ([\d.]+ %) \| "
                         rf"(-|[\d.]+ %) \|$", text, re.MULTILINE)
         assert row, f"README: no held-out row for {label}"
-        assert row.group(4) != "-" or label == "midi test stems", label
         found = stems if label == "midi test stems" else \
             {who: scores[who][label] for who in scores if label in scores[who]}
         if found:
             assert int(row.group(1).replace(",", "")) == found["patterns"]["n"]
             for group, who in enumerate(("patterns", "name reader", "patterns, then name reader"), start=2):
-                if row.group(group) != "-":  # the MIDI test stems' third column: not measured (README says why)
-                    assert float(row.group(group).rstrip(" %")) == round(100 * found[who]["accuracy"], 1), (label, who)
+                assert float(row.group(group).rstrip(" %")) == round(100 * found[who]["accuracy"], 1), (label, who)
             assert row.group(5) == (f"{100 * found['name reader + ear']['accuracy']:.1f} %" if "name reader + ear" in
                                     found else "-")
     issue = scores["name reader"]["issue's examples (seen)"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..memory_bound import ModelsHeld
 from ..session import Session, session_from_files
 from .ardour import balanced_ardour, read_ardour
 from .common import DawProject, DawTrack, strip_anchor_mark
@@ -41,15 +42,16 @@ def read_project(path: Path) -> DawProject:
     return project
 
 
-def load_daw_session(path: Path, anchor: str | None = None) -> Session:
-    """The session of a DAW file: its tracks as stems at their levels (so a balance starts from the rough mix)."""
+def load_daw_session(path: Path, anchor: str | None = None, models: ModelsHeld | None = None) -> Session:
+    """The session of a DAW file: its tracks as stems at their levels (so a balance starts from the rough mix);
+    ``models``: what the command's models hold beside it (tools/memory_bound.py)."""
     project = read_project(Path(path))
     names = {strip_anchor_mark(t.name): t for t in project.tracks}
     if len(names) < len(project.tracks):
         raise ValueError(f"{path}: two tracks share a name; rename one so each stem has its own")
     marked = next((n for n, t in names.items() if t.name != n), None)  # the track anchormix named the anchor
     session = session_from_files(Path(path), {n: t.files for n, t in names.items()}, {"anchor": marked} if marked else {},
-                                 anchor, Path(path), {n: t.level_db for n, t in names.items()})
+                                 anchor, Path(path), {n: t.level_db for n, t in names.items()}, models)
     session.project = project
     session.warnings += [f"{path.name}: left out {why}" for why in project.skipped]
     return session
