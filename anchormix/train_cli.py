@@ -11,7 +11,7 @@ from pathlib import Path
 
 from anchormix.model.corpus import find_sessions
 from anchormix.model.names.held_out import debian_midi_names
-from anchormix.model.names.ms21 import ms21_sets
+from anchormix.model.names.ms21 import MS21_DEV, ms21_sets
 from anchormix.model.intervals import load_table
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
@@ -124,13 +124,14 @@ def _train_names(args: argparse.Namespace) -> int:
                                                    train_name_reader)
 
     midi = debian_midi_names()
+    config = NameConfig.from_yaml(args.config) if args.config else NameConfig.from_yaml()
     held_out = {**ms21_sets(), **({"midi": midi} if midi else {})}
+    real = held_out.pop(MS21_DEV) if config.ms21_dev else []  # MS21's train sessions: trained on, no longer held out
     if not midi:
         console.print("note: no Debian MIDI package installed; the name reader is scored on engineers' names only "
                       "(`anchormix data midi --debian --install` brings them)", style="yellow")
     out = Path(args.out) / "names.safetensors" if args.out else DEFAULT_NAMES_CHECKPOINT
-    config = NameConfig.from_yaml(args.config) if args.config else NameConfig.from_yaml()
-    train_name_reader(config, held_out, out, log=lambda line: console.print(line, highlight=False))
+    train_name_reader(config, held_out, out, log=lambda line: console.print(line, highlight=False), real=real)
     console.print(f"wrote {out}")
     return 0
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from .held_out import DRUM_ROLES
 
-__all__ = ["CLASS_ROLES", "MS21_NAMES", "names_from_annotation", "ms21_names", "ms21_sets", "write_names"]
+__all__ = ["CLASS_ROLES", "MS21_NAMES", "MS21_DEV", "names_from_annotation", "ms21_names", "ms21_sets", "write_names"]
 
 MS21_NAMES = Path(__file__).with_name("ms21_names.tsv")
 
@@ -99,6 +99,9 @@ def ms21_names(part: str | None = None, path: Path = MS21_NAMES) -> list[tuple[s
     if part not in (None, "dev", "held out"):
         raise ValueError(f"MS21 names: no part {part!r} (dev, held out)")
     return [(name, CLASS_ROLES[klass]) for name, klass, where in rows if part in (None, where)]
+
+
+MS21_DEV = "engineers, MS21 dev"  # the dev part's label among the sets
 
 
 def ms21_sets() -> dict[str, list[tuple[str, str]]]:

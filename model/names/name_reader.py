@@ -53,6 +53,7 @@ class NameConfig(ClassifierConfig):
 
     per_role: int = 200  # generated training names per role
     valid_per_role: int = 40  # generated names (another seed) to check the fit on
+    ms21_dev: bool = False  # train on MS21's dev names too (its train sessions; each as its class's first role)
 
 
 def spelled_out(name: str) -> str:
@@ -186,21 +187,24 @@ def scored(model: NameReader, sets: dict[str, list[tuple[str, str]]]) -> dict[st
             "patterns, then name reader": held_out_scores({n: patterns_then(read[n], n) for n in every}, sets)}
 
 
-def training_names(config: NameConfig, held_out: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
-    """The generated names to train on, less any that a held-out set holds (a plain "Keys" is generated too)."""
+def training_names(config: NameConfig, held_out: dict[str, list[tuple[str, str]]],
+                   real: list[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """The generated names to train on, and the ``real`` ones (name, "|"-joined roles: the first is trained on), less
+    any that a held-out set holds (a plain "Keys" is generated too)."""
     kept_out = {n.strip().lower() for examples in held_out.values() for n, _ in examples}
-    return [(n, r) for n, r in generate_names(config.per_role, config.seed) if n.strip().lower() not in kept_out]
+    names = [*generate_names(config.per_role, config.seed), *((n, roles.split("|")[0]) for n, roles in real)]
+    return [(n, r) for n, r in names if n.strip().lower() not in kept_out]
 
 
 def train_name_reader(config: NameConfig, held_out: dict[str, list[tuple[str, str]]],
-                      out: Path = DEFAULT_NAMES_CHECKPOINT, log=print) -> dict:
-    """Fine-tune the name reader on generated names; report it and the pattern matcher on ``held_out`` (which
-    nothing here trains or tunes on: it is scored once, after training)."""
+                      out: Path = DEFAULT_NAMES_CHECKPOINT, log=print, real: list[tuple[str, str]] = ()) -> dict:
+    """Fine-tune the name reader on generated names and ``real`` ones; report it and the pattern matcher on
+    ``held_out`` (which nothing here trains or tunes on: it is scored once, after training)."""
     torch.manual_seed(config.seed)
     started = time.perf_counter()
     model = NameReader(config=config)
     sets = {"engineers": ENGINEERS, **held_out}
-    train = training_names(config, sets)
+    train = training_names(config, sets, real)
     valid = [(n, r) for n, r in generate_names(config.valid_per_role, config.seed + 1) if n not in dict(train)]
     texts, y = [n for n, _ in train], torch.tensor([ROLES.index(r) for _, r in train])
     train_head(model, texts, y, config)

@@ -12,7 +12,8 @@ from anchormix.model.alm.train import TrainConfig
 CONF = Path(__file__).resolve().parents[2] / "model" / "conf"
 
 
-LEARNERS = ("intent.yaml", "writer.yaml", "call_head.yaml", "tagger.yaml", "names.yaml")  # the other learners; the rest are the ALM's
+# the other learners; the rest are the ALM's
+LEARNERS = ("intent.yaml", "writer.yaml", "call_head.yaml", "tagger.yaml", "names.yaml", "names_ms21.yaml")
 
 
 @pytest.mark.parametrize("path", sorted(p for p in CONF.glob("*.yaml") if p.name not in LEARNERS), ids=lambda p: p.name)
@@ -77,3 +78,4 @@ def test_the_name_readers_hyperparameters_are_its_config():
 
     config = NameConfig.from_yaml()
     assert config.per_role == 150 and config.lora_epochs == 2 and config.lora_r == 8
+    assert not config.ms21_dev and NameConfig.from_yaml(CONF / "names_ms21.yaml").ms21_dev  # the run not shipped

@@ -36,6 +36,10 @@ def test_no_held_out_name_is_trained_on():
     trained = {n.lower() for n, _ in training_names(config, held_out)}
     assert len(trained) >= len(generated) - len(ENGINEERS) - 2  # only the names a held-out set holds are left out
     assert not trained & {n.lower() for examples in held_out.values() for n, _ in examples}
+    real = [("Zither Room", "strings"), ("Synth Stack", "keys|pad|lead"), (ENGINEERS[0][0], ENGINEERS[0][1])]
+    with_real = training_names(config, held_out, real)
+    assert with_real[-2:] == [("Zither Room", "strings"), ("Synth Stack", "keys")]  # a class's first role
+    assert ENGINEERS[0][0] not in {n for n, _ in with_real}
 
 
 @pytest.mark.parametrize("name, parts", [("BkV3", "bk v 3"), ("LDVoc147", "ld voc 147"), ("OHR_07", "ohr 07"),
