@@ -74,7 +74,8 @@ def _demo(args: argparse.Namespace) -> int:
     measure(argparse.Namespace(session=folder, anchor=None, json_out=None))
     console.print(f"\nbalancing with the [bold]{args.planner}[/] planner ...")
     result = balance_session(folder, args.out / "balanced", make_planner(args.planner), fresh=True,
-                             models=models_held(args.planner), on_done=lambda done, session, measured: write_report(done.out_dir, done.outcome,
+                             models=models_held(args.planner),
+                             on_done=lambda done, session, measured: write_report(done.out_dir, done.outcome,
                                                                                  session, done.advice, measured))
     console.print(Markdown(result.advice))
     console.print(before_after_table(result.outcome))

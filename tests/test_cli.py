@@ -209,6 +209,21 @@ def test_measure_with_a_bad_anchor_name_fails_before_decoding_anything(audio_nn_
     assert "anchor 'Bass DI' is not a stem of this session" in " ".join(capsys.readouterr().err.split())
 
 
+def test_balance_with_the_alm_and_a_bad_anchor_fails_before_the_model_loads(audio_nn_session, monkeypatch, capsys):
+    """The planner is made when the balance first asks it for something, after the names and headers are checked: a
+    wrong anchor is said without loading the ALM (seconds of the 2 issue 25 allows)."""
+    import anchormix.batch.balance_job as balance_job
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the ALM was loaded before the anchor's name was checked")
+
+    monkeypatch.setattr(balance_job, "make_planner", refuse)
+    folder, _ = audio_nn_session
+    assert main(["balance", str(folder), "--out", str(folder.parent / "out"), "--planner", "alm",
+                 "--anchor", "Bass DI"]) == 1
+    assert "anchor 'Bass DI' is not a stem of this session" in " ".join(capsys.readouterr().err.split())
+
+
 def test_the_command_line_imports_no_heavy_library_before_a_command_needs_it():
     """A wrong argument is said in about a second (issue 25 asks < 2 s): the CLI's import pulls in none of the libraries
     that take most of that (scipy.signal/stats, LangGraph, Textual, torch); the command that needs one imports it."""

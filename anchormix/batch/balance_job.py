@@ -43,6 +43,19 @@ class BalanceJob:
         return replace(self, fresh=False)
 
 
+class _MadeWhenFirstUsed:
+    """A planner made when the balance first asks it for something: after the session's names, headers and memory
+    are checked, so a wrong anchor or an oversized session is refused before the ALM is loaded (issue 25: fail fast)."""
+
+    def __init__(self, name: str) -> None:
+        self._name, self._made = name, None
+
+    def __getattr__(self, attribute: str):
+        if self._made is None:
+            self._made = make_planner(self._name)
+        return getattr(self._made, attribute)
+
+
 def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, object]:
     """("ok", BalanceResult) or ("error", one line naming the file); ``planner``: one already built (a worker's).
     Says its stages as it goes (:func:`~anchormix.stages.stage`: the progress bar shows them when it runs here)."""
@@ -66,10 +79,10 @@ def balance_job(job: BalanceJob, planner: Planner | None = None) -> tuple[str, o
 
     stage("decoding the stems")
     try:
-        return "ok", balance_session(job.path, job.out, planner or make_planner(job.planner), job.anchor, job.max_steps,
-                                     job.fresh, on_step=step, step_delay_s=job.delay_s, strength_pct=job.strength,
-                                     daw=job.daw, on_done=report if job.report else None, on_load=loaded,
-                                     models=models_held(job.planner))
+        return "ok", balance_session(job.path, job.out, planner or _MadeWhenFirstUsed(job.planner), job.anchor,
+                                     job.max_steps, job.fresh, on_step=step, step_delay_s=job.delay_s,
+                                     strength_pct=job.strength, daw=job.daw, on_done=report if job.report else None,
+                                     on_load=loaded, models=models_held(job.planner))
     except ValueError as err:
         return "error", str(err)
     except OSError as err:  # full or read-only disk: the path and the reason
