@@ -109,4 +109,6 @@ def test_a_balance_peaks_under_what_the_bound_charges_before_decoding(sessions, 
     assert bool(models) == (renamed or planner == "alm")
     peak = _peak_mb("balance", str(folder), "--out", str(tmp_path / "out"), "--planner", planner, "--fresh")
     charged = charged_bytes(10 * 48000, len(sources), models) / 2**20
+    print(f"balance --planner {planner}, {'unread' if renamed else 'read'} names: peak {peak:.0f} MiB, charged "
+          f"{charged:.0f} MiB")  # `pytest -s` shows them (README, "Safety")
     assert peak <= charged, (peak, charged, models)
