@@ -28,9 +28,14 @@ __all__ = ["read_unknown_roles", "models_held"]
 _READER = []  # the process's RoleReader, loaded on first need
 
 
+def _needs_the_reader(role_sources: Mapping[str, str]) -> bool:
+    """Whether a session's names call for the name reader: a name no pattern read, and the reader's checkpoint here."""
+    return "unknown" in role_sources.values() and DEFAULT_NAMES_CHECKPOINT.exists()
+
+
 def read_unknown_roles(session: Session) -> None:
     """Fill ``session``'s unknown roles in place (and, for an anchor chosen by ear, prefer a stem read as bass)."""
-    if all(source != "unknown" for source in session.role_sources.values()) or not DEFAULT_NAMES_CHECKPOINT.exists():
+    if not _needs_the_reader(session.role_sources):
         return
     from anchormix.model.names.role_reader import RoleReader, fill_unknown_roles  # lazy: loads torch and the LLM
 
@@ -56,7 +61,7 @@ def models_held(planner: str | None = None, intent: bool = False, every_name: bo
             parts["the ALM and its advice writer"] = ALM_BYTES
         if intent and DEFAULT_INTENT_CHECKPOINT.exists():
             parts["the intent model"] = INTENT_BYTES
-        if every_name or ("unknown" in role_sources.values() and DEFAULT_NAMES_CHECKPOINT.exists()):
+        if every_name or _needs_the_reader(role_sources):
             parts["the name reader and the role tagger"] = NAMES_BYTES
         return {"the language model's backbone": BACKBONE_BYTES, **parts} if parts else {}
 
