@@ -28,7 +28,8 @@ from anchormix.tools import Measurements, Session, load_session
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.loudness import matching_gains_db
 from anchormix.tools.outputs import claim_folder
-from anchormix.tools.masking import BAND_CENTRES_HZ, band_levels, masked_share, rest_of_mix
+from anchormix.tools.masking import BAND_CENTRES_HZ, masked_share, rest_of_mix
+from anchormix.tools.measurements import BandLevels
 from anchormix.tools.render import mix_down
 from anchormix.tools.stem_store import BLOCK_FRAMES, let_go
 
@@ -73,11 +74,16 @@ def _ogg_data_uri(audio: np.ndarray, sample_rate: int, gain_db: float) -> str:
     return "data:audio/ogg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _masking_grid(levels: np.ndarray, gains: list[float]) -> list[list[float]]:
-    """Per stem, per band: the share of its active cells the rest of the mix masks at ``gains`` (nan: inactive)."""
-    shifted = levels + np.asarray(gains, dtype=np.float32)[:, None, None]
-    return [[np.nan if s is None else s for s in masked_share(shifted[i], rest_of_mix(shifted, i)).band_share]
-            for i in range(len(gains))]
+def _masking_grid(levels: BandLevels, gains: list[float]) -> list[list[float]]:
+    """Per stem, per band: the share of its active cells the rest of the mix masks at ``gains`` (nan: inactive);
+    the song read a stretch at a time."""
+    moved = levels.moved(gains)
+    loudest, results = moved.loudest(), [None] * len(gains)
+    for stretch in moved.stretches():
+        for i, before in enumerate(results):
+            part = masked_share(stretch[i], rest_of_mix(stretch, i), loudest=float(loudest[i]))
+            results[i] = part if before is None else before + part
+    return [[np.nan if s is None else s for s in result.band_share] for result in results]
 
 
 def _timeline(trace: list[dict]) -> str:
@@ -138,8 +144,7 @@ def write_report(out_dir: Path, outcome: BalanceOutcome | None = None, session: 
     after = outcome.gains_db
     mixes = [mix_down(session, start).audio, mix_down(session, after).audio]  # kept beside the stems, not in memory
     matching, target = matching_gains_db(mixes, session.sample_rate, REPORT_LUFS)
-    levels = measured.bands if measured is not None and measured.session is session else \
-        band_levels(session.arrays(), session.sample_rate)
+    levels = (measured if measured is not None and measured.session is session else Measurements(session)).bands
     charts = levels_svg(names, outcome.lu_vs_anchor_before, outcome.lu_vs_anchor_after, outcome.reference_lu,
                         outcome.intervals_db, anchor)
     heat = masking_svg(names, list(BAND_CENTRES_HZ), _masking_grid(levels, [start[n] for n in names]),

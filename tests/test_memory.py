@@ -18,7 +18,7 @@ import pytest
 from anchormix.tools.audio import read_audio, write_audio_atomic
 from anchormix.tools.demo import write_demo_session
 from anchormix.roles import models_held
-from anchormix.tools.memory_bound import ANALYSIS_SHARE, BYTES_PER_FRAME, charged_bytes, working_bytes
+from anchormix.tools.memory_bound import BYTES_PER_FRAME, WALK_SHARE, charged_bytes, working_bytes
 
 # VmHWM, the peak RSS of this process's own memory: ru_maxrss would keep the forking parent's (pytest's) peak.
 CHILD = """
@@ -61,20 +61,25 @@ def sessions(tmp_path_factory) -> dict[str, Path]:
 
 def test_more_stems_cost_almost_no_memory(sessions, tmp_path):
     """8 stems against 32 of 90 s: the 24 more hold 791 MiB decoded (8 bytes a frame a stem); stored on disk and read
-    a stretch at a time (each stretch let go of once measured), they may add no more than their kept analyses
-    (ANALYSIS_SHARE of a stem's worth each) and half a stem's worth for the allocator. Measured: 0-4 MiB (before the
-    stretches were let go, 12-81: two workers each held a whole stem; before issue 25's stem store, all 24)."""
+    a stretch at a time (each stretch let go of once measured), their analyses kept beside them and walked the same
+    way, they may add no more than what a walk keeps per stem (WALK_SHARE of a stem's worth each) and half a stem's
+    worth for the allocator. Measured: 0-4 MiB (before the stretches were let go, 12-81: two workers each held a
+    whole stem; before issue 25's stem store, all 24)."""
     peaks = [_balance_peak_mb(sessions[k], tmp_path / "out") for k in ("8x90", "32x90")]
     one_stem_mb = 90 * 48000 * BYTES_PER_FRAME / 2**20
-    assert peaks[1] - peaks[0] <= (24 * ANALYSIS_SHARE + 0.5) * one_stem_mb, (peaks, one_stem_mb)
+    print(f"balance, 8 against 32 stems of 90 s: peaks {peaks[0]:.0f}, {peaks[1]:.0f} MiB")  # pytest -s shows them
+    assert peaks[1] - peaks[0] <= (24 * WALK_SHARE + 0.5) * one_stem_mb, (peaks, one_stem_mb)
 
 
 def test_a_longer_song_costs_at_most_the_working_set_the_bound_charges(sessions, tmp_path):
     """8 stems, 10 s against 90 s: the peak may grow by no more than what the memory bound charges for the 80 s more
-    (tools/memory_bound.working_bytes: each stem's analyses, and room). Measured: 0.4 stems' worth, 0.3 of it the
-    analyses (1.1 while the mix was held whole, one stem's worth; 6.6-7.4 when each measurement held whole stems and
-    copies of them, before that the whole session's 8 stems and more)."""
+    (tools/memory_bound.working_bytes: what a walk over the analyses keeps, and room). Measured: 0.4 stems' worth,
+    0.3 of it the analyses, while they were held in memory (1.1 while the mix was held whole, one stem's worth;
+    6.6-7.4 when each measurement held whole stems and copies of them, before that the whole session's 8 stems and
+    more)."""
     peaks = [_balance_peak_mb(sessions[k], tmp_path / "out") for k in ("8x10", "8x90")]
+    print(f"balance, 8 stems of 10 against 90 s: peaks {peaks[0]:.0f}, {peaks[1]:.0f} MiB, a stem of 80 s "
+          f"{80 * 48000 * BYTES_PER_FRAME / 2**20:.0f} MiB")
     assert peaks[1] - peaks[0] <= working_bytes(80 * 48000, 8) / 2**20, (peaks, working_bytes(80 * 48000, 8) / 2**20)
 
 

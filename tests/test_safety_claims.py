@@ -121,7 +121,7 @@ def test_a_session_that_would_not_fit_the_temporary_disk_is_refused_before_decod
                         lambda folder: usage._replace(free=two_stems_of_2_s + 1000))
     assert main(["measure", str(song)]) == 2
     err = capsys.readouterr().err
-    assert "with the mixes kept beside them" in err and "point TMPDIR at a disk with room" in err
+    assert "with their analyses and the mixes kept beside them" in err and "point TMPDIR at a disk with room" in err
 
 
 def test_a_read_only_session_folder_is_only_read_even_for_an_unprivileged_user():

@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft
 
-from .stem_store import let_go
+from .stem_store import PAGE_FLOATS, let_go, scratch
 
 __all__ = [
     "BAND_CENTRES_HZ",
@@ -57,6 +57,8 @@ _FLOOR = 1e-12  # power floor before dB
 _SILENT_DB = -100.0  # a stem whose loudest cell is below this is treated as silent
 _WORKERS = max(1, min(2, os.cpu_count() or 1))
 FRAME_CHUNK = 128  # frames transformed at a time (~2 MB at 48 kHz: they stay in cache), whatever the song's length
+# A row's written frames are let go of every this many (whole pages; the page a stretch ends inside goes with the next).
+_LET_GO_FRAMES = 8 * PAGE_FLOATS
 
 
 def format_hz(hz: float) -> str:
@@ -83,20 +85,26 @@ def stem_spectra(x, n_fft: int, rows: int, reduce: Callable[[np.ndarray], np.nda
     ``reduce`` turning each chunk's power spectra ``(chunk, bins)`` (only the FFT bins ``bins``: the others' power
     is never computed) into ``(rows, chunk)``. Two stems at a time where two cores are there, each chunk's FFTs on
     its own; memory: two chunks of frames and their spectra, whatever the song's length. ``x``:
-    ``(stems, 2, samples)`` or a sequence of ``(2, samples)`` of one length."""
+    ``(stems, 2, samples)`` or a sequence of ``(2, samples)`` of one length. The result lies beside the stems
+    (:func:`~anchormix.tools.stem_store.scratch`) where they lie on disk, and is let go of as it is written: a
+    caller reads it a stretch or a stem at a time (:func:`~anchormix.tools.stem_store.released`)."""
     window = np.hanning(n_fft).astype(np.float32)
     count = (max(np.shape(x[0])[-1], n_fft) - n_fft) // (n_fft // 2) + 1  # frames of every stem
-    out = np.empty((len(x), rows, count), dtype=np.float32)
+    out = scratch(x, (len(x), rows, count))
     workers = min(_WORKERS, len(x))
 
     def one(i: int) -> None:
-        stem = x[i]
+        stem, written = x[i], 0
         for k in range(0, count, FRAME_CHUNK):  # memory: a chunk's samples and spectra, not the song's
             # (chunk, F); the windowed frames are a temporary of ours, so the FFT may overwrite them
             spectrum = fft.rfft(stem_frames(stem, n_fft, k, k + FRAME_CHUNK) * window, axis=-1,
                                 workers=1 if workers > 1 else -1, overwrite_x=True)[:, bins]
             out[i, :, k : k + FRAME_CHUNK] = reduce(spectrum.real**2 + spectrum.imag**2)
             let_go(stem, k * (n_fft // 2), (k + FRAME_CHUNK) * (n_fft // 2))  # the chunk's samples leave our memory
+            if k + FRAME_CHUNK - written >= _LET_GO_FRAMES:  # and what was written, a few pages of each row at a time
+                let_go(out[i], max(0, written - PAGE_FLOATS), k + FRAME_CHUNK)
+                written = k + FRAME_CHUNK
+        let_go(out[i])
 
     with ThreadPoolExecutor(workers) as pool:  # FFTs, products and logs release the GIL
         list(pool.map(one, range(len(x))))
@@ -117,12 +125,18 @@ def band_levels(x, sample_rate: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MaskingResult:
-    """How much a target stem is masked, overall and per band (``None`` where the target is inactive)."""
+    """How much a target stem is masked, overall and per band (``None`` where the target is inactive). The results
+    of consecutive stretches of a song add up to the song's (``sum(parts, start)`` or ``a + b``) when each was judged
+    against the song's loudest cell (:func:`masked_share`'s ``loudest``)."""
 
     share: float
     band_share: list[float | None]
     band_masked: list[int]  # masked cells per band
     active_cells: int
+    band_active: list[int] = field(default_factory=list)  # active cells per band
+
+    def __add__(self, other: "MaskingResult") -> "MaskingResult":
+        return _result(np.add(self.band_masked, other.band_masked), np.add(self.band_active, other.band_active))
 
     def worst_bands(self, count: int = 3, min_share: float = 0.25) -> list[tuple[float, float]]:
         """Up to ``count`` bands where the target loses most cells, as ``(centre_hz, share)``.
@@ -155,40 +169,54 @@ def _power_sum_db(levels: np.ndarray, axis: int = 0) -> np.ndarray:
     return 10.0 * np.log10(np.sum(10.0 ** (levels / 10.0), axis=axis) + _FLOOR)
 
 
-def masked_share(target: np.ndarray, masker: np.ndarray, margin_db: float = 3.0) -> MaskingResult:
+def masked_share(target: np.ndarray, masker: np.ndarray, margin_db: float = 3.0,
+                 loudest: float | None = None) -> MaskingResult:
     """Share of ``target``'s active cells where ``masker`` is at least ``margin_db`` louder.
 
-    Both are band levels in dB ``(bands, frames)`` at the gains to judge.
+    Both are band levels in dB ``(bands, frames)`` at the gains to judge: the whole song, or a stretch of it with
+    ``loudest`` the target's loudest cell over the whole song (what makes a cell active), so stretches add up.
     """
-    if target.max() < _SILENT_DB:  # a silent target has nothing to mask
-        return MaskingResult(0.0, [None] * target.shape[0], [0] * target.shape[0], 0)
-    active = target > target.max() - ACTIVE_RANGE_DB  # (bands, T)
+    if loudest is None:
+        loudest = float(target.max())
+    if loudest < _SILENT_DB:  # a silent target has nothing to mask
+        return _result(np.zeros(target.shape[0], int), np.zeros(target.shape[0], int))
+    active = target > loudest - ACTIVE_RANGE_DB  # (bands, T)
     masked = active & (masker >= target + margin_db)
-    per_band_active = active.sum(axis=1)
-    per_band_masked = masked.sum(axis=1)
+    return _result(masked.sum(axis=1), active.sum(axis=1))
+
+
+def _result(per_band_masked: np.ndarray, per_band_active: np.ndarray) -> MaskingResult:
     band_share = [float(m / a) if a else None for m, a in zip(per_band_masked, per_band_active)]
     total = int(per_band_active.sum())
     share = float(per_band_masked.sum() / total) if total else 0.0
-    return MaskingResult(share, band_share, [int(m) for m in per_band_masked], total)
+    return MaskingResult(share, band_share, [int(m) for m in per_band_masked], total, [int(a) for a in per_band_active])
 
 
-def masking_matrix(levels: np.ndarray, margin_db: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """Pairwise masking of ``levels`` ``(stems, bands, frames)``.
+def masking_matrix(levels: np.ndarray | Iterable[np.ndarray], margin_db: float = 3.0,
+                   loudest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairwise masking of ``levels`` ``(stems, bands, frames)``: the whole song, or its stretches one after another
+    with ``loudest`` ``(stems,)`` each stem's loudest cell over the whole song.
 
     Returns ``(directed, mutual)``: ``directed[i, j]`` is the share of stem i's
     active cells masked by stem j alone; ``mutual = (directed + directed.T) / 2``
     is the symmetric matrix (how much i and j fight for the same cells).
     """
-    count = len(levels)
-    directed = np.zeros((count, count))
-    for i in range(count):
-        if levels[i].max() < _SILENT_DB:
-            continue
-        active = levels[i] > levels[i].max() - ACTIVE_RANGE_DB
-        total = active.sum()
-        masked = active[None] & (levels >= levels[i][None] + margin_db)  # (S, bands, T)
-        directed[i] = masked.sum(axis=(1, 2)) / total
-        directed[i, i] = 0.0
+    if isinstance(levels, np.ndarray):
+        levels, loudest = [levels], levels.max(axis=(1, 2)) if loudest is None else loudest
+    masked, active = 0, 0
+    for stretch in levels:
+        count = len(stretch)
+        part = np.zeros((count, count))
+        cells = np.zeros(count)
+        for i in range(count):
+            if loudest[i] < _SILENT_DB:
+                continue
+            on = stretch[i] > loudest[i] - ACTIVE_RANGE_DB
+            cells[i] = on.sum()
+            part[i] = (on[None] & (stretch >= stretch[i][None] + margin_db)).sum(axis=(1, 2))  # (S, bands, T)
+        masked, active = masked + part, active + cells
+    directed = np.divide(masked, np.asarray(active)[:, None], out=np.zeros_like(masked), where=active[:, None] > 0)
+    np.fill_diagonal(directed, 0.0)
     return directed, (directed + directed.T) / 2.0
 
 

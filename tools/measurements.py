@@ -11,7 +11,7 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -19,9 +19,11 @@ from .loudness import integrated_loudness
 from .true_peak import true_peak_dbtp
 from .masking import band_levels
 from .session import Session
-from .stem_store import StemView
+from .stem_store import PAGE_FLOATS, StemView, let_go, released
 
-__all__ = ["Measurements", "MeasuredAt"]
+__all__ = ["Measurements", "MeasuredAt", "BandLevels", "BAND_STRETCH"]
+
+BAND_STRETCH = 1024  # band-level frames read at a time (44 s at 48 kHz; 48 stems' stretch is 5.5 MB)
 
 
 class Measurements:
@@ -43,11 +45,12 @@ class Measurements:
         return types.MappingProxyType(dict(zip(self.session.names, map(float, peaks))))
 
     @cached_property
-    def bands(self) -> np.ndarray:
-        """Third-octave band levels ``(stems, bands, frames)`` dB (read-only)."""
+    def bands(self) -> "BandLevels":
+        """Third-octave band levels ``(stems, bands, frames)`` dB, kept beside the stems (read a stretch at a time)."""
         levels = band_levels(self.session.arrays(), self.session.sample_rate)
         levels.flags.writeable = False
-        return levels
+        loudest = np.array([stem.max() for stem in released(levels)], dtype=np.float32)
+        return BandLevels(levels, np.zeros(len(levels), dtype=np.float32), loudest)
 
     def measure_all(self) -> "Measurements":
         """Take every measurement now (before a batch of draws, or off a UI thread)."""
@@ -71,11 +74,42 @@ class Measurements:
                 moved.__dict__[name] = types.MappingProxyType(
                     {n: v + offsets_db.get(n, 0.0) for n, v in self.__dict__[name].items()})
         if "bands" in self.__dict__:
-            shift = np.array([offsets_db.get(n, 0.0) for n in session.names], dtype=np.float32)
-            bands = self.__dict__["bands"] + shift[:, None, None]
-            bands.flags.writeable = False
-            moved.__dict__["bands"] = bands
+            moved.__dict__["bands"] = self.__dict__["bands"].moved([offsets_db.get(n, 0.0) for n in session.names])
         return moved
+
+
+@dataclass(frozen=True)
+class BandLevels:
+    """A session's third-octave band levels ``(stems, bands, frames)`` dB as measured (``kept``: beside the stems
+    where they lie on disk, :func:`~anchormix.tools.masking.stem_spectra`), moved by ``offsets`` dB per stem, with
+    each stem's loudest cell (``kept_loudest``, as measured). Read a stretch of frames at a time
+    (:meth:`stretches`), so what a masking check holds grows with the stems, not with the song."""
+
+    kept: np.ndarray
+    offsets: np.ndarray  # (stems,) dB
+    kept_loudest: np.ndarray  # (stems,) dB
+
+    def moved(self, gains_db) -> "BandLevels":
+        """These levels with ``gains_db`` (dB per stem, in order) more."""
+        return BandLevels(self.kept, self.offsets + np.asarray(gains_db, dtype=np.float32), self.kept_loudest)
+
+    def loudest(self) -> np.ndarray:
+        """Each stem's loudest cell over the whole song, dB ``(stems,)``."""
+        return self.kept_loudest + self.offsets
+
+    def stretches(self, frames: int = BAND_STRETCH) -> Iterator[np.ndarray]:
+        """The levels ``(stems, bands, <= frames)``, a copy of each stretch in turn, the one before let go of."""
+        total = self.kept.shape[-1]
+        for start in range(0, total, frames):
+            yield self.kept[:, :, start : start + frames] + self.offsets[:, None, None]
+            for stem in self.kept:  # the page a stretch ends inside is let go of with the next
+                let_go(stem, max(0, start - PAGE_FLOATS), start + frames)
+        for stem in self.kept:  # and the pages across the ends of its rows (one per row, whatever the song's length)
+            let_go(stem)
+
+    def whole(self) -> np.ndarray:
+        """Every frame at once ``(stems, bands, frames)``: for a short song, a test or a chart."""
+        return np.concatenate(list(self.stretches()), axis=-1)
 
 
 @dataclass(frozen=True)
@@ -94,8 +128,6 @@ class MeasuredAt:
     def true_peak(self, name: str) -> float:
         return self.measurements.true_peak[name] + self.gain(name)
 
-    def bands(self) -> np.ndarray:
-        """Band levels at these gains, ``(stems, bands, frames)`` dB."""
-        names = self.measurements.session.names
-        shift = np.array([self.gain(n) for n in names], dtype=np.float32)
-        return self.measurements.bands + shift[:, None, None]
+    def bands(self) -> BandLevels:
+        """Band levels at these gains, ``(stems, bands, frames)`` dB, read a stretch at a time."""
+        return self.measurements.bands.moved([self.gain(n) for n in self.measurements.session.names])

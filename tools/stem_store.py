@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,9 +34,11 @@ import numpy as np
 
 from .audio import MIN_DURATION_S, read_blocks, to_stereo
 
-__all__ = ["BLOCK_FRAMES", "StemStats", "StemStore", "StemView", "StemSequence", "decode_stems", "let_go", "scratch"]
+__all__ = ["BLOCK_FRAMES", "StemStats", "StemStore", "StemView", "StemSequence", "decode_stems", "let_go", "released", "scratch",
+           "PAGE_FLOATS"]
 
 BLOCK_FRAMES = 1 << 17  # frames decoded at a time (0.5 MB a channel)
+PAGE_FLOATS = mmap.PAGESIZE // 4  # float32 values in a page: what let_go drops is whole pages
 _CLIP = 0.9999  # a sample this close to full scale counts as clipped
 _WORKERS = max(1, min(2, os.cpu_count() or 1))
 _PREFIX = "anchormix-stems-"  # then the owning process's id: anchormix-stems-<pid>-<random>
@@ -91,8 +93,8 @@ def let_go(audio: np.ndarray, start: int = 0, stop: int | None = None) -> None:
     stem a stretch at a time lets go of each stretch when done with it, so it holds a stretch, not the song. Any
     other array (a gained copy, a test's own, a private writable mapping) is left alone. A shared writable mapping
     (:func:`scratch`) is let go of the same way: what was written stays in its file and comes back from there."""
-    base = audio
-    while base is not None and not isinstance(base, np.memmap):
+    base = audio  # the memmap made from the mapping itself: a view of it (a memmap too) starts elsewhere
+    while base is not None and not (isinstance(base, np.memmap) and isinstance(base.base, mmap.mmap)):
         base = getattr(base, "base", None)
     if (base is None or base.mode not in ("r", "r+") or getattr(base, "_mmap", None) is None
             or not hasattr(mmap, "MADV_DONTNEED")):  # shared mappings only: a private ("c") one's changes would go
@@ -101,6 +103,9 @@ def let_go(audio: np.ndarray, start: int = 0, stop: int | None = None) -> None:
     stop = rows.shape[1] if stop is None else min(stop, rows.shape[1])
     if stop <= start:
         return
+    if start == 0 and stop == rows.shape[1] and rows.flags.c_contiguous:  # every row whole: one run of bytes, so
+        rows = rows.reshape(1, -1)  # the pages across the rows' ends go too (a kept analysis: rows of few pages)
+        stop = rows.shape[1]
     page = mmap.PAGESIZE
     for row in rows:
         if row.strides[0] != row.itemsize:  # a strided view's frames are not one run of bytes
@@ -111,31 +116,43 @@ def let_go(audio: np.ndarray, start: int = 0, stop: int | None = None) -> None:
             base._mmap.madvise(mmap.MADV_DONTNEED, low, high - low)
 
 
-def scratch(stems: Mapping, frames: int) -> np.ndarray:
-    """A writable float32 ``(2, frames)`` of zeros for work a stem long (the mix): mapped from a file in the folder of
-    the :class:`StemStore` that ``stems`` (a store, or a view of one) reads from, a file removed at once (the disk
-    space goes with the array), so that its stretches leave memory as :func:`let_go` drops them; in memory when the
-    stems are (a test's, a generated song's)."""
+def scratch(stems: Mapping, shape: int | tuple[int, ...]) -> np.ndarray:
+    """A writable float32 array of zeros for work that grows with the song: ``(2, shape)`` (a stem long: the mix) or
+    ``shape`` (a session's kept analyses). Mapped from a file in the folder of the :class:`StemStore` that ``stems``
+    (a store, a view of one, or a sequence of its stems) reads from, a file removed at once (the disk space goes with
+    the array), so that its stretches leave memory as :func:`let_go` drops them; in memory when the stems are (a
+    test's, a generated song's)."""
+    shape = (2, shape) if isinstance(shape, int) else tuple(shape)
     store = stems
     while not isinstance(store, StemStore) and isinstance(getattr(store, "stems", None), Mapping):
         store = store.stems
-    if not isinstance(store, StemStore) or frames == 0:
-        return np.zeros((2, frames), dtype=np.float32)
+    if not isinstance(store, StemStore) or 0 in shape:
+        return np.zeros(shape, dtype=np.float32)
     handle, path = tempfile.mkstemp(suffix=".f32", dir=store.folder)
     try:
         # Its blocks reserved now: a full disk is an error here, not a SIGBUS when a page of the mapping is written
         # (where the system has no posix_fallocate, macOS, a sparse file of zeros).
+        size = 4 * int(np.prod(shape))
         if hasattr(os, "posix_fallocate"):
-            os.posix_fallocate(handle, 0, 2 * frames * 4)
+            os.posix_fallocate(handle, 0, size)
         else:
-            os.ftruncate(handle, 2 * frames * 4)
-        return np.memmap(path, dtype=np.float32, mode="r+", shape=(2, frames))
+            os.ftruncate(handle, size)
+        return np.memmap(path, dtype=np.float32, mode="r+", shape=shape)
     except OSError as err:  # the temporary folder's disk is full, or not writable
         raise ValueError(f"cannot keep a stem-long buffer in {store.folder} ({err.strerror}); point TMPDIR at a "
                          f"disk with room for the session's decoded stems") from None
     finally:
         os.close(handle)
         os.unlink(path)  # the mapping keeps the file's pages; nothing is left behind on disk
+
+
+def released(arrays: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Each of ``arrays`` in turn, let go of (:func:`let_go`, every row) once the caller asks for the next: a walk
+    over a session's kept analyses, one stem's in memory at a time."""
+    for array in arrays:
+        yield array
+        for row in (array.reshape(-1, array.shape[-1]) if array.ndim > 2 else [array]):
+            let_go(row)
 
 
 class StemView(Mapping):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .masking import format_hz, masked_share, masking_matrix, rest_of_mix
+from .masking import MaskingResult, format_hz, masked_share, masking_matrix, rest_of_mix
 from .measurements import MeasuredAt, Measurements
 from .registry import ToolRegistry
 from .render import write_outputs
@@ -110,21 +110,26 @@ def measure_masking(ctx: ToolContext, target: str, masker: str | None = None, ma
     """
     names = ctx.session.names
     t = names.index(ctx.stem(target))
-    levels = ctx.measured.bands()
-    if masker is None:
-        masker_levels = rest_of_mix(levels, t)
-    elif ctx.stem(masker) == target:
+    if masker is not None and ctx.stem(masker) == target:
         raise ValueError("masker must differ from target")
-    else:
-        masker_levels = levels[names.index(masker)]
-    result = masked_share(levels[t], masker_levels, margin_db)
+    m = None if masker is None else names.index(ctx.stem(masker))
+    bands = ctx.measured.bands()
+    loudest = float(bands.loudest()[t])
+    others = [i for i, n in enumerate(names) if i != t and ctx.session.active[n]] if masker is None else []
+    result, by = None, {}
+    for levels in bands.stretches():  # a stretch of the song at a time; the parts add up to the song's
+        masker_levels = rest_of_mix(levels, t) if m is None else levels[m]
+        parts = {i: masked_share(levels[t], levels[i], margin_db, loudest) for i in others}
+        by = {i: by[i] + part if i in by else part for i, part in parts.items()}
+        part = masked_share(levels[t], masker_levels, margin_db, loudest)
+        result = part if result is None else result + part
     span = result.worst_range_hz()
     return {
         "target": target,
         "masker": masker or "rest of mix",
         "masked_share": round(result.share, 3),
         # Against the rest of the mix: which stems do the masking, each on its own (advice names them).
-        "maskers": _maskers(ctx, levels, t, margin_db) if masker is None else [],
+        "maskers": _maskers(names, by),
         "worst_bands": [{"band_hz": hz, "band": format_hz(hz), "share": round(s, 3)} for hz, s in result.worst_bands()],
         "worst_range": (format_hz(span[0]) if span[0] == span[1] else f"{format_hz(span[0])}-{format_hz(span[1])}")
         if span
@@ -132,13 +137,11 @@ def measure_masking(ctx: ToolContext, target: str, masker: str | None = None, ma
     }
 
 
-def _maskers(ctx: ToolContext, levels, target: int, margin_db: float, count: int = 2) -> list[dict[str, Any]]:
-    """The (up to ``count``) other active stems that on their own mask stem ``target`` most, at least 10 % of the
-    time, worst first."""
-    names = ctx.session.names
-    shares = [(masked_share(levels[target], levels[i], margin_db).share, n) for i, n in enumerate(names)
-              if i != target and ctx.session.active[n]]
-    return [{"stem": n, "share": round(s, 3)} for s, n in sorted(shares, reverse=True)[:count] if s >= 0.1]
+def _maskers(names: list[str], by: Mapping[int, MaskingResult], count: int = 2) -> list[dict[str, Any]]:
+    """The (up to ``count``) other active stems that on their own mask the target most (``by``: stem index -> how
+    much it masks the target), at least 10 % of the time, worst first."""
+    shares = sorted(((result.share, names[i]) for i, result in by.items()), reverse=True)
+    return [{"stem": n, "share": round(s, 3)} for s, n in shares[:count] if s >= 0.1]
 
 
 @REGISTRY.register
@@ -148,7 +151,8 @@ def measure_masking_matrix(ctx: ToolContext, margin_db: float = 3.0) -> dict[str
     Args:
         margin_db: How much louder (dB) one stem must be in a band and frame to count as masking the other.
     """
-    directed, mutual = masking_matrix(ctx.measured.bands(), margin_db)
+    bands = ctx.measured.bands()
+    directed, mutual = masking_matrix(bands.stretches(), margin_db, bands.loudest())
     names = ctx.session.names
     return {
         "stems": names,

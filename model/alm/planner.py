@@ -24,6 +24,7 @@ from anchormix.agent.planning import clamp_move, masking_reason, masking_results
 from anchormix.agent.state import FINISH, INVALID, Action, AgentState
 from anchormix.agent.toolcall import format_tool_call
 from anchormix.tools import ToolContext
+from anchormix.tools.stem_store import released
 
 from anchormix.model.alm.build import DEFAULT_CHECKPOINT, load_checkpoint
 from anchormix.model.draws import AUDIBLE_DB
@@ -69,15 +70,14 @@ class ALMBalancer:
             # The windows hear the session at its loaded levels (the anchor at the reference): chosen once.
             self._session = ctx.session
             reference = _to_reference(ctx.measurements.lufs[ctx.session.anchor])
-            self._starts = listening_windows((_moved(m, reference) for m in mels), frames)
-        crops = []
-        for start in self._starts:
-            crop = np.stack([m[:, start : start + frames] for m in mels])
-            if crop.shape[-1] < frames:
-                crop = np.pad(crop, ((0, 0), (0, 0), (0, frames - crop.shape[-1])), constant_values=DEEP_FLOOR_DB)
-            crops.append(crop)
+            self._starts = listening_windows((_moved(m, reference) for m in released(mels)), frames)
+        # A stem at a time, let go of once its windows are copied (a window's pages map their neighbours too).
+        crops = np.stack([np.stack([m[:, start : start + frames] for start in self._starts]) for m in released(mels)],
+                         axis=1)  # (W, S, n_mels, <= frames)
+        if crops.shape[-1] < frames:
+            crops = np.pad(crops, ((0, 0), (0, 0), (0, 0), (0, frames - crops.shape[-1])), constant_values=DEEP_FLOOR_DB)
         now = _to_reference(ctx.lufs(ctx.session.anchor))
-        return _moved(np.stack(crops), np.array([ctx.gain(n) + now for n in names], dtype=np.float32)[:, None, None])
+        return _moved(crops, np.array([ctx.gain(n) + now for n in names], dtype=np.float32)[:, None, None])
 
     def inputs(self, ctx: ToolContext) -> tuple[list[str], list[StemPrompt], torch.Tensor]:
         """Active stem names, their prompt lines and their log-mel at the current gains, one row per listening

@@ -22,6 +22,7 @@ import numpy as np
 from anchormix.model.features import FLOOR_DB, session_mels
 from anchormix.model.tagger.role_tagger import RoleTagger
 from anchormix.tools import Session, load_session
+from anchormix.tools.stem_store import released
 from anchormix.tools.session import infer_role  # the pattern matcher the readers are measured against
 
 from .held_out import NamedStem
@@ -89,7 +90,7 @@ class RoleReader:
         by_name = self.names.read(names if called is None else called)
         if self.tagger is None:
             return [combine(n, r, None, self.threshold) for n, r in zip(names, by_name)]
-        heard = self.tagger.tag((np.maximum(m, FLOOR_DB) for m in session_mels(session, names)), 0.0)
+        heard = self.tagger.tag((np.maximum(m, FLOOR_DB) for m in released(session_mels(session, names))), 0.0)
         return [combine(n, r, h if session.active[n] else None, self.threshold)
                 for n, r, h in zip(names, by_name, heard)]
 

@@ -99,3 +99,20 @@ def test_band_levels_read_a_chunk_of_frames_at_a_time_as_the_whole_song_reads(mo
     monkeypatch.setattr(masking, "FRAME_CHUNK", 16)
     monkeypatch.setattr(masking, "_WORKERS", 2)
     np.testing.assert_allclose(band_levels(stems, SR), whole, atol=1e-4)
+
+
+def test_stretches_of_a_song_judged_against_its_loudest_cell_add_up_to_the_whole_song():
+    """A masking check reads a song's band levels a stretch at a time (tools/measurements.BandLevels): the share
+    per band, the masked and active cells and the pairwise matrix of the stretches, each judged against the whole
+    song's loudest cell, add up to the whole song's exactly; a stretch judged on its own would not (the vocal is
+    quiet in the second half, so its own loudest cell there makes cells active the whole song does not count)."""
+    quiet_later = np.concatenate([sine(1000, 2.0, SR, 0.3), sine(1000, 2.0, SR, 0.003)], axis=1)
+    levels = levels_of(quiet_later, band_noise(700, 1400, 4.0, 0.05), band_noise(40, 3000, 4.0, 0.02, 2))
+    cut = levels.shape[-1] // 2
+    stretches = [levels[..., :cut], levels[..., cut:]]
+    whole = masked_share(levels[0], rest_of_mix(levels, 0))
+    parts = [masked_share(s[0], rest_of_mix(s, 0), loudest=float(levels[0].max())) for s in stretches]
+    assert parts[0] + parts[1] == whole and whole.active_cells > 0
+    alone = [masked_share(s[0], rest_of_mix(s, 0)) for s in stretches]
+    assert (alone[0] + alone[1]).active_cells > whole.active_cells
+    np.testing.assert_allclose(masking_matrix(stretches, loudest=levels.max(axis=(1, 2)))[0], masking_matrix(levels)[0])

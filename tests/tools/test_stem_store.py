@@ -14,7 +14,7 @@ from anchormix.tools.audio import read_audio, to_stereo
 from anchormix.tools.loudness import integrated_loudness
 from anchormix.tools.true_peak import true_peak_dbtp
 from anchormix.tools.masking import band_levels
-from anchormix.tools.stem_store import BLOCK_FRAMES, StemView, decode_stems, let_go, scratch
+from anchormix.tools.stem_store import BLOCK_FRAMES, StemView, decode_stems, let_go, released, scratch
 
 from ..conftest import sine, write_wav
 
@@ -177,3 +177,43 @@ def test_a_killed_process_s_folder_is_swept_by_the_next_decode_and_a_live_one_is
     file = write_wav(tmp_path / "bass.wav", sine(55, 1.0, SR), SR)
     store, _ = decode_stems({"bass": (file,)}, {"bass": SR}, SR)
     assert not orphan.exists() and live.exists() and Path(store.folder).exists()
+
+
+def _kept_mb(folder: Path) -> float:
+    """This process's memory of the files it made in ``folder`` and removed at once (scratch: the kept analyses,
+    the mix), MiB, from /proc/self/smaps."""
+    mb, counting = 0.0, False
+    for line in open("/proc/self/smaps"):
+        head = line.split()
+        if not head[0].endswith(":"):  # a mapping's first line: its address range, ..., its path
+            counting = str(folder) in line and "(deleted)" in line
+        elif counting and head[0] == "Rss:":
+            mb += int(head[1]) / 1024
+    return mb
+
+
+def test_a_session_s_kept_analyses_lie_beside_its_stems_and_leave_memory_once_walked(folder):
+    """The log-mel and band levels of a stored session (kept for the session: the tagger, the ALM, every masking
+    check) are written beside its stems and let go of as written; read a stem or a stretch at a time
+    (stem_store.released, BandLevels.stretches) they leave memory again, and they read as the same analyses of the
+    stems held in memory. So what they hold does not grow with the song (issue 25)."""
+    from anchormix.model.features import DEEP_FLOOR_DB, log_mel, session_mels
+    from anchormix.tools import Measurements
+
+    rate = 16000
+    for k, name in enumerate(("bass", "keys", "pad", "lead", "vox", "gtr")):
+        write_wav(folder / f"{name}.wav", _noise(60.0, 1, k, rate), rate, "int16")
+    session = load_session(folder)
+    store = session.stems.folder
+    mels, bands = session_mels(session), Measurements(session).bands
+    assert all(isinstance(kept, np.memmap) for kept in [*mels, bands.kept])  # mapped from files beside the stems
+    size_mb = (sum(m.nbytes for m in mels) + bands.kept.nbytes) / 2**20
+    assert size_mb > 4 and _kept_mb(store) < 0.05 * size_mb, (size_mb, _kept_mb(store))
+    arrays = [session.stems[n].copy() for n in session.names]
+    for mine, theirs in zip(released(mels), log_mel(arrays, rate, DEEP_FLOOR_DB)):
+        np.testing.assert_allclose(mine, theirs, atol=1e-3)
+    moved = bands.moved(np.arange(6, dtype=np.float32))
+    whole = np.concatenate(list(moved.stretches(frames=300)), axis=-1)
+    np.testing.assert_allclose(whole, band_levels(arrays, rate) + np.arange(6)[:, None, None], atol=1e-3)
+    np.testing.assert_allclose(moved.loudest(), whole.max(axis=(1, 2)), atol=1e-3)
+    assert _kept_mb(store) < 0.05 * size_mb, (size_mb, _kept_mb(store))
