@@ -9,7 +9,9 @@ never beside the sources), and :class:`StemStore` maps that file read-only each
 time a stem is asked for. A measurement that walks a stem a stretch at a time
 (loudness, true peak, band levels, log-mel, the mix) calls :func:`let_go` on
 each stretch it is done with, so its pages leave the process's memory (they
-stay in the page cache) and it holds a stretch, not the song. The
+stay in the page cache) and it holds a stretch, not the song. What the
+session keeps of its stems' analyses (log-mel, band levels) and the mix lie in
+that folder too (:func:`scratch`), walked the same way (:func:`released`). The
 folder goes when the store does (or when the process exits; a killed process's
 folder is swept by the next session that decodes).
 
