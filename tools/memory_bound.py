@@ -40,8 +40,9 @@ ModelsHeld = Callable[[Mapping[str, str]], Mapping[str, int]]
 
 BYTES_PER_FRAME = 8  # float32 stereo
 # Stems' worth of audio a balance holds at once beyond the analyses, whatever the session's size: room for the
-# stretches in hand and the allocator (tests/test_memory.py measures 0.1 as a song grows; 1.3 when the mix was held).
-WORKING_STEMS = 0.5
+# stretches in hand, the report's page and the allocator (tests/test_memory.py measures 0.3 as a song grows, and
+# `balance --report` 0.75-1.0 with its page, from run to run; 1.3 when the mix was held).
+WORKING_STEMS = 1.5
 # Mixes kept beside the decoded stems at once, each a stem's worth on disk (tools/render.mix_down): the report's two.
 MIXES_ON_DISK = 2
 # A stem's kept analyses as a share of its audio, on disk beside it: 64 log-mel bands a 1024-1152-sample hop and 28
