@@ -105,10 +105,6 @@ class BandLevels:
             for stem in self.kept:  # each stem let go of whole, in one call (row by row was 28 calls a stem and 6 s
                 let_go(stem)  # more for `measure` at 48 x 5): the pages not read yet are not in memory anyway
 
-    def whole(self) -> np.ndarray:
-        """Every frame at once ``(stems, bands, frames)``: for a short song, a test or a chart."""
-        return np.concatenate(list(self.stretches()), axis=-1)
-
 
 @dataclass(frozen=True)
 class MeasuredAt:

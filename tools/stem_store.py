@@ -141,7 +141,7 @@ def scratch(stems: Mapping, shape: int | tuple[int, ...]) -> np.ndarray:
             os.ftruncate(handle, size)
         return np.memmap(path, dtype=np.float32, mode="r+", shape=shape)
     except OSError as err:  # the temporary folder's disk is full, or not writable
-        raise ValueError(f"cannot keep a stem-long buffer in {store.folder} ({err.strerror}); point TMPDIR at a "
+        raise ValueError(f"cannot keep a mix or an analysis in {store.folder} ({err.strerror}); point TMPDIR at a "
                          f"disk with room for the session's decoded stems") from None
     finally:
         os.close(handle)
