@@ -28,7 +28,7 @@ from anchormix.tools import Measurements, Session, load_session
 from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.loudness import matching_gains_db
 from anchormix.tools.outputs import claim_folder
-from anchormix.tools.masking import BAND_CENTRES_HZ, masked_share, rest_of_mix
+from anchormix.tools.masking import BAND_CENTRES_HZ, NO_CELLS, masked_share, rest_of_mix
 from anchormix.tools.measurements import BandLevels
 from anchormix.tools.render import mix_down
 from anchormix.tools.stem_store import BLOCK_FRAMES, let_go
@@ -78,11 +78,10 @@ def _masking_grid(levels: BandLevels, gains: list[float]) -> list[list[float]]:
     """Per stem, per band: the share of its active cells the rest of the mix masks at ``gains`` (nan: inactive);
     the song read a stretch at a time."""
     moved = levels.moved(gains)
-    loudest, results = moved.loudest(), [None] * len(gains)
+    loudest, results = moved.loudest(), [NO_CELLS] * len(gains)
     for stretch in moved.stretches():
-        for i, before in enumerate(results):
-            part = masked_share(stretch[i], rest_of_mix(stretch, i), loudest=float(loudest[i]))
-            results[i] = part if before is None else before + part
+        for i in range(len(gains)):
+            results[i] += masked_share(stretch[i], rest_of_mix(stretch, i), loudest=float(loudest[i]))
     return [[np.nan if s is None else s for s in result.band_share] for result in results]
 
 

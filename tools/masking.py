@@ -42,6 +42,7 @@ __all__ = [
     "masked_share",
     "masking_matrix",
     "MaskingResult",
+    "NO_CELLS",
     "format_hz",
     "rest_of_mix",
 ]
@@ -126,7 +127,7 @@ def band_levels(x, sample_rate: int) -> np.ndarray:
 @dataclass(frozen=True)
 class MaskingResult:
     """How much a target stem is masked, overall and per band (``None`` where the target is inactive). The results
-    of consecutive stretches of a song add up to the song's (``sum(parts, start)`` or ``a + b``) when each was judged
+    of consecutive stretches of a song add up to the song's (``sum(parts, NO_CELLS)`` or ``a + b``) when each was judged
     against the song's loudest cell (:func:`masked_share`'s ``loudest``)."""
 
     share: float
@@ -190,6 +191,10 @@ def _result(per_band_masked: np.ndarray, per_band_active: np.ndarray) -> Masking
     total = int(per_band_active.sum())
     share = float(per_band_masked.sum() / total) if total else 0.0
     return MaskingResult(share, band_share, [int(m) for m in per_band_masked], total, [int(a) for a in per_band_active])
+
+
+# No cells at all: where the masking of a song read a stretch at a time starts (``result += part`` per stretch).
+NO_CELLS = _result(np.zeros(len(BAND_CENTRES_HZ), int), np.zeros(len(BAND_CENTRES_HZ), int))
 
 
 def masking_matrix(levels: np.ndarray | Iterable[np.ndarray], margin_db: float = 3.0,

@@ -36,8 +36,8 @@ import numpy as np
 
 from .audio import MIN_DURATION_S, read_blocks, to_stereo
 
-__all__ = ["BLOCK_FRAMES", "StemStats", "StemStore", "StemView", "StemSequence", "decode_stems", "let_go", "released", "scratch",
-           "PAGE_FLOATS"]
+__all__ = ["BLOCK_FRAMES", "PAGE_FLOATS", "StemStats", "StemStore", "StemView", "StemSequence", "decode_stems", "let_go",
+           "released", "scratch"]
 
 BLOCK_FRAMES = 1 << 17  # frames decoded at a time (0.5 MB a channel)
 PAGE_FLOATS = mmap.PAGESIZE // 4  # float32 values in a page: what let_go drops is whole pages
@@ -149,12 +149,11 @@ def scratch(stems: Mapping, shape: int | tuple[int, ...]) -> np.ndarray:
 
 
 def released(arrays: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """Each of ``arrays`` in turn, let go of (:func:`let_go`, every row) once the caller asks for the next: a walk
-    over a session's kept analyses, one stem's in memory at a time."""
+    """Each of ``arrays`` in turn, let go of whole (:func:`let_go`) once the caller asks for the next: a walk over a
+    session's kept analyses, one stem's in memory at a time."""
     for array in arrays:
         yield array
-        for row in (array.reshape(-1, array.shape[-1]) if array.ndim > 2 else [array]):
-            let_go(row)
+        let_go(array.reshape(-1, array.shape[-1]) if array.ndim > 2 else array)
 
 
 class StemView(Mapping):

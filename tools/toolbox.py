@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .masking import MaskingResult, format_hz, masked_share, masking_matrix, rest_of_mix
+from .masking import NO_CELLS, MaskingResult, format_hz, masked_share, masking_matrix, rest_of_mix
 from .measurements import MeasuredAt, Measurements
 from .registry import ToolRegistry
 from .render import write_outputs
@@ -116,13 +116,11 @@ def measure_masking(ctx: ToolContext, target: str, masker: str | None = None, ma
     bands = ctx.measured.bands()
     loudest = float(bands.loudest()[t])
     others = [i for i, n in enumerate(names) if i != t and ctx.session.active[n]] if masker is None else []
-    result, by = None, {}
+    result, by = NO_CELLS, dict.fromkeys(others, NO_CELLS)
     for levels in bands.stretches():  # a stretch of the song at a time; the parts add up to the song's
         masker_levels = rest_of_mix(levels, t) if m is None else levels[m]
-        parts = {i: masked_share(levels[t], levels[i], margin_db, loudest) for i in others}
-        by = {i: by[i] + part if i in by else part for i, part in parts.items()}
-        part = masked_share(levels[t], masker_levels, margin_db, loudest)
-        result = part if result is None else result + part
+        by = {i: by[i] + masked_share(levels[t], levels[i], margin_db, loudest) for i in others}
+        result += masked_share(levels[t], masker_levels, margin_db, loudest)
     span = result.worst_range_hz()
     return {
         "target": target,

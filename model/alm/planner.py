@@ -75,7 +75,8 @@ class ALMBalancer:
         crops = np.stack([np.stack([m[:, start : start + frames] for start in self._starts]) for m in released(mels)],
                          axis=1)  # (W, S, n_mels, <= frames)
         if crops.shape[-1] < frames:
-            crops = np.pad(crops, ((0, 0), (0, 0), (0, 0), (0, frames - crops.shape[-1])), constant_values=DEEP_FLOOR_DB)
+            crops = np.pad(crops, ((0, 0), (0, 0), (0, 0), (0, frames - crops.shape[-1])),
+                           constant_values=DEEP_FLOOR_DB)
         now = _to_reference(ctx.lufs(ctx.session.anchor))
         return _moved(crops, np.array([ctx.gain(n) + now for n in names], dtype=np.float32)[:, None, None])
 
