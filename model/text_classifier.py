@@ -25,7 +25,7 @@ from anchormix.model.backbone import add_lora, load_backbone
 from anchormix.model.config import FromYaml, strict_fields
 from anchormix.model.weights import load_weights, save_weights
 
-__all__ = ["ClassifierConfig", "TextClassifier", "accuracy", "train_head", "fine_tune"]
+__all__ = ["ClassifierConfig", "TextClassifier", "accuracy", "label_loss", "train_head", "fine_tune"]
 
 
 @dataclass
@@ -151,13 +151,24 @@ def accuracy(model: TextClassifier, examples: list[tuple[str, str]]) -> tuple[fl
     return sum(read[t] == label for t, label in examples) / len(examples), read
 
 
+def label_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean loss over a batch. ``y`` is each text's label index ``(N,)`` (cross-entropy), or ``(N, labels)`` of the
+    labels each may be read as: minus the log of the probability the model puts on any of them (a synthesizer
+    named "Synth 3" is right as keys, pad or lead; with one label allowed this is the cross-entropy)."""
+    if y.dim() == 1:
+        return nn.functional.cross_entropy(logits, y)
+    allowed = logits.masked_fill(~y.bool(), float("-inf"))
+    return (torch.logsumexp(logits, dim=1) - torch.logsumexp(allowed, dim=1)).mean()
+
+
 def train_head(model: TextClassifier, texts: list[str], y: torch.Tensor, config: ClassifierConfig) -> None:
-    """Stage 1: the head alone on the frozen backbone's features (standardised, then folded into the head)."""
+    """Stage 1: the head alone on the frozen backbone's features (standardised, then folded into the head); ``y``
+    as :func:`label_loss` takes it."""
     x = model.features(texts)
     mean, std = x.mean(0), x.std(0) + 1e-5
     optimiser = torch.optim.AdamW(model.head.parameters(), lr=config.head_lr, weight_decay=config.weight_decay)
     for _ in range(config.head_epochs):
-        loss = nn.functional.cross_entropy(model.logits((x - mean) / std), y)
+        loss = label_loss(model.logits((x - mean) / std), y)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -167,7 +178,8 @@ def train_head(model: TextClassifier, texts: list[str], y: torch.Tensor, config:
 
 
 def fine_tune(model: TextClassifier, texts: list[str], y: torch.Tensor, config: ClassifierConfig, log) -> None:
-    """Stage 2: the LoRA adapters and the head together, ``lora_epochs`` shuffled passes in batches."""
+    """Stage 2: the LoRA adapters and the head together, ``lora_epochs`` shuffled passes in batches (``y`` as
+    :func:`label_loss` takes it)."""
     lora = [p for p in model.llm.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW([{"params": lora, "lr": config.lora_lr},
                                    {"params": model.head.parameters(), "lr": config.lora_head_lr}],
@@ -181,7 +193,7 @@ def fine_tune(model: TextClassifier, texts: list[str], y: torch.Tensor, config: 
         for start in range(0, len(order), config.batch):
             batch = order[start : start + config.batch]
             logits = model.logits(torch.stack([model.pooled(texts[i]) for i in batch]))
-            loss = nn.functional.cross_entropy(logits, y[batch])
+            loss = label_loss(logits, y[batch])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

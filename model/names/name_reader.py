@@ -41,7 +41,7 @@ from .held_out import DRUM_ROLES, ENGINEERS
 from .vocabulary import generate_names
 
 __all__ = ["NameConfig", "NameReader", "GEAR", "spelled_out", "without_gear", "without_numbers", "with_position_parted",
-           "readings", "scored", "patterns_then", "training_names", "train_name_reader",
+           "readings", "scored", "patterns_then", "training_names", "role_targets", "train_name_reader",
            "DEFAULT_NAMES_CHECKPOINT"]
 
 
@@ -54,6 +54,8 @@ class NameConfig(ClassifierConfig):
     per_role: int = 200  # generated training names per role
     valid_per_role: int = 40  # generated names (another seed) to check the fit on
     ms21_dev: bool = False  # train on MS21's dev names too (its train sessions; each as its class's first role)
+    every_role: bool = False  # a real name is right as any role its class stands for (model/text_classifier.label_loss)
+    generated_repeats: int = 1  # each generated name this many times a pass: weighs them against the real ones
 
 
 def spelled_out(name: str) -> str:
@@ -189,11 +191,21 @@ def scored(model: NameReader, sets: dict[str, list[tuple[str, str]]]) -> dict[st
 
 def training_names(config: NameConfig, held_out: dict[str, list[tuple[str, str]]],
                    real: list[tuple[str, str]] = ()) -> list[tuple[str, str]]:
-    """The generated names to train on, and the ``real`` ones (name, "|"-joined roles: the first is trained on), less
-    any that a held-out set holds (a plain "Keys" is generated too)."""
+    """The generated names to train on (each ``generated_repeats`` times), and the ``real`` ones (name, "|"-joined
+    roles: the first is trained on, or all of them with ``every_role``), less any that a held-out set holds (a plain
+    "Keys" is generated too)."""
     kept_out = {n.strip().lower() for examples in held_out.values() for n, _ in examples}
-    names = [*generate_names(config.per_role, config.seed), *((n, roles.split("|")[0]) for n, roles in real)]
+    names = [*generate_names(config.per_role, config.seed) * config.generated_repeats,
+             *((n, roles if config.every_role else roles.split("|")[0]) for n, roles in real)]
     return [(n, r) for n, r in names if n.strip().lower() not in kept_out]
+
+
+def role_targets(roles: list[str]) -> torch.Tensor:
+    """The labels :func:`~anchormix.model.text_classifier.label_loss` takes for names' roles: each role's index, or,
+    where any name may be read as several ("keys|pad|lead"), a row of the roles each may be read as."""
+    if not any("|" in r for r in roles):
+        return torch.tensor([ROLES.index(r) for r in roles])
+    return torch.tensor([[label in r.split("|") for label in ROLES] for r in roles])
 
 
 def train_name_reader(config: NameConfig, held_out: dict[str, list[tuple[str, str]]],
@@ -206,7 +218,7 @@ def train_name_reader(config: NameConfig, held_out: dict[str, list[tuple[str, st
     sets = {"engineers": ENGINEERS, **held_out}
     train = training_names(config, sets, real)
     valid = [(n, r) for n, r in generate_names(config.valid_per_role, config.seed + 1) if n not in dict(train)]
-    texts, y = [n for n, _ in train], torch.tensor([ROLES.index(r) for _, r in train])
+    texts, y = [n for n, _ in train], role_targets([r for _, r in train])
     train_head(model, texts, y, config)
     log(f"name reader: head on the frozen backbone, {len(train)} generated names ({time.perf_counter() - started:.0f} s)")
     fine_tune(model, texts, y, config, log)

@@ -12,9 +12,9 @@ import pytest
 from anchormix.cli import main
 from anchormix.model.names.held_out import ENGINEERS, NamedStem, generic, midi_named_stems, midi_track_names
 from anchormix.model.names.name_reader import (DEFAULT_NAMES_CHECKPOINT, NameConfig, NameReader, readings,
-                                               spelled_out, train_name_reader, training_names, with_position_parted,
-                                               without_gear, without_numbers)
-from anchormix.model.text_classifier import TextClassifier
+                                               role_targets, spelled_out, train_name_reader, training_names,
+                                               with_position_parted, without_gear, without_numbers)
+from anchormix.model.text_classifier import TextClassifier, label_loss
 from anchormix.model.names.role_reader import NAME_SURE, combine
 from anchormix.model.names.vocabulary import generate_names
 from anchormix.tools.conventions import ROLES
@@ -40,6 +40,28 @@ def test_no_held_out_name_is_trained_on():
     with_real = training_names(config, held_out, real)
     assert with_real[-2:] == [("Zither Room", "strings"), ("Synth Stack", "keys")]  # a class's first role
     assert ENGINEERS[0][0] not in {n for n, _ in with_real}
+
+
+def test_generated_names_can_weigh_more_and_a_real_name_keep_every_role_of_its_class():
+    config = NameConfig(per_role=3, every_role=True, generated_repeats=2)
+    names = training_names(config, {}, [("Synth Stack", "keys|pad|lead"), ("Zither Room", "strings")])
+    assert names[: 3 * len(ROLES)] == names[3 * len(ROLES) : 6 * len(ROLES)] == generate_names(3, config.seed)
+    assert names[-2:] == [("Synth Stack", "keys|pad|lead"), ("Zither Room", "strings")]
+    y = role_targets([r for _, r in names])
+    assert y.shape == (len(names), len(ROLES)) and int(y[-2].sum()) == 3 and int(y[-1].sum()) == 1
+    assert role_targets(["kick", "bass"]).tolist() == [ROLES.index("kick"), ROLES.index("bass")]
+
+
+def test_the_loss_of_a_name_with_several_roles_counts_any_of_them_right():
+    import torch
+
+    logits = torch.tensor([[4.0, 0.0, -2.0], [0.0, 3.0, 3.0]])
+    one = torch.tensor([0, 1])
+    assert torch.isclose(label_loss(logits, one), torch.nn.functional.cross_entropy(logits, one))
+    assert torch.isclose(label_loss(logits, torch.tensor([[1, 0, 0], [0, 1, 0]])), label_loss(logits, one))
+    either = label_loss(logits, torch.tensor([[1, 0, 0], [0, 1, 1]]))  # the second row's two best are both right
+    expected = -(torch.log_softmax(logits[0], 0)[0] + torch.logsumexp(torch.log_softmax(logits[1], 0)[1:], 0)) / 2
+    assert torch.isclose(either, expected) and either < label_loss(logits, one)
 
 
 @pytest.mark.parametrize("name, parts", [("BkV3", "bk v 3"), ("LDVoc147", "ld voc 147"), ("OHR_07", "ohr 07"),
