@@ -220,9 +220,9 @@ def train_name_reader(config: NameConfig, held_out: dict[str, list[tuple[str, st
     valid = [(n, r) for n, r in generate_names(config.valid_per_role, config.seed + 1) if n not in dict(train)]
     texts, y = [n for n, _ in train], role_targets([r for _, r in train])
     train_head(model, texts, y, config)
+    real_names = {n for n, _ in real}
     log(f"name reader: head on the frozen backbone, {len(train)} training names, "
-        f"{sum(n in dict(real) for n, _ in train)} of them real "
-        f"({time.perf_counter() - started:.0f} s)")
+        f"{sum(n in real_names for n, _ in train)} of them real ({time.perf_counter() - started:.0f} s)")
     fine_tune(model, texts, y, config, log)
     acc_valid = sum(role == r for (_, r), (role, _) in zip(valid, model.read([n for n, _ in valid]))) / len(valid)
     scores = scored(model, sets)
