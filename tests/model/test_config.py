@@ -12,11 +12,13 @@ from anchormix.model.alm.train import TrainConfig
 CONF = Path(__file__).resolve().parents[2] / "model" / "conf"
 
 
-# the other learners; the rest are the ALM's
-LEARNERS = ("intent.yaml", "writer.yaml", "call_head.yaml", "tagger.yaml", "names.yaml", "names_ms21.yaml")
+# the other learners (the name reader's runs: names*.yaml); the rest are the ALM's
+LEARNERS = ("intent.yaml", "writer.yaml", "call_head.yaml", "tagger.yaml")
+NAME_READER_RUNS = sorted(CONF.glob("names*.yaml"))
 
 
-@pytest.mark.parametrize("path", sorted(p for p in CONF.glob("*.yaml") if p.name not in LEARNERS), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(p for p in CONF.glob("*.yaml") if p.name not in LEARNERS
+                                        and p not in NAME_READER_RUNS), ids=lambda p: p.name)
 def test_every_shipped_training_config_reads(path):
     config = TrainConfig.from_yaml(path)
     assert {str(c) for c in config.corpora} <= {"corpus", "modules", "lmms"} and config.out.startswith("runs/")
@@ -79,3 +81,12 @@ def test_the_name_readers_hyperparameters_are_its_config():
     config = NameConfig.from_yaml()
     assert config.per_role == 150 and config.lora_epochs == 2 and config.lora_r == 8
     assert not config.ms21_dev and NameConfig.from_yaml(CONF / "names_ms21.yaml").ms21_dev  # the run not shipped
+    assert not config.every_role and config.generated_repeats == 1  # the shipped reader's training, as it was
+
+
+@pytest.mark.parametrize("path", NAME_READER_RUNS, ids=lambda p: p.name)
+def test_every_name_reader_run_reads_as_its_config(path):
+    from anchormix.model.names.name_reader import NameConfig
+
+    config = NameConfig.from_yaml(path)
+    assert config.per_role >= 150 and config.generated_repeats >= 1 and (config.ms21_dev or not config.every_role)
