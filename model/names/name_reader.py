@@ -203,6 +203,9 @@ def training_names(config: NameConfig, held_out: dict[str, list[tuple[str, str]]
 def role_targets(roles: list[str]) -> torch.Tensor:
     """The labels :func:`~anchormix.model.text_classifier.label_loss` takes for names' roles: each role's index, or,
     where any name may be read as several ("keys|pad|lead"), a row of the roles each may be read as."""
+    unknown = sorted({one for r in roles for one in r.split("|")} - set(ROLES))
+    if unknown:
+        raise ValueError(f"roles outside the role vocabulary: {unknown}")
     if not any("|" in r for r in roles):
         return torch.tensor([ROLES.index(r) for r in roles])
     return torch.tensor([[label in r.split("|") for label in ROLES] for r in roles])
@@ -220,9 +223,8 @@ def train_name_reader(config: NameConfig, held_out: dict[str, list[tuple[str, st
     valid = [(n, r) for n, r in generate_names(config.valid_per_role, config.seed + 1) if n not in dict(train)]
     texts, y = [n for n, _ in train], role_targets([r for _, r in train])
     train_head(model, texts, y, config)
-    real_names = {n for n, _ in real}
     log(f"name reader: head on the frozen backbone, {len(train)} training names, "
-        f"{sum(n in real_names for n, _ in train)} of them real ({time.perf_counter() - started:.0f} s)")
+        f"{len(train) - len(training_names(config, sets))} of them real ({time.perf_counter() - started:.0f} s)")
     fine_tune(model, texts, y, config, log)
     acc_valid = sum(role == r for (_, r), (role, _) in zip(valid, model.read([n for n, _ in valid]))) / len(valid)
     scores = scored(model, sets)

@@ -50,6 +50,8 @@ def test_generated_names_can_weigh_more_and_a_real_name_keep_every_role_of_its_c
     y = role_targets([r for _, r in names])
     assert y.shape == (len(names), len(ROLES)) and int(y[-2].sum()) == 3 and int(y[-1].sum()) == 1
     assert role_targets(["kick", "bass"]).tolist() == [ROLES.index("kick"), ROLES.index("bass")]
+    with pytest.raises(ValueError, match="kazoo"):
+        role_targets(["keys|kazoo"])
 
 
 def test_the_loss_of_a_name_with_several_roles_counts_any_of_them_right():
