@@ -38,7 +38,7 @@ from anchormix.tools.conventions import ROLES
 from anchormix.tools.session import infer_role  # the pattern matcher it is measured against
 
 from .held_out import DRUM_ROLES, ENGINEERS
-from .vocabulary import generate_names
+from .vocabulary import GLUED_POSITIONS, generate_names
 
 __all__ = ["NameConfig", "NameReader", "GEAR", "spelled_out", "without_gear", "without_numbers", "with_position_parted",
            "readings", "scored", "patterns_then", "training_names", "role_targets", "train_name_reader",
@@ -56,6 +56,7 @@ class NameConfig(ClassifierConfig):
     ms21_dev: bool = False  # train on MS21's dev names too (its train sessions; each as its class's first role)
     every_role: bool = False  # a real name is right as any role its class stands for (model/text_classifier.label_loss)
     generated_repeats: int = 1  # each generated name this many times a pass: weighs them against the real ones
+    glued: float = 0.0  # share of generated kick and snare names with a glued mic position ("Kin", "SDtop")
 
 
 def spelled_out(name: str) -> str:
@@ -73,8 +74,6 @@ def without_numbers(name: str) -> str | None:
     return text if text != name.strip() and re.search(r"[A-Za-z]", text) else None
 
 
-# Mic positions engineers glue onto a short abbreviation ("Kin", "Kout", "Sntop"): kick in/out, snare top/bottom.
-GLUED_POSITIONS = ("in", "out", "top", "bot", "btm")
 _GLUED = re.compile(rf"(?<![A-Za-z])(?:([A-Za-z][a-z]{{0,2}})({'|'.join(GLUED_POSITIONS)})|"
                     rf"([A-Z]{{1,3}})({'|'.join(GLUED_POSITIONS).upper()}))(?![A-Za-z])")
 
@@ -191,11 +190,11 @@ def scored(model: NameReader, sets: dict[str, list[tuple[str, str]]]) -> dict[st
 
 def training_names(config: NameConfig, held_out: dict[str, list[tuple[str, str]]],
                    real: list[tuple[str, str]] = ()) -> list[tuple[str, str]]:
-    """The generated names to train on (each ``generated_repeats`` times), and the ``real`` ones (name, "|"-joined
-    roles: the first is trained on, or all of them with ``every_role``), less any that a held-out set holds (a plain
-    "Keys" is generated too)."""
+    """The generated names to train on (each ``generated_repeats`` times; ``glued`` of the kick and snare names with a
+    glued position), and the ``real`` ones (name, "|"-joined roles: the first is trained on, or all of them with
+    ``every_role``), less any that a held-out set holds (a plain "Keys" is generated too, a "Kin" with ``glued``)."""
     kept_out = {n.strip().lower() for examples in held_out.values() for n, _ in examples}
-    names = [*generate_names(config.per_role, config.seed) * config.generated_repeats,
+    names = [*generate_names(config.per_role, config.seed, config.glued) * config.generated_repeats,
              *((n, roles if config.every_role else roles.split("|")[0]) for n, roles in real)]
     return [(n, r) for n, r in names if n.strip().lower() not in kept_out]
 

@@ -8,7 +8,9 @@ position ("in", "top", "L", "hi", "DI"), and decorations: a track number in
 front, a take or comp number behind, a channel side. The parts are joined in
 one of the ways people join them (space, underscore, dash, dot, nothing, camel
 case) and cased as people case them. ``other`` is what a name cannot tell:
-"Audio 07", "Standard-Preset", "Bus 2".
+"Audio 07", "Standard-Preset", "Bus 2". A share of the kick and snare names
+(``glued``, none by default) is a short abbreviation with its mic position glued
+on, as engineers label close mics: "Kin", "KOut", "SDtop", "Snbot".
 
 Nothing here is read from a held-out set (model/names/held_out.py): the
 vocabularies are the field's terms and the decorations are the DAWs' own habits.
@@ -21,7 +23,7 @@ import re
 
 from anchormix.tools.conventions import ROLES
 
-__all__ = ["PARTS", "OTHER_NAMES", "spellings", "generate_names"]
+__all__ = ["PARTS", "OTHER_NAMES", "GLUED", "GLUED_POSITIONS", "spellings", "glued_name", "generate_names"]
 
 # role -> (instrument words, qualifiers, positions). A word's spellings come from :func:`spellings`; the words
 # already in abbreviated form are how engineers write them.
@@ -112,6 +114,14 @@ OTHER_NAMES = ["audio", "track", "trk", "inst", "instrument", "midi", "midi trac
                "unknown", "misc", "other", "extra", "spare", "sampler", "simpler", "kontakt", "vst", "plugin",
                "preset", "init", "init patch", "patch", "layer", "region", "comp", "edit", "take", "alt"]
 
+# Mic positions engineers glue onto a short abbreviation ("Kin", "Kout", "Sntop"): kick in/out, snare top/bottom;
+# role -> (its abbreviations, its positions that are glued on).
+GLUED_POSITIONS = ("in", "out", "top", "bot", "btm")
+GLUED: dict[str, tuple[list[str], list[str]]] = {
+    "kick": (["k", "kk", "kik", "kck", "bd"], ["in", "out"]),
+    "snare": (["s", "sn", "snr", "sd"], ["top", "bot", "btm"]),
+}
+
 _VOWELS = re.compile(r"(?<=.)[aeiou]")
 
 
@@ -156,8 +166,34 @@ def _decorated(text: str, rng: random.Random) -> str:
     return text
 
 
-def generate_names(per_role: int, seed: int = 0) -> list[tuple[str, str]]:
-    """``per_role`` (name, role) pairs for every role of :data:`~anchormix.tools.conventions.ROLES`, distinct."""
+def glued_name(role: str, rng: random.Random) -> str:
+    """A kick's or snare's short abbreviation with a mic position glued on, cased as people case them: "Kin", "KOut",
+    "KIN", "sdtop", "SnBot" (:data:`GLUED`)."""
+    abbreviations, positions = GLUED[role]
+    word, position = rng.choice(abbreviations), rng.choice(positions)
+    case = rng.random()
+    if case < 0.5:
+        return word.title() + position
+    return word.title() + position.title() if case < 0.7 else (word + position).upper() if case < 0.9 else word + position
+
+
+def _core(role: str, glued: float, rng: random.Random) -> list[str]:
+    """A name's parts before joining: a qualifier, the instrument, a position (or, ``glued`` of the time for a kick or
+    snare, one :func:`glued_name`)."""
+    if role == "other":
+        return [rng.choice(OTHER_NAMES)]
+    if glued and role in GLUED and rng.random() < glued:
+        return [glued_name(role, rng)]
+    words, qualifiers, positions = PARTS[role]
+    core = [spellings(w, rng) for w in rng.choice(words).split()]
+    qualifier = rng.choice(qualifiers) if rng.random() < 0.35 else ""
+    position = rng.choice(positions) if rng.random() < 0.4 else ""
+    return ([qualifier] if qualifier else []) + core + ([position] if position else [])
+
+
+def generate_names(per_role: int, seed: int = 0, glued: float = 0.0) -> list[tuple[str, str]]:
+    """``per_role`` (name, role) pairs for every role of :data:`~anchormix.tools.conventions.ROLES`, distinct;
+    ``glued``: the share of kick and snare names that are a :func:`glued_name` (0 draws exactly what it always drew)."""
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
     for role in ROLES:
@@ -165,15 +201,7 @@ def generate_names(per_role: int, seed: int = 0) -> list[tuple[str, str]]:
         tries = 0
         while len(seen) < per_role and tries < per_role * 50:
             tries += 1
-            if role == "other":
-                core = [rng.choice(OTHER_NAMES)]
-            else:
-                words, qualifiers, positions = PARTS[role]
-                core = [spellings(w, rng) for w in rng.choice(words).split()]
-                qualifier = rng.choice(qualifiers) if rng.random() < 0.35 else ""
-                position = rng.choice(positions) if rng.random() < 0.4 else ""
-                core = ([qualifier] if qualifier else []) + core + ([position] if position else [])
-            name = _decorated(_join(core, rng), rng)
+            name = _decorated(_join(_core(role, glued, rng), rng), rng)
             if name.strip() and name not in seen:
                 seen.add(name)
                 out.append((name, role))

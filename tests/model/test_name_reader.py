@@ -29,6 +29,18 @@ def test_generated_names_cover_every_role_are_distinct_and_reproducible():
     assert len({(n, r) for n, r in names}) == len(names)
 
 
+def test_a_share_of_kick_and_snare_names_can_have_a_glued_position_and_none_by_default():
+    glued = generate_names(60, seed=0, glued=0.5)
+    short = re.compile(r"(?:\d+[ _.-]+)?(k|kk|kik|kck|bd|s|sn|snr|sd)(in|out|top|bot|btm)\b", re.IGNORECASE)
+    found = {r: sum(bool(short.match(n)) for n, role in glued if role == r) for r in ("kick", "snare", "bass")}
+    assert found["kick"] >= 15 and found["snare"] >= 15 and found["bass"] == 0
+    assert all(not short.match(n) or short.match(n).group(2).lower() in ("in", "out")
+               for n, role in glued if role == "kick")
+    assert generate_names(60, seed=0) == generate_names(60, seed=0, glued=0.0)
+    config = NameConfig(per_role=60, glued=0.5)
+    assert training_names(config, {}) == glued
+
+
 def test_no_held_out_name_is_trained_on():
     config = NameConfig.from_yaml()
     generated = generate_names(config.per_role, config.seed)
