@@ -50,7 +50,7 @@ def _is_session(names: list[str]) -> bool:
 def _held_out(as_json: bool, corpus: Path | None) -> int:
     from .model.names.held_out import (ENGINEERS, ISSUE_EXAMPLES, debian_midi_names,  # lazy: loads mido
                                        midi_named_stems)
-    from .model.names.ms21 import ms21_sets  # lazy: beside the held-out sets (mido)
+    from .model.names.ms21 import MS21_DEV, ms21_sets  # lazy: beside the held-out sets (mido)
     from .model.names.name_reader import scored  # lazy: loads torch and the backbone
     from .model.names.role_reader import RoleReader, scored_with_ear  # lazy: as above
 
@@ -58,9 +58,10 @@ def _held_out(as_json: bool, corpus: Path | None) -> int:
     if corpus and not stems:
         raise ValueError(f"--corpus {corpus}: no stem of its MIDI test split has a composer's track name")
     midi = debian_midi_names()
-    sets = {"engineers": ENGINEERS, **ms21_sets(), **({"midi": midi} if midi else {}),
-            "issue's examples (seen)": ISSUE_EXAMPLES}
     reader = RoleReader.load(ear=bool(corpus))
+    dev = f"{MS21_DEV} (trained on)" if reader.names.config.ms21_dev else MS21_DEV  # a reader that learnt from them
+    ms21 = {dev if label == MS21_DEV else label: names for label, names in ms21_sets().items()}
+    sets = {"engineers": ENGINEERS, **ms21, **({"midi": midi} if midi else {}), "issue's examples (seen)": ISSUE_EXAMPLES}
     scores = scored(reader.names, sets)
     with_ear = scored_with_ear(reader, stems) if stems else {}
     if as_json:

@@ -44,7 +44,7 @@ def _train_parser(sub) -> None:
                          "model/conf/intent.yaml unless --config; ~5 min on 2 CPU cores)")
     tr.add_argument("--names", action="store_true",
                     help="train the name reader instead (model/names/name_reader.py, model/conf/names.yaml unless "
-                         "--config; ~40 min on 2 CPU cores); scored once on real names it never saw: engineers' and "
+                         "--config; ~45 min on 2 CPU cores); scored once on real names it never saw: engineers' and "
                          "the MIDI track names of Debian's game music (data midi --debian installs those packages)")
     tr.add_argument("--tagger", action="store_true",
                     help="train the role tagger instead (model/tagger/role_tagger.py) on the stems of --sessions whose role "

@@ -16,9 +16,10 @@ tip a short name (on generated names of another seed, 72.4 % read right as
 typed, 77.7 % with the numbers' reading; on the MS21 dev names, ad hoc, 75.1 %
 without the gear's reading, 77.1 % with it). It is
 trained on names generated from role vocabularies (model/names/vocabulary.py)
-and measured on real names it never saw (model/names/held_out.py).
+and on real engineers' names (the MS21 dev names, model/names/ms21.py), and
+measured on real names it never saw (model/names/held_out.py, MS21's held-out part).
 
-    anchormix train --names          # ~40 min on 2 CPU cores; writes model/checkpoints/names/
+    anchormix train --names          # ~45 min on 2 CPU cores; writes model/checkpoints/names/
 
 Every hyper-parameter is in model/conf/names.yaml (:class:`NameConfig`).
 """

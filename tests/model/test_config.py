@@ -76,12 +76,15 @@ def test_a_learners_config_with_an_unknown_key_is_named(tmp_path):
 
 
 def test_the_name_readers_hyperparameters_are_its_config():
-    from anchormix.model.names.name_reader import NameConfig
+    from anchormix.model.names.name_reader import NameConfig, NameReader
 
     config = NameConfig.from_yaml()
-    assert config.per_role == 150 and config.lora_epochs == 2 and config.lora_r == 8
-    assert not config.ms21_dev and NameConfig.from_yaml(CONF / "names_ms21.yaml").ms21_dev  # the run not shipped
-    assert not config.every_role and config.generated_repeats == 1  # the shipped reader's training, as it was
+    assert config.per_role == 300 and config.lora_epochs == 1 and config.lora_r == 8 and config.glued == 0.15
+    assert config.ms21_dev and config.every_role and config.generated_repeats == 1
+    before = NameConfig.from_yaml(CONF / "names_generated.yaml")  # the reader shipped before: generated names only
+    assert before.per_role == 150 and before.lora_epochs == 2 and not (before.ms21_dev or before.every_role)
+    assert before.glued == 0 and before.generated_repeats == 1
+    assert NameReader.load().config == config  # the shipped checkpoint was trained with it
 
 
 @pytest.mark.parametrize("path", NAME_READER_RUNS, ids=lambda p: p.name)
