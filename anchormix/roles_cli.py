@@ -10,6 +10,7 @@ from rich.table import Table
 
 from .roles import models_held
 from .tools import load_session
+from .tools.session import infer_role
 from .tools.daw import PROJECT_SUFFIXES
 from .stages import how_long, stage, working
 from .views import console, shown
@@ -100,15 +101,18 @@ def _roles(args: argparse.Namespace) -> int:
             session = load_session(args.names[0], models=models_held(every_name=True))
             stage(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading them by name and by ear")
             readings = RoleReader.load(ear=True).read_session(session)
+        given = {n: session.roles[n] for n in session.names if session.role_sources[n] != "unknown"}
     else:
         readings = RoleReader.load().read_names(args.names)
+        given = {n: infer_role(n) for n in args.names if infer_role(n) != "other"}
     if args.json:
         print(json.dumps([r.to_json() for r in readings]))
         return 0
-    table = Table(title="roles: by name (the name reader)" + (", by ear (the role tagger)" if by_ear else ""))
-    for column in ("name", "role", "confidence", "source"):
+    table = Table(title="roles: by name (the name reader)" + (", by ear (the role tagger)" if by_ear else ""),
+                  caption="a session takes session.json's or the patterns' role where they give one (`measure`)")
+    for column in ("name", "role", "confidence", "source", "in a session"):
         table.add_column(column, justify="right" if column == "confidence" else "left")
     for r in readings:
-        table.add_row(shown(r.name), r.role, f"{r.confidence:.2f}", r.source)
+        table.add_row(shown(r.name), r.role, f"{r.confidence:.2f}", r.source, given.get(r.name, r.role))
     console.print(table)
     return 0

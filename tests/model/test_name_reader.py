@@ -233,6 +233,16 @@ def test_the_shipped_reader_reads_names_as_the_readme_says(capsys):
     assert all(r["source"] == "name" and 0 < r["confidence"] <= 1 for r in found)
 
 
+def test_the_roles_table_says_what_a_session_takes_where_the_patterns_read_a_name(capsys):
+    """`roles NAME` shows the language model's reading; a session asks the patterns first ("Git 2" is a guitar to
+    them, brass to the reader), and the table says so."""
+    assert main(["roles", "Git 2", "Kin"]) == 0
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in capsys.readouterr().out.splitlines() if line.count("│") == 6}
+    assert rows["Git 2"][0] == "brass" and rows["Git 2"][3] == "guitar"
+    assert rows["Kin"][0] == rows["Kin"][3] == "kick"
+
+
 def test_a_name_is_read_as_its_readings_averaged(shipped):
     names = ["OHR_07", "Hammond", "Keyz.09.L", "01_Kin"]
     each = shipped.probabilities(names)
