@@ -10,7 +10,6 @@ from rich.table import Table
 
 from .roles import models_held
 from .tools import load_session
-from .tools.session import infer_role
 from .tools.daw import PROJECT_SUFFIXES
 from .stages import how_long, stage, working
 from .views import console, shown
@@ -92,6 +91,7 @@ def _roles(args: argparse.Namespace) -> int:
         raise ValueError("roles: --corpus goes with --held-out")
     if not args.names:
         raise ValueError("roles: give one or more track names, or one session, or --held-out")
+    from .model.names.name_reader import patterns_then  # lazy: beside the reader (torch)
     from .model.names.role_reader import RoleReader  # lazy: loads torch and the backbone; after the arguments' checks
 
     by_ear = _is_session(args.names)
@@ -101,10 +101,11 @@ def _roles(args: argparse.Namespace) -> int:
             session = load_session(args.names[0], models=models_held(every_name=True))
             stage(f"{len(session.names)} stems of {how_long(session.duration_s)}: reading them by name and by ear")
             readings = RoleReader.load(ear=True).read_session(session)
-        given = {n: session.roles[n] for n in session.names if session.role_sources[n] != "unknown"}
+        in_session = {r.name: r.role if session.role_sources[r.name] == "unknown" else session.roles[r.name]
+                      for r in readings}
     else:
         readings = RoleReader.load().read_names(args.names)
-        given = {n: infer_role(n) for n in args.names if infer_role(n) != "other"}
+        in_session = {r.name: patterns_then(r.role, r.name) for r in readings}
     if args.json:
         print(json.dumps([r.to_json() for r in readings]))
         return 0
@@ -113,6 +114,6 @@ def _roles(args: argparse.Namespace) -> int:
     for column in ("name", "role", "confidence", "source", "in a session"):
         table.add_column(column, justify="right" if column == "confidence" else "left")
     for r in readings:
-        table.add_row(shown(r.name), r.role, f"{r.confidence:.2f}", r.source, given.get(r.name, r.role))
+        table.add_row(shown(r.name), r.role, f"{r.confidence:.2f}", r.source, in_session[r.name])
     console.print(table)
     return 0
