@@ -173,7 +173,9 @@ def _eval(args: argparse.Namespace) -> int:
         if not result.sessions:  # only --anchor-role leaves sessions out
             raise ValueError(f"--anchor-role {args.anchor_role}: no session of {args.sessions} (split {args.split}) has "
                              f"an audible stem of that role to balance against")
-        overall = {p: {**summarise(result.errors.get(p, [])), **level_spread(result.levels.get(p, []))} for p in names}
+        overall = {p: {**summarise(result.errors.get(p, [])), **level_spread(result.levels.get(p, [])),
+                       "mae_after_anchor_move_db": summarise(result.after_anchor_move.get(p, [])).get("mae_db")}
+                   for p in names}
         groups = {"source": result.by_source, "role": result.by_role, "genre": result.by_genre}
         for table in eval_tables(_heading(args, protocol, result.sessions), names, overall, groups, summarise):
             console.print(table)

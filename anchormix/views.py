@@ -154,16 +154,19 @@ def trace_panels(records: Iterable[dict[str, Any]]) -> Group:
 
 def eval_tables(title: str, names: list[str], overall: dict[str, dict], groups: dict[str, dict],
                 summarise) -> list[Table]:
-    """The AnchorBalance table (with the spread of the levels each planner leaves, the reference's, and their
-    correlation), then MAE by role and by genre (``groups``: label -> planner -> key -> errors)."""
+    """The AnchorBalance table (with the spread of the levels each planner leaves, the reference's, their
+    correlation, and the MAE left after the anchor's one best move per song), then MAE by role and by genre
+    (``groups``: label -> planner -> key -> errors)."""
     table = _table(title, ("planner", "MAE (dB)", "median", "within 1 dB", "within 2 dB", "within 3 dB", "spread (dB)",
-                           "r", "n"), left=("planner",))
+                           "r", "after anchor move", "n"), left=("planner",))
     for p in names:
         m = overall[p]
         spread = f"{m['spread_db']:.1f} (ref {m['reference_spread_db']:.1f})" if "spread_db" in m else "-"
+        moved = m.get("mae_after_anchor_move_db")
         table.add_row(p, f"{m['mae_db']:.2f}", f"{m['median_db']:.2f}", f"{m['within_1db']:.0%}",
                       f"{m['within_2db']:.0%}", f"{m['within_3db']:.0%}", spread,
-                      f"{m['correlation']:.2f}" if "correlation" in m else "-", str(m["n"]))
+                      f"{m['correlation']:.2f}" if "correlation" in m else "-", "-" if moved is None else f"{moved:.2f}",
+                      str(m["n"]))
     tables = [table]
     for label, by in groups.items():
         keys = sorted({k for p in names for k in by.get(p, {})})

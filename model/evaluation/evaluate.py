@@ -10,7 +10,9 @@ A planner sees only the moved stems and the anchor's name and returns gains g_i.
 target is t_i = -(o_i - o_a); the error per non-anchor active stem is
 e_i = (g_i - g_a) - t_i. The level a planner leaves stem i at against the anchor is
 r_i + e_i (r_i: the reference's); their spread and correlation with r_i show whether a
-planner tells stems apart or only moves them all alike. Every planner runs on the same draws: one-shot and agent
+planner tells stems apart or only moves them all alike. The MAE "after the anchor's move" takes each draw's
+median e_i off its errors: what is left once the anchor's fader has made the one move that suits that song best
+(a planner whose every stem is off by the same amount is one fader away). Every planner runs on the same draws: one-shot and agent
 evaluations both walk :func:`protocol_draws`. The predictors and planners come from the
 caller (the planner registry in anchormix/planners.py; the baselines in model/evaluation/baselines.py).
 """
@@ -133,6 +135,7 @@ class Evaluation:
     by_genre: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     by_source: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     by_session: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # planner -> session folder -> e_i
+    after_anchor_move: dict[str, list[float]] = field(default_factory=dict)  # planner -> e_i less its draw's median
     levels: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # planner -> (r_i, r_i + e_i)
     sessions: int = 0
     draws: int = 0
@@ -146,7 +149,10 @@ def run_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Predictor
     for d in protocol_draws(sessions, draws, seed, protocol, on_session, anchor_role):
         result.sessions += d.draw == 0
         for name, predict in planners.items():
-            for n, e, r in zip(d.scored, d.errors(predict(d.context())), d.reference_lu()):
+            errors = d.errors(predict(d.context()))
+            if errors:
+                result.after_anchor_move.setdefault(name, []).extend(np.asarray(errors) - np.median(errors))
+            for n, e, r in zip(d.scored, errors, d.reference_lu()):
                 result.levels.setdefault(name, []).append((r, r + e))
                 result.errors.setdefault(name, []).append(e)
                 result.by_role.setdefault(name, {}).setdefault(d.session.roles[n], []).append(e)

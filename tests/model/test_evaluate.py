@@ -53,6 +53,24 @@ def test_an_oracle_scores_zero_and_doing_nothing_scores_about_8_db(corpus):
     assert summarise(result.errors["none"])["mae_db"] == pytest.approx(8.0, abs=1.0)
 
 
+def test_a_planner_off_by_one_song_wide_amount_is_one_anchor_move_from_right(corpus):
+    """Every stem 5 dB over the reference: MAE 5, and nothing left once the anchor's fader has moved 5 dB; a planner
+    that tells stems apart no better (doing nothing) keeps most of its error after that move."""
+    sessions = find_sessions(corpus, "test")
+    base = {f.name: load_session(f) for f, _ in sessions}
+
+    def five_over(ctx):
+        original = base[ctx.session.path.name]
+        return {n: -20 * np.log10(np.abs(ctx.session.stems[n]).max() / np.abs(original.stems[n]).max())
+                + (0.0 if n == ctx.session.anchor else 5.0) for n in ctx.session.names}
+
+    result = run_protocol(sessions, {"five over": five_over, "none": predict_none}, draws=3, seed=2)
+    assert summarise(result.errors["five over"])["mae_db"] == pytest.approx(5.0, abs=1e-3)
+    assert summarise(result.after_anchor_move["five over"])["mae_db"] < 1e-3
+    none, moved = summarise(result.errors["none"])["mae_db"], summarise(result.after_anchor_move["none"])["mae_db"]
+    assert 2.0 < moved < none
+
+
 def test_draws_are_seeded_and_shared_by_planners(corpus):
     sessions = find_sessions(corpus, "test")
     a = run_protocol(sessions, {"none": predict_none}, draws=2, seed=3)
