@@ -191,6 +191,9 @@ def _eval(args: argparse.Namespace) -> int:
                           "by_session": {p: {k: round(summarise(v)["mae_db"], 4)
                                              for k, v in result.by_session[p].items()}
                                          for p in names}}
+        for p in names:  # each source's MAE after the anchor's move beside its MAE
+            for source, moved in result.after_anchor_move_by_source.get(p, {}).items():
+                body[protocol]["by_source"][p][source]["mae_after_anchor_move_db"] = summarise(moved)["mae_db"]
     _write_json(args.json_out, body if args.protocol == "both" else body[args.protocol])
     if args.calibration_plot and any(calibrated.values()):
         title = f"The ALM's 80 % intervals on {args.sessions} split={args.split} ({len(sessions)} sessions)"

@@ -136,6 +136,7 @@ class Evaluation:
     by_source: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     by_session: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # planner -> session folder -> e_i
     after_anchor_move: dict[str, list[float]] = field(default_factory=dict)  # planner -> e_i less its draw's median
+    after_anchor_move_by_source: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # the same by source
     levels: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # planner -> (r_i, r_i + e_i)
     sessions: int = 0
     draws: int = 0
@@ -151,7 +152,9 @@ def run_protocol(sessions: list[tuple[Path, str]], planners: dict[str, Predictor
         for name, predict in planners.items():
             errors = d.errors(predict(d.context()))
             if errors:
-                result.after_anchor_move.setdefault(name, []).extend(np.asarray(errors) - np.median(errors))
+                moved = list(np.asarray(errors) - np.median(errors))
+                result.after_anchor_move.setdefault(name, []).extend(moved)
+                result.after_anchor_move_by_source.setdefault(name, {}).setdefault(d.source, []).extend(moved)
             for n, e, r in zip(d.scored, errors, d.reference_lu()):
                 result.levels.setdefault(name, []).append((r, r + e))
                 result.errors.setdefault(name, []).append(e)
