@@ -29,7 +29,7 @@ from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.demo import PRESETS
 
 from .batch.jobs import run_jobs
-from .views import console, conventions_table_view, corpus_summary_view, corpus_table
+from .views import console, conventions_table_view, corpus_built, corpus_summary_view, corpus_table
 
 __all__ = ["add_parsers"]
 
@@ -141,9 +141,7 @@ def _build(jobs: list[tuple], out: Path, workers: int) -> None:
     _features(out)
     entries = sorted(manifest["sessions"].values(), key=lambda e: e["id"])
     console.print(corpus_table(f"corpus {out}: {len(entries)} sessions", entries))
-    counts = {s: sum(e["split"] == s for e in entries) for s in ("train", "valid", "test")}
-    console.print(f"splits {counts}; {len(manifest['skipped'])} skipped (reasons in manifest.json); "
-                  f"built in {time.perf_counter() - started:.0f} s")
+    console.print(corpus_built(out, entries, len(manifest["skipped"]), time.perf_counter() - started))
 
 
 def _features(root: Path, jobs: int = 1, ray_address: str | None = None) -> None:

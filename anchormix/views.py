@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 __all__ = ["console", "errors", "shown", "say", "progress", "levels_table", "masking_table", "before_after_table",
-           "summary_table", "trace_panels", "eval_tables", "agent_eval_table", "advice_check_table", "advice_example", "advice_examples_markdown", "corpus_table",
+           "summary_table", "trace_panels", "eval_tables", "corpus_built", "agent_eval_table", "advice_check_table", "advice_example", "advice_examples_markdown", "corpus_table",
            "conventions_table_view"]
 
 console = Console()
@@ -208,6 +208,18 @@ def corpus_table(title: str, entries: list[dict]) -> Table:
         table.add_row(e["id"], e["split"], e["genre"], str(e["stems"]), e["anchor"],
                       "-" if e.get("null_db") is None else f"{e['null_db']:.1f}")
     return table
+
+
+def corpus_built(out: object, entries: list[dict], skipped: int, seconds: float) -> str:
+    """What a corpus build ends on: its splits, what it skipped, how long it took, and (for module and LMMS stems
+    whose names say no role) that the role tagger is the next step."""
+    counts = {s: sum(e["split"] == s for e in entries) for s in ("train", "valid", "test")}
+    said = f"splits {counts}; {skipped} skipped (reasons in manifest.json); built in {seconds:.0f} s"
+    unnamed = sum(source == "unknown" for e in entries for source in e.get("role_sources", {}).values())
+    if unnamed:
+        said += (f"\n{unnamed} stems have no role from their names (\"other\" until tagged): "
+                 f"`anchormix data features --sessions {out}` has the role tagger hear them")
+    return said
 
 
 def conventions_table_view(table: dict[str, dict[str, float]], scope: str = "train split") -> Table:

@@ -138,7 +138,7 @@ def test_identical_modules_are_found_once(tmp_path):
     assert [p.name for _, p, _ in found] == ["a.mod"]
 
 
-def test_data_features_tags_the_stems_nobody_named_with_the_shipped_tagger(tmp_path):
+def test_data_features_tags_the_stems_nobody_named_with_the_shipped_tagger(tmp_path, capsys):
     from anchormix.cli import main
 
     mods = tmp_path / "mods"
@@ -146,6 +146,8 @@ def test_data_features_tags_the_stems_nobody_named_with_the_shipped_tagger(tmp_p
     (mods / "song.mod").write_bytes(tiny_module([("greetings to", "saw", "C-3", 64), ("xyz", "sine", "C-1", 64)]))
     out = tmp_path / "out"
     assert main(["data", "modules", "--modules", str(mods), "--out", str(out), "--seconds", "2", "--jobs", "1"]) == 0
+    said = "".join(capsys.readouterr().out.split())  # the build says the tagger is the next step (however wrapped)
+    assert "2stemshavenorolefromtheirnames" in said and f"datafeatures--sessions{out}" in said
     assert main(["data", "features", "--sessions", str(out)]) == 0
     entry = json.loads((out / "manifest.json").read_text())["sessions"][0]
     roles = json.loads((out / entry["id"] / "session.json").read_text())["roles"]
