@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 __all__ = ["console", "errors", "shown", "say", "progress", "levels_table", "masking_table", "before_after_table",
-           "summary_table", "trace_panels", "eval_tables", "corpus_built", "agent_eval_table", "advice_check_table", "advice_example", "advice_examples_markdown", "corpus_table",
-           "conventions_table_view"]
+           "summary_table", "trace_panels", "eval_tables", "agent_eval_table", "advice_check_table", "advice_example",
+           "advice_examples_markdown", "corpus_table", "corpus_built", "conventions_table_view"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -165,8 +165,8 @@ def eval_tables(title: str, names: list[str], overall: dict[str, dict], groups: 
         moved = m.get("mae_after_anchor_move_db")
         table.add_row(p, f"{m['mae_db']:.2f}", f"{m['median_db']:.2f}", f"{m['within_1db']:.0%}",
                       f"{m['within_2db']:.0%}", f"{m['within_3db']:.0%}", spread,
-                      f"{m['correlation']:.2f}" if "correlation" in m else "-", "-" if moved is None else f"{moved:.2f}",
-                      str(m["n"]))
+                      f"{m['correlation']:.2f}" if "correlation" in m else "-",
+                      "-" if moved is None else f"{moved:.2f}", str(m["n"]))
     tables = [table]
     for label, by in groups.items():
         keys = sorted({k for p in names for k in by.get(p, {})})

@@ -12,8 +12,8 @@ e_i = (g_i - g_a) - t_i. The level a planner leaves stem i at against the anchor
 r_i + e_i (r_i: the reference's); their spread and correlation with r_i show whether a
 planner tells stems apart or only moves them all alike. The MAE "after the anchor's move" takes each draw's
 median e_i off its errors: what is left once the anchor's fader has made the one move that suits that song best
-(a planner whose every stem is off by the same amount is one fader away). Every planner runs on the same draws: one-shot and agent
-evaluations both walk :func:`protocol_draws`. The predictors and planners come from the
+(a planner whose every stem is off by the same amount is one fader away). Every planner runs on the same draws:
+one-shot and agent evaluations both walk :func:`protocol_draws`. The predictors and planners come from the
 caller (the planner registry in anchormix/planners.py; the baselines in model/evaluation/baselines.py).
 """
 
