@@ -6,6 +6,7 @@ The commands compute; these functions only turn their results into renderables.
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from typing import Any, Iterable
 
@@ -210,7 +211,7 @@ def corpus_table(title: str, entries: list[dict]) -> Table:
     return table
 
 
-def corpus_built(out: object, entries: list[dict], skipped: int, seconds: float) -> str:
+def corpus_built(out: str | os.PathLike, entries: list[dict], skipped: int, seconds: float) -> str:
     """What a corpus build ends on: its splits, what it skipped, how long it took, and (for module and LMMS stems
     whose names say no role) that the role tagger is the next step."""
     counts = {s: sum(e["split"] == s for e in entries) for s in ("train", "valid", "test")}

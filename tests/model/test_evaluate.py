@@ -33,21 +33,23 @@ def test_splits_come_from_the_manifest(corpus):
     assert len(find_sessions(corpus, None)) == 8
 
 
+class Oracle:
+    """Recovers the perturbation from the audio it is given (level vs. the unperturbed session), then leaves every
+    stem but the anchor ``over_db`` over the reference."""
+
+    def __init__(self, sessions, over_db: float = 0.0):
+        self.base = {f.name: load_session(f) for f, _ in sessions}
+        self.over_db = over_db
+
+    def __call__(self, ctx):
+        original = self.base[ctx.session.path.name]
+        return {n: -20 * np.log10(np.abs(ctx.session.stems[n]).max() / np.abs(original.stems[n]).max())
+                + (0.0 if n == ctx.session.anchor else self.over_db) for n in ctx.session.names}
+
+
 def test_an_oracle_scores_zero_and_doing_nothing_scores_about_8_db(corpus):
     sessions = find_sessions(corpus, None)
-
-    class Oracle:
-        """Recovers the perturbation from the audio it is given (level vs. the unperturbed session)."""
-
-        def __init__(self):
-            self.base = {f.name: load_session(f) for f, _ in sessions}
-
-        def __call__(self, ctx):
-            original = self.base[ctx.session.path.name]
-            return {n: -20 * np.log10(np.abs(ctx.session.stems[n]).max() / np.abs(original.stems[n]).max())
-                    for n in ctx.session.names}
-
-    result = run_protocol(sessions, {"oracle": Oracle(), "none": predict_none}, draws=6, seed=1)
+    result = run_protocol(sessions, {"oracle": Oracle(sessions), "none": predict_none}, draws=6, seed=1)
     assert summarise(result.errors["oracle"])["mae_db"] < 1e-3
     # |p_i - p_a| for two independent U(-12, 12): mean 8 dB.
     assert summarise(result.errors["none"])["mae_db"] == pytest.approx(8.0, abs=1.0)
@@ -57,14 +59,7 @@ def test_a_planner_off_by_one_song_wide_amount_is_one_anchor_move_from_right(cor
     """Every stem 5 dB over the reference: MAE 5, and nothing left once the anchor's fader has moved 5 dB; a planner
     that tells stems apart no better (doing nothing) keeps most of its error after that move."""
     sessions = find_sessions(corpus, "test")
-    base = {f.name: load_session(f) for f, _ in sessions}
-
-    def five_over(ctx):
-        original = base[ctx.session.path.name]
-        return {n: -20 * np.log10(np.abs(ctx.session.stems[n]).max() / np.abs(original.stems[n]).max())
-                + (0.0 if n == ctx.session.anchor else 5.0) for n in ctx.session.names}
-
-    result = run_protocol(sessions, {"five over": five_over, "none": predict_none}, draws=3, seed=2)
+    result = run_protocol(sessions, {"five over": Oracle(sessions, over_db=5.0), "none": predict_none}, draws=3, seed=2)
     assert summarise(result.errors["five over"])["mae_db"] == pytest.approx(5.0, abs=1e-3)
     assert summarise(result.after_anchor_move["five over"])["mae_db"] < 1e-3
     by_source = result.after_anchor_move_by_source["none"]
