@@ -12,7 +12,9 @@ from pathlib import Path
 from anchormix.agent import MAX_STEPS
 from anchormix.agent.grounding import advice_checks, advice_summary
 from anchormix.model.corpus import find_sessions
+from anchormix.model.evaluation.baselines import LEARNT_BASELINES, conventions_table
 from anchormix.model.evaluation.evaluate import PROTOCOLS, level_spread, run_agent_protocol, run_protocol, summarise
+from anchormix.model.evaluation.folds import FOLD_KEYS, run_folds
 from anchormix.model.intervals import coverage_by_role, fit_intervals, load_table, write_intervals
 from anchormix.model.shipped import DEFAULT_CHECKPOINT, intervals_path, ranges_path
 from anchormix.tools.audio import write_text_atomic
@@ -30,6 +32,7 @@ EPILOG_EVAL = """examples:
   anchormix eval --sessions my_sessions --planner loudness,rules --conventions corpus/conventions.json
   anchormix eval --sessions corpus --split test --agent --planner rules,alm
   anchormix eval --sessions corpus --split test --protocol both --planner none,loudness,constant,conventions,rules,alm
+  anchormix eval --sessions lmms --split all --folds producer --protocol flat --planner none,constant,rules,peaks
 """
 
 
@@ -56,6 +59,10 @@ def _eval_parser(sub) -> None:
     ev.add_argument("--draws", type=int, default=5, help="random perturbations per session (default: 5)")
     ev.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
     ev.add_argument("--conventions", type=Path, help="conventions table (default: SESSIONS/conventions.json or the train split)")
+    ev.add_argument("--folds", choices=FOLD_KEYS,
+                    help="leave one group out: score every session of --split, each by the constant and conventions "
+                         "learnt from the other groups' sessions alone (producer: an LMMS demo's; package: the "
+                         "Debian package), and print the MAE per group")
     ev.add_argument("--limit", type=int, help="evaluate at most this many sessions")
     ev.add_argument("--anchor-role", choices=ROLES, metavar="ROLE",
                     help="balance against each session's loudest stem of this role (e.g. kick) instead of its anchor; "
@@ -98,7 +105,8 @@ def _heading(args: argparse.Namespace, protocol: str, sessions: int) -> str:
     draws = f"{args.draws} draws, seed {args.seed}" if protocol == "perturb" else "one flat start each"
     name = "AnchorBalance" if protocol == "perturb" else "Flat start"
     anchor = f", against the {args.anchor_role}" if args.anchor_role else ""
-    return f"{name} on {args.sessions} split={args.split}{anchor}: {sessions} sessions x {draws}"
+    folds = f", each {args.folds} left out of what the baselines learn" if args.folds else ""
+    return f"{name} on {args.sessions} split={args.split}{anchor}{folds}: {sessions} sessions x {draws}"
 
 
 def _write_json(path: Path | None, body: dict) -> None:
@@ -151,32 +159,34 @@ def _eval_agent(args: argparse.Namespace, sessions: list[tuple[Path, str]], name
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.folds and args.conventions:
+        raise ValueError("--folds learns the constant and conventions from the other folds: drop --conventions")
     choices = LOOP_PLANNERS if args.agent else PREDICTORS
     names = _planner_names(args, ",".join(LOOP_PLANNERS) if args.agent else "none,loudness,constant,conventions,rules")
     for name in names:  # every name checked before any work
         _flagged("--planner", check_planner, name, choices, args.checkpoint)
     sessions = find_sessions(args.sessions, None if args.split == "all" else args.split)[: args.limit]
     if args.agent:
+        if args.folds:
+            raise ValueError("--folds scores the one-shot planners; the agent loop learns nothing per fold")
         return _eval_agent(args, sessions, names)
     if args.fit_intervals and "alm" not in names:
         raise ValueError("--fit-intervals: fits the ALM's intervals; add alm to --planner")
     predictors = {name: _flagged("--planner", make_predictor, name, args.sessions, args.conventions, args.checkpoint)
-                  for name in names}
+                  for name in names if not (args.folds and name in LEARNT_BASELINES)}
     body: dict = {}
     fitted: dict[str, list[float]] = {}
     calibrated: dict[str, dict] = {}
     for protocol in _protocols(args):
-        with progress() as bar:
-            task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
-            result = run_protocol(sessions, predictors, args.draws, args.seed, lambda _: bar.advance(task), protocol,
-                                  args.anchor_role)
+        result, by_fold = _score(args, sessions, names, predictors, protocol)
         if not result.sessions:  # only --anchor-role leaves sessions out
             raise ValueError(f"--anchor-role {args.anchor_role}: no session of {args.sessions} (split {args.split}) has "
                              f"an audible stem of that role to balance against")
         overall = {p: {**summarise(result.errors.get(p, [])), **level_spread(result.levels.get(p, [])),
                        "mae_after_anchor_move_db": summarise(result.after_anchor_move.get(p, [])).get("mae_db")}
                    for p in names}
-        groups = {"source": result.by_source, "role": result.by_role, "genre": result.by_genre}
+        groups = {"source": result.by_source, "role": result.by_role, "genre": result.by_genre,
+                  **({args.folds: by_fold} if args.folds else {})}
         for table in eval_tables(_heading(args, protocol, result.sessions), names, overall, groups, summarise):
             console.print(table)
         if "alm" in names:
@@ -185,7 +195,7 @@ def _eval(args: argparse.Namespace) -> int:
             calibrated[protocol] = _calibration(args, result.by_role["alm"])
             overall["alm"]["inside_80_interval"] = calibrated[protocol].get("all", (None,))[0]
         body[protocol] = {"sessions": result.sessions, "draws": args.draws, "seed": args.seed, "split": args.split,
-                          "anchor_role": args.anchor_role,
+                          "anchor_role": args.anchor_role, "folds": args.folds,
                           "overall": overall, **{f"by_{label}": {p: {k: summarise(v) for k, v in by[p].items()}
                                                                  for p in names} for label, by in groups.items()},
                           "by_session": {p: {k: round(summarise(v)["mae_db"], 4)
@@ -203,6 +213,23 @@ def _eval(args: argparse.Namespace) -> int:
         path = write_intervals(args.fit_intervals, intervals, f"{args.sessions} split={args.split} protocol={args.protocol}")
         console.print(f"wrote {path}: 80 % half-widths per role (pooled {intervals['pooled']:.1f} dB)")
     return 0
+
+
+def _score(args: argparse.Namespace, sessions: list[tuple[Path, str]], names: list[str], predictors: dict,
+           protocol: str) -> tuple:
+    """One protocol's evaluation and, with ``--folds``, each planner's errors per fold (else {})."""
+    with progress() as bar:
+        task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
+        if not args.folds:
+            return run_protocol(sessions, predictors, args.draws, args.seed, lambda _: bar.advance(task), protocol,
+                                args.anchor_role), {}
+
+        def predictors_for(train: list[tuple[Path, str]]) -> dict:
+            table = conventions_table(args.sessions, train)
+            return {n: predictors[n] if n in predictors else LEARNT_BASELINES[n](table) for n in names}
+
+        return run_folds(sessions, predictors_for, args.folds, args.draws, args.seed, lambda _: bar.advance(task),
+                         protocol, args.anchor_role)
 
 
 def _calibration(args: argparse.Namespace, by_role: dict[str, list[float]]) -> dict[str, tuple[float, int]]:
