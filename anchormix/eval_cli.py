@@ -12,7 +12,6 @@ from pathlib import Path
 from anchormix.agent import MAX_STEPS
 from anchormix.agent.grounding import advice_checks, advice_summary
 from anchormix.model.corpus import find_sessions
-from anchormix.model.evaluation.baselines import LEARNT_BASELINES, conventions_table
 from anchormix.model.evaluation.evaluate import PROTOCOLS, level_spread, run_agent_protocol, run_protocol, summarise
 from anchormix.model.evaluation.folds import FOLD_KEYS, run_folds
 from anchormix.model.intervals import coverage_by_role, fit_intervals, load_table, write_intervals
@@ -21,7 +20,7 @@ from anchormix.tools.audio import write_text_atomic
 from anchormix.tools.conventions import ROLES
 
 from .plots import calibration_svg
-from .planners import LOOP_PLANNERS, PREDICTORS, check_planner, make_predictor, planner_factory
+from .planners import LEARNT, LOOP_PLANNERS, PREDICTORS, check_planner, make_learnt, make_predictor, planner_factory
 from .views import (advice_check_table, advice_example, advice_examples_markdown, agent_eval_table, console,
                     eval_tables, progress)
 
@@ -32,7 +31,7 @@ EPILOG_EVAL = """examples:
   anchormix eval --sessions my_sessions --planner loudness,rules --conventions corpus/conventions.json
   anchormix eval --sessions corpus --split test --agent --planner rules,alm
   anchormix eval --sessions corpus --split test --protocol both --planner none,loudness,constant,conventions,rules,alm
-  anchormix eval --sessions lmms --split all --folds producer --protocol flat --planner none,constant,rules,peaks
+  anchormix eval --sessions lmms --split all --folds producer --protocol flat --planner none,constant,rules,peaks,peaks-fitted
 """
 
 
@@ -49,7 +48,8 @@ def _eval_parser(sub) -> None:
     ev.add_argument("--sessions", type=Path, required=True, help="folder of sessions (a corpus or your own)")
     ev.add_argument("--split", default="test",
                     help="train, valid, test, or all (default: test); a folder without a manifest is evaluated whole")
-    ev.add_argument("--planner", help="comma-separated: none, loudness, conventions, rules, alm; ablations of the "
+    ev.add_argument("--planner", help="comma-separated: none, loudness, constant, conventions, rules, peaks, "
+                    "peaks-fitted (the peak planner's two numbers fitted on the train split), alm; ablations of the "
                     "same weights: alm-text (the numbers as its LM writes them), alm-listener (the listener alone, "
                     "no LLM), alm-nogenre (genre withheld). Default: none,loudness,constant,conventions,rules; "
                     "with --agent: rules,alm")
@@ -60,8 +60,8 @@ def _eval_parser(sub) -> None:
     ev.add_argument("--seed", type=int, default=0, help="seed of the perturbations (default: 0)")
     ev.add_argument("--conventions", type=Path, help="conventions table (default: SESSIONS/conventions.json or the train split)")
     ev.add_argument("--folds", choices=FOLD_KEYS,
-                    help="leave one group out: score every session of --split, each by the constant and conventions "
-                         "learnt from the other groups' sessions alone (producer: an LMMS demo's; package: the "
+                    help="leave one group out: score every session of --split, each by the constant, conventions and "
+                         "peaks-fitted learnt from the other groups' sessions alone (producer: an LMMS demo's; package: the "
                          "Debian package), and print the MAE per group")
     ev.add_argument("--limit", type=int, help="evaluate at most this many sessions")
     ev.add_argument("--anchor-role", choices=ROLES, metavar="ROLE",
@@ -160,7 +160,7 @@ def _eval_agent(args: argparse.Namespace, sessions: list[tuple[Path, str]], name
 
 def _eval(args: argparse.Namespace) -> int:
     if args.folds and args.conventions:
-        raise ValueError("--folds learns the constant and conventions from the other folds: drop --conventions")
+        raise ValueError("--folds learns the constant and conventions from the other groups: drop --conventions")
     choices = LOOP_PLANNERS if args.agent else PREDICTORS
     names = _planner_names(args, ",".join(LOOP_PLANNERS) if args.agent else "none,loudness,constant,conventions,rules")
     for name in names:  # every name checked before any work
@@ -172,13 +172,15 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_agent(args, sessions, names)
     if args.fit_intervals and "alm" not in names:
         raise ValueError("--fit-intervals: fits the ALM's intervals; add alm to --planner")
-    predictors = {name: _flagged("--planner", make_predictor, name, args.sessions, args.conventions, args.checkpoint)
-                  for name in names if not (args.folds and name in LEARNT_BASELINES)}
+    fits: dict[str, dict] = {}  # peaks-fitted's numbers: per fold left out, or of the train split
+    predictors = {name: _flagged("--planner", make_predictor, name, args.sessions, args.conventions, args.checkpoint,
+                                 args.anchor_role, _fit_recorder(fits, "train split"))
+                  for name in names if not (args.folds and name in LEARNT)}
     body: dict = {}
     fitted: dict[str, list[float]] = {}
     calibrated: dict[str, dict] = {}
     for protocol in _protocols(args):
-        result, by_fold = _score(args, sessions, names, predictors, protocol)
+        result, by_fold = _score(args, sessions, names, predictors, protocol, fits)
         if not result.sessions:  # only --anchor-role leaves sessions out
             raise ValueError(f"--anchor-role {args.anchor_role}: no session of {args.sessions} (split {args.split}) has "
                              f"an audible stem of that role to balance against")
@@ -195,7 +197,7 @@ def _eval(args: argparse.Namespace) -> int:
             calibrated[protocol] = _calibration(args, result.by_role["alm"])
             overall["alm"]["inside_80_interval"] = calibrated[protocol].get("all", (None,))[0]
         body[protocol] = {"sessions": result.sessions, "draws": args.draws, "seed": args.seed, "split": args.split,
-                          "anchor_role": args.anchor_role, "folds": args.folds,
+                          "anchor_role": args.anchor_role, "folds": args.folds, "peaks_fitted": dict(fits) or None,
                           "overall": overall, **{f"by_{label}": {p: {k: summarise(v) for k, v in by[p].items()}
                                                                  for p in names} for label, by in groups.items()},
                           "by_session": {p: {k: round(summarise(v)["mae_db"], 4)
@@ -215,18 +217,31 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_recorder(fits: dict[str, dict], label: str):
+    """``on_fit`` for a learnt peak planner: its weight and offset kept in ``fits`` under ``label`` and printed."""
+
+    def record(planner) -> None:
+        fits[label] = {"weight": planner.weight, "offset_db": round(planner.offset_db, 2)}
+        console.print(f"peaks-fitted ({label}): weight {planner.weight:.2f}, each stem's peak "
+                      f"{planner.offset_db:+.2f} dB from the anchor's", style="dim")
+
+    return record
+
+
 def _score(args: argparse.Namespace, sessions: list[tuple[Path, str]], names: list[str], predictors: dict,
-           protocol: str) -> tuple:
-    """One protocol's evaluation and, with ``--folds``, each planner's errors per fold (else {})."""
+           protocol: str, fits: dict[str, dict]) -> tuple:
+    """One protocol's evaluation and, with ``--folds``, each planner's errors per fold (else {}); ``fits``: where
+    peaks-fitted's numbers per fold go."""
     with progress() as bar:
         task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
         if not args.folds:
             return run_protocol(sessions, predictors, args.draws, args.seed, lambda _: bar.advance(task), protocol,
                                 args.anchor_role), {}
 
-        def predictors_for(train: list[tuple[Path, str]]) -> dict:
-            table = conventions_table(args.sessions, train)
-            return {n: predictors[n] if n in predictors else LEARNT_BASELINES[n](table) for n in names}
+        def predictors_for(group: str, train: list[tuple[Path, str]]) -> dict:
+            return {n: predictors[n] if n in predictors else
+                    make_learnt(n, args.sessions, train, args.anchor_role, _fit_recorder(fits, f"{group} left out"))
+                    for n in names}
 
         return run_folds(sessions, predictors_for, args.folds, args.draws, args.seed, lambda _: bar.advance(task),
                          protocol, args.anchor_role)

@@ -24,7 +24,7 @@ from anchormix.tools.session import SESSION_FILE
 from anchormix.model.corpus import find_sessions
 
 __all__ = ["Predictor", "CONVENTIONS_FILE", "conventions_table", "load_conventions", "predict_none", "predict_loudness",
-           "mean_offset", "make_constant", "make_conventions", "LEARNT_BASELINES", "predict_by"]
+           "mean_offset", "make_constant", "make_conventions", "predict_by"]
 
 CONVENTIONS_FILE = "conventions.json"
 
@@ -111,11 +111,6 @@ def make_conventions(table: dict[str, dict[str, float]]) -> Predictor:
                 for n, l in levels.items()}
 
     return predict
-
-
-# The baselines that learn from a train split, each made from its conventions table (``eval --folds``: one per fold).
-LEARNT_BASELINES: dict[str, Callable[[dict[str, dict[str, float]]], Predictor]] = {
-    "constant": make_constant, "conventions": make_conventions}
 
 
 def predict_by(planner: Planner) -> Predictor:

@@ -1,10 +1,11 @@
 """Leave one group out: every song scored by baselines that learnt nothing from its group (issue 28).
 
 The LMMS corpus holds 12 songs by 6 producers; its valid split, 3 songs by 2 producers, cannot tell planners apart
-by less than about a decibel. ``eval --folds producer`` scores every song once, each by the baselines that learn
-(``constant``, ``conventions``) from the other producers' songs alone; ``--folds package`` does the same by
-Debian package, the unit the module corpus splits by. The planners that learn nothing from the corpus they are
-scored on (none, loudness, rules; peaks and the ALM with their shipped numbers) are the same in every fold.
+by less than about a decibel. ``eval --folds producer`` scores every song once, each by the predictors that learn
+(``constant``, ``conventions``, ``peaks-fitted``: anchormix/planners.py, ``LEARNT``) from the other producers'
+songs alone; ``--folds package`` does the same by Debian package, the unit the module corpus splits by. The
+planners that learn nothing from the corpus they are scored on (none, loudness, rules; peaks and the ALM with their
+shipped numbers) are the same in every fold.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from anchormix.model.corpus import load_manifest
 from anchormix.model.evaluation.baselines import Predictor
 from anchormix.model.evaluation.evaluate import Evaluation, run_protocol
 
-__all__ = ["FOLD_KEYS", "song_group", "folds", "run_folds", "absorb"]
+__all__ = ["FOLD_KEYS", "PredictorsFor", "song_group", "folds", "run_folds", "absorb"]
 
 FOLD_KEYS = ("producer", "package")
 
@@ -67,14 +68,18 @@ def _extend(into: dict, more: dict) -> None:
             into.setdefault(key, []).extend(value)
 
 
-def run_folds(sessions: list[tuple[Path, str]], predictors_for: Callable[[list[tuple[Path, str]]], dict[str, Predictor]],
-              by: str, draws: int, seed: int, on_session: Callable[[Path], None] | None = None,
-              protocol: str = "perturb", anchor_role: str | None = None) -> tuple[Evaluation, dict[str, dict[str, list[float]]]]:
-    """Every group's sessions scored by ``predictors_for(the other groups' sessions)``: the merged evaluation, and
-    each planner's errors per group (planner -> group -> e_i)."""
+# (the group left out, the other groups' sessions) -> the predictors that score the group
+PredictorsFor = Callable[[str, list[tuple[Path, str]]], dict[str, Predictor]]
+
+
+def run_folds(sessions: list[tuple[Path, str]], predictors_for: PredictorsFor, by: str, draws: int, seed: int,
+              on_session: Callable[[Path], None] | None = None, protocol: str = "perturb",
+              anchor_role: str | None = None) -> tuple[Evaluation, dict[str, dict[str, list[float]]]]:
+    """Every group's sessions scored by ``predictors_for(group, the other groups' sessions)``: the merged
+    evaluation, and each planner's errors per group (planner -> group -> e_i)."""
     merged, by_group = Evaluation([]), {}
     for group, train, held in folds(sessions, by):
-        result = run_protocol(held, predictors_for(train), draws, seed, on_session, protocol, anchor_role)
+        result = run_protocol(held, predictors_for(group, train), draws, seed, on_session, protocol, anchor_role)
         absorb(merged, result)
         for planner, errors in result.errors.items():
             by_group.setdefault(planner, {})[group] = errors

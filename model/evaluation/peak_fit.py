@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from anchormix.agent import RulePlanner
+from anchormix.agent import PeakPlanner, RulePlanner
 from anchormix.tools import Measurements, load_session
 from anchormix.tools.anchor_choice import loudest_of_role
 
 from anchormix.model.corpus import find_sessions
 
-__all__ = ["PeakRows", "PeakFit", "peak_rows", "fit_peak_rule", "WEIGHTS"]
+__all__ = ["PeakRows", "PeakFit", "peak_rows", "session_peak_rows", "fit_peak_rule", "fitted_peak_planner", "WEIGHTS"]
 
 _BY_ROLE = RulePlanner()  # the role part of the peak planner's target: the rule table, no genre
 WEIGHTS = tuple(round(w, 2) for w in np.arange(0.05, 1.0001, 0.05))
@@ -51,14 +51,20 @@ def peak_rows(roots: list[Path], split: str = "train", on_session=None,
     """Measure every ``split`` session of the corpora ``roots`` once (each stem's loudness and true peak) and take
     its stems against each of ``anchor_roles``: None, the session's anchor; a role, its loudest stem of that role
     (a session without one is left out of that role's rows)."""
+    sessions = [found for root in roots for found in find_sessions(Path(root), split)]
+    return session_peak_rows(sessions, on_session, anchor_roles)
+
+
+def session_peak_rows(sessions: list[tuple[Path, str]], on_session=None,
+                      anchor_roles: tuple[str | None, ...] = (None,)) -> dict[str | None, PeakRows]:
+    """:func:`peak_rows` of the sessions named (whatever their split): one leave-one-out fold's train songs."""
     found = {role: PeakRows([], [], []) for role in anchor_roles}
-    for root in roots:
-        for folder, _ in find_sessions(Path(root), split):
-            measured = Measurements(load_session(folder)).measure_all()
-            for role, rows in found.items():
-                _add_rows(rows, measured, role)
-            if on_session:
-                on_session(folder)
+    for folder, _ in sessions:
+        measured = Measurements(load_session(folder)).measure_all()
+        for role, rows in found.items():
+            _add_rows(rows, measured, role)
+        if on_session:
+            on_session(folder)
     return found
 
 
@@ -86,3 +92,14 @@ def fit_peak_rule(rows: PeakRows, weights: tuple[float, ...] = WEIGHTS) -> list[
         shift = float(np.median(rest))  # = w k
         fits.append(PeakFit(float(w), shift / w, float(np.abs(rest - shift).mean()), len(level)))
     return sorted(fits, key=lambda f: f.mae_db)
+
+
+def fitted_peak_planner(sessions: list[tuple[Path, str]], anchor_role: str | None = None) -> PeakPlanner:
+    """The peak planner with the weight and offset that fit ``sessions`` best (``data peaks``'s fit, here of any
+    sessions: the producers' songs alone, say); against ``anchor_role`` (the kick), the offset fitted again at that
+    weight with each song anchored on its loudest stem of the role, as ``data peaks`` does."""
+    found = session_peak_rows(sessions, anchor_roles=(None, anchor_role) if anchor_role else (None,))
+    best = fit_peak_rule(found[None])[0]
+    if anchor_role:
+        best = fit_peak_rule(found[anchor_role], (best.weight,))[0]
+    return PeakPlanner(weight=best.weight, offset_db=best.offset_db)
