@@ -105,7 +105,7 @@ def _heading(args: argparse.Namespace, protocol: str, sessions: int) -> str:
     draws = f"{args.draws} draws, seed {args.seed}" if protocol == "perturb" else "one flat start each"
     name = "AnchorBalance" if protocol == "perturb" else "Flat start"
     anchor = f", against the {args.anchor_role}" if args.anchor_role else ""
-    folds = f", each {args.folds} left out of what the baselines learn" if args.folds else ""
+    folds = f", each {args.folds} left out of what is learnt" if args.folds else ""
     return f"{name} on {args.sessions} split={args.split}{anchor}{folds}: {sessions} sessions x {draws}"
 
 
