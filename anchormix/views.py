@@ -156,7 +156,7 @@ def trace_panels(records: Iterable[dict[str, Any]]) -> Group:
 def eval_tables(title: str, names: list[str], overall: dict[str, dict], groups: dict[str, dict],
                 summarise) -> list[Table]:
     """The AnchorBalance table (with the spread of the levels each planner leaves, the reference's, their
-    correlation, and the MAE left after the anchor's one best move per song), then MAE by role and by genre
+    correlation, and the MAE left after the anchor's one best move per song), then MAE and bias by role and by genre
     (``groups``: label -> planner -> key -> errors)."""
     table = _table(title, ("planner", "MAE (dB)", "median", "within 1 dB", "within 2 dB", "within 3 dB", "spread (dB)",
                            "r", "after anchor move", "n"), left=("planner",))
@@ -171,9 +171,11 @@ def eval_tables(title: str, names: list[str], overall: dict[str, dict], groups: 
     tables = [table]
     for label, by in groups.items():
         keys = sorted({k for p in names for k in by.get(p, {})})
-        view = _table(f"MAE (dB) by {label}", (label, *names, "n"), left=(label,))
+        view = _table(f"MAE (dB) by {label}, and in brackets the bias (median error; + is louder than the reference)",
+                      (label, *names, "n"), left=(label,))
         for key in keys:
-            view.add_row(key, *[f"{summarise(by[p][key])['mae_db']:.2f}" for p in names], str(len(by[names[0]][key])))
+            cells = [summarise(by[p][key]) for p in names]
+            view.add_row(key, *[f"{c['mae_db']:.2f} ({c['bias_db']:+.1f})" for c in cells], str(len(by[names[0]][key])))
         tables.append(view)
     return tables
 

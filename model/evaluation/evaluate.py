@@ -229,10 +229,12 @@ def level_spread(levels: list[tuple[float, float]]) -> dict[str, float]:
 
 
 def summarise(errors: list[float]) -> dict[str, float]:
-    """MAE, median |e| and the share within 1/2/3 dB."""
-    e = np.abs(np.asarray(errors, dtype=float))
+    """MAE, median |e|, the share within 1/2/3 dB, and the bias: the median e_i, positive where a planner leaves
+    stems louder than the reference (issue 28: hats placed too loud show as a bias, not only as an MAE)."""
+    signed = np.asarray(errors, dtype=float)
+    e = np.abs(signed)
     if not len(e):
         return {"n": 0}
     return {"n": int(len(e)), "mae_db": float(e.mean()), "median_db": float(np.median(e)),
             "within_1db": float((e <= 1).mean()), "within_2db": float((e <= 2).mean()),
-            "within_3db": float((e <= 3).mean())}
+            "within_3db": float((e <= 3).mean()), "bias_db": float(np.median(signed))}

@@ -61,6 +61,8 @@ def test_a_planner_off_by_one_song_wide_amount_is_one_anchor_move_from_right(cor
     sessions = find_sessions(corpus, "test")
     result = run_protocol(sessions, {"five over": Oracle(sessions, over_db=5.0), "none": predict_none}, draws=3, seed=2)
     assert summarise(result.errors["five over"])["mae_db"] == pytest.approx(5.0, abs=1e-3)
+    assert summarise(result.errors["five over"])["bias_db"] == pytest.approx(5.0, abs=1e-3)  # louder: a + bias
+    assert summarise([-3.0, -1.0, 2.0])["bias_db"] == -1.0 and summarise([-3.0, -1.0, 2.0])["mae_db"] == 2.0
     assert summarise(result.after_anchor_move["five over"])["mae_db"] < 1e-3
     by_source = result.after_anchor_move_by_source["none"]
     assert sorted(e for errors in by_source.values() for e in errors) == sorted(result.after_anchor_move["none"])
