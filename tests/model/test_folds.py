@@ -1,4 +1,4 @@
-"""Leave one group out (``eval --folds``): every song scored once, by baselines that never learnt from its group."""
+"""Leave one group out (``eval --folds``): every song scored once, by predictors that never learnt from its group."""
 
 import json
 from pathlib import Path
@@ -20,7 +20,7 @@ def grouped(tmp_path_factory):
     """Six generated songs in three packages of two (the module corpus's unit), every one in the train split."""
     root = tmp_path_factory.mktemp("grouped")
     entries = {}
-    for seed, (package, genres) in enumerate((p, g) for p, gs in GROUPS.items() for g in [gs]):
+    for seed, (package, genres) in enumerate(GROUPS.items()):
         for offset, genre in enumerate(genres):
             entry = build_procedural_session(root, genre, 2 * seed + offset, seconds=2.0)
             entries[entry["id"]] = {**entry, "split": "train", "package": package}
