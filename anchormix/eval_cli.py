@@ -176,11 +176,12 @@ def _eval(args: argparse.Namespace) -> int:
     predictors = {name: _flagged("--planner", make_predictor, name, args.sessions, args.conventions, args.checkpoint,
                                  args.anchor_role, _fit_recorder(fits, "train split"))
                   for name in names if not (args.folds and name in LEARNT)}
+    learn = _learner(args, fits)
     body: dict = {}
     fitted: dict[str, list[float]] = {}
     calibrated: dict[str, dict] = {}
     for protocol in _protocols(args):
-        result, by_fold = _score(args, sessions, names, predictors, protocol, fits)
+        result, by_fold = _score(args, sessions, names, predictors, protocol, learn)
         if not result.sessions:  # only --anchor-role leaves sessions out
             raise ValueError(f"--anchor-role {args.anchor_role}: no session of {args.sessions} (split {args.split}) has "
                              f"an audible stem of that role to balance against")
@@ -228,10 +229,21 @@ def _fit_recorder(fits: dict[str, dict], label: str):
     return record
 
 
+def _learner(args: argparse.Namespace, fits: dict[str, dict]):
+    """``learn(name, label, train)``: the learnt predictor ``name`` of one fold, its fitted numbers kept in ``fits``
+    under ``label``; each song's peak rows are measured once for every fold and protocol."""
+    measured: dict = {}
+
+    def learn(name: str, label: str, train: list[tuple[Path, str]]):
+        return make_learnt(name, args.sessions, train, args.anchor_role, _fit_recorder(fits, label), measured)
+
+    return learn
+
+
 def _score(args: argparse.Namespace, sessions: list[tuple[Path, str]], names: list[str], predictors: dict,
-           protocol: str, fits: dict[str, dict]) -> tuple:
-    """One protocol's evaluation and, with ``--folds``, each planner's errors per fold (else {}); ``fits``: where
-    peaks-fitted's numbers per fold go."""
+           protocol: str, learn) -> tuple:
+    """One protocol's evaluation and, with ``--folds``, each planner's errors per fold (else {}); ``learn(name,
+    label, train)``: a learnt predictor of one fold."""
     with progress() as bar:
         task = bar.add_task(f"evaluating ({protocol})", total=len(sessions))
         if not args.folds:
@@ -239,9 +251,7 @@ def _score(args: argparse.Namespace, sessions: list[tuple[Path, str]], names: li
                                 args.anchor_role), {}
 
         def predictors_for(group: str, train: list[tuple[Path, str]]) -> dict:
-            return {n: predictors[n] if n in predictors else
-                    make_learnt(n, args.sessions, train, args.anchor_role, _fit_recorder(fits, f"{group} left out"))
-                    for n in names}
+            return {n: predictors[n] if n in predictors else learn(n, f"{group} left out", train) for n in names}
 
         return run_folds(sessions, predictors_for, args.folds, args.draws, args.seed, lambda _: bar.advance(task),
                          protocol, args.anchor_role)

@@ -21,7 +21,7 @@ from anchormix.agent import PeakPlanner, Planner, RulePlanner
 from anchormix.model.corpus import find_sessions
 from anchormix.model.evaluation.baselines import (Predictor, conventions_table, load_conventions, make_constant,
                                                   make_conventions, predict_by, predict_loudness, predict_none)
-from anchormix.model.evaluation.peak_fit import fitted_peak_planner
+from anchormix.model.evaluation.peak_fit import RowsCache, fitted_peak_planner
 from anchormix.model.shipped import DEFAULT_CHECKPOINT
 
 __all__ = ["DEFAULT_PLANNER", "LOOP_PLANNERS", "PREDICTORS", "LEARNT", "check_planner", "make_planner",
@@ -75,12 +75,13 @@ def planner_factory(name: str, checkpoint: Path | None = None, writes: bool = Tr
 
 
 def make_learnt(name: str, sessions_root: Path, train: list[tuple[Path, str]], anchor_role: str | None = None,
-                on_fit: Callable[[PeakPlanner], None] | None = None) -> Predictor:
+                on_fit: Callable[[PeakPlanner], None] | None = None, cache: RowsCache | None = None) -> Predictor:
     """The predictor ``name`` (one of :data:`LEARNT`) learnt from the sessions ``train`` of ``sessions_root`` alone
     (``peaks-fitted`` against ``anchor_role``'s loudest stem when one is named, as it will be scored; ``on_fit``
-    is shown the planner fitted, its weight and offset)."""
+    is shown the planner fitted, its weight and offset; ``cache``: the sessions' measurements kept for the next
+    fold)."""
     if name == "peaks-fitted":
-        planner = fitted_peak_planner(train, anchor_role)
+        planner = fitted_peak_planner(train, anchor_role, cache)
         if on_fit:
             on_fit(planner)
         return predict_by(planner)

@@ -22,7 +22,7 @@ from anchormix.tools.anchor_choice import loudest_of_role
 
 from anchormix.model.corpus import find_sessions
 
-__all__ = ["PeakRows", "PeakFit", "peak_rows", "session_peak_rows", "fit_peak_rule", "fitted_peak_planner", "WEIGHTS"]
+__all__ = ["PeakRows", "PeakFit", "RowsCache", "peak_rows", "session_peak_rows", "fit_peak_rule", "fitted_peak_planner", "WEIGHTS"]
 
 _BY_ROLE = RulePlanner()  # the role part of the peak planner's target: the rule table, no genre
 WEIGHTS = tuple(round(w, 2) for w in np.arange(0.05, 1.0001, 0.05))
@@ -55,14 +55,28 @@ def peak_rows(roots: list[Path], split: str = "train", on_session=None,
     return session_peak_rows(sessions, on_session, anchor_roles)
 
 
+# (session folder, anchor role) -> that session's rows alone: each song measured once across folds and protocols
+RowsCache = dict[tuple[Path, str | None], PeakRows]
+
+
 def session_peak_rows(sessions: list[tuple[Path, str]], on_session=None,
-                      anchor_roles: tuple[str | None, ...] = (None,)) -> dict[str | None, PeakRows]:
-    """:func:`peak_rows` of the sessions named (whatever their split): one leave-one-out fold's train songs."""
+                      anchor_roles: tuple[str | None, ...] = (None,),
+                      cache: RowsCache | None = None) -> dict[str | None, PeakRows]:
+    """:func:`peak_rows` of the sessions named (whatever their split): one leave-one-out fold's train songs; a
+    ``cache`` keeps each session's rows, so a song in the train songs of five folds is measured once."""
+    cache = {} if cache is None else cache
     found = {role: PeakRows([], [], []) for role in anchor_roles}
     for folder, _ in sessions:
-        measured = Measurements(load_session(folder)).measure_all()
+        if any((folder, role) not in cache for role in anchor_roles):
+            measured = Measurements(load_session(folder)).measure_all()
+            for role in anchor_roles:
+                _add_rows(cache.setdefault((folder, role), PeakRows([], [], [])), measured, role)
         for role, rows in found.items():
-            _add_rows(rows, measured, role)
+            own = cache[(folder, role)]
+            rows.level += own.level
+            rows.by_peak += own.by_peak
+            rows.by_role += own.by_role
+            rows.sessions += own.sessions
         if on_session:
             on_session(folder)
     return found
@@ -94,11 +108,12 @@ def fit_peak_rule(rows: PeakRows, weights: tuple[float, ...] = WEIGHTS) -> list[
     return sorted(fits, key=lambda f: f.mae_db)
 
 
-def fitted_peak_planner(sessions: list[tuple[Path, str]], anchor_role: str | None = None) -> PeakPlanner:
+def fitted_peak_planner(sessions: list[tuple[Path, str]], anchor_role: str | None = None,
+                        cache: RowsCache | None = None) -> PeakPlanner:
     """The peak planner with the weight and offset that fit ``sessions`` best (``data peaks``'s fit, here of any
     sessions: the producers' songs alone, say); against ``anchor_role`` (the kick), the offset fitted again at that
     weight with each song anchored on its loudest stem of the role, as ``data peaks`` does."""
-    found = session_peak_rows(sessions, anchor_roles=(None, anchor_role) if anchor_role else (None,))
+    found = session_peak_rows(sessions, anchor_roles=(None, anchor_role) if anchor_role else (None,), cache=cache)
     best = fit_peak_rule(found[None])[0]
     if anchor_role:
         best = fit_peak_rule(found[anchor_role], (best.weight,))[0]
